@@ -1,0 +1,191 @@
+/**
+ * Backend selection: tfjs-node-gpu, then tfjs-node (optional peers), then the portable
+ * WebAssembly backend, then the pure-JS cpu backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { registerWasmTrainingKernels } from './kernels/index.js';
+
+/** A backend family ediy can run on. `tensorflow` means libtensorflow through tfjs-node(-gpu). */
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+/** What {@link initBackend} may choose from. `auto` tries tensorflow, wasm, cpu in turn. */
+export type BackendPreference = BackendName | 'auto';
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Which backend to use; `auto` (default) picks the fastest that loads. */
+  prefer?: BackendPreference;
+  /** Print the chosen backend and any warnings with `console.warn` (default false). */
+  verbose?: boolean;
+}
+
+/** What {@link initBackend} really got. */
+export interface BackendInfo {
+  /** The backend family in use. */
+  name: BackendName;
+  /** The tfjs backend name (`tensorflow`, `wasm`, `cpu`). */
+  tfjsBackend: string;
+  /** Where the kernels really run. */
+  device: 'gpu' | 'cpu';
+  /** The npm package that provides the backend. */
+  package: string;
+  /** Human-readable notes: fallbacks taken, GPU libraries missing, and so on. */
+  warnings: string[];
+}
+
+/** The CUDA 11.2 / cuDNN 8.1 libraries libtensorflow 2.9.1 (tfjs-node-gpu 4.x) dlopens. */
+export const CUDA11_LIBRARIES = [
+  'libcudart.so.11.0',
+  'libcublas.so.11',
+  'libcublasLt.so.11',
+  'libcufft.so.10',
+  'libcurand.so.10',
+  'libcusolver.so.11',
+  'libcusparse.so.11',
+  'libcudnn.so.8',
+] as const;
+
+/**
+ * Looks for the CUDA 11 libraries tfjs-node-gpu needs, in LD_LIBRARY_PATH and the
+ * dynamic linker cache. tfjs-node-gpu does not fail without them: libtensorflow logs a
+ * warning and runs every op on the CPU, so this check is how ediy tells the two apart.
+ * @returns the libraries that could not be found (empty when a GPU run is possible).
+ */
+export function missingCudaLibraries(env: NodeJS.ProcessEnv = process.env): string[] {
+  const found = new Set<string>();
+  for (const dir of (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)) {
+    try {
+      for (const f of readdirSync(dir)) found.add(f);
+    } catch {
+      // unreadable directory: nothing found there
+    }
+  }
+  try {
+    const cache = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    for (const line of cache.split('\n')) {
+      const lib = line.trim().split(' ')[0];
+      if (lib) found.add(lib);
+    }
+  } catch {
+    // no ldconfig: rely on LD_LIBRARY_PATH alone
+  }
+  return CUDA11_LIBRARIES.filter((lib) => !found.has(lib));
+}
+
+/** Whether an NVIDIA device node exists (a driver is loaded). */
+export function hasNvidiaDevice(): boolean {
+  return existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
+}
+
+async function tryImport(name: string): Promise<unknown | undefined> {
+  try {
+    return await import(name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function initTensorflow(warnings: string[]): Promise<BackendInfo | undefined> {
+  // tfjs-node-gpu first: it is what a GPU user installs; tfjs-node is the CPU build.
+  if (await tryImport('@tensorflow/tfjs-node-gpu')) {
+    await tf.setBackend('tensorflow');
+    await tf.ready();
+    const missing = missingCudaLibraries();
+    const gpu = missing.length === 0 && hasNvidiaDevice();
+    if (!gpu) {
+      warnings.push(
+        missing.length > 0
+          ? `@tensorflow/tfjs-node-gpu loaded but runs on the CPU: CUDA 11.2/cuDNN 8.1 libraries not found (${missing.join(', ')}). See docs/gpu.md.`
+          : '@tensorflow/tfjs-node-gpu loaded but runs on the CPU: no NVIDIA device (/dev/nvidia0) found.',
+      );
+    }
+    return {
+      name: 'tensorflow',
+      tfjsBackend: 'tensorflow',
+      device: gpu ? 'gpu' : 'cpu',
+      package: '@tensorflow/tfjs-node-gpu',
+      warnings,
+    };
+  }
+  if (await tryImport('@tensorflow/tfjs-node')) {
+    await tf.setBackend('tensorflow');
+    await tf.ready();
+    return { name: 'tensorflow', tfjsBackend: 'tensorflow', device: 'cpu', package: '@tensorflow/tfjs-node', warnings };
+  }
+  return undefined;
+}
+
+async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
+  if (!(await tryImport('@tensorflow/tfjs-backend-wasm'))) return undefined;
+  registerWasmTrainingKernels();
+  if (!(await tf.setBackend('wasm'))) return undefined;
+  await tf.ready();
+  return { name: 'wasm', tfjsBackend: 'wasm', device: 'cpu', package: '@tensorflow/tfjs-backend-wasm', warnings };
+}
+
+async function initCpu(warnings: string[]): Promise<BackendInfo | undefined> {
+  if (!(await tryImport('@tensorflow/tfjs-backend-cpu'))) return undefined;
+  if (!(await tf.setBackend('cpu'))) return undefined;
+  await tf.ready();
+  return { name: 'cpu', tfjsBackend: 'cpu', device: 'cpu', package: '@tensorflow/tfjs-backend-cpu', warnings };
+}
+
+const INSTALL_HINT: Record<BackendName, string> = {
+  tensorflow:
+    'install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (their install downloads libtensorflow; see docs/gpu.md for an offline install)',
+  wasm: 'install @tensorflow/tfjs-backend-wasm',
+  cpu: 'install @tensorflow/tfjs-backend-cpu',
+};
+
+/**
+ * Selects and initialises a tfjs backend.
+ *
+ * With `prefer: 'auto'` it tries `tensorflow` (tfjs-node-gpu, then tfjs-node, when
+ * installed), then `wasm`, then `cpu`, and reports every fallback in `warnings`. An
+ * explicit preference that cannot be satisfied throws, naming the backend and how to
+ * install it. On wasm it registers the gradient kernels training needs.
+ *
+ * @example
+ * ```ts
+ * const info = await initBackend({ prefer: 'wasm' });
+ * console.log(info.name, info.device);
+ * ```
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const prefer = options.prefer ?? 'auto';
+  const loaders: Record<BackendName, (w: string[]) => Promise<BackendInfo | undefined>> = {
+    tensorflow: initTensorflow,
+    wasm: initWasm,
+    cpu: initCpu,
+  };
+  if (prefer !== 'auto' && !(prefer in loaders)) {
+    throw new Error(`backend must be one of auto, tensorflow, wasm, cpu; got ${JSON.stringify(prefer)}`);
+  }
+  const order: BackendName[] = prefer === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [prefer];
+  const warnings: string[] = [];
+  for (const name of order) {
+    let info: BackendInfo | undefined;
+    try {
+      info = await loaders[name](warnings);
+    } catch (err) {
+      if (prefer !== 'auto') {
+        throw new Error(`backend '${name}' failed to initialise: ${(err as Error).message}`, { cause: err });
+      }
+      warnings.push(`backend '${name}' failed to initialise: ${(err as Error).message}`);
+    }
+    if (info) {
+      if (options.verbose) {
+        console.warn(`ediy: backend ${info.name} (${info.package}) on ${info.device}`);
+        for (const w of info.warnings) console.warn(`ediy: ${w}`);
+      }
+      return info;
+    }
+    if (prefer !== 'auto') {
+      throw new Error(`backend '${name}' is not available: ${INSTALL_HINT[name]}`);
+    }
+    if (name === 'tensorflow') warnings.push('tfjs-node(-gpu) not installed; using a portable backend');
+  }
+  throw new Error('no tfjs backend could be initialised: install @tensorflow/tfjs-backend-wasm');
+}

@@ -1,0 +1,5 @@
+/**
+ * `@ediy/cli`: The ediy command: pretrain, reproduce, eval, import and export weights.
+ * @packageDocumentation
+ */
+export {};

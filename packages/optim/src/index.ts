@@ -1,0 +1,5 @@
+/**
+ * `@ediy/optim`: LARS, warm-up + cosine learning rate, cosine EMA momentum.
+ * @packageDocumentation
+ */
+export {};

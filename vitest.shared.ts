@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
+const examplesEntry = fileURLToPath(new URL('./examples/index.ts', import.meta.url));
 
 /**
  * Shared vitest settings for every package: `@ediy/<name>` resolves to that
@@ -10,7 +11,10 @@ const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
 export function packageTestConfig() {
   return defineConfig({
     resolve: {
-      alias: [{ find: /^@ediy\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/index.ts` }],
+      alias: [
+        { find: /^@ediy\/examples$/, replacement: examplesEntry },
+        { find: /^@ediy\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
+      ],
     },
     test: {
       include: ['test/**/*.test.ts'],

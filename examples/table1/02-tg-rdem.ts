@@ -1,0 +1,10 @@
+import type { RowConfig } from '@ediy/trainer';
+import { TABLE1_BASE, TG_R_DEM, table1Paper } from './base.js';
+
+/** Table 1, row 2: TG R-DEM. */
+export const row = {
+  ...TABLE1_BASE,
+  name: 'table1-tg-rdem',
+  method: { ...TABLE1_BASE.method, byolWeight: 0, regionLosses: [TG_R_DEM] },
+  paper: table1Paper(2, 'TG R-DEM'),
+} satisfies RowConfig;

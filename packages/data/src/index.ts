@@ -1,5 +1,20 @@
 /**
- * `@ediy/data`: Datasets and batch loaders: embedded synthetic scenes, IDX, CIFAR, image folders.
+ * `@ediy/data`: datasets and batch loaders. The embedded default is
+ * {@link syntheticScenes} (seeded multi-object scenes with masks and boxes, no
+ * download); real data comes from IDX (MNIST, Fashion-MNIST), CIFAR binary batches and
+ * folders of JPEG/PNG images; {@link pasteScenes} turns any labeled single-object dataset
+ * into scenes with masks. Datasets hold JS typed arrays; {@link Loader} makes tensors.
  * @packageDocumentation
  */
-export {};
+export * from './types.js';
+export * from './array-dataset.js';
+export * from './synthetic.js';
+export * from './idx.js';
+export * from './cifar.js';
+export * from './decode.js';
+export * from './resize.js';
+export * from './image-folder.js';
+export * from './paste.js';
+export * from './transforms.js';
+export * from './loader.js';
+export { isGzip } from './files.js';

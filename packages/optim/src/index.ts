@@ -2,4 +2,11 @@
  * `@ediy/optim`: LARS, warm-up + cosine learning rate, cosine EMA momentum.
  * @packageDocumentation
  */
-export {};
+export { LARS, ITERATIONS_NAME, MOMENTUM_SUFFIX } from './lars.js';
+export type { LarsConfig, LarsOptions, NamedTensor } from './lars.js';
+export { excludeBiasAndNorm } from './exclude.js';
+export type { ExcludePredicate } from './exclude.js';
+export { warmupCosineLr } from './lr-schedule.js';
+export type { WarmupCosineLrConfig } from './lr-schedule.js';
+export { emaTau, emaUpdate } from './ema.js';
+export type { EmaTauConfig, EmaVariable } from './ema.js';

@@ -1,5 +1,14 @@
 /**
- * `@ediy/backbones`: ResNet-18/34/50 backbones returning the layer4 region map, with torchvision weight import.
+ * `@ediy/backbones`: ResNet-18/34/50 backbones returning the layer4 region map, with
+ * torchvision weight import and export (safetensors) and filesystem model saving.
  * @packageDocumentation
  */
-export {};
+export * from './config.js';
+export * from './resnet.js';
+export * from './params.js';
+export * from './half.js';
+export * from './safetensors.js';
+export * from './layout.js';
+export * from './torchvision-names.js';
+export * from './torchvision-weights.js';
+export * from './fs-io.js';

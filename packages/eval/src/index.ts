@@ -1,5 +1,24 @@
 /**
- * `@ediy/eval`: kNN, linear probe, dense probe, region-diversity metrics, saliency maps.
+ * `@ediy/eval`: evaluation of frozen, pre-trained backbones at small scale: weighted
+ * kNN, linear probe, dense (segmentation) probe, region-diversity metrics and
+ * saliency maps (Fig. 1 of the E-DIY paper), with PNG output.
  * @packageDocumentation
  */
-export {};
+export * from './accuracy.js';
+export * from './batches.js';
+export * from './dense-probe.js';
+export * from './extract.js';
+export * from './extractor.js';
+export * from './font.js';
+export * from './grid.js';
+export * from './host.js';
+export * from './jacobi.js';
+export * from './knn.js';
+export * from './linear-probe.js';
+export * from './overlay.js';
+export * from './png.js';
+export * from './region-metrics.js';
+export * from './saliency.js';
+export * from './sgd.js';
+export * from './standardize.js';
+export * from './upsample.js';

@@ -1,0 +1,114 @@
+/**
+ * Weighted k-nearest-neighbour classification of frozen features (the protocol of
+ * InstDisc, Wu et al. 2018, used by DINO): cosine similarity, the k most similar
+ * training features vote for their class with weight exp(sim / T).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInRange, assertInteger } from '@ediy/backend';
+import { readFloat, readLabels, type FloatInput, type HostArray } from './host.js';
+import { topkAccuracy, type TopkAccuracy } from './accuracy.js';
+
+/** Options of {@link knnClassifier}. */
+export interface KnnClassifierOptions {
+  /** Training (memory bank) features [n,C]. */
+  trainFeatures: FloatInput;
+  /** One class id in [0, numClasses) per training row. */
+  trainLabels: ArrayLike<number>;
+  /** Number of classes. */
+  numClasses: number;
+  /** Neighbours that vote (default 20); at most the number of training rows. */
+  k?: number;
+  /** Vote temperature T in exp(sim / T) (default 0.07). */
+  temperature?: number;
+  /** Query rows per similarity matmul (default 256). */
+  batchSize?: number;
+}
+
+/** A kNN classifier holding L2-normalised training features on the backend. */
+export interface KnnClassifier {
+  /**
+   * Class votes [m, numClasses] for queries [m,C]: score_c = sum over the k most
+   * cosine-similar training rows i with label c of exp(cos(q, x_i) / T).
+   */
+  scores(features: FloatInput): HostArray;
+  /** Frees the training features held on the backend. */
+  dispose(): void;
+}
+
+function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', 1, true), 1e-12)));
+}
+
+/**
+ * Builds a weighted kNN classifier (cosine similarity, k = 20, T = 0.07 by default).
+ * The classifier owns one tensor [n,C]: call `dispose()` when done.
+ */
+export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
+  const { numClasses } = options;
+  assertInteger(numClasses, 1, 'numClasses');
+  const k = options.k ?? 20;
+  const temperature = options.temperature ?? 0.07;
+  const batchSize = options.batchSize ?? 256;
+  assertInRange(temperature, Number.MIN_VALUE, Infinity, 'temperature');
+  assertInteger(batchSize, 1, 'batchSize');
+  const train = readFloat(options.trainFeatures, ['n', 'C'], 'trainFeatures');
+  const n = train.dims.n as number;
+  const C = train.dims.C as number;
+  assertInteger(k, 1, 'k');
+  if (k > n) throw new RangeError(`k must be at most the number of training features (${n}), got ${k}`);
+  const labels = readLabels(options.trainLabels, n, numClasses, 'trainLabels');
+  const bank = tf.tidy(() => tf.transpose(l2Normalize(tf.tensor2d(train.data, [n, C]))));
+  let disposed = false;
+  return {
+    scores(features: FloatInput): HostArray {
+      if (disposed) throw new Error('knnClassifier was disposed');
+      const q = readFloat(features, ['m', C], 'testFeatures');
+      const m = q.dims.m as number;
+      const out = new Float32Array(m * numClasses);
+      for (let start = 0; start < m; start += batchSize) {
+        const size = Math.min(batchSize, m - start);
+        const [vals, idx] = tf.tidy(() => {
+          const qb = l2Normalize(tf.tensor2d(q.data.subarray(start * C, (start + size) * C), [size, C]));
+          const top = tf.topk(tf.matMul(qb, bank), k, true);
+          return [top.values.dataSync(), top.indices.dataSync()];
+        });
+        for (let r = 0; r < size; r++) {
+          const row = (start + r) * numClasses;
+          for (let j = 0; j < k; j++) {
+            const cls = labels[idx[r * k + j] as number] as number;
+            out[row + cls] = (out[row + cls] as number) + Math.exp((vals[r * k + j] as number) / temperature);
+          }
+        }
+      }
+      return { data: out, shape: [m, numClasses] };
+    },
+    dispose() {
+      if (!disposed) bank.dispose();
+      disposed = true;
+    },
+  };
+}
+
+/** Options of {@link knnEvaluate}: a classifier's options plus the labelled queries. */
+export interface KnnEvaluateOptions extends KnnClassifierOptions {
+  /** Query features [m,C]. */
+  testFeatures: FloatInput;
+  /** One class id per query row. */
+  testLabels: ArrayLike<number>;
+}
+
+/**
+ * Top-1/top-5 accuracy of the weighted kNN classifier ({@link knnClassifier}) on
+ * labelled test features. Leaves no tensors behind.
+ */
+export function knnEvaluate(options: KnnEvaluateOptions): TopkAccuracy {
+  const clf = knnClassifier(options);
+  try {
+    const scores = clf.scores(options.testFeatures);
+    const m = scores.shape[0] as number;
+    const labels = readLabels(options.testLabels, m, options.numClasses, 'testLabels');
+    return topkAccuracy(scores.data, labels, options.numClasses);
+  } finally {
+    clf.dispose();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Linear evaluation of frozen features: softmax regression on the pooled features,
+ * trained with SGD (Nesterov momentum, weight decay, cosine schedule).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInRange, assertInteger, Rng } from '@ediy/backend';
+import { readFloat, readLabels, type FloatInput } from './host.js';
+import { topkAccuracy, type TopkAccuracy } from './accuracy.js';
+import { channelStats, standardize } from './standardize.js';
+import { cosineLearningRate, disposeParams, sgdParam, sgdStep } from './sgd.js';
+
+/** Options of {@link linearProbe}. */
+export interface LinearProbeOptions {
+  /** Training features [n,C] (frozen, e.g. `extractFeatures(...).pooled`). */
+  trainFeatures: FloatInput;
+  /** One class id in [0, numClasses) per training row. */
+  trainLabels: ArrayLike<number>;
+  /** Test features [m,C]. */
+  testFeatures: FloatInput;
+  /** One class id per test row. */
+  testLabels: ArrayLike<number>;
+  /** Number of classes. */
+  numClasses: number;
+  /** Passes over the training set (default 100). */
+  epochs?: number;
+  /** Rows per SGD step (default 256). */
+  batchSize?: number;
+  /** Peak learning rate, decayed to 0 on a cosine over all steps (default 0.1). */
+  learningRate?: number;
+  /** Nesterov momentum (default 0.9). */
+  momentum?: number;
+  /** L2 weight decay on the weights, not the bias (default 1e-4). */
+  weightDecay?: number;
+  /** Standardise each channel with the training set's mean and std (default true). */
+  standardize?: boolean;
+  /** Seed of the shuffling (default 0). The same seed gives the same result. */
+  seed?: number;
+}
+
+/** Result of {@link linearProbe}. */
+export interface LinearProbeResult extends TopkAccuracy {
+  /** Mean training cross-entropy of each epoch. */
+  lossCurve: number[];
+}
+
+/**
+ * Fits softmax regression logits = x W + b (W, b zero-initialised) on frozen
+ * training features by minimising the mean cross-entropy, then reports top-1/top-5
+ * accuracy on the test features. Features are standardised per channel with the
+ * training statistics (the same transform applied to the test set). Leaves no
+ * tensors behind.
+ */
+export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
+  const { numClasses } = options;
+  assertInteger(numClasses, 2, 'numClasses');
+  const epochs = options.epochs ?? 100;
+  const batchSize = options.batchSize ?? 256;
+  const lr = options.learningRate ?? 0.1;
+  const momentum = options.momentum ?? 0.9;
+  const weightDecay = options.weightDecay ?? 1e-4;
+  assertInteger(epochs, 1, 'epochs');
+  assertInteger(batchSize, 1, 'batchSize');
+  assertInRange(lr, 0, Infinity, 'learningRate');
+  assertInRange(momentum, 0, 1, 'momentum');
+  assertInRange(weightDecay, 0, Infinity, 'weightDecay');
+  const train = readFloat(options.trainFeatures, ['n', 'C'], 'trainFeatures');
+  const test = readFloat(options.testFeatures, ['m', 'C'], 'testFeatures', { C: train.dims.C as number });
+  const n = train.dims.n as number;
+  const m = test.dims.m as number;
+  const C = train.dims.C as number;
+  const yTrain = readLabels(options.trainLabels, n, numClasses, 'trainLabels');
+  const yTest = readLabels(options.testLabels, m, numClasses, 'testLabels');
+  let xTrainData = train.data;
+  let xTestData = test.data;
+  if (options.standardize ?? true) {
+    const stats = channelStats(train.data, C);
+    xTrainData = standardize(train.data, stats);
+    xTestData = standardize(test.data, stats);
+  }
+  const rng = new Rng(options.seed ?? 0).fork('linear-probe');
+  const xTrain = tf.tensor2d(xTrainData, [n, C]);
+  const labels = tf.tensor1d(yTrain, 'int32');
+  const W = sgdParam([C, numClasses], weightDecay);
+  const b = sgdParam([numClasses], 0);
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const totalSteps = epochs * stepsPerEpoch;
+  const lossCurve: number[] = [];
+  try {
+    let step = 0;
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const order = rng.permutation(n);
+      let lossSum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, n));
+        const rate = cosineLearningRate(lr, step, totalSteps);
+        const loss = tf.tidy(() => {
+          const ix = tf.tensor1d(idx, 'int32');
+          const x = tf.gather(xTrain, ix);
+          const onehot = tf.oneHot(tf.gather(labels, ix), numClasses);
+          const { value, grads } = tf.valueAndGrads((w: tf.Tensor, bias: tf.Tensor) =>
+            tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(tf.add(tf.matMul(x, w), bias))), 1))),
+          )([W.value, b.value]);
+          sgdStep([W, b], grads, rate, momentum);
+          return value;
+        });
+        lossSum += (loss.dataSync()[0] as number) * idx.length;
+        loss.dispose();
+        step++;
+      }
+      lossCurve.push(lossSum / n);
+    }
+    const scores = tf.tidy(() =>
+      tf.add(tf.matMul(tf.tensor2d(xTestData, [m, C]), W.value), b.value).dataSync(),
+    );
+    return { ...topkAccuracy(scores, yTest, numClasses), lossCurve };
+  } finally {
+    tf.dispose([xTrain, labels]);
+    disposeParams([W, b]);
+  }
+}

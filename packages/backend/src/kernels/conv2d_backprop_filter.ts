@@ -1,0 +1,59 @@
+/**
+ * `Conv2DBackpropFilter` for tfjs-backend-wasm, which has none: the gradient of a conv
+ * with respect to its filter, computed with wasm's XNNPACK forward convolution.
+ */
+import { Conv2DBackpropFilter } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { convGeometry } from './conv_geometry.js';
+import type { ConvAttrs, ConvGeometry } from './conv_geometry.js';
+import { WasmCalls } from './wasm_calls.js';
+
+/**
+ * dW = sum over batch and output positions of x-patch ⊗ dy. With the batch moved into
+ * the channel axis, this is itself a convolution: the input `x` transposed to
+ * `[Cin, H, W, B]` (input channels become the batch) convolved with `dy` transposed to
+ * `[oh, ow, B, Cout]` as the filter, dilated by the forward stride, gives
+ * `[Cin, kh, kw, Cout]`. A 1x1 unpadded filter is a single matrix product
+ * `x^T [Cin, N] @ dy [N, Cout]` over the (strided) positions.
+ */
+function filterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = g;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
+  const lastRow = (oh - 1) * sh;
+  const lastCol = (ow - 1) * sw;
+  if (kh === 1 && kw === 1 && padTop === 0 && padLeft === 0 && lastRow < H && lastCol < W) {
+    const xs =
+      sh === 1 && sw === 1 && oh === H && ow === W
+        ? x
+        : calls.stridedSlice(x, [0, 0, 0, 0], [batch, lastRow + 1, lastCol + 1, ci], [1, sh, sw, 1]);
+    const n = batch * oh * ow;
+    const xt = calls.transpose(calls.reshape(xs, [n, ci]), [1, 0]);
+    const dw = calls.matMul(xt, calls.reshape(dy, [n, co]));
+    return calls.reshape(dw, [1, 1, ci, co]);
+  }
+  const xt = calls.transpose(x, [3, 1, 2, 0]);
+  const dyt = calls.transpose(dy, [1, 2, 0, 3]);
+  const padBottom = lastRow + kh - H - padTop;
+  const padRight = lastCol + kw - W - padLeft;
+  const dw = calls.conv(xt, dyt, [padTop, padBottom, padLeft, padRight], [1, 1], [sh, sw]);
+  return calls.transpose(dw, [1, 2, 0, 3]);
+}
+
+const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+  const g = convGeometry(Conv2DBackpropFilter, x.shape, a.filterShape, dy.shape, { ...a, dilations: 1 }, false);
+  const calls = new WasmCalls(backend);
+  try {
+    return calls.keep(filterGradient(calls, x, dy, g));
+  } finally {
+    calls.dispose();
+  }
+};
+
+/** `Conv2DBackpropFilter` on wasm: a forward conv of transposed operands, or one matmul for 1x1 filters. */
+export const conv2DBackpropFilterConfig: KernelConfig = {
+  kernelName: Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: conv2DBackpropFilter,
+};

@@ -1,0 +1,111 @@
+/**
+ * `Conv2DBackpropInput` for tfjs-backend-wasm, replacing its built-in kernel (a direct
+ * loop about 13x slower than the forward conv): the gradient of a conv with respect to
+ * its input, computed with wasm's XNNPACK forward convolution.
+ */
+import { Conv2DBackpropInput } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { convGeometry } from './conv_geometry.js';
+import type { ConvAttrs, ConvGeometry } from './conv_geometry.js';
+import { WasmCalls } from './wasm_calls.js';
+
+/**
+ * One output phase `r` of a strided transposed convolution along one axis: rows
+ * `i = r + s*m` of dx receive only the filter taps `k ≡ r + pad (mod s)`.
+ */
+interface AxisPhase {
+  /** Number of filter taps in this phase (0: the phase is all zeros). */
+  taps: number;
+  /** First tap in the flipped filter; the phase's taps are every `s`-th from here. */
+  start: number;
+  /** Padding of dy before and after (negative: crop) for a stride-1 correlation. */
+  before: number;
+  after: number;
+}
+
+/**
+ * Splits a transposed convolution along one axis into `s` stride-1 correlations.
+ * For dx of length `size`, dy of length `outSize`, filter length `k`, stride `s` and
+ * forward padding `pad`, every phase yields `ceil(size / s)` rows.
+ * dx[r + s*m] = sum_t dy[m + q - t] w[k0 + s*t] with k0 = (r + pad) mod s and
+ * q = (r + pad - k0) / s, which is a correlation of dy with the flipped sub-filter.
+ */
+export function axisPhases(size: number, outSize: number, k: number, s: number, pad: number): AxisPhase[] {
+  const rows = Math.ceil(size / s);
+  const phases: AxisPhase[] = [];
+  for (let r = 0; r < s; r++) {
+    const k0 = (((r + pad) % s) + s) % s;
+    const taps = k0 < k ? Math.ceil((k - k0) / s) : 0;
+    const q = (r + pad - k0) / s;
+    phases.push({ taps, start: k - 1 - k0 - s * (taps - 1), before: taps - 1 - q, after: rows + q - outSize });
+  }
+  return phases;
+}
+
+/**
+ * dx = dy convolved with the filter flipped in space and with in/out channels swapped.
+ * Stride 1 is one forward conv with padding `k - 1 - pad`. Stride s > 1 is split into
+ * s*s sub-pixel phases, each a stride-1 conv of dy with the sub-filter of the taps that
+ * reach it (no zeros inserted into dy, so no wasted multiplications), interleaved by a
+ * depth-to-space shuffle.
+ */
+function inputGradient(calls: WasmCalls, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = g;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
+  const flipped = calls.transpose(calls.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+  const rowPhases = axisPhases(H, oh, kh, sh, padTop);
+  const colPhases = axisPhases(W, ow, kw, sw, padLeft);
+  if (sh === 1 && sw === 1) {
+    const [p, q] = [rowPhases[0] as AxisPhase, colPhases[0] as AxisPhase];
+    return calls.conv(dy, flipped, [p.before, p.after, q.before, q.after]);
+  }
+  const rows = Math.ceil(H / sh);
+  const cols = Math.ceil(W / sw);
+  const parts: TensorInfo[] = [];
+  for (const p of rowPhases) {
+    for (const q of colPhases) {
+      if (p.taps === 0 || q.taps === 0) {
+        parts.push(calls.zeros([batch, rows, cols, ci]));
+        continue;
+      }
+      const sub = calls.stridedSlice(
+        flipped,
+        [p.start, q.start, 0, 0],
+        [p.start + sh * (p.taps - 1) + 1, q.start + sw * (q.taps - 1) + 1, co, ci],
+        [sh, sw, 1, 1],
+      );
+      parts.push(calls.conv(dy, sub, [p.before, p.after, q.before, q.after]));
+    }
+  }
+  let dx: TensorInfo;
+  if (sh === sw) {
+    dx = calls.run('DepthToSpace', { x: calls.concat(parts, 3) }, { blockSize: sh, dataFormat: 'NHWC' });
+  } else {
+    const stacked = calls.concat(
+      parts.map((t) => calls.reshape(t, [1, batch, rows, cols, ci])),
+      0,
+    );
+    const shuffled = calls.transpose(calls.reshape(stacked, [sh, sw, batch, rows, cols, ci]), [2, 3, 0, 4, 1, 5]);
+    dx = calls.reshape(shuffled, [batch, rows * sh, cols * sw, ci]);
+  }
+  return rows * sh === H && cols * sw === W ? dx : calls.slice(dx, [0, 0, 0, 0], [batch, H, W, ci]);
+}
+
+const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  const g = convGeometry(Conv2DBackpropInput, a.inputShape, filter.shape, dy.shape, { ...a, dilations: 1 }, false);
+  const calls = new WasmCalls(backend);
+  try {
+    return calls.keep(inputGradient(calls, dy, filter, g));
+  } finally {
+    calls.dispose();
+  }
+};
+
+/** `Conv2DBackpropInput` on wasm: forward convs of dy with the flipped filter (sub-pixel phases for stride > 1). */
+export const conv2DBackpropInputConfig: KernelConfig = {
+  kernelName: Conv2DBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: conv2DBackpropInput,
+};

@@ -1,0 +1,77 @@
+/**
+ * The layer stack both heads share; only the linear map differs (Dense or 1x1 conv).
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { Rng, assertInRange, assertInteger } from '@ediy/backend';
+import { checkSpecs } from './spec.js';
+import type { LayerSpec, ProjectorOptions } from './spec.js';
+
+/** Builds the linear layer of spec `i` with the given initializer arguments. */
+export type LinearFactory = (args: {
+  units: number;
+  useBias: boolean;
+  kernelInitializer: ReturnType<typeof tfl.initializers.truncatedNormal>;
+  name: string | undefined;
+}) => tfl.layers.Layer;
+
+/**
+ * Builds `input -> [linear -> BN? -> ReLU?] per spec` as a `tf.LayersModel`. The
+ * linear kernels are drawn from a truncated normal with standard deviation
+ * 1 / sqrt(fan_in) (haiku `Linear`'s default, which BYOL uses), biases start at 0, and
+ * BatchNorm normalises the last axis (over B for [B,C], over B,H,W for [B,H,W,C]).
+ */
+export function buildHead(
+  inputShape: Array<number | null>,
+  fanIn: number,
+  specs: readonly LayerSpec[],
+  options: ProjectorOptions,
+  linear: LinearFactory,
+  linearSuffix: string,
+  where: string,
+): tfl.LayersModel {
+  const checked = checkSpecs(specs, where);
+  const { name, seed, batchNorm = {} } = options;
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
+    throw new TypeError(`${where}: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  }
+  if (seed !== undefined) assertInRange(seed, -Infinity, Infinity, `${where} seed`);
+  const momentum = batchNorm.momentum ?? 0.9;
+  const epsilon = batchNorm.epsilon ?? 1e-5;
+  assertInRange(momentum, 0, 1, `${where} batchNorm.momentum`);
+  assertInRange(epsilon, Number.MIN_VALUE, Infinity, `${where} batchNorm.epsilon`);
+  assertInteger(fanIn, 1, `${where} input size`);
+
+  const rng = seed === undefined ? undefined : new Rng(seed);
+  const layerName = (i: number, kind: string) =>
+    name === undefined ? undefined : `${name}_${i}_${kind}`;
+  const input = tfl.input({
+    shape: inputShape,
+    name: name === undefined ? undefined : `${name}_input`,
+  });
+  let x: tfl.SymbolicTensor = input;
+  let inFeatures = fanIn;
+  checked.forEach((spec, i) => {
+    const kernelInitializer = tfl.initializers.truncatedNormal({
+      mean: 0,
+      stddev: 1 / Math.sqrt(inFeatures),
+      seed: rng?.fork(`layer${i}`).seed(),
+    });
+    const layer = linear({
+      units: spec.units,
+      useBias: spec.bias,
+      kernelInitializer,
+      name: layerName(i, linearSuffix),
+    });
+    x = layer.apply(x) as tfl.SymbolicTensor;
+    if (spec.norm === 'bn') {
+      x = tfl.layers
+        .batchNormalization({ axis: -1, momentum, epsilon, name: layerName(i, 'bn') })
+        .apply(x) as tfl.SymbolicTensor;
+    }
+    if (spec.act === 'relu') {
+      x = tfl.layers.reLU({ name: layerName(i, 'relu') }).apply(x) as tfl.SymbolicTensor;
+    }
+    inFeatures = spec.units;
+  });
+  return tfl.model({ inputs: input, outputs: x, name });
+}

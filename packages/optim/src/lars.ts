@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInRange } from '@ediy/backend';
 import { excludeBiasAndNorm } from './exclude.js';
+import { larsStep } from './lars-step.js';
 import type { ExcludePredicate } from './exclude.js';
 
 /** A `{ name, tensor }` pair, as `tf.Optimizer.getWeights` / `setWeights` use them. */
@@ -79,7 +80,8 @@ function checkOptions(options: LarsOptions): Required<LarsOptions> {
  *                w   = w - lr * v
  * ```
  *
- * ||.|| is the Euclidean norm of the whole tensor. The learning rate multiplies the
+ * ||.|| is the Euclidean norm of the whole tensor (see {@link larsStep}, the same
+ * step as a pure function). The learning rate multiplies the
  * momentum buffer when it is applied (not when it is accumulated), as in BYOL, so a
  * learning-rate schedule rescales past updates too.
  *
@@ -162,21 +164,16 @@ export class LARS extends tf.Optimizer {
       }
       const buffer = this.buffer(name, value);
       const excluded = this.isExcluded(name, value.shape);
-      tf.tidy(() => {
-        let update: tf.Tensor = grad;
-        if (!excluded) {
-          update = tf.add(grad, tf.mul(tf.scalar(this.weightDecay), value));
-          const wNorm = tf.norm(value);
-          const uNorm = tf.norm(update);
-          const ratio = tf.div(tf.mul(tf.scalar(this.eta), wNorm), uNorm);
-          const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
-          const trust = tf.where(bothPositive, ratio, tf.onesLike(ratio));
-          update = tf.mul(trust, update);
-        }
-        const v = tf.add(tf.mul(tf.scalar(this.momentum), buffer), update);
-        buffer.assign(v);
-        value.assign(tf.sub(value, tf.mul(tf.scalar(this.lr), v)));
-      });
+      const hyper = {
+        learningRate: this.lr,
+        momentum: this.momentum,
+        weightDecay: this.weightDecay,
+        eta: this.eta,
+      };
+      const next = larsStep(value, grad, buffer, hyper, excluded);
+      buffer.assign(next.v);
+      value.assign(next.w);
+      tf.dispose([next.v, next.w]);
     }
     this.incrementIterations();
   }

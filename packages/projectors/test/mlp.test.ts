@@ -145,7 +145,7 @@ describe('mlp', () => {
     model.dispose();
   });
 
-  it("counts the parameters of a scaled BYOL projector", () => {
+  it('counts the parameters of a scaled BYOL projector', () => {
     const specs = scaleSpecs(BYOL_PROJECTOR, { hidden: 32, out: 8 });
     const model = mlp(16, specs);
     // Dense 16*32 + 32 = 544; BN 4*32 = 128; Dense 32*8 (no bias) = 256

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import type { Rng } from '@ediy/backend';
 
 /** Registers both backends (wasm with the training kernels) once. */
 export async function initBoth(): Promise<void> {

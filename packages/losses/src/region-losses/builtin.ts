@@ -1,0 +1,55 @@
+/**
+ * The built-in region losses, registered on import: 'r-dem', 'r-iem', 'r-dem-ins'.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { otherImage, type MatcherName } from '@ediy/matchers';
+import { rDemLoss, type RDemReading } from '../r-dem.js';
+import { rDemInstanceLoss, type RDemInstanceNegative } from '../r-dem-instance.js';
+import { rIemLoss } from '../r-iem.js';
+import { registerRegionLoss, type RegionLoss } from '../region-loss.js';
+
+/** Options of the 'r-dem' region loss. */
+export interface RDemRegionOptions {
+  /** Matcher for the `within` pairing: 'teacher' (TG, Eq. 4) or 'random' (R). */
+  matcher: MatcherName;
+  /** Reading of Eq. 5 (default 'per-view'). */
+  reading?: RDemReading;
+}
+
+/** Options of the 'r-iem' region loss. */
+export interface RIemRegionOptions {
+  /** Matcher for the `across` pairing: 'teacher' (TG, Eq. 6), 'random' (R) or 'geometric'. */
+  matcher: MatcherName;
+}
+
+/** Options of the 'r-dem-ins' region loss. */
+export interface RDemInstanceRegionOptions {
+  /** The negative's feature (default 'pooled-local'); 'global' uses `onlineGlobal`. */
+  negative?: RDemInstanceNegative;
+}
+
+/** 'r-dem': {@link rDemLoss} on `local`, partners `match(matcher, 'within', v)`. */
+export const rDemRegionLoss: RegionLoss<RDemRegionOptions> = (inputs, options) =>
+  tf.tidy(() => {
+    const partners = [inputs.match(options.matcher, 'within', 0), inputs.match(options.matcher, 'within', 1)] as const;
+    return rDemLoss(inputs.local, partners, options.reading ? { reading: options.reading } : {});
+  });
+
+/** 'r-iem': {@link rIemLoss} of `localPred` against `targetLocal`, matches `match(matcher, 'across', v)`. */
+export const rIemRegionLoss: RegionLoss<RIemRegionOptions> = (inputs, options) =>
+  tf.tidy(() => {
+    const matches = [inputs.match(options.matcher, 'across', 0), inputs.match(options.matcher, 'across', 1)] as const;
+    return rIemLoss(inputs.localPred, inputs.targetLocal, matches);
+  });
+
+/** 'r-dem-ins': {@link rDemInstanceLoss} on `local`, the other image from `otherImage(B, rng)`. */
+export const rDemInstanceRegionLoss: RegionLoss<RDemInstanceRegionOptions> = (inputs, options) =>
+  tf.tidy(() => {
+    const other = otherImage(inputs.local[0].shape[0], inputs.rng);
+    const negative = options.negative ?? 'pooled-local';
+    return rDemInstanceLoss(inputs.local, other, negative === 'global' ? { negative, global: inputs.onlineGlobal } : { negative });
+  });
+
+registerRegionLoss('r-dem', rDemRegionLoss);
+registerRegionLoss('r-iem', rIemRegionLoss);
+registerRegionLoss('r-dem-ins', rDemInstanceRegionLoss);

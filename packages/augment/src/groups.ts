@@ -13,7 +13,7 @@ export interface ImageGroup {
 
 /**
  * Replaces the images of each group (groups are disjoint) by the group's op of them;
- * the other images pass unchanged. One gather per group and one gather to reassemble.
+ * the other images pass unchanged. One gather per group and one to reassemble.
  * Call inside `tf.tidy`; the result may be `images` itself when no group has images.
  */
 export function applyToGroups(images: tf.Tensor4D, groups: readonly ImageGroup[]): tf.Tensor4D {
@@ -28,12 +28,13 @@ export function applyToGroups(images: tf.Tensor4D, groups: readonly ImageGroup[]
   const parts: tf.Tensor4D[] = [images];
   let offset = B;
   for (const g of live) {
-    const picked = tf.gather(images, tf.tensor1d(Int32Array.from(g.indices), 'int32'));
+    // gatherND with [n,1] indices copies whole images (much faster than gather on wasm)
+    const picked = tf.gatherND(images, tf.tensor2d(Int32Array.from(g.indices), [g.indices.length, 1], 'int32'));
     parts.push(g.op(picked as tf.Tensor4D));
     g.indices.forEach((img, k) => {
       source[img] = offset + k;
     });
     offset += g.indices.length;
   }
-  return tf.gather(tf.concat(parts, 0), tf.tensor1d(source, 'int32')) as tf.Tensor4D;
+  return tf.gatherND(tf.concat(parts, 0), tf.tensor2d(source, [B, 1], 'int32')) as tf.Tensor4D;
 }

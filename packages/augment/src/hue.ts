@@ -1,43 +1,71 @@
 /**
- * Hue rotation in HSV space, as torchvision's `adjust_hue` (its `_rgb2hsv` and
- * `_hsv2rgb`), on [B,H,W,3] batches in [0, 1].
+ * Hue rotation in HSV space, as torchvision's `adjust_hue`, on [B,H,W,3] batches in
+ * [0, 1]. The work is done on channel planes ([1,B,H,W] each, after one transpose),
+ * where tfjs-backend-wasm is fast, instead of slicing the last axis.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertImageBatch, perImage } from './check.js';
 
-/** x mod 1, in [0, 1). */
+/** Guards the divisions of the HSV maps; below float32 resolution of values in [0, 1]. */
+const TINY = 1e-12;
+
+/** x mod 1, in [0, 1]. */
 function frac(x: tf.Tensor): tf.Tensor {
   return tf.sub(x, tf.floor(x));
 }
 
+interface HsvPlanes {
+  h: tf.Tensor4D;
+  s: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+/** The (h, s, v) planes, each [1,B,H,W], of a [B,H,W,3] batch (torchvision `_rgb2hsv`). */
+function hsvPlanes(images: tf.Tensor4D): HsvPlanes {
+  const [B, H, W] = images.shape;
+  const [r, g, b] = tf.split(tf.transpose(images, [3, 0, 1, 2]), 3, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  const v = tf.reshape(tf.max(images, 3), [1, B, H, W]) as tf.Tensor4D;
+  const cr = tf.sub(v, tf.reshape(tf.min(images, 3), [1, B, H, W]));
+  const s = tf.div(cr, tf.maximum(v, TINY)) as tf.Tensor4D;
+  // h in sextants: red is max -> (g - b) / cr; green -> 2 + (b - r) / cr; blue -> 4 + (r - g) / cr
+  const num = tf.where(
+    tf.equal(v, r),
+    tf.sub(g, b),
+    tf.where(tf.equal(v, g), tf.add(tf.sub(b, r), tf.mul(cr, 2)), tf.add(tf.sub(r, g), tf.mul(cr, 4))),
+  );
+  const h6 = tf.div(num, tf.maximum(cr, TINY));
+  const h = frac(tf.add(tf.mul(h6, 1 / 6), 1)) as tf.Tensor4D;
+  return { h, s, v };
+}
+
 /**
- * RGB to HSV, all in [0, 1]: `v = max`, `s = (max - min) / max` (0 where max = min),
+ * A [B,H,W,3] RGB batch from (h, s, v) planes: channel n of (R, G, B) = (5, 3, 1) is
+ * `v - v s clamp(min(k, 4 - k), 0, 1)` with `k = (n + 6 h) mod 6`, the closed form of
+ * torchvision's `_hsv2rgb` sector table.
+ */
+function rgbFromPlanes({ h, s, v }: HsvPlanes): tf.Tensor4D {
+  const h6 = tf.mul(h, 6);
+  const vs = tf.mul(v, s);
+  const planes = [5, 3, 1].map((n) => {
+    // min(k, 4 - k) clamped to [0, 1] is continuous where k wraps from 6 to 0, so the
+    // rounding of this mod near the wrap does not matter
+    const k0 = tf.add(h6, n);
+    const k = tf.sub(k0, tf.mul(tf.floor(tf.mul(k0, 1 / 6)), 6));
+    return tf.sub(v, tf.mul(vs, tf.clipByValue(tf.minimum(k, tf.sub(4, k)), 0, 1)));
+  });
+  return tf.transpose(tf.concat(planes, 0), [1, 2, 3, 0]) as tf.Tensor4D;
+}
+
+/**
+ * RGB to HSV, all in [0, 1]: `v = max`, `s = (max - min) / max` (0 where max = 0),
  * `h` in turns with red at 0, green at 1/3, blue at 2/3 (0 for grays).
  * @returns a new [B,H,W,3] tensor of (h, s, v) the caller owns.
  */
 export function rgbToHsv(images: tf.Tensor4D): tf.Tensor4D {
   assertImageBatch(images);
   return tf.tidy(() => {
-    const [r, g, b] = tf.split(images, 3, 3) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-    const maxc = tf.maximum(tf.maximum(r, g), b);
-    const minc = tf.minimum(tf.minimum(r, g), b);
-    const eqc = tf.equal(maxc, minc);
-    const cr = tf.sub(maxc, minc);
-    const ones = tf.onesLike(maxc);
-    const s = tf.div(cr, tf.where(eqc, ones, maxc));
-    const crDivisor = tf.where(eqc, ones, cr);
-    const rc = tf.div(tf.sub(maxc, r), crDivisor);
-    const gc = tf.div(tf.sub(maxc, g), crDivisor);
-    const bc = tf.div(tf.sub(maxc, b), crDivisor);
-    const isR = tf.equal(maxc, r);
-    const isG = tf.logicalAnd(tf.equal(maxc, g), tf.logicalNot(isR));
-    const h6 = tf.where(
-      isR,
-      tf.sub(bc, gc),
-      tf.where(isG, tf.add(tf.sub(rc, bc), 2), tf.add(tf.sub(gc, rc), 4)),
-    );
-    const h = frac(tf.add(tf.div(h6, 6), 1));
-    return tf.concat([h, s, maxc], 3) as tf.Tensor4D;
+    const { h, s, v } = hsvPlanes(images);
+    return tf.transpose(tf.concat([h, s, v], 0), [1, 2, 3, 0]) as tf.Tensor4D;
   });
 }
 
@@ -48,36 +76,21 @@ export function rgbToHsv(images: tf.Tensor4D): tf.Tensor4D {
 export function hsvToRgb(hsv: tf.Tensor4D): tf.Tensor4D {
   assertImageBatch(hsv, 'hsv');
   return tf.tidy(() => {
-    const [h, s, v] = tf.split(hsv, 3, 3) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-    const h6 = tf.mul(h, 6);
-    const i0 = tf.floor(h6);
-    const f = tf.sub(h6, i0);
-    const i = tf.mod(i0, 6);
-    const p = tf.clipByValue(tf.mul(v, tf.sub(1, s)), 0, 1);
-    const q = tf.clipByValue(tf.mul(v, tf.sub(1, tf.mul(s, f))), 0, 1);
-    const t = tf.clipByValue(tf.mul(v, tf.sub(1, tf.mul(s, tf.sub(1, f)))), 0, 1);
-    const sector = [0, 1, 2, 3, 4].map((k) => tf.equal(i, k));
-    const pick = (vals: readonly tf.Tensor[]): tf.Tensor => {
-      let out = vals[5] as tf.Tensor;
-      for (let k = 4; k >= 0; k--) out = tf.where(sector[k] as tf.Tensor, vals[k] as tf.Tensor, out);
-      return out;
-    };
-    const r = pick([v, q, p, p, t, v]);
-    const g = pick([t, v, v, q, p, p]);
-    const b = pick([p, p, t, v, v, q]);
-    return tf.concat([r, g, b], 3) as tf.Tensor4D;
+    const [h, s, v] = tf.split(tf.transpose(hsv, [3, 0, 1, 2]), 3, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    return rgbFromPlanes({ h, s, v });
   });
 }
 
 /**
  * Hue rotation: converts to HSV, adds `shift` (in turns, one per image, e.g. in
  * [-0.5, 0.5]) to the hue modulo 1, and converts back (torchvision `adjust_hue`).
+ * @returns a new tensor the caller owns.
  */
 export function adjustHue(images: tf.Tensor4D, shifts: ArrayLike<number>): tf.Tensor4D {
   const { B } = assertImageBatch(images);
   return tf.tidy(() => {
-    const shift = perImage(shifts, B, 'hue shifts');
-    const [h, s, v] = tf.split(rgbToHsv(images), 3, 3) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-    return hsvToRgb(tf.concat([frac(tf.add(h, shift)), s, v], 3) as tf.Tensor4D);
+    const shift = tf.reshape(perImage(shifts, B, 'hue shifts'), [1, B, 1, 1]);
+    const { h, s, v } = hsvPlanes(images);
+    return rgbFromPlanes({ h: frac(tf.add(h, shift)) as tf.Tensor4D, s, v });
   });
 }

@@ -22,8 +22,9 @@ export interface LarsHyper {
  */
 export function trustRatio(w: tf.Tensor, u: tf.Tensor, eta: number): tf.Scalar {
   return tf.tidy(() => {
-    const wNorm = tf.norm(w);
-    const uNorm = tf.norm(u);
+    // sqrt(sum(x^2)) rather than tf.norm, which is ~10x slower on the wasm backend
+    const wNorm = tf.sqrt(tf.sum(tf.square(w)));
+    const uNorm = tf.sqrt(tf.sum(tf.square(u)));
     const ratio = tf.div(tf.mul(tf.scalar(eta), wNorm), uNorm);
     const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
     return tf.where(bothPositive, ratio, tf.onesLike(ratio)) as tf.Scalar;

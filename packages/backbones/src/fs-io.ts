@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-/** The file names written by {@link fileSystemHandler}. */
+/** The model topology and weights manifest file written by {@link fileSystemHandler}. */
 export const MODEL_JSON = 'model.json';
 /** The weights file written by {@link fileSystemHandler} (one shard). */
 export const WEIGHTS_BIN = 'weights.bin';

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { loadModelFromDir, registerFileRouter, resnet, saveModelToDir } from '@ediy/backbones';
+import {
+  exportTorchvisionWeights,
+  loadModelFromDir,
+  registerFileRouter,
+  resnet,
+  saveModelToDir,
+  writeSafetensors,
+} from '@ediy/backbones';
 import type { ResNetConfig } from '@ediy/backbones';
 
 let root: string;
@@ -55,6 +62,9 @@ describe('saveModelToDir / loadModelFromDir', () => {
     expect(readdirSync(join(root, 'nested'))).toEqual(['m1']); // no temporary left behind
     const loaded = await loadModelFromDir(dir);
     expectSameWeightsAndOutputs(model, loaded);
+    // The torchvision name map survives: a loaded checkpoint exports the same state dict.
+    const exported = writeSafetensors(exportTorchvisionWeights(loaded, config));
+    expect(Buffer.from(exported).equals(Buffer.from(writeSafetensors(exportTorchvisionWeights(model, config))))).toBe(true);
     // Accepts the model.json path too.
     const again = await loadModelFromDir(join(dir, 'model.json'));
     expect(again.countParams()).toBe(model.countParams());

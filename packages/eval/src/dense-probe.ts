@@ -4,6 +4,7 @@
  * trained with per-pixel cross-entropy; reports mIoU and pixel accuracy.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import './gradients.js';
 import { assertInRange, assertInteger, Rng } from '@ediy/backend';
 import { readFloat, readMask, type FloatInput, type MaskInput } from './host.js';
 import { channelStats, standardize } from './standardize.js';
@@ -63,7 +64,7 @@ interface Split {
 }
 
 function readSplit(maps: FloatInput, masks: MaskInput, C: number | undefined, numClasses: number, which: string, ignore?: number): Split & { C: number } {
-  const f = readFloat(maps, ['n', 'h', 'w', 'C'], `${which}Maps`, C === undefined ? {} : { C });
+  const f = readFloat(maps, ['n', 'h', 'w', C ?? 'C'], `${which}Maps`);
   const n = f.dims.n as number;
   const mk = readMask(masks, [n, 'H', 'W'], numClasses, `${which}Masks`, {}, ignore);
   return {
@@ -72,7 +73,7 @@ function readSplit(maps: FloatInput, masks: MaskInput, C: number | undefined, nu
     n,
     h: f.dims.h as number,
     w: f.dims.w as number,
-    C: f.dims.C as number,
+    C: C ?? (f.dims.C as number),
     H: mk.dims.H as number,
     W: mk.dims.W as number,
   };

@@ -3,6 +3,7 @@
  * trained with SGD (Nesterov momentum, weight decay, cosine schedule).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import './gradients.js';
 import { assertInRange, assertInteger, Rng } from '@ediy/backend';
 import { readFloat, readLabels, type FloatInput } from './host.js';
 import { topkAccuracy, type TopkAccuracy } from './accuracy.js';
@@ -64,7 +65,7 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
   assertInRange(momentum, 0, 1, 'momentum');
   assertInRange(weightDecay, 0, Infinity, 'weightDecay');
   const train = readFloat(options.trainFeatures, ['n', 'C'], 'trainFeatures');
-  const test = readFloat(options.testFeatures, ['m', 'C'], 'testFeatures', { C: train.dims.C as number });
+  const test = readFloat(options.testFeatures, ['m', train.dims.C as number], 'testFeatures');
   const n = train.dims.n as number;
   const m = test.dims.m as number;
   const C = train.dims.C as number;

@@ -3,6 +3,7 @@
  * heat map of which regions its representation attends to.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import './gradients.js';
 import { assertInteger, assertShapes } from '@ediy/backend';
 import { globalAveragePool, type FeatureExtractor } from './extractor.js';
 import type { HostArray } from './host.js';

@@ -54,3 +54,33 @@ export function leakedBy(fn: () => void): number {
   fn();
   return tf.memory().numTensors - before;
 }
+
+/**
+ * A segmentation task whose maps [n,h,w,C] encode the class of each region (a bump
+ * on channel = class, plus noise) and whose masks [n,2h,2w] repeat each region's class
+ * over its 2x2 block of pixels.
+ */
+export function regionTask(
+  n: number,
+  h: number,
+  w: number,
+  numClasses: number,
+  seed: number,
+): { maps: HostArray; masks: HostArray<Int32Array> } {
+  const rng = new Rng(seed);
+  const C = numClasses + 1;
+  const maps = new Float32Array(n * h * w * C);
+  const masks = new Int32Array(n * 4 * h * w);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const cls = rng.int(numClasses);
+        for (let c = 0; c < C; c++) maps[((i * h + y) * w + x) * C + c] = (c === cls ? 2 : 0) + 0.2 * rng.normal();
+        for (let dy = 0; dy < 2; dy++) {
+          for (let dx = 0; dx < 2; dx++) masks[(i * 2 * h + 2 * y + dy) * 2 * w + 2 * x + dx] = cls;
+        }
+      }
+    }
+  }
+  return { maps: { data: maps, shape: [n, h, w, C] }, masks: { data: masks, shape: [n, 2 * h, 2 * w] } };
+}

@@ -38,11 +38,17 @@ export interface ResNetConfig {
 
 /** A {@link ResNetConfig} with every default filled in and checked. */
 export interface ResolvedResNetConfig {
+  /** As {@link ResNetConfig.depth}. */
   depth: ResNetDepth;
+  /** As {@link ResNetConfig.stem}. */
   stem: ResNetStem;
+  /** As {@link ResNetConfig.widthMultiplier}, default 1. */
   widthMultiplier: number;
+  /** As {@link ResNetConfig.inputShape}, default `[null, null, 3]`. */
   inputShape: [number | null, number | null, 3];
+  /** As {@link ResNetConfig.name}, default `resnet<depth>`. */
   name: string;
+  /** As {@link ResNetConfig.seed}, default 0. */
   seed: number;
   /** Channels of the stem and of `layer1`'s 3x3 convs: `round(64 * widthMultiplier)`. */
   baseWidth: number;

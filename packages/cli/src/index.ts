@@ -1,5 +1,28 @@
 /**
- * `@ediy/cli`: The ediy command: pretrain, reproduce, eval, import and export weights.
+ * `@ediy/cli`: the `ediy` command (pretrain, eval, reproduce, import-weights, export,
+ * saliency) and its programmatic API: {@link main} and {@link reproduce}, the results
+ * tables and a small PNG plotter.
  * @packageDocumentation
  */
-export {};
+export { main, mainHelp, COMMANDS, type Command } from './main.js';
+export { UsageError, EXIT_USAGE, EXIT_FAILURE } from './errors.js';
+export { processIO, type CliIO } from './io.js';
+export { parseCommandArgs, commandHelp, usageLine, type CommandSpec, type FlagSpec, type ParsedArgs } from './args.js';
+export { loadRow, checkRow, type LoadedRow } from './rows.js';
+export {
+  reproduce,
+  drawSaliencyGrid,
+  tableRows,
+  readRunEval,
+  REPRODUCIBLE_TABLES,
+  type ReproduceOptions,
+  type ReproduceOutput,
+  type ReproducibleTable,
+  type RunEvalRecord,
+  type SaliencyRun,
+} from './reproduce.js';
+export { evaluateRun, evaluateBackbone, loadRunBackbone, heldOutData, EVAL_SETTINGS, type EvalSettings, type HeldOut, type RunBackbone, type RunEvaluation, type EvaluateRunOptions } from './evaluate.js';
+export * from './results.js';
+export { readStepLog, meanLossCurve } from './run-log.js';
+export { Raster, PALETTE, seriesColour, type Rgb } from './plot/raster.js';
+export { lineChart, barChart, niceTicks, formatNumber, type LineSeries, type LineChartOptions, type Bar, type BarChartOptions } from './plot/charts.js';

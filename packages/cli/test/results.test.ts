@@ -1,0 +1,84 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatSummary, meanLossCurve, METRICS, readStepLog, resultsMarkdown, summarize, summarizeRuns, type ReproduceResults, type RunResult } from '@ediy/cli';
+import { tempDir } from './helpers.js';
+
+const metrics = (k: number) => ({ knnTop1: k, linearTop1: k / 2, denseMIoU: NaN, meanRegionCosine: 0.5, effectiveRank: 3 });
+
+describe('summaries', () => {
+  it('gives the mean and the sample standard deviation', () => {
+    // mean of 1, 2, 3, 6 = 3; squared deviations 4 + 1 + 0 + 9 = 14; / (4 - 1) -> sqrt(14/3).
+    const s = summarize([1, 2, 3, 6]);
+    expect(s.mean).toBe(3);
+    expect(s.std).toBeCloseTo(Math.sqrt(14 / 3), 12);
+    expect(s.n).toBe(4);
+  });
+
+  it('ignores non-finite values and handles one or none', () => {
+    expect(summarize([2, NaN])).toEqual({ mean: 2, std: 0, n: 1 });
+    const none = summarize([NaN]);
+    expect(none.n).toBe(0);
+    expect(formatSummary(none)).toBe('n/a');
+    expect(formatSummary({ mean: 0.5, std: 0.01, n: 2 })).toBe('0.500 ± 0.010');
+    expect(formatSummary({ mean: 0.5, std: 0, n: 1 })).toBe('0.500');
+  });
+
+  it('summarises every metric over runs', () => {
+    const runs: RunResult[] = [0.4, 0.6].map((k, seed) => ({ seed, runDir: '', steps: 3, finalLoss: 1, metrics: metrics(k) }));
+    const s = summarizeRuns(runs);
+    expect(Object.keys(s).sort()).toEqual(METRICS.map((m) => m.key).sort());
+    expect(s.knnTop1.mean).toBeCloseTo(0.5, 12);
+    expect(s.knnTop1.std).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(s.denseMIoU.n).toBe(0);
+  });
+});
+
+describe('resultsMarkdown', () => {
+  it("puts our metrics beside the paper's numbers and says they are proxies", () => {
+    const runs: RunResult[] = [0.4, 0.6].map((k, seed) => ({ seed, runDir: '', steps: 3, finalLoss: 2 + seed, metrics: metrics(k) }));
+    const results: ReproduceResults = {
+      table: 'table1',
+      preset: 'smoke',
+      seeds: [0, 1],
+      backend: 'wasm',
+      data: 'scenes',
+      rows: [
+        {
+          id: 'ediy',
+          name: 'table1-ediy',
+          label: 'BYOL + TG R-DEM + TG R-IEM (E-DIY)',
+          paper: { table: 1, row: 7, label: 'E-DIY', epochs: 300, numbers: { APbb: 41.1, APmk: 37.3 } },
+          runs,
+          summary: summarizeRuns(runs),
+        },
+      ],
+      seconds: 12,
+      createdAt: '',
+    };
+    const md = resultsMarkdown(results, ['plots/knnTop1.png']);
+    expect(md).toContain('| Row | paper APbb | paper APmk | final loss | kNN top-1 ↑ |');
+    expect(md).toContain('| BYOL + TG R-DEM + TG R-IEM (E-DIY) | 41.1 | 37.3 | 2.500 ± 0.707 | 0.500 ± 0.141 | 0.250 ± 0.071 | n/a |');
+    expect(md).toMatch(/not the paper's APs/);
+    expect(md).toContain('![plots/knnTop1.png](plots/knnTop1.png)');
+  });
+});
+
+describe('step logs', () => {
+  it('reads a log keeping the last record of a repeated step', () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'log.jsonl');
+    const rec = (step: number, loss: number) => JSON.stringify({ step, epoch: 0, loss, terms: {}, lr: 0, tau: 0, imagesPerSec: 1, elapsedSec: 1 });
+    writeFileSync(path, [rec(1, 4), rec(2, 3), rec(2, 2.5), rec(3, 2), ''].join('\n'));
+    expect(readStepLog(path).map((r) => [r.step, r.loss])).toEqual([[1, 4], [2, 2.5], [3, 2]]);
+    expect(readStepLog(join(dir, 'missing.jsonl'))).toEqual([]);
+    writeFileSync(path, `${rec(1, 4)}\n{oops\n`);
+    expect(() => readStepLog(path)).toThrow(/log.jsonl:2: not a JSON step record/);
+  });
+
+  it('averages loss curves over runs step by step', () => {
+    const r = (step: number, loss: number) => ({ step, epoch: 0, loss, terms: {}, lr: 0, tau: 0, imagesPerSec: 1, elapsedSec: 1 });
+    expect(meanLossCurve([[r(1, 4), r(2, 2)], [r(1, 2), r(2, 4), r(3, 1)]])).toEqual({ x: [1, 2, 3], y: [3, 3, 1] });
+  });
+});

@@ -71,6 +71,16 @@ describe('region loss registry', () => {
     expect(value(regionLoss('r-iem', x, { matcher: 'teacher' }))).toBeCloseTo(value(direct), 6);
   });
 
+  it("'r-iem' with pairing 'same-view' pulls each region to its own target (Eq. 6-7 as printed)", () => {
+    // p = t in both views gives cos = 1 everywhere: 2 - 1 - 1 = 0; across views it is not 0
+    const x = inputs(8);
+    const same = { ...x, localPred: x.targetLocal };
+    expect(value(regionLoss('r-iem', same, { matcher: 'teacher', pairing: 'same-view' }))).toBeCloseTo(0, 5);
+    expect(value(regionLoss('r-iem', same, { matcher: 'teacher' }))).toBeGreaterThan(0.1);
+    // @ts-expect-error not a pairing
+    expect(() => regionLoss('r-iem', x, { matcher: 'teacher', pairing: 'both' })).toThrow(/pairing must be 'across' or 'same-view', got "both"/);
+  });
+
   it("'r-dem-ins' draws the other image from the inputs' stream", () => {
     const x = inputs(3);
     const direct = tf.tidy(() => rDemInstanceLoss(x.local, otherImage(2, new Rng(3))));

@@ -80,10 +80,10 @@ function checkOptions(options: LarsOptions): Required<LarsOptions> {
  *                w   = w - lr * v
  * ```
  *
- * ||.|| is the Euclidean norm of the whole tensor (see {@link larsStep}, the same
- * step as a pure function). The learning rate multiplies the
- * momentum buffer when it is applied (not when it is accumulated), as in BYOL, so a
- * learning-rate schedule rescales past updates too.
+ * ||.|| is the Euclidean norm of the whole tensor; {@link larsStep} is the same step
+ * as a pure function. The learning rate multiplies the momentum buffer when it is
+ * applied (not when it is accumulated), as in BYOL, so a learning-rate schedule
+ * rescales past updates too.
  *
  * Use it as any tfjs optimiser: `optimizer.minimize(f, false, vars)` or
  * `optimizer.applyGradients({ [variable.name]: grad })`. Keys are registered

@@ -34,7 +34,9 @@ export function buildHead(
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
     throw new TypeError(`${where}: name must be a non-empty string, got ${JSON.stringify(name)}`);
   }
-  if (seed !== undefined) assertInRange(seed, -Infinity, Infinity, `${where} seed`);
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) {
+    throw new RangeError(`${where} seed must be a finite number, got ${String(seed)}`);
+  }
   const momentum = batchNorm.momentum ?? 0.9;
   const epsilon = batchNorm.epsilon ?? 1e-5;
   assertInRange(momentum, 0, 1, `${where} batchNorm.momentum`);

@@ -189,7 +189,9 @@ describe('mlp', () => {
       /specs\[0\] has unknown key 'activation'/,
     );
     expect(() => mlp(0, [{ units: 4 }])).toThrow(/mlp input size must be an integer >= 1, got 0/);
-    expect(() => mlp(4, [{ units: 4 }], { seed: NaN })).toThrow(/mlp seed .* got NaN/);
+    expect(() => mlp(4, [{ units: 4 }], { seed: NaN })).toThrow(
+      /mlp seed must be a finite number, got NaN/,
+    );
     expect(() => mlp(4, [{ units: 4, norm: 'bn' }], { batchNorm: { momentum: 2 } })).toThrow(
       /batchNorm.momentum .* got 2/,
     );

@@ -13,6 +13,9 @@ export function assertImageBatch(images: tf.Tensor, name = 'images'): { B: numbe
     throw new TypeError(`${name} must be a tf.Tensor4D [B,H,W,3], got ${String(images)}`);
   }
   const { B, H, W } = assertShape(images, ['B', 'H', 'W', 3], name) as { B: number; H: number; W: number };
+  if (B < 1 || H < 1 || W < 1) {
+    throw new RangeError(`${name} must have at least one image of at least 1x1 pixels, got shape [${images.shape.join(',')}]`);
+  }
   if (images.dtype !== 'float32') {
     throw new TypeError(`${name} must have dtype float32 (values in [0, 1]), got ${images.dtype}`);
   }

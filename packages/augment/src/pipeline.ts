@@ -61,7 +61,13 @@ export function applyAugmentations(images: tf.Tensor4D, draws: readonly ImageDra
   if (!Array.isArray(draws) || draws.length !== B) {
     throw new RangeError(`draws must have one ImageDraw per image (${B}), got ${Array.isArray(draws) ? draws.length : String(draws)}`);
   }
-  draws.forEach((d, i) => assertCropBox(d.box, `draws[${i}].box`, H, W));
+  draws.forEach((d, i) => {
+    assertCropBox(d.box, `draws[${i}].box`, H, W);
+    const order = d.jitter?.order;
+    if (!Array.isArray(order) || order.length !== 4 || JITTER_OPS.some((op) => !order.includes(op))) {
+      throw new RangeError(`draws[${i}].jitter.order must be a permutation of ${JITTER_OPS.join(', ')}, got ${JSON.stringify(order)}`);
+    }
+  });
   assertUnitRange(images);
   const boxes = draws.map((d) => ({ ...d.box }));
   const flipped = draws.map((d) => d.flipped);

@@ -48,6 +48,22 @@ describe.each(BACKENDS)('crop geometry on %s', (backend) => {
     img.dispose();
   });
 
+  it('returns the image itself for the full box at its own size, and its mirror when flipped', () => {
+    const H = 6;
+    const W = 6;
+    const data = Float32Array.from({ length: 2 * H * W * 3 }, (_, i) => ((i * 7) % 13) / 12);
+    const img = tf.tensor4d(data, [2, H, W, 3]);
+    const full = { y0: 0, x0: 0, y1: H, x1: W };
+    const out = cropResizeFlip(img, [full, full], [false, true], W);
+    const v = values(out);
+    const mirrored = values(tf.reverse(img, 2));
+    for (let k = 0; k < H * W * 3; k++) {
+      expect(v[k]).toBeCloseTo(data[k] as number, 5);
+      expect(v[H * W * 3 + k]).toBeCloseTo(mirrored[H * W * 3 + k] as number, 5);
+    }
+    tf.dispose([img, out]);
+  });
+
   it('repeats edge pixels when upsampling a box at the image border', () => {
     const img = coordinateImages(1, 4, 4);
     // a 2x2 box in the corner resized to 8x8: the first sample lies at 0.125, left of the 0.5 centre

@@ -232,6 +232,14 @@ describe.each(BACKENDS)('augmentBatch on %s', (backend) => {
     expect(() => applyAugmentations(images, drawAugmentations(3, 8, 8, p, rng), p)).toThrow(
       'draws must have one ImageDraw per image (2), got 3',
     );
+    const draws = drawAugmentations(2, 8, 8, p, rng);
+    const badOrder = draws.map((d) => ({ ...d, jitter: { ...d.jitter, order: ['hue', 'hue', 'contrast', 'brightness'] as const } }));
+    expect(() => applyAugmentations(images, badOrder, p)).toThrow(
+      'draws[0].jitter.order must be a permutation of brightness, contrast, saturation, hue, got ["hue","hue","contrast","brightness"]',
+    );
+    expect(() => augmentBatch(tf.zeros([0, 8, 8, 3]) as tf.Tensor4D, p, rng)).toThrow(
+      'images must have at least one image of at least 1x1 pixels, got shape [0,8,8,3]',
+    );
     expect(() => augmentBatch(images, { ...p, blur: { ...p.blur, kernelFraction: 0.1 }, crop: { ...p.crop, size: 0 } }, rng)).toThrow(
       'view.crop.size must be an integer >= 1, got 0',
     );

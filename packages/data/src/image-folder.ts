@@ -87,7 +87,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     throw new RangeError(`loadImageFolder: fit must be 'center-crop' or 'stretch', got ${String(fit)}`);
   }
   const info = await stat(dir).catch((err: unknown) => {
-    throw new Error(`${dir}: folder not found (expected a folder of PNG/JPEG images)`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const what = code === 'ENOENT' ? 'folder not found' : `cannot read folder (${(err as Error).message})`;
+    throw new Error(`${dir}: ${what} (expected a folder of PNG/JPEG images)`, { cause: err });
   });
   if (!info.isDirectory()) throw new Error(`${dir}: not a folder (expected a folder of PNG/JPEG images)`);
 

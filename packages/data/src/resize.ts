@@ -2,6 +2,7 @@
  * Image resampling on byte arrays: separable bilinear (triangle) filtering whose support
  * widens when shrinking, so downscaled images are antialiased (as PIL's BILINEAR).
  */
+import { assertInteger } from '@ediy/backend';
 
 /** A decoded image: `height*width*channels` bytes, row-major, channels interleaved. */
 export interface RawImage {
@@ -61,9 +62,18 @@ function taps(from: number, len: number, out: number): Taps {
  * Resizes `image` to `size x size`. `center-crop` (default) takes the largest centred
  * square first, so nothing is distorted; `stretch` maps the whole image.
  * @returns a new `size*size*channels` byte array.
+ * @throws when `size` or the image's dimensions are not positive integers, or its data
+ *   is not `width*height*channels` long.
  */
 export function resizeSquare(image: RawImage, size: number, fit: ResizeFit = 'center-crop'): Uint8Array {
   const { width: w, height: h, channels: c, data } = image;
+  assertInteger(size, 1, 'resizeSquare: size');
+  assertInteger(w, 1, 'resizeSquare: image.width');
+  assertInteger(h, 1, 'resizeSquare: image.height');
+  assertInteger(c, 1, 'resizeSquare: image.channels');
+  if (data.length !== w * h * c) {
+    throw new Error(`resizeSquare: image.data must hold ${w}x${h}x${c} = ${w * h * c} bytes, got ${data.length}`);
+  }
   let x0 = 0;
   let y0 = 0;
   let cw = w;

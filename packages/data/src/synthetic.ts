@@ -12,12 +12,19 @@ import type { Dataset, DatasetBatch, ObjectBox } from './types.js';
 export const SHAPES = ['circle', 'square', 'triangle', 'cross', 'ring', 'diamond'] as const;
 /** Object colours of the synthetic scenes, as RGB in [0, 1]. */
 export const COLOURS = {
+  /** RGB of red objects. */
   red: [0.9, 0.12, 0.1],
+  /** RGB of green objects. */
   green: [0.15, 0.8, 0.2],
+  /** RGB of blue objects. */
   blue: [0.15, 0.3, 0.95],
+  /** RGB of yellow objects. */
   yellow: [0.95, 0.9, 0.1],
+  /** RGB of magenta objects. */
   magenta: [0.9, 0.15, 0.85],
+  /** RGB of cyan objects. */
   cyan: [0.1, 0.85, 0.9],
+  /** RGB of orange objects. */
   orange: [1.0, 0.55, 0.05],
 } as const;
 /** Object textures of the synthetic scenes. */

@@ -69,6 +69,14 @@ export interface SplitOptions {
   seed: number;
 }
 
+/** The two parts of a {@link splitDataset} split. */
+export interface DatasetSplit {
+  /** The items not in `test`. */
+  train: Dataset;
+  /** `round(size * testFraction)` items. */
+  test: Dataset;
+}
+
 /**
  * Splits a dataset into disjoint train and test parts by a seeded permutation:
  * `round(size * testFraction)` items go to `test`, the rest to `train`, each in
@@ -76,7 +84,7 @@ export interface SplitOptions {
  * come as separate train and test files instead.
  * @throws when `testFraction` is not in [0, 1].
  */
-export function splitDataset(dataset: Dataset, options: SplitOptions): { train: Dataset; test: Dataset } {
+export function splitDataset(dataset: Dataset, options: SplitOptions): DatasetSplit {
   assertInRange(options.testFraction, 0, 1, 'splitDataset: testFraction');
   const perm = new Rng(options.seed).fork('split').permutation(dataset.size);
   const nTest = Math.round(dataset.size * options.testFraction);

@@ -36,6 +36,10 @@ describe('resizeSquare', () => {
     expect(Array.from(resizeSquare(img, 1))).toEqual([100]);
     const flat = { width: 3, height: 5, channels: 3, data: new Uint8Array(45).fill(77) };
     expect(resizeSquare(flat, 4).every((v) => v === 77)).toBe(true);
+    // 4 -> 1: triangle filter of support 4 centred at 2: weights 5, 7, 7, 5 (/24)
+    const four = { width: 4, height: 1, channels: 1, data: Uint8Array.from([0, 24, 48, 240]) };
+    expect(Array.from(resizeSquare(four, 1, 'stretch'))).toEqual([Math.round((7 * 24 + 7 * 48 + 5 * 240) / 24)]);
+    expect(() => resizeSquare({ ...four, data: new Uint8Array(3) }, 1)).toThrow('image.data must hold 4x1x1 = 4 bytes, got 3');
   });
 
   it('center-crops the middle square, or stretches the whole image', () => {

@@ -42,9 +42,10 @@ export interface EffectiveRankOptions {
  * Effective rank (Roy & Vetterli, 2007) of features X [n,C]: exp(H(p)) with
  * p_i = s_i / sum_j s_j over the singular values s of X and H the Shannon entropy
  * (natural log). The singular values are the square roots of the eigenvalues of the
- * C x C matrix X^T X (the uncentred covariance times n), accumulated in float64 and
- * decomposed by Jacobi rotations in JS ({@link symmetricEigenvalues}): O(n C^2 + C^3),
- * about a second for n = 4096, C = 512; meant for C up to ~512.
+ * C x C matrix X^T X (the uncentred covariance times n; X X^T when n < C), accumulated
+ * in float64 and decomposed by Jacobi rotations in JS ({@link symmetricEigenvalues}):
+ * O(n C^2 + C^3). Measured on one shared core: C = 256 under a second, C = 512 about
+ * 10 s (n = 4096); meant for the reduced-width backbones of the `mini` preset.
  *
  * Identical rows give 1; C mutually orthogonal rows of equal norm give C. By default
  * rows are not centred, so a set of identical (collapsed) features has rank 1 rather
@@ -55,25 +56,17 @@ export function effectiveRank(features: FloatInput, options: EffectiveRankOption
   const n = dims.n as number;
   const C = dims.C as number;
   if (n < 1) throw new Error('features must have at least one row');
-  // X^T X in float64: float32 rounding would leave eigenvalues ~1e-7 * max that, after
-  // the square root, add spurious rank to collapsed features.
+  // The nonzero singular values of X are the square roots of the eigenvalues of X^T X
+  // (C x C) or of X X^T (n x n): take the smaller. Accumulated in float64: float32
+  // rounding would leave eigenvalues ~1e-7 * max that, after the square root, add
+  // spurious rank to collapsed features.
   const mean = new Float64Array(C);
   if (options.center) {
     for (let i = 0; i < data.length; i++) mean[i % C] = (mean[i % C] as number) + (data[i] as number) / n;
   }
-  const sym = new Float64Array(C * C);
-  const row = new Float64Array(C);
-  for (let r = 0; r < n; r++) {
-    for (let i = 0; i < C; i++) row[i] = (data[r * C + i] as number) - (mean[i] as number);
-    for (let i = 0; i < C; i++) {
-      const xi = row[i] as number;
-      if (xi === 0) continue;
-      const base = i * C;
-      for (let j = i; j < C; j++) sym[base + j] = (sym[base + j] as number) + xi * (row[j] as number);
-    }
-  }
-  for (let i = 0; i < C; i++) for (let j = 0; j < i; j++) sym[i * C + j] = sym[j * C + i] as number;
-  const eig = symmetricEigenvalues(sym, C);
+  const size = Math.min(n, C);
+  const sym = n < C ? rowGram(data, n, C, mean) : columnGram(data, n, C, mean);
+  const eig = symmetricEigenvalues(sym, size);
   // Eigenvalues below the decomposition's precision are zero.
   const floor = Math.max(eig[0] ?? 0, 0) * 1e-13;
   const sv = Array.from(eig, (e) => (e > floor ? Math.sqrt(e) : 0));
@@ -85,6 +78,51 @@ export function effectiveRank(features: FloatInput, options: EffectiveRankOption
     if (p > 0) entropy -= p * Math.log(p);
   }
   return Math.exp(entropy);
+}
+
+/** X^T X [C,C] of centred rows, float64, accumulated 8 rows at a time. */
+function columnGram(data: Float32Array, n: number, C: number, mean: Float64Array): Float64Array {
+  const sym = new Float64Array(C * C);
+  const B = 8;
+  const block = new Float64Array(B * C);
+  for (let r0 = 0; r0 < n; r0 += B) {
+    const rows = Math.min(B, n - r0);
+    block.fill(0);
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < C; i++) block[r * C + i] = (data[(r0 + r) * C + i] as number) - (mean[i] as number);
+    }
+    for (let i = 0; i < C; i++) {
+      const base = i * C;
+      const x0 = block[i] as number, x1 = block[C + i] as number, x2 = block[2 * C + i] as number;
+      const x3 = block[3 * C + i] as number, x4 = block[4 * C + i] as number, x5 = block[5 * C + i] as number;
+      const x6 = block[6 * C + i] as number, x7 = block[7 * C + i] as number;
+      for (let j = i; j < C; j++) {
+        sym[base + j] =
+          (sym[base + j] as number) +
+          x0 * (block[j] as number) + x1 * (block[C + j] as number) + x2 * (block[2 * C + j] as number) +
+          x3 * (block[3 * C + j] as number) + x4 * (block[4 * C + j] as number) + x5 * (block[5 * C + j] as number) +
+          x6 * (block[6 * C + j] as number) + x7 * (block[7 * C + j] as number);
+      }
+    }
+  }
+  for (let i = 0; i < C; i++) for (let j = 0; j < i; j++) sym[i * C + j] = sym[j * C + i] as number;
+  return sym;
+}
+
+/** X X^T [n,n] of centred rows, float64. */
+function rowGram(data: Float32Array, n: number, C: number, mean: Float64Array): Float64Array {
+  const x = new Float64Array(n * C);
+  for (let i = 0; i < n * C; i++) x[i] = (data[i] as number) - (mean[i % C] as number);
+  const sym = new Float64Array(n * n);
+  for (let a = 0; a < n; a++) {
+    for (let b = a; b < n; b++) {
+      let dot = 0;
+      for (let k = 0; k < C; k++) dot += (x[a * C + k] as number) * (x[b * C + k] as number);
+      sym[a * n + b] = dot;
+      sym[b * n + a] = dot;
+    }
+  }
+  return sym;
 }
 
 /** Both region-diversity metrics of a set of maps. */

@@ -103,6 +103,8 @@ describe('effectiveRank', () => {
     // Rows (1,1) and (1,-1) are orthogonal with norm sqrt 2: singular values equal -> rank 2.
     expect(effectiveRank({ data: Float32Array.from([1, 1, 1, -1]), shape: [2, 2] })).toBeCloseTo(2, 6);
     expect(effectiveRank({ data: new Float32Array(6), shape: [3, 2] })).toBe(0);
+    // Fewer rows than channels (the n x n Gram path): rows 3 e1 and 1 e4 of 5 channels.
+    expect(effectiveRank({ data: Float32Array.from([3, 0, 0, 0, 0, 0, 0, 0, 1, 0]), shape: [2, 5] })).toBeCloseTo(Math.exp(h), 6);
   });
 
   it('centres rows when asked', () => {
@@ -110,6 +112,8 @@ describe('effectiveRank', () => {
     const x = { data: orthogonalMaps([1, 1, 1]).data, shape: [3, 3] };
     expect(effectiveRank(x)).toBeCloseTo(3, 6);
     expect(effectiveRank(x, { center: true })).toBeCloseTo(2, 6);
+    // The same with fewer rows than channels: e1, e2 centred is one direction.
+    expect(effectiveRank({ data: Float32Array.from([1, 0, 0, 0, 1, 0]), shape: [2, 3] }, { center: true })).toBeCloseTo(1, 6);
   });
 });
 

@@ -1,5 +1,14 @@
 /**
- * `@ediy/trainer`: The E-DIY pre-training loop: online/target/teacher, EMA, accumulation, checkpoints.
+ * `@ediy/trainer`: the E-DIY pre-training loop. The online network (backbone, global
+ * projector + predictor, local projector + predictor), its EMA target, an optional
+ * frozen teacher; gradient accumulation, LARS with warm-up + cosine, checkpoints that
+ * resume exactly, JSONL logs and a progress display.
  * @packageDocumentation
  */
-export {};
+export * from './config.js';
+export * from './presets.js';
+export * from './progress.js';
+export * from './checkpoint.js';
+export * from './networks.js';
+export * from './step.js';
+export * from './pretrain.js';

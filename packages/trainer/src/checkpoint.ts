@@ -1,0 +1,191 @@
+/**
+ * Checkpoints: a folder per step holding `state.json` (step, data position, RNG state,
+ * config, weight names) and `tensors.safetensors` (every model weight, BatchNorm
+ * statistics included, and the optimiser state). A checkpoint is written into a
+ * temporary folder and renamed into place, so a crash never leaves a half-written
+ * checkpoint where a resume would find it, and never touches the last good one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones';
+import type { RngState } from '@ediy/backend';
+import type { NamedTensor } from '@ediy/optim';
+import type { ExperimentConfig } from './config.js';
+
+/** Format version written into every checkpoint. */
+export const CHECKPOINT_FORMAT = 1;
+
+/** The JSON half of a checkpoint. */
+export interface CheckpointState {
+  /** {@link CHECKPOINT_FORMAT}. */
+  format: number;
+  /** Optimiser steps completed. */
+  step: number;
+  /** The data loader's position after the last step. */
+  dataPosition: { epoch: number; index: number };
+  /** The run's random stream after the last step. */
+  rng: RngState;
+  /** The run's config. */
+  config: ExperimentConfig;
+  /** For each model key, the names of its weights in `getWeights()` order. */
+  weights: Record<string, string[]>;
+  /** Names of the optimiser's state tensors. */
+  optimizer: string[];
+  /** ISO time of writing. */
+  createdAt: string;
+}
+
+/** A loaded checkpoint. The caller owns the tensors. */
+export interface Checkpoint {
+  /** Its folder. */
+  dir: string;
+  /** The JSON state. */
+  state: CheckpointState;
+  /** Model weights by model key, in `getWeights()` order. */
+  weights: Record<string, tf.Tensor[]>;
+  /** Optimiser state tensors by name. */
+  optimizer: NamedTensor[];
+}
+
+const STEP_DIR = /^step-(\d{8})$/;
+
+/** The folder name of a step's checkpoint. */
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+/** Steps of the complete checkpoints in `dir`, ascending. */
+export function listCheckpoints(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => STEP_DIR.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'state.json')))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Writes a checkpoint atomically into `dir/step-NNNNNNNN` and removes all but the newest
+ * `keep` checkpoints (and any temporary folder a crash left behind).
+ */
+export async function saveCheckpoint(
+  dir: string,
+  state: Omit<CheckpointState, 'format' | 'createdAt' | 'weights' | 'optimizer'>,
+  models: Record<string, { getWeights(): tf.Tensor[]; weights: ReadonlyArray<{ originalName: string }> }>,
+  optimizerState: NamedTensor[],
+  keep: number,
+): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const final = join(dir, checkpointName(state.step));
+  const tmp = join(dir, `.tmp-${checkpointName(state.step)}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  const tensors = new Map<string, SafeTensor>();
+  const weightNames: Record<string, string[]> = {};
+  const put = async (name: string, t: tf.Tensor): Promise<void> => {
+    const values = await t.data();
+    tensors.set(
+      name,
+      t.dtype === 'int32'
+        ? { dtype: 'I64', shape: t.shape.slice(), data: BigInt64Array.from(values as Int32Array, (v) => BigInt(v)) }
+        : { dtype: 'F32', shape: t.shape.slice(), data: Float32Array.from(values) },
+    );
+  };
+  try {
+    for (const [key, model] of Object.entries(models)) {
+      // the variables themselves, not copies: read, never disposed here
+      const values = model.getWeights();
+      weightNames[key] = model.weights.map((w) => w.originalName);
+      for (const [i, v] of values.entries()) await put(`${key}/${i}`, v);
+    }
+    for (const { name, tensor } of optimizerState) await put(`optimizer/${name}`, tensor);
+    const bytes = writeSafetensors(tensors);
+    writeFileSync(join(tmp, 'tensors.safetensors'), bytes);
+    const full: CheckpointState = {
+      ...state,
+      format: CHECKPOINT_FORMAT,
+      weights: weightNames,
+      optimizer: optimizerState.map((o) => o.name),
+      createdAt: new Date().toISOString(),
+    };
+    // state.json last: a folder without it is never taken for a checkpoint.
+    writeFileSync(join(tmp, 'state.json'), `${JSON.stringify(full, null, 1)}\n`);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('.tmp-')) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  const steps = listCheckpoints(dir);
+  for (const step of steps.slice(0, Math.max(0, steps.length - keep))) {
+    rmSync(join(dir, checkpointName(step)), { recursive: true, force: true });
+  }
+  return final;
+}
+
+/** Reads one checkpoint folder, checking that it is complete and well formed. */
+export function loadCheckpoint(checkpointDir: string): Checkpoint {
+  const statePath = join(checkpointDir, 'state.json');
+  const tensorPath = join(checkpointDir, 'tensors.safetensors');
+  if (!existsSync(statePath)) throw new Error(`${statePath}: checkpoint state not found`);
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as CheckpointState;
+  } catch (err) {
+    throw new Error(`${statePath}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (state.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${statePath}: checkpoint format ${CHECKPOINT_FORMAT} expected, got ${String(state.format)}`);
+  }
+  if (!existsSync(tensorPath)) throw new Error(`${tensorPath}: checkpoint tensors not found`);
+  const stored = readSafetensors(new Uint8Array(readFileSync(tensorPath)), tensorPath);
+  const take = (key: string, what: string): tf.Tensor => {
+    const t = stored.get(key);
+    if (!t) throw new Error(`${tensorPath}: tensor ${key} (${what}) missing`);
+    return t.dtype === 'I64'
+      ? tf.tensor(Int32Array.from(t.data as BigInt64Array, (v) => Number(v)), t.shape, 'int32')
+      : tf.tensor(Float32Array.from(t.data as Float32Array), t.shape, 'float32');
+  };
+  const weights: Record<string, tf.Tensor[]> = {};
+  const optimizer: NamedTensor[] = [];
+  try {
+    for (const [key, names] of Object.entries(state.weights)) {
+      weights[key] = names.map((name, i) => take(`${key}/${i}`, name));
+    }
+    for (const name of state.optimizer) optimizer.push({ name, tensor: take(`optimizer/${name}`, 'optimiser state') });
+  } catch (err) {
+    tf.dispose([...Object.values(weights).flat(), ...optimizer.map((o) => o.tensor)]);
+    throw err;
+  }
+  return { dir: checkpointDir, state, weights, optimizer };
+}
+
+/** The newest complete checkpoint under `dir`, or undefined when there is none. */
+export function latestCheckpoint(dir: string): string | undefined {
+  const steps = listCheckpoints(dir);
+  const last = steps[steps.length - 1];
+  return last === undefined ? undefined : join(dir, checkpointName(last));
+}
+
+/** Sets a model's weights from a checkpoint's list, checking count and shapes. */
+export function restoreWeights(
+  model: { setWeights(w: tf.Tensor[]): void; weights: ReadonlyArray<{ shape: ReadonlyArray<number | null>; originalName: string }> },
+  values: tf.Tensor[] | undefined,
+  key: string,
+): void {
+  if (!values) throw new Error(`checkpoint has no weights for ${key}`);
+  if (values.length !== model.weights.length) {
+    throw new Error(`checkpoint has ${values.length} weights for ${key}, the model has ${model.weights.length}: was it made with another config?`);
+  }
+  model.weights.forEach((w, i) => {
+    const v = values[i] as tf.Tensor;
+    if (!tf.util.arraysEqual(w.shape as number[], v.shape)) {
+      throw new Error(`checkpoint weight ${key}/${i} (${w.originalName}) has shape [${v.shape.join(',')}], the model expects [${w.shape.join(',')}]`);
+    }
+  });
+  model.setWeights(values);
+}

@@ -1,0 +1,205 @@
+/**
+ * Experiment configuration: what a run trains (the method: which loss terms, their
+ * weights, which matcher each region loss uses) and at what scale (a preset: backbone
+ * size, image size, batch, epochs). An ablation row of the paper states only the method;
+ * a preset changes scale only, never which modules or weights a row uses.
+ */
+import { assertInRange, assertInteger } from '@ediy/backend';
+
+/** One region loss term of Eq. 3: a registered region loss, its weight and its matcher. */
+export interface RegionTermConfig {
+  /** Name of a registered region loss (`r-dem`, `r-iem`, `r-dem-ins`, or a user's). */
+  loss: string;
+  /** Its weight in the sum (lambda1 for R-DEM, lambda2 for R-IEM in Eq. 3). */
+  weight: number;
+  /** Name of a registered matcher (`teacher`, `random`, `geometric`, or a user's). */
+  matcher: string;
+  /** Extra options passed to the loss. */
+  options?: Record<string, unknown>;
+}
+
+/** The method of a run: the terms of Eq. 3 and how regions are paired. */
+export interface MethodConfig {
+  /** lambda3 of Eq. 3, the BYOL term's weight; 0 leaves BYOL out. */
+  byolWeight: number;
+  /** The region terms (R-DEM, R-IEM, ...). Empty for plain BYOL. */
+  regionLosses: readonly RegionTermConfig[];
+  /**
+   * Whether the local branch has a predictor (DESIGN.md: yes, R-IEM compares the
+   * online local prediction with the target local projection). With `false` R-IEM
+   * compares the online local projection itself (the other reading of Eq. 7).
+   */
+  localPredictor: boolean;
+}
+
+/** ResNet backbone settings. */
+export interface BackboneConfig {
+  /** 18, 34 or 50. */
+  depth: 18 | 34 | 50;
+  /** `imagenet`: 7x7/2 conv + max-pool; `small`: 3x3/1 conv, no pool. */
+  stem: 'imagenet' | 'small';
+  /** Channels are 64 x this at the stem (1 = the standard ResNet). */
+  widthMultiplier: number;
+}
+
+/** Where training images come from. */
+export type DataConfig =
+  | {
+      /** The embedded, seeded synthetic scenes of `@ediy/data`. */
+      kind: 'scenes';
+      /** Number of images. */
+      count: number;
+      /** Side of the square images in pixels. */
+      size: number;
+      /** Number of object classes. */
+      numClasses: number;
+      /** Dataset seed (independent of the run seed, so every row sees the same data). */
+      seed: number;
+    }
+  | {
+      /** A path in any format `@ediy/data` reads (IDX, CIFAR, image folder). */
+      kind: 'path';
+      /** File or folder. */
+      path: string;
+      /** Side images are resized to (image folders). */
+      size?: number;
+    };
+
+/** The scale of a run: what a preset sets. */
+export interface ScaleConfig {
+  /** Backbone architecture. */
+  backbone: BackboneConfig;
+  /** Hidden and output widths of the global and local projectors and predictors. */
+  projector: { hidden: number; out: number };
+  /** Side of each augmented view in pixels. */
+  imageSize: number;
+  /** Images per micro-batch. */
+  batchSize: number;
+  /** Micro-batches whose gradients are summed per optimiser step (effective batch = batchSize x accumulate). */
+  accumulate: number;
+  /** Training epochs over the data. */
+  epochs: number;
+  /** Cap on optimiser steps (the scaled presets stop early; undefined: epochs decide). */
+  maxSteps?: number;
+  /** Training data. */
+  data: DataConfig;
+}
+
+/** Optimiser and schedules (DESIGN.md "Optimisation"; BYOL's defaults). */
+export interface OptimConfig {
+  /** LR at an effective batch of 256; scaled by batch/256 (0.2: 3.2 at 4096). */
+  baseLr: number;
+  /** LARS weight decay (1.5e-6). */
+  weightDecay: number;
+  /** LARS momentum (0.9). */
+  momentum: number;
+  /** LARS trust coefficient (1e-3). */
+  eta: number;
+  /** Linear warm-up length in epochs (10). */
+  warmupEpochs: number;
+  /** Initial EMA momentum tau0 of the target, raised to 1 on a cosine (0.996). */
+  tau0: number;
+}
+
+/** Paper bookkeeping of an ablation row. */
+export interface PaperRow {
+  /** Table number in the paper. */
+  table: number;
+  /** 1-based row within the table. */
+  row: number;
+  /** The row's label as the table writes it. */
+  label: string;
+  /** Epochs the paper pre-trained this row for. */
+  epochs: number;
+  /** The paper's reported numbers for the row (e.g. `APbb: 41.1`). */
+  numbers: Readonly<Record<string, number>>;
+}
+
+/** A complete, resolved experiment: what `pretrain` runs. */
+export interface ExperimentConfig {
+  /** Short name, used for the run directory. */
+  name: string;
+  /** Seed of every random stream of the run. */
+  seed: number;
+  /** The method. */
+  method: MethodConfig;
+  /** The scale. */
+  scale: ScaleConfig;
+  /** Optimisation. */
+  optim: OptimConfig;
+  /**
+   * The frozen teacher that chooses region pairs: a run directory of a BYOL run (its
+   * last checkpoint's online backbone) or a TF.js Layers model directory (e.g. imported
+   * torchvision weights). Required when a region loss uses the `teacher` matcher.
+   */
+  teacher?: { run: string } | { modelDir: string };
+  /** Checkpoint every N optimiser steps (and at the end); keep the last K. */
+  checkpoint: { every: number; keep: number };
+  /** The paper row this experiment reproduces, if any. */
+  paper?: PaperRow;
+}
+
+/** BYOL's optimisation defaults (DESIGN.md). */
+export const BYOL_OPTIM: OptimConfig = {
+  baseLr: 0.2,
+  weightDecay: 1.5e-6,
+  momentum: 0.9,
+  eta: 1e-3,
+  warmupEpochs: 10,
+  tau0: 0.996,
+};
+
+/** Checks a resolved config, naming the bad field and what was expected. */
+export function validateConfig(config: ExperimentConfig): void {
+  const { method, scale, optim } = config;
+  if (typeof config.name !== 'string' || !/^[\w.-]+$/.test(config.name)) {
+    throw new Error(`config.name must be a non-empty name of letters, digits, '.', '-', '_', got ${JSON.stringify(config.name)}`);
+  }
+  assertInteger(config.seed, 0, 'config.seed');
+  assertInRange(method.byolWeight, 0, 1e6, 'config.method.byolWeight');
+  method.regionLosses.forEach((term, i) => {
+    if (typeof term.loss !== 'string' || term.loss === '') {
+      throw new Error(`config.method.regionLosses[${i}].loss must name a region loss, got ${JSON.stringify(term.loss)}`);
+    }
+    if (typeof term.matcher !== 'string' || term.matcher === '') {
+      throw new Error(`config.method.regionLosses[${i}].matcher must name a matcher, got ${JSON.stringify(term.matcher)}`);
+    }
+    assertInRange(term.weight, 0, 1e6, `config.method.regionLosses[${i}].weight`);
+  });
+  if (method.byolWeight === 0 && method.regionLosses.every((t) => t.weight === 0)) {
+    throw new Error('config.method has no loss term with a positive weight: set byolWeight or a region loss weight');
+  }
+  if (![18, 34, 50].includes(scale.backbone.depth)) {
+    throw new Error(`config.scale.backbone.depth must be 18, 34 or 50, got ${String(scale.backbone.depth)}`);
+  }
+  if (scale.backbone.stem !== 'imagenet' && scale.backbone.stem !== 'small') {
+    throw new Error(`config.scale.backbone.stem must be 'imagenet' or 'small', got ${JSON.stringify(scale.backbone.stem)}`);
+  }
+  assertInRange(scale.backbone.widthMultiplier, 1 / 64, 8, 'config.scale.backbone.widthMultiplier');
+  assertInteger(scale.projector.hidden, 1, 'config.scale.projector.hidden');
+  assertInteger(scale.projector.out, 1, 'config.scale.projector.out');
+  assertInteger(scale.imageSize, 8, 'config.scale.imageSize');
+  assertInteger(scale.batchSize, 2, 'config.scale.batchSize');
+  assertInteger(scale.accumulate, 1, 'config.scale.accumulate');
+  assertInteger(scale.epochs, 1, 'config.scale.epochs');
+  if (scale.maxSteps !== undefined) assertInteger(scale.maxSteps, 1, 'config.scale.maxSteps');
+  if (scale.data.kind === 'scenes') {
+    assertInteger(scale.data.count, scale.batchSize, 'config.scale.data.count (at least one batch)');
+    assertInteger(scale.data.size, 8, 'config.scale.data.size');
+    assertInteger(scale.data.numClasses, 1, 'config.scale.data.numClasses');
+  } else if (scale.data.kind === 'path') {
+    if (typeof scale.data.path !== 'string' || scale.data.path === '') {
+      throw new Error(`config.scale.data.path must be a file or folder path, got ${JSON.stringify(scale.data.path)}`);
+    }
+  } else {
+    throw new Error(`config.scale.data.kind must be 'scenes' or 'path', got ${JSON.stringify((scale.data as { kind: unknown }).kind)}`);
+  }
+  assertInRange(optim.baseLr, 0, 100, 'config.optim.baseLr');
+  assertInRange(optim.weightDecay, 0, 1, 'config.optim.weightDecay');
+  assertInRange(optim.momentum, 0, 1, 'config.optim.momentum');
+  assertInRange(optim.eta, 0, 1, 'config.optim.eta');
+  assertInRange(optim.warmupEpochs, 0, scale.epochs, 'config.optim.warmupEpochs (at most config.scale.epochs)');
+  assertInRange(optim.tau0, 0, 1, 'config.optim.tau0');
+  assertInteger(config.checkpoint.every, 1, 'config.checkpoint.every');
+  assertInteger(config.checkpoint.keep, 1, 'config.checkpoint.keep');
+}

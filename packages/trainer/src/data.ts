@@ -1,0 +1,76 @@
+/**
+ * Opens a run's training data from its config: the embedded synthetic scenes, or a path
+ * whose format is recognised from its contents (IDX, CIFAR binary batches, an image
+ * folder).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { loadCifar, loadIdx, loadImageFolder, syntheticScenes, toRgb, type Dataset } from '@ediy/data';
+import type { DataConfig } from './config.js';
+
+/** Which part of a dataset to open. */
+export type Split = 'train' | 'test';
+
+function findFile(dir: string, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    for (const candidate of [name, `${name}.gz`]) {
+      const path = join(dir, candidate);
+      if (existsSync(path)) return path;
+    }
+  }
+  return undefined;
+}
+
+const IDX_NAMES: Record<Split, { images: string[]; labels: string[] }> = {
+  train: { images: ['train-images-idx3-ubyte', 'train-images.idx3-ubyte'], labels: ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'] },
+  test: { images: ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'], labels: ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'] },
+};
+
+/**
+ * Opens a dataset on disk, recognising its format:
+ * - a folder with `train-images-idx3-ubyte[.gz]` / `t10k-...` (MNIST, Fashion-MNIST), or
+ *   one such images file (its labels file beside it);
+ * - a folder with CIFAR-10 `data_batch_1.bin` ... / `test_batch.bin`, or CIFAR-100
+ *   `train.bin` / `test.bin` (also inside `cifar-10-batches-bin/`);
+ * - any other folder: an image folder (class = sub-folder), resized to `size`.
+ * Images always come out with three channels.
+ */
+export async function openPath(path: string, split: Split = 'train', size = 32): Promise<Dataset> {
+  if (!existsSync(path)) throw new Error(`${path}: data path not found (expected a dataset file or folder)`);
+  if (statSync(path).isFile()) {
+    const name = basename(path);
+    if (/idx3-ubyte(\.gz)?$/.test(name)) {
+      const labels = join(dirname(path), name.replace('images', 'labels').replace('idx3', 'idx1'));
+      return loadIdx(path, labels, { channels: 3 });
+    }
+    if (/\.bin$/.test(name)) return loadCifar(path, { variant: /^(train|test)\.bin$/.test(name) ? 100 : 10 });
+    throw new Error(`${path}: unrecognised data file (expected an IDX images file or a CIFAR .bin batch, or a folder)`);
+  }
+  const inner = join(path, 'cifar-10-batches-bin');
+  const dir = existsSync(join(inner, 'data_batch_1.bin')) ? inner : path;
+  const idxImages = findFile(dir, IDX_NAMES[split].images);
+  const idxLabels = findFile(dir, IDX_NAMES[split].labels);
+  if (idxImages && idxLabels) return loadIdx(idxImages, idxLabels, { channels: 3 });
+  if (existsSync(join(dir, 'data_batch_1.bin'))) {
+    const files = split === 'train' ? readdirSync(dir).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort().map((f) => join(dir, f)) : [join(dir, 'test_batch.bin')];
+    return loadCifar(files, { variant: 10 });
+  }
+  if (existsSync(join(dir, 'train.bin')) && existsSync(join(dir, 'test.bin'))) {
+    return loadCifar(join(dir, `${split}.bin`), { variant: 100 });
+  }
+  const splitDir = existsSync(join(dir, split)) && statSync(join(dir, split)).isDirectory() ? join(dir, split) : dir;
+  return toRgb(await loadImageFolder(splitDir, { size, skipUnreadable: true }));
+}
+
+/**
+ * The training (or held-out) data of a config. Synthetic scenes hold out a separate
+ * set generated from another seed.
+ */
+export async function openDataset(config: DataConfig, split: Split = 'train'): Promise<Dataset> {
+  if (config.kind === 'scenes') {
+    const count = split === 'train' ? config.count : Math.max(64, Math.round(config.count / 4));
+    return syntheticScenes({ count, size: config.size, numClasses: config.numClasses, seed: split === 'train' ? config.seed : config.seed + 1_000_003 });
+  }
+  const dataset = await openPath(config.path, split, config.size ?? 32);
+  return dataset.imageShape[2] === 3 ? dataset : toRgb(dataset);
+}

@@ -1,0 +1,118 @@
+/**
+ * The three networks of E-DIY (DESIGN.md "The method, pinned down"): the online
+ * network f (backbone, global projector + predictor, local projector + predictor), the
+ * target g (an EMA copy of the backbone and both projectors, no gradient) and the
+ * frozen teacher T that chooses region pairs.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { featureChannels, resnet } from '@ediy/backbones';
+import { localMlp, mlp, type LayerSpec } from '@ediy/projectors';
+import type { ExperimentConfig } from './config.js';
+
+/** The online network's modules. */
+export interface OnlineNetwork {
+  /** ResNet: outputs `[layer4 map, pooled vector]`. */
+  backbone: LayersModel;
+  /** Global projector on the pooled vector. */
+  projector: LayersModel;
+  /** Global predictor q on the projection. */
+  predictor: LayersModel;
+  /** Local projector: 1x1 convs on the layer4 map. */
+  localProjector: LayersModel;
+  /** Local predictor: 1x1 convs on the local projection (absent when `localPredictor` is false). */
+  localPredictor?: LayersModel;
+}
+
+/** The target network: an EMA of the online backbone and projectors. */
+export interface TargetNetwork {
+  /** EMA of the online backbone. */
+  backbone: LayersModel;
+  /** EMA of the online global projector. */
+  projector: LayersModel;
+  /** EMA of the online local projector. */
+  localProjector: LayersModel;
+}
+
+/** Dense-BN-ReLU-Dense as BYOL, at the config's widths. */
+export function headSpecs(hidden: number, out: number): LayerSpec[] {
+  return [{ units: hidden, norm: 'bn', act: 'relu' }, { units: out }];
+}
+
+/** Builds the online network, with seeded initialisation. */
+export function buildOnline(config: ExperimentConfig, prefix = 'online'): OnlineNetwork {
+  const { scale, seed } = config;
+  const channels = featureChannels(scale.backbone);
+  const specs = headSpecs(scale.projector.hidden, scale.projector.out);
+  const net: OnlineNetwork = {
+    backbone: resnet({ ...scale.backbone, name: `${prefix}_backbone`, seed }),
+    projector: mlp(channels, specs, { name: `${prefix}_projector`, seed: seed + 1 }),
+    predictor: mlp(scale.projector.out, specs, { name: `${prefix}_predictor`, seed: seed + 2 }),
+    localProjector: localMlp(channels, specs, { name: `${prefix}_local_projector`, seed: seed + 3 }),
+  };
+  if (config.method.localPredictor) {
+    net.localPredictor = localMlp(scale.projector.out, specs, { name: `${prefix}_local_predictor`, seed: seed + 4 });
+  }
+  return net;
+}
+
+/** Builds the target network as an exact copy of the online one's EMA'd modules. */
+export function buildTarget(config: ExperimentConfig, online: OnlineNetwork): TargetNetwork {
+  const { scale, seed } = config;
+  const channels = featureChannels(scale.backbone);
+  const specs = headSpecs(scale.projector.hidden, scale.projector.out);
+  const target: TargetNetwork = {
+    backbone: resnet({ ...scale.backbone, name: 'target_backbone', seed }),
+    projector: mlp(channels, specs, { name: 'target_projector', seed: seed + 1 }),
+    localProjector: localMlp(channels, specs, { name: 'target_local_projector', seed: seed + 3 }),
+  };
+  copyWeights(online.backbone, target.backbone);
+  copyWeights(online.projector, target.projector);
+  copyWeights(online.localProjector, target.localProjector);
+  return target;
+}
+
+/** Copies every weight (trainable and BatchNorm statistics) of `from` into `to`. */
+export function copyWeights(from: LayersModel, to: LayersModel): void {
+  // getWeights returns the variables themselves (not copies): setWeights copies their values.
+  to.setWeights(from.getWeights());
+}
+
+/** The trainable variables of a module list, in a stable order. */
+export function trainableVariables(models: readonly LayersModel[]): tf.Variable[] {
+  return models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
+}
+
+/** The modules of the online network whose parameters the optimiser updates. */
+export function onlineModules(net: OnlineNetwork): LayersModel[] {
+  return [net.backbone, net.projector, net.predictor, net.localProjector, ...(net.localPredictor ? [net.localPredictor] : [])];
+}
+
+/** The target modules paired with the online modules they follow, for the EMA. */
+export function emaPairs(online: OnlineNetwork, target: TargetNetwork): Array<[LayersModel, LayersModel]> {
+  return [
+    [online.backbone, target.backbone],
+    [online.projector, target.projector],
+    [online.localProjector, target.localProjector],
+  ];
+}
+
+/** Every model of a run, keyed as its checkpoint names it. */
+export function namedModels(online: OnlineNetwork, target: TargetNetwork): Record<string, LayersModel> {
+  const out: Record<string, LayersModel> = {
+    'online.backbone': online.backbone,
+    'online.projector': online.projector,
+    'online.predictor': online.predictor,
+    'online.localProjector': online.localProjector,
+    'target.backbone': target.backbone,
+    'target.projector': target.projector,
+    'target.localProjector': target.localProjector,
+  };
+  if (online.localPredictor) out['online.localPredictor'] = online.localPredictor;
+  return out;
+}
+
+/** Disposes every model's weights. */
+export function disposeModels(models: Iterable<LayersModel>): void {
+  for (const m of models) m.dispose();
+}

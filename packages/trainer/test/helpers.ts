@@ -1,0 +1,32 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExperimentConfig, RowConfig } from '@ediy/trainer';
+import { resolveExperiment } from '@ediy/trainer';
+
+/** A fresh temporary folder. */
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `ediy-trainer-${label}-`));
+}
+
+/** BYOL alone. */
+export const BYOL_ROW: RowConfig = { name: 'byol', method: { byolWeight: 1, regionLosses: [], localPredictor: true } };
+
+/** E-DIY with random pairs (no teacher needed). */
+export const EDIY_RANDOM_ROW: RowConfig = {
+  name: 'ediy-random',
+  method: {
+    byolWeight: 1,
+    regionLosses: [
+      { loss: 'r-dem', weight: 1, matcher: 'random' },
+      { loss: 'r-iem', weight: 1, matcher: 'random' },
+    ],
+    localPredictor: true,
+  },
+};
+
+/** A smoke-scale experiment of a row, `steps` optimiser steps long. */
+export function smoke(row: RowConfig, steps: number, extra: Partial<ExperimentConfig> = {}): ExperimentConfig {
+  const config = resolveExperiment(row, { preset: 'smoke', seed: 3, scale: { maxSteps: steps, epochs: steps } });
+  return { ...config, checkpoint: { every: 1, keep: 2 }, ...extra };
+}

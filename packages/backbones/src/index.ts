@@ -12,3 +12,5 @@ export * from './layout.js';
 export * from './torchvision-names.js';
 export * from './torchvision-weights.js';
 export * from './fs-io.js';
+export * from './export.js';
+export * from './torchvision-infer.js';

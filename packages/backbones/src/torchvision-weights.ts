@@ -7,6 +7,7 @@ import type { ResNetConfig } from './config.js';
 import { hwioToOihw, oihwToHwio } from './layout.js';
 import type { SafeTensor, SafetensorsDtype, StateDict } from './safetensors.js';
 import { torchvisionStateKeys } from './torchvision-names.js';
+import { describeResNetConfig, inferTorchvisionConfig } from './torchvision-infer.js';
 
 /** Options of {@link importTorchvisionWeights}. */
 export interface ImportTorchvisionOptions {
@@ -80,6 +81,15 @@ function modelTargets(model: LayersModel): Map<string, Target> {
   return targets;
 }
 
+/** What the state dict looks like, for error messages. */
+function architectureHint(state: StateDict | Readonly<Record<string, SafeTensor>>): string {
+  try {
+    return `the state dict looks like a ${describeResNetConfig(inferTorchvisionConfig(state))}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 function list(keys: string[]): string {
   const head = keys.slice(0, 12).join(', ');
   return keys.length > 12 ? `${head}, ... (${keys.length} in all)` : head;
@@ -92,7 +102,9 @@ function list(keys: string[]): string {
  * are ignored. Every key is checked before anything is written, so a failed import leaves the
  * model unchanged.
  * @throws naming the missing and unexpected keys (when strict), keys whose shape differs
- *   (torch shape vs expected), keys with an integer dtype, and keys holding NaN or Infinity.
+ *   (torch shape vs expected), keys with an integer dtype, and keys holding NaN or Infinity;
+ *   the message also says which architecture the state dict looks like (see
+ *   {@link inferTorchvisionConfig}), or why it is not a torchvision ResNet.
  */
 export function importTorchvisionWeights(
   model: LayersModel,
@@ -137,14 +149,16 @@ export function importTorchvisionWeights(
   }
   for (const key of targets.keys()) if (!seen.has(key)) report.missing.push(key);
   if (problems.length > 0) {
-    throw new Error(`cannot import torchvision weights into '${model.name}': ${problems.join('; ')}`);
+    throw new Error(
+      `cannot import torchvision weights into '${model.name}': ${problems.join('; ')} (${architectureHint(state)})`,
+    );
   }
   if (strict && (report.missing.length > 0 || report.unexpected.length > 0)) {
     const parts: string[] = [];
     if (report.missing.length > 0) parts.push(`missing keys: ${list(report.missing)}`);
     if (report.unexpected.length > 0) parts.push(`unexpected keys: ${list(report.unexpected)}`);
     throw new Error(
-      `cannot import torchvision weights into '${model.name}' (strict): ${parts.join('; ')}. Pass {strict: false} to load the keys that match.`,
+      `cannot import torchvision weights into '${model.name}' (strict): ${parts.join('; ')} (${architectureHint(state)}). Pass {strict: false} to load the keys that match.`,
     );
   }
   for (const { target, values, key } of writes) {

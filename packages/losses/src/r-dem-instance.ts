@@ -47,6 +47,17 @@ export function rDemInstanceLoss(
   if (negative === 'global' && !options.global) {
     throw new Error("R-INS with negative 'global' needs options.global, the online global projections [g1, g2]");
   }
+  if (other.rank === 1 && (other.shape[0] as number) < 2) {
+    throw new Error(`R-INS needs a batch of at least 2 images, got B=${other.shape[0]}`);
+  }
+  const own = Array.from(other.dataSync()).findIndex((o, i) => o === i);
+  if (other.dtype !== 'int32' || own >= 0) {
+    throw new Error(
+      other.dtype !== 'int32'
+        ? `other must be int32 image indices, got ${other.dtype}`
+        : `other must pick another image for each image, but other[${own}] = ${own} (see otherImage)`,
+    );
+  }
   return tf.tidy(() => {
     const terms = [0, 1].map((v) => {
       const l = asRegions(local[v] as tf.Tensor, `local[${v}]`);

@@ -49,6 +49,20 @@ export function rIemLoss(
   targets: readonly [tf.Tensor, tf.Tensor],
   matches: readonly [tf.Tensor2D, tf.Tensor2D],
 ): tf.Scalar {
+  tf.tidy(() => {
+    const [p1, p2] = [asRegions(predictions[0], 'predictions[0]'), asRegions(predictions[1], 'predictions[1]')];
+    const [t1, t2] = [asRegions(targets[0], 'targets[0]'), asRegions(targets[1], 'targets[1]')];
+    const { N1, N2 } = assertShapes([
+      [p1, ['B', 'N1', 'C'], 'predictions[0] (as [B,N,C])'],
+      [p2, ['B', 'N2', 'C'], 'predictions[1] (as [B,N,C])'],
+      [t1, ['B', 'N1', 'C'], 'targets[0] (as [B,N,C])'],
+      [t2, ['B', 'N2', 'C'], 'targets[1] (as [B,N,C])'],
+      [matches[0], ['B', 'N1'], 'matches[0]'],
+      [matches[1], ['B', 'N2'], 'matches[1]'],
+    ]);
+    void N1;
+    void N2;
+  });
   return tf.tidy(
     () =>
       tf.sub(

@@ -57,6 +57,7 @@ describe('rDemInstanceLoss (Table 1, R-INS)', () => {
     // @ts-expect-error not a negative kind
     expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'queue' })).toThrow(/'pooled-local' or 'global', got "queue"/);
     expect(() => rDemInstanceLoss([l1(), l2()], tf.tensor1d([1, 0, 0], 'int32'))).toThrow(/other has B=3/);
+    expect(() => rDemInstanceLoss([l1(), l2()], tf.tensor1d([1, 1], 'int32'))).toThrow(/other\[1\] = 1/);
     const g = tf.ones([2, 3]) as tf.Tensor2D;
     expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'global', global: [g, g] })).toThrow(/global\[0\] .*C/);
     expect(() => rDemInstanceLoss([tf.ones([1, 1, 2, 2]), tf.ones([1, 1, 2, 2])], tf.tensor1d([0], 'int32'))).toThrow(

@@ -65,10 +65,10 @@ describe('rIemLoss (Eq. 7)', () => {
   });
 
   it('rejects mismatched shapes and out-of-range matches', () => {
-    expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [s2(), s2()])).toThrow(/matches has N=3 .* prediction/);
+    expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [s2(), s2()])).toThrow(/matches\[0\] has N1=3 .*predictions\[0\]/);
     expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [idx([[1, 3]]), s2()])).toThrow(/indices must lie in \[0, 3\)/);
     const wide = tf.ones([1, 1, 3, 4]);
-    expect(() => rIemLoss([p1(), p2()], [t1(), wide], [s1(), s2()])).toThrow(/target \(as \[B,M,C\]\) has C=4/);
+    expect(() => rIemLoss([p1(), p2()], [t1(), wide], [s1(), s2()])).toThrow(/targets\[1\] \(as \[B,N,C\]\) has C=4/);
   });
 
   it('does not leak tensors, gradients included', () => {

@@ -12,7 +12,6 @@ import { denseProbe, extractFeatures, fromLayersModel, knnEvaluate, linearProbe,
 import {
   latestCheckpoint,
   loadCheckpoint,
-  openDataset,
   presetScale,
   restoreWeights,
   PRESET_NAMES,
@@ -22,6 +21,7 @@ import {
 } from '@ediy/trainer';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { openHeldOut } from './held-out.js';
 import type { EvalMetrics } from './results.js';
 
 /** How much evaluation a preset does. */
@@ -103,9 +103,9 @@ export interface HeldOut {
   numClasses: number;
 }
 
-/** Reads the first `max` held-out images of a run's data (its `test` split). */
+/** Reads the first `max` held-out images of a run's data (see {@link openHeldOut}). */
 export async function heldOutData(data: DataConfig, max: number): Promise<HeldOut> {
-  const dataset = await openDataset(data, 'test');
+  const dataset = await openHeldOut(data, max);
   const n = Math.min(max, dataset.size);
   const batch = dataset.get(Array.from({ length: n }, (_, i) => i));
   const [H, W, C] = dataset.imageShape;

@@ -1,0 +1,65 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { TABLE1 } from '@ediy/examples';
+import { main, METRICS, type ReproduceResults } from '@ediy/cli';
+import { captureIO, tempDir } from './helpers.js';
+
+describe('ediy reproduce table1 --preset smoke', () => {
+  const out = tempDir('ediy-reproduce-');
+  const rowIds = Object.keys(TABLE1);
+
+  it('trains the teacher and every row, evaluates them and writes every output file', async () => {
+    const io = captureIO();
+    const t0 = performance.now();
+    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm', '--out', out], io);
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(`reproduce table1 --preset smoke: ${seconds.toFixed(1)} s`);
+    expect(code, io.err()).toBe(0);
+    expect(io.err()).toMatch(/backend wasm/);
+    expect(io.err()).toMatch(/\[9\/9\] table1\/byol-rins-tg-riem seed 0 step \d+\/\d+ .*ETA/);
+
+    expect(existsSync(join(out, 'teacher', 'done.json'))).toBe(true);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
+    expect(results.table).toBe('table1');
+    expect(results.preset).toBe('smoke');
+    expect(results.rows.map((r) => r.id)).toEqual(rowIds);
+    for (const row of results.rows) {
+      expect(row.runs).toHaveLength(1);
+      expect(row.runs[0]?.steps).toBeGreaterThan(0);
+      expect(existsSync(join(row.runs[0]?.runDir as string, 'eval.json'))).toBe(true);
+      for (const key of ['knnTop1', 'linearTop1', 'denseMIoU'] as const) {
+        expect(row.summary[key].mean).toBeGreaterThanOrEqual(0);
+        expect(row.summary[key].mean).toBeLessThanOrEqual(1);
+      }
+      expect(row.summary.effectiveRank.mean).toBeGreaterThanOrEqual(1);
+    }
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    for (const row of Object.values(TABLE1)) expect(md).toContain(`| ${row.paper?.label} | ${row.paper?.numbers.APbb?.toFixed(1)} |`);
+    expect(md).toMatch(/not the paper's APs/);
+
+    const pngs = ['loss-curves.png', 'saliency-grid.png', ...METRICS.map((m) => `${m.key}.png`)];
+    for (const name of pngs) {
+      const path = join(out, 'plots', name);
+      expect(io.out()).toContain(path);
+      const png = PNG.sync.read(readFileSync(path));
+      expect(png.width * png.height).toBeGreaterThan(1000);
+      expect(md).toContain(`(plots/${name})`);
+    }
+  });
+
+  it('skips finished rows when run again', async () => {
+    const evalFile = join(out, 'runs', 'ediy', 'seed-0', 'eval.json');
+    const mtime = statSync(evalFile).mtimeMs;
+    const io = captureIO();
+    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm', '--out', out, '--rows', 'byol,ediy'], io);
+    expect(code, io.err()).toBe(0);
+    expect(io.err()).toMatch(/teacher done/);
+    expect(io.err()).toMatch(/table1\/ediy seed 0: done, skipping/);
+    expect(io.err()).not.toMatch(/step \d+\/\d+/);
+    expect(statSync(evalFile).mtimeMs).toBe(mtime);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
+    expect(results.rows.map((r) => r.id)).toEqual(['byol', 'ediy']);
+  });
+});

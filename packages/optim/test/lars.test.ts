@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-layers also registers tfjs's gradient functions, which minimize needs.
 import * as tfl from '@tensorflow/tfjs-layers';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import { LARS, excludeBiasAndNorm } from '@ediy/optim';

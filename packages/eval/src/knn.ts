@@ -28,7 +28,9 @@ export interface KnnClassifierOptions {
 export interface KnnClassifier {
   /**
    * Class votes [m, numClasses] for queries [m,C]: score_c = sum over the k most
-   * cosine-similar training rows i with label c of exp(cos(q, x_i) / T).
+   * cosine-similar training rows i with label c of exp((cos(q, x_i) - 1) / T), i.e.
+   * InstDisc's exp(cos / T) times the common factor exp(-1 / T), which leaves the
+   * ranking unchanged and cannot overflow for small T.
    */
   scores(features: FloatInput): HostArray;
   /** Frees the training features held on the backend. */
@@ -76,7 +78,7 @@ export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
           const row = (start + r) * numClasses;
           for (let j = 0; j < k; j++) {
             const cls = labels[idx[r * k + j] as number] as number;
-            out[row + cls] = (out[row + cls] as number) + Math.exp((vals[r * k + j] as number) / temperature);
+            out[row + cls] = (out[row + cls] as number) + Math.exp(((vals[r * k + j] as number) - 1) / temperature);
           }
         }
       }

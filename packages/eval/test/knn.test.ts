@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 
 describe('knnClassifier', () => {
-  it('votes exp(cos / T) over the k nearest training rows (hand-computed)', () => {
+  it('votes exp((cos - 1) / T) over the k nearest training rows (hand-computed)', () => {
     // Train rows at angles 0, 90, 180 degrees (labels 0, 1, 1) and one at 45 degrees (label 0).
     const s = Math.SQRT1_2;
     const clf = knnClassifier({
@@ -24,10 +24,20 @@ describe('knnClassifier', () => {
     const out = clf.scores({ data: Float32Array.from([5, 0, 0, 0.5]), shape: [2, 2] });
     clf.dispose();
     expect(out.shape).toEqual([2, 2]);
-    expect(out.data[0]).toBeCloseTo(Math.exp(1 / 0.5) + Math.exp(s / 0.5), 4);
+    const vote = (cos: number): number => Math.exp((cos - 1) / 0.5);
+    expect(out.data[0]).toBeCloseTo(vote(1) + vote(s), 6);
     expect(out.data[1]).toBe(0);
-    expect(out.data[2]).toBeCloseTo(Math.exp(s / 0.5), 4);
-    expect(out.data[3]).toBeCloseTo(Math.exp(1 / 0.5), 4);
+    expect(out.data[2]).toBeCloseTo(vote(s), 6);
+    expect(out.data[3]).toBeCloseTo(vote(1), 6);
+  });
+
+  it('does not overflow at a tiny temperature', () => {
+    const { x, y } = separable(30, 4, 3, 2);
+    const clf = knnClassifier({ trainFeatures: x, trainLabels: y, numClasses: 3, k: 5, temperature: 1e-4 });
+    const out = clf.scores(x);
+    clf.dispose();
+    expect(out.data.every((v) => Number.isFinite(v))).toBe(true);
+    expect(Math.max(...out.data)).toBeGreaterThan(0.99);
   });
 
   it('throws after dispose and on bad options', () => {

@@ -112,7 +112,9 @@ export interface ByolViewOptions {
 }
 
 /**
- * BYOL's two views (Grill et al. 2020, Table 6) at output size `size`: crop scale
+ * BYOL's two views (Grill et al. 2020, Table 6), which the E-DIY paper uses unchanged
+ * (Sec. 4.2, "we strictly follow the image augmentation strategy in BYOL"), at output
+ * size `size`: crop scale
  * [0.08, 1] and ratio [3/4, 4/3], flip p 0.5, colour jitter p 0.8 with strengths
  * 0.4/0.4/0.2/0.1, grayscale p 0.2, blur sigma [0.1, 2] with a kernel of 10% of the
  * size, ImageNet normalisation. The views differ only in blur p (1.0 / 0.1) and

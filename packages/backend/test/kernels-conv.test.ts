@@ -45,6 +45,11 @@ const CASES: ConvCase[] = [
   { name: '5x5 s3 same', x: [1, 11, 10, 2], filter: [5, 5, 2, 3], strides: 3, pad: 'same' },
   { name: '2x2 s2 valid', x: [2, 8, 8, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'valid' },
   { name: '3x3 s2 numeric pad 1, ceil', x: [1, 8, 8, 2], filter: [3, 3, 2, 3], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
+  // wider inputs: the filter gradient takes its transposed-conv path (kh*kw*Cin > 32)
+  { name: '3x3 s1 same, 6 channels', x: [2, 6, 7, 6], filter: [3, 3, 6, 5], strides: 1, pad: 'same' },
+  { name: '3x3 s2 same, 6 channels', x: [2, 8, 7, 6], filter: [3, 3, 6, 5], strides: 2, pad: 'same' },
+  { name: '3x3 s2 valid, unused last row, 5 channels', x: [2, 10, 10, 5], filter: [3, 3, 5, 4], strides: 2, pad: 'valid' },
+  { name: '3x3 s2 explicit 1, 5 channels', x: [2, 7, 8, 5], filter: [3, 3, 5, 4], strides: 2, pad: explicit(1, 1, 1, 1) },
   { name: '3x3 s1 explicit pad wider than kernel', x: [1, 4, 4, 2], filter: [3, 3, 2, 2], strides: 1, pad: explicit(3, 0, 0, 3) },
 ];
 

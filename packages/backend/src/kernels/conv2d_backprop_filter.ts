@@ -9,32 +9,32 @@ import type { ConvAttrs, ConvGeometry } from './conv_geometry.js';
 import { WasmCalls } from './wasm_calls.js';
 
 /**
+ * Up to this many patch rows (kh*kw*Cin), the filter gradient is a matmul of the
+ * transposed patch matrix with dy: a conv with so few input channels (a 3-channel image
+ * stem) keeps XNNPACK's transposed-operand conv from using its vector width.
+ */
+const PATCH_ROWS_LIMIT = 32;
+
+/**
  * dW = sum over batch and output positions of x-patch ⊗ dy. With the batch moved into
  * the channel axis, this is itself a convolution: the input `x` transposed to
  * `[Cin, H, W, B]` (input channels become the batch) convolved with `dy` transposed to
  * `[oh, ow, B, Cout]` as the filter, dilated by the forward stride, gives
- * `[Cin, kh, kw, Cout]`. A 1x1 unpadded filter is a single matrix product
- * `x^T [Cin, N] @ dy [N, Cout]` over the (strided) positions.
+ * `[Cin, kh, kw, Cout]`. A 1x1 filter, or a filter over few input channels, is a single
+ * matrix product `patches^T [kh*kw*Cin, N] @ dy [N, Cout]` over the N output positions.
  */
 function filterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = g;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
-  const lastRow = (oh - 1) * sh;
-  const lastCol = (ow - 1) * sw;
-  if (kh === 1 && kw === 1 && padTop === 0 && padLeft === 0 && lastRow < H && lastCol < W) {
-    const xs =
-      sh === 1 && sw === 1 && oh === H && ow === W
-        ? x
-        : calls.stridedSlice(x, [0, 0, 0, 0], [batch, lastRow + 1, lastCol + 1, ci], [1, sh, sw, 1]);
-    const n = batch * oh * ow;
-    const xt = calls.transpose(calls.reshape(xs, [n, ci]), [1, 0]);
-    const dw = calls.matMul(xt, calls.reshape(dy, [n, co]));
-    return calls.reshape(dw, [1, 1, ci, co]);
+  if (kh * kw * ci <= PATCH_ROWS_LIMIT || kh * kw === 1) {
+    const patches = calls.patchesT(x, { kh, kw, sh, sw, dh: 1, dw: 1, padTop, padLeft }, oh, ow);
+    const dw = calls.matMul(patches, calls.reshape(dy, [batch * oh * ow, co]));
+    return calls.reshape(dw, [kh, kw, ci, co]);
   }
   const xt = calls.transpose(x, [3, 1, 2, 0]);
   const dyt = calls.transpose(dy, [1, 2, 0, 3]);
-  const padBottom = lastRow + kh - H - padTop;
-  const padRight = lastCol + kw - W - padLeft;
+  const padBottom = (oh - 1) * sh + kh - H - padTop;
+  const padRight = (ow - 1) * sw + kw - W - padLeft;
   const dw = calls.conv(xt, dyt, [padTop, padBottom, padLeft, padRight], [1, 1], [sh, sw]);
   return calls.transpose(dw, [1, 2, 0, 3]);
 }

@@ -46,49 +46,30 @@ export function axisPhases(size: number, outSize: number, k: number, s: number, 
  * dx = dy convolved with the filter flipped in space and with in/out channels swapped.
  * Stride 1 is one forward conv with padding `k - 1 - pad`. Stride s > 1 is split into
  * s*s sub-pixel phases, each a stride-1 conv of dy with the sub-filter of the taps that
- * reach it (no zeros inserted into dy, so no wasted multiplications), interleaved by a
- * depth-to-space shuffle.
+ * reach it (no zeros inserted into dy, so no wasted multiplications), then interleaved.
  */
 function inputGradient(calls: WasmCalls, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = g;
+  const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow } = g;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
-  const flipped = calls.transpose(calls.reverse(filter, [0, 1]), [0, 1, 3, 2]);
   const rowPhases = axisPhases(H, oh, kh, sh, padTop);
   const colPhases = axisPhases(W, ow, kw, sw, padLeft);
-  if (sh === 1 && sw === 1) {
-    const [p, q] = [rowPhases[0] as AxisPhase, colPhases[0] as AxisPhase];
-    return calls.conv(dy, flipped, [p.before, p.after, q.before, q.after]);
-  }
-  const rows = Math.ceil(H / sh);
-  const cols = Math.ceil(W / sw);
-  const parts: TensorInfo[] = [];
+  const parts: Array<TensorInfo | null> = [];
   for (const p of rowPhases) {
     for (const q of colPhases) {
       if (p.taps === 0 || q.taps === 0) {
-        parts.push(calls.zeros([batch, rows, cols, ci]));
+        parts.push(null);
         continue;
       }
-      const sub = calls.stridedSlice(
-        flipped,
-        [p.start, q.start, 0, 0],
-        [p.start + sh * (p.taps - 1) + 1, q.start + sw * (q.taps - 1) + 1, co, ci],
-        [sh, sw, 1, 1],
+      const sub = calls.flippedFilter(
+        filter,
+        { start: p.start, step: sh, count: p.taps },
+        { start: q.start, step: sw, count: q.taps },
       );
       parts.push(calls.conv(dy, sub, [p.before, p.after, q.before, q.after]));
     }
   }
-  let dx: TensorInfo;
-  if (sh === sw) {
-    dx = calls.run('DepthToSpace', { x: calls.concat(parts, 3) }, { blockSize: sh, dataFormat: 'NHWC' });
-  } else {
-    const stacked = calls.concat(
-      parts.map((t) => calls.reshape(t, [1, batch, rows, cols, ci])),
-      0,
-    );
-    const shuffled = calls.transpose(calls.reshape(stacked, [sh, sw, batch, rows, cols, ci]), [2, 3, 0, 4, 1, 5]);
-    dx = calls.reshape(shuffled, [batch, rows * sh, cols * sw, ci]);
-  }
-  return rows * sh === H && cols * sw === W ? dx : calls.slice(dx, [0, 0, 0, 0], [batch, H, W, ci]);
+  if (sh === 1 && sw === 1) return parts[0] as TensorInfo;
+  return calls.interleave(parts, sh, sw, [batch, H, W, ci]);
 }
 
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {

@@ -30,12 +30,7 @@ function depthwiseFilterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo
   const taps: TensorInfo[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const window = calls.stridedSlice(
-        padded,
-        [0, i * dh, j * dw, 0],
-        [batch, i * dh + (oh - 1) * sh + 1, j * dw + (ow - 1) * sw + 1, c],
-        [1, sh, sw, 1],
-      );
+      const window = calls.window(padded, { start: i * dh, step: sh, count: oh }, { start: j * dw, step: sw, count: ow });
       const product = calls.mul(mult === 1 ? window : calls.reshape(window, [batch, oh, ow, c, 1]), grad);
       calls.release(window);
       taps.push(calls.reshape(calls.sum(product, [0, 1, 2]), [1, cm]));

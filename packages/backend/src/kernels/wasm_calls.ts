@@ -4,6 +4,9 @@
  */
 import { getKernel } from '@tensorflow/tfjs-core';
 import type { KernelBackend, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { flippedTransposedFilter, interleavePhases, stridedWindow, transposedPatches } from './heap_copies.js';
+import type { AxisRange } from './heap_copies.js';
 
 /** Explicit spatial padding `[top, bottom, left, right]`; negative entries crop. */
 export type SpatialPads = readonly [number, number, number, number];
@@ -59,6 +62,37 @@ export class WasmCalls {
     this.made.length = 0;
   }
 
+  /** Puts `t`, made directly by the backend, under the scope's ownership. */
+  adopt(t: TensorInfo): TensorInfo {
+    this.made.push(t);
+    return t;
+  }
+
+  /** See {@link flippedTransposedFilter}. */
+  flippedFilter(filter: TensorInfo, rows: AxisRange, cols: AxisRange): TensorInfo {
+    return this.adopt(flippedTransposedFilter(this.backend as unknown as BackendWasm, filter, rows, cols));
+  }
+
+  /** See {@link stridedWindow}. */
+  window(x: TensorInfo, rows: AxisRange, cols: AxisRange): TensorInfo {
+    return this.adopt(stridedWindow(this.backend as unknown as BackendWasm, x, rows, cols));
+  }
+
+  /** See {@link transposedPatches}. */
+  patchesT(x: TensorInfo, kernel: Parameters<typeof transposedPatches>[2], oh: number, ow: number): TensorInfo {
+    return this.adopt(transposedPatches(this.backend as unknown as BackendWasm, x, kernel, oh, ow));
+  }
+
+  /** See {@link interleavePhases}. */
+  interleave(
+    phases: ReadonlyArray<TensorInfo | null>,
+    sh: number,
+    sw: number,
+    shape: [number, number, number, number],
+  ): TensorInfo {
+    return this.adopt(interleavePhases(this.backend as unknown as BackendWasm, phases, sh, sw, shape));
+  }
+
   /** A view of `x` with another shape (shares memory). */
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
     return this.run('Reshape', { x }, { shape });
@@ -79,15 +113,6 @@ export class WasmCalls {
     return this.run('Slice', { x }, { begin, size });
   }
 
-  /** Every `strides[i]`-th element of `x` from `begin` (inclusive) to `end` (exclusive). */
-  stridedSlice(x: TensorInfo, begin: number[], end: number[], strides: number[]): TensorInfo {
-    return this.run(
-      'StridedSlice',
-      { x },
-      { begin, end, strides, beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 },
-    );
-  }
-
   /** `x` reversed along `dims`. */
   reverse(x: TensorInfo, dims: number[]): TensorInfo {
     return this.run('Reverse', { x }, { dims });
@@ -97,11 +122,6 @@ export class WasmCalls {
   concat(xs: TensorInfo[], axis: number): TensorInfo {
     // tfjs passes Concat's inputs as an array.
     return this.run('Concat', xs as unknown as NamedTensorInfoMap, { axis });
-  }
-
-  /** A float32 tensor of zeros. */
-  zeros(shape: number[]): TensorInfo {
-    return this.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
   }
 
   /** Plain matrix product `a @ b` of rank-2 (or batched rank-3) tensors. */

@@ -1,0 +1,172 @@
+/**
+ * Conv gradient speed on wasm: for the conv layers of a ResNet-18 with the small-image
+ * (3x3, stride 1) stem at 32 px, batch 32, width 64, prints per layer and in total the
+ * forward time and GFLOP/s, and the backward input and filter times with ediy's kernels,
+ * with wasm's built-in Conv2DBackpropInput, and with the cpu backend.
+ *
+ * Usage: npm run bench [-- --batch 32 --repeats 3 --cpu-layers 3]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, replacedWasmKernel, Rng } from '../src/index.js';
+
+interface Layer {
+  name: string;
+  /** How many convs of this shape ResNet-18 has. */
+  count: number;
+  size: number;
+  k: number;
+  stride: number;
+  cin: number;
+  cout: number;
+}
+
+const LAYERS: Layer[] = [
+  { name: 'conv1 3x3', count: 1, size: 32, k: 3, stride: 1, cin: 3, cout: 64 },
+  { name: 'layer1 3x3', count: 4, size: 32, k: 3, stride: 1, cin: 64, cout: 64 },
+  { name: 'layer2.0.conv1 3x3/2', count: 1, size: 32, k: 3, stride: 2, cin: 64, cout: 128 },
+  { name: 'layer2.0.downsample 1x1/2', count: 1, size: 32, k: 1, stride: 2, cin: 64, cout: 128 },
+  { name: 'layer2 3x3', count: 3, size: 16, k: 3, stride: 1, cin: 128, cout: 128 },
+  { name: 'layer3.0.conv1 3x3/2', count: 1, size: 16, k: 3, stride: 2, cin: 128, cout: 256 },
+  { name: 'layer3.0.downsample 1x1/2', count: 1, size: 16, k: 1, stride: 2, cin: 128, cout: 256 },
+  { name: 'layer3 3x3', count: 3, size: 8, k: 3, stride: 1, cin: 256, cout: 256 },
+  { name: 'layer4.0.conv1 3x3/2', count: 1, size: 8, k: 3, stride: 2, cin: 256, cout: 512 },
+  { name: 'layer4.0.downsample 1x1/2', count: 1, size: 8, k: 1, stride: 2, cin: 256, cout: 512 },
+  { name: 'layer4 3x3', count: 3, size: 4, k: 3, stride: 1, cin: 512, cout: 512 },
+];
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got ${process.argv[i + 1]}`);
+  return v;
+}
+
+const BATCH = arg('batch', 32);
+const REPEATS = Math.max(1, arg('repeats', 3));
+const CPU_LAYERS = arg('cpu-layers', 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** Median ms of `repeats` runs after one warm-up; `prepare` makes each run's inputs outside the timing. */
+function time<T>(repeats: number, prepare: () => T, run: (inputs: T) => tf.TensorInfo, release: (inputs: T) => void): number {
+  const ms: number[] = [];
+  for (let i = 0; i <= repeats; i++) {
+    const inputs = prepare();
+    const t0 = performance.now();
+    const out = run(inputs);
+    const t1 = performance.now();
+    tf.backend().disposeData(out.dataId);
+    release(inputs);
+    if (i > 0 || repeats === 1) ms.push(t1 - t0);
+  }
+  return median(ms);
+}
+
+interface Row {
+  layer: Layer;
+  flops: number;
+  fwd: number;
+  input: number;
+  filter: number;
+  builtin: number;
+  cpuInput?: number;
+  cpuFilter?: number;
+}
+
+async function measure(layer: Layer, withCpu: boolean): Promise<Row> {
+  const rng = new Rng(layer.cin * 1000 + layer.cout + layer.stride);
+  const out = Math.ceil(layer.size / layer.stride);
+  const xShape = [BATCH, layer.size, layer.size, layer.cin];
+  const wShape = [layer.k, layer.k, layer.cin, layer.cout];
+  const dyShape = [BATCH, out, out, layer.cout];
+  const flops = 2 * BATCH * out * out * layer.k * layer.k * layer.cin * layer.cout;
+  const seeds = [rng.seed(), rng.seed(), rng.seed()];
+  const attrs = { strides: layer.stride, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+  const row = (backendName: string) => {
+    const tensors = () => ({
+      x: tf.randomNormal(xShape, 0, 1, 'float32', seeds[0]),
+      // a fresh filter each run, as in training: wasm's conv repacks new weights
+      w: tf.randomNormal(wShape, 0, 0.1, 'float32', seeds[1]),
+      dy: tf.randomNormal(dyShape, 0, 1, 'float32', seeds[2]),
+    });
+    const release = (t: { x: tf.Tensor; w: tf.Tensor; dy: tf.Tensor }) => tf.dispose([t.x, t.w, t.dy]);
+    const repeats = backendName === 'cpu' ? 1 : REPEATS;
+    const kernel = (name: string) => {
+      const k = tf.getKernel(name, backendName);
+      if (!k) throw new Error(`no ${name} kernel on ${backendName}`);
+      return k;
+    };
+    const run = (name: string, pick: (t: ReturnType<typeof tensors>) => tf.NamedTensorInfoMap, extra: tf.NamedAttrMap) =>
+      time(repeats, tensors, (t) => kernel(name).kernelFunc({ inputs: pick(t), backend: tf.backend(), attrs: { ...attrs, ...extra } }) as tf.TensorInfo, release);
+    const input = run('Conv2DBackpropInput', (t) => ({ dy: t.dy, filter: t.w }), { inputShape: xShape });
+    const filter = run('Conv2DBackpropFilter', (t) => ({ x: t.x, dy: t.dy }), { filterShape: wShape });
+    const fwd = backendName === 'cpu' ? NaN : run('Conv2D', (t) => ({ x: t.x, filter: t.w }), {});
+    let builtin = NaN;
+    const old = backendName === 'wasm' ? replacedWasmKernel('Conv2DBackpropInput') : undefined;
+    if (old) {
+      old.setupFunc?.(tf.backend());
+      builtin = time(1, tensors, (t) => old.kernelFunc({ inputs: { dy: t.dy, filter: t.w }, backend: tf.backend(), attrs: { ...attrs, inputShape: xShape } }) as tf.TensorInfo, release);
+    }
+    return { fwd, input, filter, builtin };
+  };
+  await tf.setBackend('wasm');
+  const wasm = row('wasm');
+  const result: Row = { layer, flops, ...wasm };
+  if (withCpu) {
+    await tf.setBackend('cpu');
+    const cpu = row('cpu');
+    result.cpuInput = cpu.input;
+    result.cpuFilter = cpu.filter;
+  }
+  return result;
+}
+
+const f1 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(1));
+const pad = (s: string, n: number) => s.padStart(n);
+
+async function main(): Promise<void> {
+  await initBackend({ prefer: 'cpu' });
+  await initBackend({ prefer: 'wasm' });
+  console.log(`ResNet-18 conv layers, small-image stem, 32 px, batch ${BATCH}, width 64; tfjs ${tf.version_core}, wasm backend (1 thread, XNNPACK)`);
+  console.log(`median of ${REPEATS} runs after a warm-up; built-in wasm Conv2DBackpropInput and cpu: 1 run; cpu only for the first ${CPU_LAYERS} layers (it is very slow)`);
+  const header = [
+    'layer'.padEnd(27), pad('n', 2), pad('fwd ms', 8), pad('GFLOP/s', 8), pad('dx ms', 8), pad('dw ms', 8),
+    pad('bwd/fwd', 8), pad('dx old', 8), pad('cpu dx', 9), pad('cpu dw', 9),
+  ].join(' ');
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  const total = { fwd: 0, input: 0, filter: 0, builtin: 0, flops: 0 };
+  for (const [i, layer] of LAYERS.entries()) {
+    const r = await measure(layer, i < CPU_LAYERS);
+    const n = layer.count;
+    total.fwd += n * r.fwd;
+    total.input += n * r.input;
+    total.filter += n * r.filter;
+    total.builtin += n * r.builtin;
+    total.flops += n * r.flops;
+    console.log(
+      [
+        layer.name.padEnd(27), pad(String(n), 2), pad(f1(r.fwd), 8), pad(f1(r.flops / r.fwd / 1e6), 8),
+        pad(f1(r.input), 8), pad(f1(r.filter), 8), pad(((r.input + r.filter) / r.fwd).toFixed(2), 8),
+        pad(f1(r.builtin), 8), pad(f1(r.cpuInput), 9), pad(f1(r.cpuFilter), 9),
+      ].join(' '),
+    );
+  }
+  console.log('-'.repeat(header.length));
+  const ratio = (total.input + total.filter) / total.fwd;
+  console.log(
+    [
+      'total (x count)'.padEnd(27), pad('', 2), pad(f1(total.fwd), 8), pad(f1(total.flops / total.fwd / 1e6), 8),
+      pad(f1(total.input), 8), pad(f1(total.filter), 8), pad(ratio.toFixed(2), 8), pad(f1(total.builtin), 8),
+    ].join(' '),
+  );
+  console.log(
+    `target backward(input + filter) <= 3x forward: ${ratio <= 3 ? 'MET' : 'NOT MET'} (${ratio.toFixed(2)}x); ` +
+      `built-in wasm dx + new dw would be ${((total.builtin + total.filter) / total.fwd).toFixed(2)}x`,
+  );
+}
+
+await main();

@@ -41,14 +41,18 @@ export interface DenseProbeOptions {
   seed?: number;
 }
 
-/** Result of {@link denseProbe}. */
-export interface DenseProbeResult {
+/** Segmentation scores, from {@link segmentationMetrics}. */
+export interface SegmentationMetrics {
   /** Mean IoU over the classes present in the union of prediction and ground truth. */
   mIoU: number;
   /** Fraction of (non-ignored) test pixels classified correctly. */
   pixelAccuracy: number;
   /** IoU = TP / (TP + FP + FN) per class; NaN for a class neither predicted nor present. */
   perClassIoU: number[];
+}
+
+/** Result of {@link denseProbe}. */
+export interface DenseProbeResult extends SegmentationMetrics {
   /** Mean training cross-entropy per pixel, per epoch. */
   lossCurve: number[];
 }
@@ -215,7 +219,7 @@ function scoreSegmentation(
 export function segmentationMetrics(
   confusion: ArrayLike<number>,
   numClasses: number,
-): { mIoU: number; pixelAccuracy: number; perClassIoU: number[] } {
+): SegmentationMetrics {
   if (confusion.length !== numClasses * numClasses) {
     throw new Error(`confusion must have ${numClasses}x${numClasses} entries, got ${confusion.length}`);
   }

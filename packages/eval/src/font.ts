@@ -59,7 +59,12 @@ const GLYPHS: Record<string, string> = {
 };
 
 /** Glyph width and height in pixels (before scaling); glyphs are advanced by width + 1. */
-export const FONT_SIZE = { width: 5, height: 7 } as const;
+export const FONT_SIZE = {
+  /** Glyph width in pixels. */
+  width: 5,
+  /** Glyph height in pixels. */
+  height: 7,
+} as const;
 
 function glyph(ch: string): string[] {
   return (GLYPHS[ch.toUpperCase()] ?? GLYPHS['?'] ?? '').split('|');

@@ -17,6 +17,14 @@ export interface SaliencyGridRow {
   heatmaps: FloatInput;
 }
 
+/** The size of a written image, in pixels. */
+export interface ImageSize {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+}
+
 /** Options of {@link saliencyGrid}. */
 export interface SaliencyGridOptions extends OverlayOptions {
   /** Integer zoom of every cell (nearest neighbour); default makes cells at least 64 px. */
@@ -38,7 +46,7 @@ export function saliencyGrid(
   rows: readonly SaliencyGridRow[],
   path: string,
   options: SaliencyGridOptions = {},
-): { width: number; height: number } {
+): ImageSize {
   if (!Array.isArray(rows) || rows.length === 0) throw new Error('saliencyGrid needs at least one row');
   const bound: Record<string, number> = {};
   const parsed = rows.map((row, r) => {

@@ -27,6 +27,24 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** A validated float input, from {@link readFloat}. */
+export interface FloatRead {
+  /** The values (a copy for tensors, the same array for host arrays); do not modify. */
+  data: Float32Array;
+  /** Sizes bound to the pattern's named dimensions. */
+  dims: Record<string, number>;
+  /** The full shape. */
+  shape: number[];
+}
+
+/** A validated label mask, from {@link readMask}. */
+export interface MaskRead {
+  /** The class ids; do not modify. */
+  data: Int32Array;
+  /** Sizes bound to the pattern's named dimensions. */
+  dims: Record<string, number>;
+}
+
 /**
  * Reads a float tensor or host array into a Float32Array after checking its shape
  * against `pattern` and that every value is finite.
@@ -38,7 +56,7 @@ export function readFloat(
   pattern: ShapePattern,
   name: string,
   bound: Record<string, number> = {},
-): { data: Float32Array; dims: Record<string, number>; shape: number[] } {
+): FloatRead {
   if (x === null || typeof x !== 'object' || !('shape' in x)) {
     throw new TypeError(`${name} must be a tf.Tensor or {data, shape}, got ${String(x)}`);
   }
@@ -77,7 +95,7 @@ export function readMask(
   name: string,
   bound: Record<string, number> = {},
   ignoreLabel?: number,
-): { data: Int32Array; dims: Record<string, number> } {
+): MaskRead {
   if (x === null || typeof x !== 'object' || !('shape' in x)) {
     throw new TypeError(`${name} must be an int32 tf.Tensor or {data: Int32Array, shape}, got ${String(x)}`);
   }

@@ -87,7 +87,9 @@ export function applyAugmentations(images: tf.Tensor4D, draws: readonly ImageDra
     x = applyToGroups(x, [group(draws, (d) => d.grayscale, grayscale)]);
     if (radius > 0) {
       const sigmas = draws.filter((d) => d.blurSigma !== null).map((d) => d.blurSigma as number);
-      x = applyToGroups(x, [group(draws, (d) => d.blurSigma !== null, (sub) => gaussianBlur(sub, sigmas, radius))]);
+      // the kernel sums to 1 up to float32 rounding: clamp so views stay exactly in [0, 1]
+      const blur = (sub: tf.Tensor4D) => tf.clipByValue(gaussianBlur(sub, sigmas, radius), 0, 1) as tf.Tensor4D;
+      x = applyToGroups(x, [group(draws, (d) => d.blurSigma !== null, blur)]);
     }
     x = applyToGroups(x, [group(draws, (d) => d.solarize, (sub) => solarize(sub, 0.5))]);
     return params.normalize ? normalizeImages(x, params.normalize) : tf.clone(x);

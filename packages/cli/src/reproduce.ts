@@ -2,7 +2,8 @@
  * `ediy reproduce <table>`: trains Table 1's BYOL row once as the teacher, then every
  * row of the table with that teacher for each seed, evaluates each run, and writes
  * `results.json`, `results.md`, loss curves, a bar chart per metric and a Fig. 1-style
- * saliency grid. A rerun skips the runs whose evaluation exists and resumes an
+ * saliency grid. Table 1's BYOL row at the first seed is the teacher run itself, so it
+ * is trained once. A rerun skips the runs whose evaluation exists and resumes an
  * interrupted one from its checkpoints.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -127,12 +128,12 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
   // The teacher: Table 1's BYOL row at this preset, trained once.
   const teacherDir = join(out, 'teacher');
   const teacherNeeded = rows.some(([, row]) => needsTeacher(row));
+  const teacherConfig = resolveExperiment(TABLE1.byol, { ...common, seed: seeds[0] as number });
   if (teacherNeeded) {
     const done = join(teacherDir, 'done.json');
     if (existsSync(done)) say(`ediy: teacher done (${teacherDir})`);
     else {
-      const config = resolveExperiment(TABLE1.byol, { ...common, seed: seeds[0] as number });
-      const result = await pretrain(config, { runDir: teacherDir, progress, label: 'teacher (table1/byol)' });
+      const result = await pretrain(teacherConfig, { runDir: teacherDir, progress, label: 'teacher (table1/byol)' });
       if (!result.finished) throw new Error(`teacher run ${teacherDir} stopped at step ${result.steps}/${result.totalSteps}`);
       writeJson(done, { steps: result.steps, checkpoint: result.checkpoint });
     }
@@ -145,7 +146,10 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
     const runs: RunResult[] = [];
     for (const seed of seeds) {
       index += 1;
-      const runDir = join(out, 'runs', id, `seed-${seed}`);
+      const config = resolveExperiment(row, { ...common, seed, ...(needsTeacher(row) ? { teacher: { run: teacherDir } } : {}) });
+      // The BYOL row at the teacher's seed is the teacher run itself: train it once.
+      const isTeacher = teacherNeeded && JSON.stringify(config) === JSON.stringify(teacherConfig);
+      const runDir = isTeacher ? teacherDir : join(out, 'runs', id, `seed-${seed}`);
       const evalPath = join(runDir, 'eval.json');
       const label = `[${index}/${total}] ${options.table}/${id} seed ${seed}`;
       let record: RunEvalRecord;
@@ -153,8 +157,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
         say(`ediy: ${label}: done, skipping (${relative(process.cwd(), evalPath)})`);
         record = readRunEval(evalPath);
       } else {
-        const config = resolveExperiment(row, { ...common, seed, ...(needsTeacher(row) ? { teacher: { run: teacherDir } } : {}) });
         const t0 = performance.now();
+        if (isTeacher) say(`ediy: ${label}: the teacher run, evaluating it`);
         const result = await pretrain(config, { runDir, progress, label });
         const trainSeconds = (performance.now() - t0) / 1000;
         if (!result.finished) throw new Error(`${runDir} stopped at step ${result.steps}/${result.totalSteps}`);

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { TABLE1 } from '@ediy/examples';
-import { main, METRICS, type ReproduceResults } from '@ediy/cli';
+import { initBackend } from '@ediy/backend';
+import { pretrain, resolveExperiment } from '@ediy/trainer';
+import { main, METRICS, readStepLog, type ReproduceResults } from '@ediy/cli';
 import { captureIO, tempDir } from './helpers.js';
 
 describe('ediy reproduce table1 --preset smoke', () => {
@@ -25,6 +27,9 @@ describe('ediy reproduce table1 --preset smoke', () => {
     expect(results.table).toBe('table1');
     expect(results.preset).toBe('smoke');
     expect(results.rows.map((r) => r.id)).toEqual(rowIds);
+    // Table 1's BYOL row at the first seed is the teacher run, trained once.
+    expect(results.rows[0]?.runs[0]?.runDir).toBe(join(out, 'teacher'));
+    expect(results.teacher).toBe(join(out, 'teacher'));
     for (const row of results.rows) {
       expect(row.runs).toHaveLength(1);
       expect(row.runs[0]?.steps).toBeGreaterThan(0);
@@ -61,5 +66,19 @@ describe('ediy reproduce table1 --preset smoke', () => {
     expect(statSync(evalFile).mtimeMs).toBe(mtime);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
     expect(results.rows.map((r) => r.id)).toEqual(['byol', 'ediy']);
+  });
+
+  it('resumes an interrupted row from its checkpoint', async () => {
+    await initBackend({ prefer: 'wasm' });
+    const fresh = tempDir('ediy-resume-');
+    const runDir = join(fresh, 'runs', 'byol', 'seed-1');
+    const first = await pretrain(resolveExperiment(TABLE1.byol, { preset: 'smoke', seed: 1 }), { runDir, stopAfter: 2, progress: null });
+    expect(first.finished).toBe(false);
+    const io = captureIO();
+    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--seed', '1', '--rows', 'byol', '--backend', 'wasm', '--out', fresh], io);
+    expect(code, io.err()).toBe(0);
+    expect(io.err()).toMatch(/resuming at step 2\/3/);
+    expect(readStepLog(join(runDir, 'log.jsonl')).map((r) => r.step)).toEqual([1, 2, 3]);
+    expect(existsSync(join(runDir, 'eval.json'))).toBe(true);
   });
 });

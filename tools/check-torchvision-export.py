@@ -23,6 +23,9 @@ Usage (Debian's python3-torch and python3-torchvision):
   /usr/bin/python3 tools/check-torchvision-export.py --weights r50.safetensors [--io r50.io.safetensors] [--depth 50]
   /usr/bin/python3 tools/check-torchvision-export.py --jobs jobs.json
       jobs.json: [{"weights": "...", "io": "..." (optional), "depth": 50 (optional)}, ...]
+  /usr/bin/python3 tools/check-torchvision-export.py --write-keys packages/backbones/test/fixtures/torchvision-keys.json
+      writes the state-dict keys and shapes of torchvision's resnet18/34/50 (fc excluded), the
+      fixture the tests compare full-width exports with when torch is not installed.
 Prints one JSON line per file; exits 1 at the first failed check, 2 on bad usage.
 """
 import argparse
@@ -160,6 +163,19 @@ def check(weights, io=None, depth=None, rtol=1e-4):
     return report
 
 
+def write_keys(path):
+    import torchvision.models as tvm
+
+    out = {}
+    for depth in (18, 34, 50):
+        sd = getattr(tvm, f'resnet{depth}')().state_dict()
+        out[f'resnet{depth}'] = [[k, list(v.shape)] for k, v in sd.items() if not k.startswith('fc.')]
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(out, f, separators=(',', ':'))
+        f.write('\n')
+    print(f'wrote {path}')
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--weights', help='exported torchvision state dict (.safetensors)')
@@ -167,7 +183,11 @@ def main(argv):
     p.add_argument('--depth', type=int, choices=(18, 34, 50), help='the expected depth')
     p.add_argument('--jobs', help='JSON list of {"weights", "io"?, "depth"?} to check in one run')
     p.add_argument('--rtol', type=float, default=1e-4, help='max relative error (default 1e-4)')
+    p.add_argument('--write-keys', metavar='PATH', help="write torchvision's resnet18/34/50 keys and shapes as JSON")
     args = p.parse_args(argv)
+    if args.write_keys is not None:
+        write_keys(args.write_keys)
+        return 0
     if (args.jobs is None) == (args.weights is None):
         p.error('give either --weights or --jobs')
     if args.jobs is not None:

@@ -7,6 +7,19 @@ import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 
+/**
+ * Makes sure tfjs has its gradient functions. The Node build of tfjs-core registers
+ * none, and its ESM `register_all_gradients` module cannot be imported under Node; the
+ * Node build of tfjs-layers registers all of them when loaded, so this loads it when
+ * `tf.grad` would otherwise fail with "gradient function not found".
+ * @returns whether gradients are registered afterwards.
+ */
+export async function ensureGradients(): Promise<boolean> {
+  if (tf.getGradient('Sum') !== undefined) return true;
+  await tryImport('@tensorflow/tfjs-layers');
+  return tf.getGradient('Sum') !== undefined;
+}
+
 /** A backend family ediy can run on. `tensorflow` means libtensorflow through tfjs-node(-gpu). */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -176,6 +189,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       warnings.push(`backend '${name}' failed to initialise: ${(err as Error).message}`);
     }
     if (info) {
+      if (!(await ensureGradients())) {
+        info.warnings.push('no gradient functions are registered: install @tensorflow/tfjs-layers to train');
+      }
       if (options.verbose) {
         console.warn(`ediy: backend ${info.name} (${info.package}) on ${info.device}`);
         for (const w of info.warnings) console.warn(`ediy: ${w}`);

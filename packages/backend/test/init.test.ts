@@ -40,3 +40,11 @@ describe('initBackend', () => {
     expect(missing).toEqual([...CUDA11_LIBRARIES]);
   });
 });
+
+describe('ensureGradients', () => {
+  it('leaves tf.grad working after initBackend', async () => {
+    await initBackend({ prefer: 'cpu' });
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, 2]));
+    expect(Array.from(g.dataSync())).toEqual([2, 4]);
+  });
+});

@@ -1,0 +1,126 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '@ediy/backend';
+import { exportTorchvisionWeights, importTorchvisionWeights, readSafetensors, registerFileRouter, resnet, writeSafetensors } from '@ediy/backbones';
+import { loadRunBackbone, main, METRICS, readRunEval } from '@ediy/cli';
+import { captureIO, tempDir } from './helpers.js';
+
+const SMALL = ['--stem', 'small', '--width', '0.0625'];
+
+/** Max |a - b| of two models' pooled outputs on the same input. */
+function maxPooledDiff(a: tfl.LayersModel, b: tfl.LayersModel): number {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 7);
+    const pa = (a.predict(x) as tf.Tensor[])[1] as tf.Tensor;
+    const pb = (b.predict(x) as tf.Tensor[])[1] as tf.Tensor;
+    return tf.max(tf.abs(tf.sub(pa, pb))).dataSync()[0] as number;
+  });
+}
+
+describe('commands on a trained run', () => {
+  const dir = tempDir('ediy-commands-');
+  const run = join(dir, 'runs', 'table1-byol', 'seed-0');
+
+  beforeAll(async () => {
+    await initBackend({ prefer: 'wasm' });
+    const io = captureIO();
+    const code = await main(['pretrain', 'table1/byol', '--preset', 'smoke', '--max-steps', '2', '--backend', 'wasm', '--out', join(dir, 'runs')], io);
+    expect(code, io.err()).toBe(0);
+    expect(io.err()).toMatch(/ediy: backend wasm \(@tensorflow\/tfjs-backend-wasm\) on cpu/);
+    expect(io.err()).toMatch(/table1-byol seed 0 step 2\/2 loss/);
+  });
+
+  it('eval prints the metrics and writes eval.json', async () => {
+    const io = captureIO();
+    expect(await main(['eval', run, '--backend', 'wasm', '--budget', 'smoke'], io)).toBe(0);
+    const [header, line] = io.out().trim().split('\n');
+    expect(header?.split('\t')).toEqual(['run', 'step', ...METRICS.map((m) => m.label)]);
+    expect(line?.split('\t').slice(0, 2)).toEqual([run, '2']);
+    const saved = readRunEval(join(run, 'eval.json'));
+    expect(saved.steps).toBe(2);
+    expect(Number(line?.split('\t')[2])).toBeCloseTo(saved.metrics.knnTop1, 4);
+  });
+
+  it('export writes a model directory tf.loadLayersModel loads, with the online backbone', async () => {
+    const out = join(dir, 'exported');
+    const st = join(dir, 'exported.safetensors');
+    const io = captureIO();
+    expect(await main(['export', run, '--out', out, '--torchvision', st, '--backend', 'wasm'], io)).toBe(0);
+    expect(io.out().trim().split('\n')).toEqual([out, st]);
+    registerFileRouter();
+    const loaded = await tfl.loadLayersModel(`file://${join(out, 'model.json')}`);
+    const { model, config } = loadRunBackbone(run);
+    const viaTorch = resnet({ ...config.scale.backbone, name: 'from_torch' });
+    try {
+      expect(maxPooledDiff(loaded, model)).toBeLessThan(1e-5);
+      importTorchvisionWeights(viaTorch, readSafetensors(new Uint8Array(readFileSync(st)), st));
+      expect(maxPooledDiff(viaTorch, model)).toBeLessThan(1e-5);
+    } finally {
+      for (const m of [loaded, model, viaTorch]) m.dispose();
+    }
+  });
+
+  it('saliency draws one grid row per run', async () => {
+    const png = join(dir, 'grid.png');
+    const io = captureIO();
+    expect(await main(['saliency', run, run, '--labels', 'A,B', '--count', '3', '--out', png, '--backend', 'wasm'], io)).toBe(0);
+    const img = PNG.sync.read(readFileSync(png));
+    // Two rows of 20 px scenes at the default zoom of 4 (cells >= 64 px), 4 px gaps.
+    expect(img.height).toBe(4 + 2 * (80 + 4));
+    expect(io.err()).toContain(`saliency grid ${img.width}x${img.height}`);
+  });
+});
+
+describe('import-weights', () => {
+  beforeAll(async () => {
+    await initBackend({ prefer: 'wasm' });
+  });
+
+  it('turns a torchvision state dict into a model directory usable as a teacher', async () => {
+    const dir = tempDir('ediy-import-');
+    const config = { depth: 18 as const, stem: 'small' as const, widthMultiplier: 0.0625 };
+    const source = resnet({ ...config, seed: 11 });
+    const file = join(dir, 'r18.safetensors');
+    writeFileSync(file, writeSafetensors(exportTorchvisionWeights(source, config)));
+    const out = join(dir, 'r18');
+    const io = captureIO();
+    expect(await main(['import-weights', file, '--arch', 'resnet18', ...SMALL, '--out', out, '--backend', 'wasm'], io)).toBe(0);
+    expect(io.out().trim()).toBe(out);
+    registerFileRouter();
+    const loaded = await tfl.loadLayersModel(`file://${join(out, 'model.json')}`);
+    try {
+      expect(maxPooledDiff(loaded, source)).toBeLessThan(1e-5);
+    } finally {
+      loaded.dispose();
+      source.dispose();
+    }
+    const train = captureIO();
+    const code = await main(['pretrain', 'table1/ediy', '--preset', 'smoke', '--max-steps', '1', '--teacher', out, '--out', join(dir, 'runs'), '--backend', 'wasm'], train);
+    expect(code, train.err()).toBe(0);
+    const saved = JSON.parse(readFileSync(join(dir, 'runs', 'table1-ediy', 'seed-0', 'config.json'), 'utf8')) as { teacher: unknown };
+    expect(saved.teacher).toEqual({ modelDir: out });
+  });
+
+  it('fails with exit code 1 naming a corrupt file, or the keys a state dict of another architecture lacks', async () => {
+    const dir = tempDir('ediy-import-bad-');
+    const file = join(dir, 'bad.safetensors');
+    writeFileSync(file, new Uint8Array([1, 2, 3]));
+    const io = captureIO();
+    expect(await main(['import-weights', file, '--arch', 'resnet18', '--out', join(dir, 'x'), '--backend', 'wasm'], io)).toBe(1);
+    expect(io.err()).toContain('bad.safetensors');
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+
+    const config = { depth: 18 as const, stem: 'small' as const, widthMultiplier: 0.0625 };
+    const source = resnet({ ...config, seed: 1 });
+    const good = join(dir, 'r18.safetensors');
+    writeFileSync(good, writeSafetensors(exportTorchvisionWeights(source, config)));
+    source.dispose();
+    const wrong = captureIO();
+    expect(await main(['import-weights', good, '--arch', 'resnet34', ...SMALL, '--out', join(dir, 'y'), '--backend', 'wasm'], wrong)).toBe(1);
+    expect(wrong.err()).toMatch(/missing keys: layer1.2/);
+  });
+});

@@ -18,3 +18,4 @@ export * from './paste.js';
 export * from './transforms.js';
 export * from './loader.js';
 export { isGzip } from './files.js';
+export * from './open.js';

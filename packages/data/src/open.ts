@@ -1,12 +1,14 @@
 /**
- * Opens a run's training data from its config: the embedded synthetic scenes, or a path
- * whose format is recognised from its contents (IDX, CIFAR binary batches, an image
- * folder).
+ * Opens a dataset from a path, recognising its format from what is there (IDX, CIFAR
+ * binary batches, an image folder).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { loadCifar, loadIdx, loadImageFolder, syntheticScenes, toRgb, type Dataset } from '@ediy/data';
-import type { DataConfig } from './config.js';
+import { loadCifar } from './cifar.js';
+import { loadIdx } from './idx.js';
+import { loadImageFolder } from './image-folder.js';
+import { toRgb } from './transforms.js';
+import type { Dataset } from './types.js';
 
 /** Which part of a dataset to open. */
 export type Split = 'train' | 'test';
@@ -34,13 +36,17 @@ const IDX_NAMES: Record<Split, { images: string[]; labels: string[] }> = {
  *   `train.bin` / `test.bin` (also inside `cifar-10-batches-bin/`);
  * - any other folder: an image folder (class = sub-folder), resized to `size`.
  * Images always come out with three channels.
+ * @param split - which half of a dataset that ships train and test files (image folders:
+ *   a `train`/`test` sub-folder when there is one).
+ * @param size - side image-folder images are resized to.
  */
-export async function openPath(path: string, split: Split = 'train', size = 32): Promise<Dataset> {
+export async function openDatasetPath(path: string, split: Split = 'train', size = 32): Promise<Dataset> {
   if (!existsSync(path)) throw new Error(`${path}: data path not found (expected a dataset file or folder)`);
   if (statSync(path).isFile()) {
     const name = basename(path);
     if (/idx3-ubyte(\.gz)?$/.test(name)) {
       const labels = join(dirname(path), name.replace('images', 'labels').replace('idx3', 'idx1'));
+      if (!existsSync(labels)) throw new Error(`${path}: its labels file ${labels} was not found`);
       return loadIdx(path, labels, { channels: 3 });
     }
     if (/\.bin$/.test(name)) return loadCifar(path, { variant: /^(train|test)\.bin$/.test(name) ? 100 : 10 });
@@ -60,17 +66,4 @@ export async function openPath(path: string, split: Split = 'train', size = 32):
   }
   const splitDir = existsSync(join(dir, split)) && statSync(join(dir, split)).isDirectory() ? join(dir, split) : dir;
   return toRgb(await loadImageFolder(splitDir, { size, skipUnreadable: true }));
-}
-
-/**
- * The training (or held-out) data of a config. Synthetic scenes hold out a separate
- * set generated from another seed.
- */
-export async function openDataset(config: DataConfig, split: Split = 'train'): Promise<Dataset> {
-  if (config.kind === 'scenes') {
-    const count = split === 'train' ? config.count : Math.max(64, Math.round(config.count / 4));
-    return syntheticScenes({ count, size: config.size, numClasses: config.numClasses, seed: split === 'train' ? config.seed : config.seed + 1_000_003 });
-  }
-  const dataset = await openPath(config.path, split, config.size ?? 32);
-  return dataset.imageShape[2] === 3 ? dataset : toRgb(dataset);
 }

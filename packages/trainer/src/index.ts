@@ -12,3 +12,4 @@ export * from './checkpoint.js';
 export * from './networks.js';
 export * from './step.js';
 export * from './pretrain.js';
+export * from './data.js';

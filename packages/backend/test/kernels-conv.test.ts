@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@ediy/backend';
+import { axisPhases } from '../src/kernels/conv2d_backprop_input.js';
 import { expectClose, initBoth, randomValues, runOn } from './kernels-helpers.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -35,6 +36,7 @@ const CASES: ConvCase[] = [
   { name: '1x1 s1 valid', x: [2, 5, 5, 4], filter: [1, 1, 4, 6], strides: 1, pad: 'valid' },
   { name: '1x1 s2 (downsample shortcut)', x: [2, 8, 8, 4], filter: [1, 1, 4, 6], strides: 2, pad: 'same' },
   { name: '1x1 s2 valid, odd size', x: [2, 7, 7, 4], filter: [1, 1, 4, 6], strides: 2, pad: 'valid' },
+  { name: '1x1 s2 explicit pads', x: [2, 6, 7, 4], filter: [1, 1, 4, 3], strides: 2, pad: explicit(1, 0, 0, 2) },
   { name: '7x7 s2 same (ImageNet stem)', x: [2, 16, 16, 3], filter: [7, 7, 3, 4], strides: 2, pad: 'same' },
   { name: '7x7 s2 explicit 3 (ImageNet stem)', x: [2, 16, 16, 3], filter: [7, 7, 3, 4], strides: 2, pad: explicit(3, 3, 3, 3) },
   { name: '7x7 s2 explicit 3, odd size', x: [1, 13, 15, 3], filter: [7, 7, 3, 2], strides: 2, pad: explicit(3, 3, 3, 3) },
@@ -122,5 +124,26 @@ describe('Conv2D gradient kernels on hand-computed values', () => {
     ) as tf.Tensor;
     expect(Array.from(dx.dataSync())).toEqual([3, 0, 6, 0, 12]);
     tf.dispose([dy, w, dx]);
+  });
+});
+
+describe('axisPhases (sub-pixel split of a strided transposed conv)', () => {
+  it('splits 3 taps at stride 2 into phases of 2 and 1 taps, by hand', () => {
+    // size 8, 3-tap filter, stride 2, pad 0 -> 4 outputs; o*2 + k = i.
+    // even i = 2m: taps k=0 (o=m) and k=2 (o=m-1): flipped sub-filter [w2, w0] from dy[m-1]
+    // odd i = 2m+1: tap k=1 (o=m)
+    expect(axisPhases(8, 4, 3, 2, 0)).toEqual([
+      { taps: 2, start: 0, before: 1, after: 0 },
+      { taps: 1, start: 1, before: 0, after: 0 },
+    ]);
+  });
+
+  it('gives a phase no taps where a 1x1 stride-2 filter never reaches', () => {
+    expect(axisPhases(5, 3, 1, 2, 0).map((p) => p.taps)).toEqual([1, 0]);
+  });
+
+  it('is the plain flipped-filter conv at stride 1', () => {
+    // padding k-1-pad before, size+pad-outSize after
+    expect(axisPhases(6, 6, 3, 1, 1)).toEqual([{ taps: 3, start: 0, before: 1, after: 1 }]);
   });
 });

@@ -12,6 +12,7 @@ export { loadRow, checkRow, type LoadedRow } from './rows.js';
 export {
   reproduce,
   drawSaliencyGrid,
+  saliencyPair,
   tableRows,
   readRunEval,
   REPRODUCIBLE_TABLES,

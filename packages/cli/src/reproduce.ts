@@ -97,12 +97,18 @@ export function tableRows(table: ReproducibleTable, only?: readonly string[]): A
   return all.filter(([id]) => only.includes(id));
 }
 
-/** The two rows the saliency grid compares: the BYOL baseline and E-DIY. */
-function saliencyPair(rows: readonly RowResult[]): [RowResult, RowResult] | undefined {
-  const byol = rows.find((r) => r.id === 'byol') ?? rows[0];
-  const ediy = rows.find((r) => r.id === 'ediy' || r.id === 'equal') ?? rows[rows.length - 1];
-  if (!byol || !ediy || byol === ediy) return undefined;
-  return [byol, ediy];
+/**
+ * The two runs the saliency grid compares, as Fig. 1 does: BYOL (the table's BYOL row,
+ * else the teacher, which is Table 1's BYOL row) and E-DIY (the `ediy` or `equal` row).
+ */
+export function saliencyPair(rows: readonly RowResult[], teacherDir: string | undefined): SaliencyRun[] | undefined {
+  const byolRun = rows.find((r) => r.id === 'byol')?.runs[0]?.runDir ?? teacherDir;
+  const ediyRun = rows.find((r) => r.id === 'ediy' || r.id === 'equal')?.runs[0]?.runDir;
+  if (!byolRun || !ediyRun) return undefined;
+  return [
+    { label: 'BYOL', runDir: byolRun },
+    { label: 'E-DIY', runDir: ediyRun },
+  ];
 }
 
 /**
@@ -204,10 +210,10 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       }),
     );
   }
-  const pair = saliencyPair(results);
+  const pair = saliencyPair(results, teacherNeeded ? teacherDir : undefined);
   if (pair) {
     const path = join(plotDir, 'saliency-grid.png');
-    await drawSaliencyGrid(pair.map((r) => ({ label: r.id.toUpperCase(), runDir: (r.runs[0] as RunResult).runDir })), path, options.data, 6);
+    await drawSaliencyGrid(pair, path, options.data, 6);
     plots.push(path);
   }
 

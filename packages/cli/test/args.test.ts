@@ -90,7 +90,7 @@ describe('main', () => {
       [['reproduce', 'table1', '--rows', 'byol,nope'], /--rows: table1 has no row "nope"/],
       [['eval', '/no/such/run'], /"\/no\/such\/run" is not a run directory/],
       [['export', '/no/such/run'], /--out <dir> is required/],
-      [['import-weights', 'w.safetensors', '--out', 'x'], /--arch <resnet18\|resnet34\|resnet50> is required/],
+      [['import-weights', 'w.safetensors', '--arch', 'resnet18'], /--out <dir> is required/],
       [['import-weights', 'w.safetensors', '--arch', 'vgg16', '--out', 'x'], /--arch must be one of resnet18, resnet34, resnet50; got "vgg16"/],
       [['import-weights', '/no/w.safetensors', '--arch', 'resnet18', '--out', 'x'], /"\/no\/w.safetensors" does not exist/],
       [['saliency', '/no/run', '--out', 'x.jpg'], /--out must name a .png file/],

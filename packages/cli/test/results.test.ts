@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSummary, meanLossCurve, METRICS, readStepLog, resultsMarkdown, summarize, summarizeRuns, type ReproduceResults, type RunResult } from '@ediy/cli';
+import { formatSummary, meanLossCurve, METRICS, readStepLog, resultsMarkdown, saliencyPair, summarize, summarizeRuns, type ReproduceResults, type RunResult } from '@ediy/cli';
 import { tempDir } from './helpers.js';
 
 const metrics = (k: number) => ({ knnTop1: k, linearTop1: k / 2, denseMIoU: NaN, meanRegionCosine: 0.5, effectiveRank: 3 });
@@ -80,5 +80,22 @@ describe('step logs', () => {
   it('averages loss curves over runs step by step', () => {
     const r = (step: number, loss: number) => ({ step, epoch: 0, loss, terms: {}, lr: 0, tau: 0, imagesPerSec: 1, elapsedSec: 1 });
     expect(meanLossCurve([[r(1, 4), r(2, 2)], [r(1, 2), r(2, 4), r(3, 1)]])).toEqual({ x: [1, 2, 3], y: [3, 3, 1] });
+  });
+});
+
+describe('saliencyPair', () => {
+  const row = (id: string) => ({ id, name: id, label: id, runs: [{ seed: 0, runDir: `/r/${id}`, steps: 1, finalLoss: 1, metrics: metrics(0) }], summary: summarizeRuns([]) });
+
+  it("compares the BYOL row with E-DIY, or the teacher when the table has no BYOL row (Table 2)", () => {
+    expect(saliencyPair([row('byol'), row('tg-rdem'), row('ediy')], '/t')).toEqual([
+      { label: 'BYOL', runDir: '/r/byol' },
+      { label: 'E-DIY', runDir: '/r/ediy' },
+    ]);
+    expect(saliencyPair([row('byol-0.1'), row('equal')], '/t')).toEqual([
+      { label: 'BYOL', runDir: '/t' },
+      { label: 'E-DIY', runDir: '/r/equal' },
+    ]);
+    expect(saliencyPair([row('byol-0.1'), row('equal')], undefined)).toBeUndefined();
+    expect(saliencyPair([row('byol')], '/t')).toBeUndefined();
   });
 });

@@ -3,9 +3,9 @@
  * checkpoint, as a TF.js Layers model directory (and, on request, as a torchvision
  * state dict in safetensors for PyTorch fine-tuning).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { exportTorchvisionWeights, saveModelToDir, writeSafetensors } from '@ediy/backbones';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { exportBackbone } from '@ediy/backbones';
 import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -21,7 +21,7 @@ export const EXPORT_SPEC: CommandSpec = {
   arity: { min: 1, max: 1 },
   flags: {
     out: { type: 'string', value: 'dir', description: 'model directory to write (model.json + weights.bin)' },
-    torchvision: { type: 'string', value: 'file', description: 'also write the weights as a torchvision state dict (.safetensors)' },
+    torchvision: { type: 'string', value: 'file', description: 'also write the weights as a torchvision state dict (a .safetensors file; see docs/downstream.md)' },
     backend: BACKEND_FLAG,
   },
   details: `Example:
@@ -40,15 +40,16 @@ export async function exportCommand(args: ParsedArgs, io: CliIO): Promise<number
   await setupBackend(backendFlag(args, cmd), io);
   const { model, config, step } = loadRunBackbone(run);
   try {
-    await saveModelToDir(model, out);
+    await exportBackbone(model, config.scale.backbone, { format: 'tfjs', out });
     println(io.stderr, `ediy: exported the online backbone of ${run} at step ${step}`);
     println(io.stdout, out);
     if (torchvision) {
-      const path = resolve(torchvision);
-      const bytes = writeSafetensors(exportTorchvisionWeights(model, config.scale.backbone), { format: 'pt', source: `ediy ${config.name} step ${step}` });
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, bytes);
-      println(io.stdout, path);
+      const result = await exportBackbone(model, config.scale.backbone, {
+        format: 'torchvision',
+        out: torchvision,
+        metadata: { format: 'pt', source: `ediy ${config.name} step ${step}` },
+      });
+      println(io.stdout, result.path);
     }
   } finally {
     model.dispose();

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { importTorchvisionWeights, readSafetensors, resnet, saveModelToDir, type ResNetDepth, type ResNetStem } from '@ediy/backbones';
+import { importTorchvisionWeights, inferTorchvisionConfig, readSafetensors, resnet, saveModelToDir, type ResNetConfig } from '@ediy/backbones';
 import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -22,10 +22,12 @@ export const IMPORT_SPEC: CommandSpec = {
   positionals: '<file.safetensors>',
   arity: { min: 1, max: 1 },
   flags: {
-    arch: { type: 'string', value: ARCHS.join('|'), description: 'the architecture of the weights' },
+    arch: {
+      type: 'string',
+      value: ARCHS.join('|'),
+      description: 'the architecture the weights must be (checked against the state dict, whose depth, stem and width are read off its shapes)',
+    },
     out: { type: 'string', value: 'dir', description: 'model directory to write (model.json + weights.bin)' },
-    stem: { type: 'string', value: 'imagenet|small', description: 'stem of the ResNet', defaultText: 'imagenet' },
-    width: { type: 'string', value: 'm', description: 'width multiplier of the ResNet', defaultText: '1' },
     'non-strict': { type: 'boolean', description: 'load the keys that match and report missing/unexpected ones instead of failing' },
     backend: BACKEND_FLAG,
   },
@@ -39,19 +41,23 @@ Example:
 export async function importWeightsCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'import-weights';
   const file = resolve(args.positionals[0] as string);
-  if (stringFlag(args, 'arch') === undefined) throw new UsageError(`ediy ${cmd}: --arch <${ARCHS.join('|')}> is required`, cmd);
-  const arch = choiceFlag(args, 'arch', ARCHS, 'resnet50', cmd);
+  const arch = stringFlag(args, 'arch') === undefined ? undefined : choiceFlag(args, 'arch', ARCHS, 'resnet50', cmd);
   const out = resolve(requiredString(args, 'out', cmd, 'dir'));
-  const stem = choiceFlag<ResNetStem>(args, 'stem', ['imagenet', 'small'], 'imagenet', cmd);
-  const widthText = stringFlag(args, 'width') ?? '1';
-  const width = Number(widthText);
-  if (!Number.isFinite(width) || width <= 0) throw new UsageError(`ediy ${cmd}: --width must be a positive number; got ${JSON.stringify(widthText)}`, cmd);
   if (!existsSync(file)) throw new UsageError(`ediy ${cmd}: ${JSON.stringify(args.positionals[0])} does not exist; expected a .safetensors file`, cmd);
   const prefer = backendFlag(args, cmd);
   await setupBackend(prefer, io);
   const state = readSafetensors(new Uint8Array(readFileSync(file)), file);
-  const depth = Number(arch.slice('resnet'.length)) as ResNetDepth;
-  const model = resnet({ depth, stem, widthMultiplier: width, name: arch });
+  let config: ResNetConfig;
+  try {
+    config = inferTorchvisionConfig(state);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (arch !== undefined && `resnet${config.depth}` !== arch) {
+    throw new Error(`${file} holds a resnet${config.depth} state dict (read off its keys), not the --arch ${arch} asked for`);
+  }
+  println(io.stderr, `ediy: ${file}: resnet${config.depth}, ${config.stem} stem, width x${config.widthMultiplier ?? 1}`);
+  const model = resnet({ ...config, name: `resnet${config.depth}` });
   try {
     const report = importTorchvisionWeights(model, state, { strict: !booleanFlag(args, 'non-strict') });
     await saveModelToDir(model, out);

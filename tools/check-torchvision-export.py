@@ -26,7 +26,8 @@ Usage (Debian's python3-torch and python3-torchvision):
   /usr/bin/python3 tools/check-torchvision-export.py --write-keys packages/backbones/test/fixtures/torchvision-keys.json
       writes the state-dict keys and shapes of torchvision's resnet18/34/50 (fc excluded), the
       fixture the tests compare full-width exports with when torch is not installed.
-Prints one JSON line per file; exits 1 at the first failed check, 2 on bad usage.
+Prints one JSON line per file (with an "error" field when its check failed, also printed to
+stderr); exits 1 when any check failed, 2 on bad usage.
 """
 import argparse
 import json
@@ -195,13 +196,15 @@ def main(argv):
             jobs = json.load(f)
     else:
         jobs = [{'weights': args.weights, 'io': args.io, 'depth': args.depth}]
-    try:
-        for job in jobs:
+    failed = 0
+    for job in jobs:
+        try:
             print(json.dumps(check(job['weights'], job.get('io'), job.get('depth'), args.rtol)), flush=True)
-    except CheckError as err:
-        print(f'check-torchvision-export: {err}', file=sys.stderr)
-        return 1
-    return 0
+        except CheckError as err:
+            failed += 1
+            print(json.dumps({'weights': job['weights'], 'error': str(err)}), flush=True)
+            print(f'check-torchvision-export: {err}', file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':

@@ -12,7 +12,10 @@ does:
   conv1 -> stem.conv1, bn1 -> stem.conv1.norm, layerN -> res(N+1),
   bnK -> convK.norm, downsample.0 -> shortcut, downsample.1 -> shortcut.norm
 e.g. layer1.0.bn1.running_var -> res2.0.conv1.norm.running_var. `num_batches_tracked` and
-`fc.*` are dropped (Detectron2's norms and heads have no use for them).
+`fc.*` are dropped (Detectron2's norms and heads have no use for them). It prints the
+Detectron2 settings the backbone needs: MODEL.RESNETS.DEPTH, STRIDE_IN_1X1 False for a
+ResNet-50 (the stride is on the 3x3 conv, torchvision's v1.5 layout), and the channel counts
+of a narrower ResNet-50.
 
 The file is checked before anything is written: every key must be a torchvision ResNet key,
 the architecture must be a ResNet-18, 34 or 50 with the 7x7 (imagenet) stem that Detectron2's
@@ -225,6 +228,9 @@ def main(argv):
     write_atomic(dst, {'model': model, '__author__': 'ediy', 'matching_heuristics': True})
     print(f'wrote {dst}: ResNet-{depth}, base width {width}, {len(model)} tensors')
     settings = [f'MODEL.RESNETS.DEPTH {depth}']
+    if depth == 50:
+        # torchvision's (and @ediy/backbones') bottleneck strides in the 3x3 conv.
+        settings.append('MODEL.RESNETS.STRIDE_IN_1X1 False')
     if depth == 50 and width != 64:
         settings += [f'MODEL.RESNETS.STEM_OUT_CHANNELS {width}', f'MODEL.RESNETS.WIDTH_PER_GROUP {width}',
                      f'MODEL.RESNETS.RES2_OUT_CHANNELS {width * 4}']

@@ -66,7 +66,7 @@ function dump(pkl: string, keys: string[]): Dump {
   return JSON.parse(r.stdout) as Dump;
 }
 
-describe.skipIf(numpyMissing !== null)('tools/convert-to-detectron2.py', () => {
+describe.skipIf(numpyMissing !== null)(`tools/convert-to-detectron2.py${numpyMissing ? ` skipped: ${numpyMissing}` : ''}`, () => {
   it.each([
     { config: { depth: 50, stem: 'imagenet', widthMultiplier: 4 / 64 }, dtype: 'F32' },
     { config: { depth: 18, stem: 'imagenet', widthMultiplier: 4 / 64 }, dtype: 'BF16' },
@@ -159,7 +159,7 @@ describe.skipIf(numpyMissing !== null)('tools/convert-to-detectron2.py', () => {
     writeFileSync(input, fixtureBytes('resnet50-imagenet-w4.safetensors'));
     const r = convert(input, join(dir, 'fixture.pkl'));
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/MODEL\.RESNETS\.STEM_OUT_CHANNELS 4 MODEL\.RESNETS\.WIDTH_PER_GROUP 4 MODEL\.RESNETS\.RES2_OUT_CHANNELS 16/);
+    expect(r.stdout).toMatch(/MODEL\.RESNETS\.DEPTH 50 MODEL\.RESNETS\.STRIDE_IN_1X1 False MODEL\.RESNETS\.STEM_OUT_CHANNELS 4 MODEL\.RESNETS\.WIDTH_PER_GROUP 4 MODEL\.RESNETS\.RES2_OUT_CHANNELS 16/);
     const d = dump(join(dir, 'fixture.pkl'), []);
     expect(d.names.length).toBe(265);
   });

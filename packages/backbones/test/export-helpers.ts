@@ -11,8 +11,8 @@ export function toolPath(name: string): string {
   return fileURLToPath(new URL(`../../../tools/${name}`, import.meta.url));
 }
 
-/** Debian's Python, which has torch and torchvision. */
-export const TORCH_PYTHON = '/usr/bin/python3';
+/** The Python with torch and torchvision: $EDIY_TORCH_PYTHON, by default Debian's /usr/bin/python3. */
+export const TORCH_PYTHON = process.env['EDIY_TORCH_PYTHON'] ?? '/usr/bin/python3';
 
 /**
  * Why `python -c code` cannot run (a message naming what is missing), or `null` when it can.

@@ -68,13 +68,13 @@ describe.each(DEPTHS)('full-width ResNet-%i export', (depth) => {
 const torchMissing = pythonMissing(TORCH_PYTHON, ['torch', 'torchvision', 'numpy']);
 if (torchMissing) console.warn(`skipping the torchvision checks: ${torchMissing}`);
 
-describe.skipIf(torchMissing !== null)('tools/check-torchvision-export.py (PyTorch)', () => {
-  it('loads every export into torchvision leaving only fc missing, and torchvision reproduces our outputs within 1e-4', async () => {
+describe.skipIf(torchMissing !== null)(`tools/check-torchvision-export.py (PyTorch)${torchMissing ? ` skipped: ${torchMissing}` : ''}`, () => {
+  it('loads every export into torchvision leaving only fc missing, torchvision reproduces our outputs within 1e-4, and a wrong output fails', async () => {
     const jobs: { weights: string; io: string; depth: number }[] = [];
     // Full width: stock torchvision.models.resnet18/34/50().
     for (const [depth, { model, path }] of full) {
       const io = join(dir, `resnet${depth}.io.safetensors`);
-      writeFileSync(io, ioFile(model, 1, 64, depth));
+      writeFileSync(io, ioFile(model, 1, 64, depth)); // a 2x2 layer4 map
       jobs.push({ weights: path, io, depth });
     }
     // Narrow models of every depth and both stems, with random weights and BN statistics.
@@ -91,36 +91,36 @@ describe.skipIf(torchMissing !== null)('tools/check-torchvision-export.py (PyTor
       const io = join(dir, `narrow-${config.depth}.io.safetensors`);
       writeFileSync(io, ioFile(model, 2, config.stem === 'small' ? 20 : 48, config.depth));
       jobs.push({ weights, io, depth: config.depth });
+      // The same weights against the outputs of a model with other weights: must fail.
+      if (config.depth === 50) {
+        const other = resnet({ ...config, seed: 99 });
+        const wrong = join(dir, 'wrong.io.safetensors');
+        writeFileSync(wrong, ioFile(other, 2, 48, config.depth));
+        other.dispose();
+        jobs.push({ weights, io: wrong, depth: 50 });
+      }
       model.dispose();
     }
     const jobsPath = join(dir, 'jobs.json');
     writeFileSync(jobsPath, JSON.stringify(jobs));
     const r = spawnSync(TORCH_PYTHON, [toolPath('check-torchvision-export.py'), '--jobs', jobsPath], { encoding: 'utf8', timeout: 600_000 });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/narrow-50\.safetensors: layer4 differs from torchvision by [0-9.e+-]+ relative \(max\); expected < 0\.0001$/),
+    ]);
     const reports = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(reports.length).toBe(6);
+    expect(reports.length).toBe(7);
     for (const [index, report] of reports.entries()) {
+      if (index === 6) {
+        expect(report['error']).toMatch(/layer4 differs/);
+        continue;
+      }
+      expect(report['error'], jobs[index]!.weights).toBeUndefined();
       expect(report['depth']).toBe(jobs[index]!.depth);
       expect(report['missing']).toEqual(['fc.bias', 'fc.weight']);
       expect(report['stock_torchvision']).toBe(index < 3);
       expect(report['layer4_rel_error']).toBeLessThan(1e-4);
       expect(report['pooled_rel_error']).toBeLessThan(1e-4);
     }
-  });
-
-  it('fails, naming the difference, when the output does not match', () => {
-    const { path } = full.get(18)!;
-    const io = join(dir, 'other.io.safetensors');
-    // Outputs of a model with other weights.
-    const other = resnet({ depth: 18, stem: 'imagenet', seed: 99 });
-    writeFileSync(io, ioFile(other, 1, 64, 18));
-    other.dispose();
-    const r = spawnSync(TORCH_PYTHON, [toolPath('check-torchvision-export.py'), '--weights', path, '--io', io, '--depth', '18'], {
-      encoding: 'utf8',
-      timeout: 600_000,
-    });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/layer4 differs from torchvision by [0-9.e+-]+ relative \(max\); expected < 0\.0001/);
   });
 });

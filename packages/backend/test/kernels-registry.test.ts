@@ -89,4 +89,24 @@ describe('wasm training kernel registration', () => {
     }
     tf.dispose([x, w, dw, dy, dyDepthwise, ids]);
   });
+
+  it('frees the XNNPACK operators of its temporary filters: the wasm heap does not grow', () => {
+    const rng = new Rng(8);
+    const x = tf.tensor4d(randomValues(rng, [4, 16, 16, 16]), [4, 16, 16, 16]);
+    const w = tf.tensor4d(randomValues(rng, [3, 3, 16, 32]), [3, 3, 16, 32]);
+    const dy = tf.tensor4d(randomValues(rng, [4, 8, 8, 32]), [4, 8, 8, 32]);
+    const a = { strides: 2, pad: 'same', dataFormat: 'NHWC' };
+    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+    const step = () => {
+      const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...a, inputShape: x.shape }) as tf.Tensor;
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...a, filterShape: w.shape }) as tf.Tensor;
+      tf.dispose([dx, dw]);
+    };
+    for (let i = 0; i < 5; i++) step();
+    const before = heap();
+    // each step packs ~50 kB of new filters into XNNPACK operators; kept, they would grow the heap
+    for (let i = 0; i < 200; i++) step();
+    expect(heap()).toBe(before);
+    tf.dispose([x, w, dy]);
+  });
 });

@@ -51,7 +51,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   }
 };
 
-/** `Conv2DBackpropFilter` on wasm: a forward conv of transposed operands, or one matmul for 1x1 filters. */
+/** `Conv2DBackpropFilter` on wasm: a forward conv of transposed operands, or one matmul for 1x1 filters and few input channels. */
 export const conv2DBackpropFilterConfig: KernelConfig = {
   kernelName: Conv2DBackpropFilter,
   backendName: 'wasm',

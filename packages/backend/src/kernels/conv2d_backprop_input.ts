@@ -13,13 +13,14 @@ import { WasmCalls } from './wasm_calls.js';
  * One output phase `r` of a strided transposed convolution along one axis: rows
  * `i = r + s*m` of dx receive only the filter taps `k ≡ r + pad (mod s)`.
  */
-interface AxisPhase {
+export interface AxisPhase {
   /** Number of filter taps in this phase (0: the phase is all zeros). */
   taps: number;
   /** First tap in the flipped filter; the phase's taps are every `s`-th from here. */
   start: number;
-  /** Padding of dy before and after (negative: crop) for a stride-1 correlation. */
+  /** Padding of dy before its first row (negative: rows cropped) for a stride-1 correlation. */
   before: number;
+  /** Padding of dy after its last row (negative: rows cropped). */
   after: number;
 }
 

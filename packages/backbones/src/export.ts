@@ -2,7 +2,17 @@
  * Writing a trained backbone out for other frameworks: a TF.js Layers directory, or a
  * torchvision state dict in safetensors (for PyTorch, and from there Detectron2).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ResNetConfig } from './config.js';
@@ -97,13 +107,17 @@ export async function exportBackbone(
   }
   const { format, out } = options;
   if (typeof out !== 'string' || out.length === 0) {
-    throw new TypeError(`exportBackbone options.out must be a non-empty path, got ${JSON.stringify(out)}`);
+    throw new TypeError(
+      `exportBackbone options.out must be a non-empty path, got ${JSON.stringify(out)}`,
+    );
   }
   const path = resolve(out);
   if (format === 'tfjs') {
     for (const key of ['dtype', 'numBatchesTracked', 'metadata'] as const) {
       if (options[key] !== undefined) {
-        throw new Error(`exportBackbone options.${key} applies to format 'torchvision' only; got it with format 'tfjs'`);
+        throw new Error(
+          `exportBackbone options.${key} applies to format 'torchvision' only; got it with format 'tfjs'`,
+        );
       }
     }
     const result = await saveModelToDir(model, path);
@@ -119,15 +133,20 @@ export async function exportBackbone(
       throw new Error(`exportBackbone: torchvision output ${path} must end in .safetensors`);
     }
     if (existsSync(path) && statSync(path).isDirectory()) {
-      throw new Error(`exportBackbone: torchvision output ${path} is a directory; expected a file path`);
+      throw new Error(
+        `exportBackbone: torchvision output ${path} is a directory; expected a file path`,
+      );
     }
     const exportOptions: ExportTorchvisionOptions = {};
     if (options.dtype !== undefined) exportOptions.dtype = options.dtype;
-    if (options.numBatchesTracked !== undefined) exportOptions.numBatchesTracked = options.numBatchesTracked;
+    if (options.numBatchesTracked !== undefined)
+      exportOptions.numBatchesTracked = options.numBatchesTracked;
     const state = exportTorchvisionWeights(model, config, exportOptions);
     const bytes = writeSafetensors(state, options.metadata);
     writeFileAtomic(path, bytes);
     return { format, path, bytes: bytes.byteLength, keys: [...state.keys()] };
   }
-  throw new RangeError(`exportBackbone options.format must be 'tfjs' or 'torchvision', got ${JSON.stringify(format)}`);
+  throw new RangeError(
+    `exportBackbone options.format must be 'tfjs' or 'torchvision', got ${JSON.stringify(format)}`,
+  );
 }

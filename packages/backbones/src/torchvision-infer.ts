@@ -21,7 +21,9 @@ const DEPTHS: { depth: ResNetDepth; block: 'basic' | 'bottleneck'; blocks: strin
  *   (not a torchvision ResNet: a prefix such as `module.encoder_q.` or another architecture),
  *   or a ResNet-101's blocks 3,4,23,3.
  */
-export function inferTorchvisionConfig(state: StateDict | Readonly<Record<string, SafeTensor>>): ResNetConfig {
+export function inferTorchvisionConfig(
+  state: StateDict | Readonly<Record<string, SafeTensor>>,
+): ResNetConfig {
   const keys = new Set(state instanceof Map ? state.keys() : Object.keys(state));
   const shapeOf = (key: string): number[] | undefined => {
     const t = state instanceof Map ? state.get(key) : state[key];

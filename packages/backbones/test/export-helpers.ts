@@ -18,9 +18,13 @@ export const TORCH_PYTHON = process.env['EDIY_TORCH_PYTHON'] ?? '/usr/bin/python
  * Why `python -c code` cannot run (a message naming what is missing), or `null` when it can.
  */
 export function pythonMissing(python: string, modules: string[]): string | null {
-  const r = spawnSync(python, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(python, ['-c', `import ${modules.join(', ')}`], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (r.error) return `${python} not runnable (${r.error.message})`;
-  if (r.status !== 0) return `${python} cannot import ${modules.join(', ')}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+  if (r.status !== 0)
+    return `${python} cannot import ${modules.join(', ')}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
   return null;
 }
 
@@ -29,7 +33,11 @@ export function pythonMissing(python: string, modules: string[]): string | null 
  * 1/sqrt(fan-in), BN gamma in [0.5, 1.5], beta and running mean ~ 0.1 N(0,1), running var in
  * [0.5, 1.5], num_batches_tracked 7.
  */
-export function randomState(config: ResNetConfig, seed: number, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): StateDict {
+export function randomState(
+  config: ResNetConfig,
+  seed: number,
+  dtype: 'F32' | 'F16' | 'BF16' = 'F32',
+): StateDict {
   const rng = new Rng(seed);
   const out: StateDict = new Map();
   for (const k of torchvisionStateKeys(config)) {
@@ -38,7 +46,10 @@ export function randomState(config: ResNetConfig, seed: number, dtype: 'F32' | '
       continue;
     }
     const n = k.shape.reduce((a, b) => a * b, 1);
-    const fanIn = k.shape.length === 4 ? (k.shape[1] as number) * (k.shape[2] as number) * (k.shape[3] as number) : 1;
+    const fanIn =
+      k.shape.length === 4
+        ? (k.shape[1] as number) * (k.shape[2] as number) * (k.shape[3] as number)
+        : 1;
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       switch (k.weight) {
@@ -90,8 +101,16 @@ export function ioFile(model: LayersModel, batch: number, size: number, seed: nu
     const [map, pool] = model.predict(x) as tf.Tensor[];
     return [tf.transpose(x, [0, 3, 1, 2]), tf.transpose(map!, [0, 3, 1, 2]), pool!];
   });
-  const entry = (t: tf.Tensor) => ({ dtype: 'F32' as const, shape: t.shape.slice(), data: t.dataSync() as Float32Array });
-  const bytes = writeSafetensors({ input: entry(input!), layer4: entry(layer4!), pooled: entry(pooled!) });
+  const entry = (t: tf.Tensor) => ({
+    dtype: 'F32' as const,
+    shape: t.shape.slice(),
+    data: t.dataSync() as Float32Array,
+  });
+  const bytes = writeSafetensors({
+    input: entry(input!),
+    layer4: entry(layer4!),
+    pooled: entry(pooled!),
+  });
   tf.dispose([input!, layer4!, pooled!]);
   return bytes;
 }

@@ -49,7 +49,8 @@ export async function loadRow(spec: string, command = 'pretrain'): Promise<Loade
 
 /**
  * Imports a module by path: natively when the runtime handles its extension (plain
- * JS, or TypeScript under tsx or vitest), else through tsx's ESM API.
+ * JS, or TypeScript under tsx or vitest), else with tsx's ESM loader registered for
+ * the import.
  */
 export async function importModule(path: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(path).href;
@@ -61,11 +62,17 @@ export async function importModule(path: string): Promise<Record<string, unknown
       throw new Error(`cannot load config module ${path}: ${(err as Error).message}`, { cause: err });
     }
   }
-  const { tsImport } = await import('tsx/esm/api');
+  // Registered globally (not namespaced), so the module's own imports of @ediy/* resolve
+  // to the very instances this process runs: a loss it registers is the trainer's.
+  const { register } = await import('tsx/esm/api');
+  const unregister = register();
   try {
-    return (await tsImport(url, { parentURL: import.meta.url })) as Record<string, unknown>;
+    // A fresh URL: the runtime remembers the failed import of the plain one.
+    return (await import(`${url}?ediy-config`)) as Record<string, unknown>;
   } catch (err) {
     throw new Error(`cannot load config module ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await unregister();
   }
 }
 

@@ -4,7 +4,7 @@
  * forward time and GFLOP/s, and the backward input and filter times with ediy's kernels,
  * with wasm's built-in Conv2DBackpropInput, and with the cpu backend.
  *
- * Usage: npm run bench [-- --batch 32 --repeats 5 --cpu-batch 2]
+ * Usage: npm run bench [-- --batch 32 --repeats 5 --cpu-batch 2 --only <layer name part>]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, replacedWasmKernel, Rng } from '../src/index.js';
@@ -46,6 +46,8 @@ function arg(name: string, fallback: number): number {
 const BATCH = arg('batch', 32);
 const REPEATS = Math.max(1, arg('repeats', 5));
 const CPU_BATCH = Math.max(1, arg('cpu-batch', 2));
+const onlyAt = process.argv.indexOf('--only');
+const ONLY = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '') : '';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -155,7 +157,7 @@ async function main(): Promise<void> {
   console.log(header);
   console.log('-'.repeat(header.length));
   const total = { fwd: 0, input: 0, filter: 0, builtin: 0, flops: 0 };
-  for (const layer of LAYERS) {
+  for (const layer of LAYERS.filter((l) => l.name.startsWith(ONLY))) {
     const r = await measure(layer, layer.cpu === true);
     const n = layer.count;
     total.fwd += n * r.fwd;

@@ -7,8 +7,8 @@ Usage:
 
 Needs only numpy and the standard library. The output is a pickle of
   {"model": {detectron2_name: float32 numpy array}, "__author__": "ediy", "matching_heuristics": True}
-with the names Detectron2's ResNet uses, renamed as MoCo's convert-pretrain-to-detectron2.py
-does:
+(the arrays pickled so that numpy 1 and numpy 2 both load them) with the names Detectron2's
+ResNet uses, renamed as MoCo's convert-pretrain-to-detectron2.py does:
   conv1 -> stem.conv1, bn1 -> stem.conv1.norm, layerN -> res(N+1),
   bnK -> convK.norm, downsample.0 -> shortcut, downsample.1 -> shortcut.norm
 e.g. layer1.0.bn1.running_var -> res2.0.conv1.norm.running_var. `num_batches_tracked` and
@@ -22,6 +22,7 @@ the architecture must be a ResNet-18, 34 or 50 with the 7x7 (imagenet) stem that
 BasicStem has, every key of that architecture must be present with a float dtype
 (F32, F16, BF16, F64) and the shape it implies. Errors name the keys and exit with status 1.
 """
+import copyreg
 import json
 import os
 import pickle
@@ -199,13 +200,25 @@ def convert(path):
     return model, depth, width
 
 
+def _reduce_array(a):
+    # numpy.ndarray(shape, '<f4', bytearray): the pickle names only numpy.ndarray, which every
+    # numpy has; numpy's own pickles name numpy._core (numpy 2) or numpy.core (numpy 1), and
+    # numpy 1 cannot load the former. The bytearray keeps the loaded array writable.
+    return np.ndarray, (tuple(int(d) for d in a.shape), '<f4', bytearray(np.ascontiguousarray(a, dtype='<f4').tobytes()))
+
+
+class _Pickler(pickle.Pickler):
+    dispatch_table = copyreg.dispatch_table.copy()
+    dispatch_table[np.ndarray] = _reduce_array
+
+
 def write_atomic(path, obj):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.tmp-', dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
-            pickle.dump(obj, f, protocol=4)
+            _Pickler(f, protocol=4).dump(obj)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

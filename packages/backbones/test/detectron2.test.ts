@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import {
   writeSafetensors,
 } from '@ediy/backbones';
 import type { ResNetConfig, StateDict } from '@ediy/backbones';
-import { pythonMissing, randomState, toolPath } from './export-helpers.js';
+import { pythonMissing, randomState, toolPath, TORCH_PYTHON } from './export-helpers.js';
 import { fixtureBytes } from './helpers.js';
 
 /** `python3` on PATH: numpy and the standard library are all the converter needs. */
@@ -63,8 +63,8 @@ function convert(
   return spawnSync(PYTHON, [CONVERT, input, output], { encoding: 'utf8', timeout: 300_000 });
 }
 
-function dump(pkl: string, keys: string[]): Dump {
-  const r = spawnSync(PYTHON, ['-c', DUMP, pkl, ...keys], { encoding: 'utf8', timeout: 300_000 });
+function dump(pkl: string, keys: string[], python = PYTHON): Dump {
+  const r = spawnSync(python, ['-c', DUMP, pkl, ...keys], { encoding: 'utf8', timeout: 300_000 });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as Dump;
 }
@@ -204,6 +204,22 @@ describe.skipIf(numpyMissing !== null)(
       );
       const d = dump(join(dir, 'fixture.pkl'), []);
       expect(d.names.length).toBe(265);
+    });
+
+    it('pickles arrays that numpy 1 and numpy 2 both load (no numpy.core / numpy._core reference)', () => {
+      const input = join(dir, 'fixture.safetensors');
+      writeFileSync(input, fixtureBytes('resnet50-imagenet-w4.safetensors'));
+      const pkl = join(dir, 'portable.pkl');
+      expect(convert(input, pkl).status).toBe(0);
+      const text = readFileSync(pkl).toString('latin1');
+      expect(text).toContain('ndarray');
+      expect(text).not.toMatch(/numpy\._?core/);
+      const keys = ['stem.conv1.weight', 'res4.5.conv3.norm.running_var'];
+      const a = dump(pkl, keys);
+      expect(a.values['stem.conv1.weight']!.length).toBe(4 * 3 * 7 * 7);
+      // Another Python (Debian's, numpy 1.x here) reads the same names, shapes and values.
+      if (pythonMissing(TORCH_PYTHON, ['numpy']) === null)
+        expect(dump(pkl, keys, TORCH_PYTHON)).toEqual(a);
     });
   },
 );

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@ediy/backend';
 import { expectClose, initBoth, randomValues, runOn } from './kernels-helpers.js';

@@ -1,6 +1,7 @@
 /**
  * `@ediy/backbones`: ResNet-18/34/50 backbones returning the layer4 region map, with
- * torchvision weight import and export (safetensors) and filesystem model saving.
+ * torchvision weight import and export (safetensors), filesystem model saving, and
+ * `exportBackbone` for carrying a trained backbone to PyTorch and Detectron2.
  * @packageDocumentation
  */
 export * from './config.js';

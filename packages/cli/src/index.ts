@@ -13,6 +13,7 @@ export {
   reproduce,
   drawSaliencyGrid,
   saliencyPair,
+  assertSameConfig,
   tableRows,
   readRunEval,
   REPRODUCIBLE_TABLES,

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from '
 import { join, relative, resolve } from 'node:path';
 import { TABLE1, TABLES } from '@ediy/examples';
 import { fromLayersModel, saliencyGrid, saliencyMaps, type HostArray } from '@ediy/eval';
-import { pretrain, resolveExperiment, type DataConfig, type PresetName, type ProgressStream, type RowConfig } from '@ediy/trainer';
+import { pretrain, resolveExperiment, type DataConfig, type ExperimentConfig, type PresetName, type ProgressStream, type RowConfig } from '@ediy/trainer';
 import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
 import { barChart, lineChart } from './plot/charts.js';
 import { METRICS, resultsMarkdown, summarizeRuns, type EvalMetrics, type ReproduceResults, type RowResult, type RunResult } from './results.js';
@@ -86,6 +86,19 @@ export function readRunEval(path: string): RunEvalRecord {
   return { ...raw, metrics };
 }
 
+/**
+ * Checks that a finished run directory was trained with `config`, so a rerun with other
+ * settings (preset, data, steps) never reuses its results.
+ * @throws naming the directory when its `config.json` differs.
+ */
+export function assertSameConfig(runDir: string, config: ExperimentConfig): void {
+  const path = join(runDir, 'config.json');
+  const saved = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  if (saved !== `${JSON.stringify(config, null, 2)}\n`) {
+    throw new Error(`${runDir} holds a run of another config (${saved === undefined ? 'no config.json' : 'config.json differs'}); use another --out, or delete it to retrain`);
+  }
+}
+
 /** The rows of a table to run, checked against `only`. */
 export function tableRows(table: ReproducibleTable, only?: readonly string[]): Array<[string, RowConfig]> {
   const all = Object.entries(TABLES[table]) as Array<[string, RowConfig]>;
@@ -137,7 +150,10 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
   const teacherConfig = resolveExperiment(TABLE1.byol, { ...common, seed: seeds[0] as number });
   if (teacherNeeded) {
     const done = join(teacherDir, 'done.json');
-    if (existsSync(done)) say(`ediy: teacher done (${teacherDir})`);
+    if (existsSync(done)) {
+      assertSameConfig(teacherDir, teacherConfig);
+      say(`ediy: teacher done (${teacherDir})`);
+    }
     else {
       const result = await pretrain(teacherConfig, { runDir: teacherDir, progress, label: 'teacher (table1/byol)' });
       if (!result.finished) throw new Error(`teacher run ${teacherDir} stopped at step ${result.steps}/${result.totalSteps}`);
@@ -160,6 +176,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       const label = `[${index}/${total}] ${options.table}/${id} seed ${seed}`;
       let record: RunEvalRecord;
       if (existsSync(evalPath)) {
+        assertSameConfig(runDir, config);
         say(`ediy: ${label}: done, skipping (${relative(process.cwd(), evalPath)})`);
         record = readRunEval(evalPath);
       } else {

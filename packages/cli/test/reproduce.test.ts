@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -68,6 +69,13 @@ describe('ediy reproduce table1 --preset smoke', () => {
     expect(results.rows.map((r) => r.id)).toEqual(['byol', 'ediy']);
   });
 
+  it('refuses to reuse runs made with other settings', async () => {
+    const io = captureIO();
+    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--max-steps', '2', '--backend', 'wasm', '--out', out, '--rows', 'byol,ediy'], io);
+    expect(code).toBe(1);
+    expect(io.err()).toContain(`${join(out, 'teacher')} holds a run of another config (config.json differs)`);
+  });
+
   it('resumes an interrupted row from its checkpoint', async () => {
     await initBackend({ prefer: 'wasm' });
     const fresh = tempDir('ediy-resume-');
@@ -75,8 +83,10 @@ describe('ediy reproduce table1 --preset smoke', () => {
     const first = await pretrain(resolveExperiment(TABLE1.byol, { preset: 'smoke', seed: 1 }), { runDir, stopAfter: 2, progress: null });
     expect(first.finished).toBe(false);
     const io = captureIO();
+    const tensors = tf.memory().numTensors;
     const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--seed', '1', '--rows', 'byol', '--backend', 'wasm', '--out', fresh], io);
     expect(code, io.err()).toBe(0);
+    expect(tf.memory().numTensors).toBe(tensors);
     expect(io.err()).toMatch(/resuming at step 2\/3/);
     expect(readStepLog(join(runDir, 'log.jsonl')).map((r) => r.step)).toEqual([1, 2, 3]);
     expect(existsSync(join(runDir, 'eval.json'))).toBe(true);

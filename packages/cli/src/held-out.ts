@@ -39,7 +39,7 @@ async function openPathHeldOut(path: string, size: number): Promise<Dataset> {
   return splitDataset(all, { testFraction: 0.2, seed: 0 }).test;
 }
 
-/** Opens at most `count` held-out images of a data config, with three channels. */
+/** Opens the held-out images of a data config, with three channels: `count` scenes for the embedded data, the whole test set on disk. */
 export async function openHeldOut(data: DataConfig, count: number): Promise<Dataset> {
   if (data.kind === 'scenes') {
     return syntheticScenes({ count, size: data.size, numClasses: data.numClasses, seed: data.seed + HELD_OUT_SEED_OFFSET });

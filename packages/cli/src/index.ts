@@ -23,6 +23,7 @@ export {
   type RunEvalRecord,
   type SaliencyRun,
 } from './reproduce.js';
+export { openHeldOut, HELD_OUT_SEED_OFFSET } from './held-out.js';
 export { evaluateRun, evaluateBackbone, loadRunBackbone, heldOutData, EVAL_SETTINGS, type EvalSettings, type HeldOut, type RunBackbone, type RunEvaluation, type EvaluateRunOptions } from './evaluate.js';
 export * from './results.js';
 export { readStepLog, meanLossCurve } from './run-log.js';

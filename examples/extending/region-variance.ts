@@ -40,10 +40,17 @@ export function meanRegionConcentration(local: tf.Tensor4D): tf.Scalar {
 
 /** The region loss: ||m||^2 of view 1 plus that of view 2 (online local projections). */
 export const regionVarianceLoss: RegionLoss<RegionVarianceOptions> = (inputs) =>
-  tf.tidy(() => tf.add(meanRegionConcentration(inputs.local[0]), meanRegionConcentration(inputs.local[1])) as tf.Scalar);
+  tf.tidy(
+    () =>
+      tf.add(
+        meanRegionConcentration(inputs.local[0]),
+        meanRegionConcentration(inputs.local[1]),
+      ) as tf.Scalar,
+  );
 
 // Register once, even if the module is loaded twice.
-if (!regionLossNames().includes('region-variance')) registerRegionLoss('region-variance', regionVarianceLoss);
+if (!regionLossNames().includes('region-variance'))
+  registerRegionLoss('region-variance', regionVarianceLoss);
 
 /** BYOL plus the region-variance term, as a row `ediy pretrain` trains. */
 export const row = {

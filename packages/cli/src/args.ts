@@ -67,11 +67,20 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
   if (values.help === true) return { values, positionals };
   const { min, max } = spec.arity;
   if (positionals.length < min) {
-    throw new UsageError(`ediy ${spec.name}: missing argument ${spec.positionals} (usage: ${usageLine(spec)})`, spec.name);
+    throw new UsageError(
+      `ediy ${spec.name}: missing argument ${spec.positionals} (usage: ${usageLine(spec)})`,
+      spec.name,
+    );
   }
   if (positionals.length > max) {
-    const extra = positionals.slice(max).map((p) => JSON.stringify(p)).join(', ');
-    throw new UsageError(`ediy ${spec.name}: unexpected argument ${extra}; expected ${spec.positionals || 'no arguments'}`, spec.name);
+    const extra = positionals
+      .slice(max)
+      .map((p) => JSON.stringify(p))
+      .join(', ');
+    throw new UsageError(
+      `ediy ${spec.name}: unexpected argument ${extra}; expected ${spec.positionals || 'no arguments'}`,
+      spec.name,
+    );
   }
   return { values, positionals };
 }

@@ -8,7 +8,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { IMAGENET_NORMALIZE } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
-import { denseProbe, extractFeatures, fromLayersModel, knnEvaluate, linearProbe, regionDiversity, type HostArray } from '@ediy/eval';
+import {
+  denseProbe,
+  extractFeatures,
+  fromLayersModel,
+  knnEvaluate,
+  linearProbe,
+  regionDiversity,
+  type HostArray,
+} from '@ediy/eval';
 import {
   latestCheckpoint,
   loadCheckpoint,
@@ -50,7 +58,12 @@ export function presetOf(config: ExperimentConfig): PresetName {
   for (const name of PRESET_NAMES) {
     const s = presetScale(name);
     const b = config.scale.backbone;
-    if (s.backbone.depth === b.depth && s.backbone.stem === b.stem && s.backbone.widthMultiplier === b.widthMultiplier && s.imageSize === config.scale.imageSize) {
+    if (
+      s.backbone.depth === b.depth &&
+      s.backbone.stem === b.stem &&
+      s.backbone.widthMultiplier === b.widthMultiplier &&
+      s.imageSize === config.scale.imageSize
+    ) {
       return name;
     }
   }
@@ -76,7 +89,10 @@ export interface RunBackbone {
 export function loadRunBackbone(runDir: string, name = 'backbone'): RunBackbone {
   if (!existsSync(runDir)) throw new Error(`${runDir}: run directory not found`);
   const dir = latestCheckpoint(join(runDir, 'checkpoints'));
-  if (!dir) throw new Error(`${runDir}: no checkpoint (expected ${join(runDir, 'checkpoints', 'step-*', 'state.json')}); is it a run directory of 'ediy pretrain'?`);
+  if (!dir)
+    throw new Error(
+      `${runDir}: no checkpoint (expected ${join(runDir, 'checkpoints', 'step-*', 'state.json')}); is it a run directory of 'ediy pretrain'?`,
+    );
   const ckpt = loadCheckpoint(dir);
   try {
     const config = ckpt.state.config;
@@ -126,9 +142,16 @@ export async function heldOutData(data: DataConfig, max: number): Promise<HeldOu
   };
 }
 
-function rows<T extends Float32Array | Int32Array>(a: HostArray<T>, start: number, end: number): HostArray<T> {
+function rows<T extends Float32Array | Int32Array>(
+  a: HostArray<T>,
+  start: number,
+  end: number,
+): HostArray<T> {
   const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
-  return { data: a.data.subarray(start * per, end * per) as T, shape: [end - start, ...a.shape.slice(1)] };
+  return {
+    data: a.data.subarray(start * per, end * per) as T,
+    shape: [end - start, ...a.shape.slice(1)],
+  };
 }
 
 /**
@@ -137,11 +160,20 @@ function rows<T extends Float32Array | Int32Array>(a: HostArray<T>, start: numbe
  * scored. Metrics that need labels or masks the data lacks are NaN. Leaves no tensors
  * behind.
  */
-export function evaluateBackbone(model: LayersModel, data: HeldOut, settings: EvalSettings, seed = 0): EvalMetrics {
+export function evaluateBackbone(
+  model: LayersModel,
+  data: HeldOut,
+  settings: EvalSettings,
+  seed = 0,
+): EvalMetrics {
   const n = data.images.shape[0] as number;
   const nTrain = Math.floor(n * settings.trainFraction);
-  if (nTrain < 2 || n - nTrain < 1) throw new Error(`evaluation needs at least 3 held-out images, got ${n}`);
-  const features = extractFeatures(fromLayersModel(model), data.images, { maps: true, batchSize: 32 });
+  if (nTrain < 2 || n - nTrain < 1)
+    throw new Error(`evaluation needs at least 3 held-out images, got ${n}`);
+  const features = extractFeatures(fromLayersModel(model), data.images, {
+    maps: true,
+    batchSize: 32,
+  });
   const maps = features.maps as HostArray;
   const labelled = data.numClasses >= 2 && data.labels.every((l) => l >= 0);
   const trainLabels = data.labels.subarray(0, nTrain);
@@ -180,7 +212,13 @@ export function evaluateBackbone(model: LayersModel, data: HeldOut, settings: Ev
       }).mIoU
     : NaN;
   const diversity = regionDiversity(rows(maps, nTrain, n));
-  return { knnTop1, linearTop1, denseMIoU, meanRegionCosine: diversity.meanRegionCosine, effectiveRank: diversity.effectiveRank };
+  return {
+    knnTop1,
+    linearTop1,
+    denseMIoU,
+    meanRegionCosine: diversity.meanRegionCosine,
+    effectiveRank: diversity.effectiveRank,
+  };
 }
 
 /** Options of {@link evaluateRun}. */
@@ -204,7 +242,10 @@ export interface RunEvaluation {
 }
 
 /** Evaluates the newest checkpoint of a run directory. */
-export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<RunEvaluation> {
+export async function evaluateRun(
+  runDir: string,
+  options: EvaluateRunOptions = {},
+): Promise<RunEvaluation> {
   const { model, config, step, checkpoint } = loadRunBackbone(runDir);
   try {
     const settings = options.settings ?? EVAL_SETTINGS[presetOf(config)];

@@ -7,7 +7,14 @@
 export { main, mainHelp, COMMANDS, type Command } from './main.js';
 export { UsageError, EXIT_USAGE, EXIT_FAILURE } from './errors.js';
 export { processIO, type CliIO } from './io.js';
-export { parseCommandArgs, commandHelp, usageLine, type CommandSpec, type FlagSpec, type ParsedArgs } from './args.js';
+export {
+  parseCommandArgs,
+  commandHelp,
+  usageLine,
+  type CommandSpec,
+  type FlagSpec,
+  type ParsedArgs,
+} from './args.js';
 export { loadRow, checkRow, type LoadedRow } from './rows.js';
 export {
   reproduce,
@@ -24,8 +31,28 @@ export {
   type SaliencyRun,
 } from './reproduce.js';
 export { openHeldOut, HELD_OUT_SEED_OFFSET } from './held-out.js';
-export { evaluateRun, evaluateBackbone, loadRunBackbone, heldOutData, EVAL_SETTINGS, type EvalSettings, type HeldOut, type RunBackbone, type RunEvaluation, type EvaluateRunOptions } from './evaluate.js';
+export {
+  evaluateRun,
+  evaluateBackbone,
+  loadRunBackbone,
+  heldOutData,
+  EVAL_SETTINGS,
+  type EvalSettings,
+  type HeldOut,
+  type RunBackbone,
+  type RunEvaluation,
+  type EvaluateRunOptions,
+} from './evaluate.js';
 export * from './results.js';
 export { readStepLog, meanLossCurve } from './run-log.js';
 export { Raster, PALETTE, seriesColour, type Rgb } from './plot/raster.js';
-export { lineChart, barChart, niceTicks, formatNumber, type LineSeries, type LineChartOptions, type Bar, type BarChartOptions } from './plot/charts.js';
+export {
+  lineChart,
+  barChart,
+  niceTicks,
+  formatNumber,
+  type LineSeries,
+  type LineChartOptions,
+  type Bar,
+  type BarChartOptions,
+} from './plot/charts.js';

@@ -67,7 +67,9 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   const command = COMMANDS.find((c) => c.spec.name === name);
   try {
     if (!command) {
-      throw new UsageError(`unknown command ${JSON.stringify(name)}; expected one of ${COMMANDS.map((c) => c.spec.name).join(', ')}`);
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}; expected one of ${COMMANDS.map((c) => c.spec.name).join(', ')}`,
+      );
     }
     const args = parseCommandArgs(command.spec, rest);
     if (args.values.help === true) {
@@ -78,7 +80,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   } catch (err) {
     if (err instanceof UsageError) {
       println(io.stderr, `ediy: error: ${err.message}`);
-      println(io.stderr, err.command ? `Run 'ediy ${err.command} --help' for usage.` : "Run 'ediy --help' for usage.");
+      println(
+        io.stderr,
+        err.command
+          ? `Run 'ediy ${err.command} --help' for usage.`
+          : "Run 'ediy --help' for usage.",
+      );
       return EXIT_USAGE;
     }
     const e = err as Error;

@@ -17,7 +17,8 @@ export const BACKEND_CHOICES: readonly BackendPreference[] = ['auto', 'tensorflo
 export const PRESET_FLAG: FlagSpec = {
   type: 'string',
   value: PRESET_NAMES.join('|'),
-  description: 'scale of the run: smoke (seconds a row), mini (minutes a row on 2 CPU cores), paper (ResNet-50, 224 px, for a GPU)',
+  description:
+    'scale of the run: smoke (seconds a row), mini (minutes a row on 2 CPU cores), paper (ResNet-50, 224 px, for a GPU)',
   defaultText: 'mini',
 };
 
@@ -30,25 +31,44 @@ export const BACKEND_FLAG: FlagSpec = {
 };
 
 /** `--seed`. */
-export const SEED_FLAG: FlagSpec = { type: 'string', value: 'n', description: 'run seed (a non-negative integer)', defaultText: '0' };
+export const SEED_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'n',
+  description: 'run seed (a non-negative integer)',
+  defaultText: '0',
+};
 
 /** `--seeds`. */
-export const SEEDS_FLAG: FlagSpec = { type: 'string', value: 'list', description: 'several run seeds, comma-separated (e.g. 0,1,2)' };
+export const SEEDS_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'list',
+  description: 'several run seeds, comma-separated (e.g. 0,1,2)',
+};
 
 /** `--data`. */
 export const DATA_FLAG: FlagSpec = {
   type: 'string',
   value: 'path',
-  description: "training data: 'scenes' (the embedded synthetic scenes) or a path @ediy/data reads (IDX file, CIFAR batch, image folder)",
+  description:
+    "training data: 'scenes' (the embedded synthetic scenes) or a path @ediy/data reads (IDX file, CIFAR batch, image folder)",
   defaultText: 'scenes',
 };
 
 /** A named flag's value checked against a list of choices. */
-export function choiceFlag<T extends string>(args: ParsedArgs, flag: string, choices: readonly T[], fallback: T, command: string): T {
+export function choiceFlag<T extends string>(
+  args: ParsedArgs,
+  flag: string,
+  choices: readonly T[],
+  fallback: T,
+  command: string,
+): T {
   const value = stringFlag(args, flag);
   if (value === undefined) return fallback;
   if (!(choices as readonly string[]).includes(value)) {
-    throw new UsageError(`ediy ${command}: --${flag} must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}`, command);
+    throw new UsageError(
+      `ediy ${command}: --${flag} must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}`,
+      command,
+    );
   }
   return value as T;
 }
@@ -68,13 +88,21 @@ export function integerValue(value: string, flag: string, command: string, min =
   const trimmed = value.trim();
   const n = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN;
   if (!Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`ediy ${command}: --${flag} must be an integer >= ${min}; got ${JSON.stringify(value)}`, command);
+    throw new UsageError(
+      `ediy ${command}: --${flag} must be an integer >= ${min}; got ${JSON.stringify(value)}`,
+      command,
+    );
   }
   return n;
 }
 
 /** An optional integer flag. */
-export function integerFlag(args: ParsedArgs, flag: string, command: string, min = 0): number | undefined {
+export function integerFlag(
+  args: ParsedArgs,
+  flag: string,
+  command: string,
+  min = 0,
+): number | undefined {
   const value = stringFlag(args, flag);
   return value === undefined ? undefined : integerValue(value, flag, command, min);
 }
@@ -87,13 +115,19 @@ export function seedsFlag(args: ParsedArgs, command: string): number[] {
   const one = stringFlag(args, 'seed');
   const many = stringFlag(args, 'seeds');
   if (one !== undefined && many !== undefined) {
-    throw new UsageError(`ediy ${command}: give --seed or --seeds, not both (got --seed ${one} and --seeds ${many})`, command);
+    throw new UsageError(
+      `ediy ${command}: give --seed or --seeds, not both (got --seed ${one} and --seeds ${many})`,
+      command,
+    );
   }
   if (one !== undefined) return [integerValue(one, 'seed', command)];
   if (many === undefined) return [0];
   const seeds = many.split(',').map((s) => integerValue(s, 'seeds', command));
   if (seeds.length === 0 || new Set(seeds).size !== seeds.length) {
-    throw new UsageError(`ediy ${command}: --seeds must list distinct integers separated by commas; got ${JSON.stringify(many)}`, command);
+    throw new UsageError(
+      `ediy ${command}: --seeds must list distinct integers separated by commas; got ${JSON.stringify(many)}`,
+      command,
+    );
   }
   return seeds;
 }
@@ -107,14 +141,23 @@ export function dataFlag(args: ParsedArgs, command: string): DataConfig | undefi
   if (value === undefined || value === 'scenes') return undefined;
   const path = resolve(value);
   if (!existsSync(path)) {
-    throw new UsageError(`ediy ${command}: --data ${JSON.stringify(value)} does not exist; expected 'scenes' or a file or folder @ediy/data reads`, command);
+    throw new UsageError(
+      `ediy ${command}: --data ${JSON.stringify(value)} does not exist; expected 'scenes' or a file or folder @ediy/data reads`,
+      command,
+    );
   }
   return { kind: 'path', path };
 }
 
 /** A flag that must be given (e.g. `--out` of `export`). */
-export function requiredString(args: ParsedArgs, flag: string, command: string, what: string): string {
+export function requiredString(
+  args: ParsedArgs,
+  flag: string,
+  command: string,
+  what: string,
+): string {
   const value = stringFlag(args, flag);
-  if (value === undefined || value === '') throw new UsageError(`ediy ${command}: --${flag} <${what}> is required`, command);
+  if (value === undefined || value === '')
+    throw new UsageError(`ediy ${command}: --${flag} <${what}> is required`, command);
   return value;
 }

@@ -11,10 +11,26 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from '
 import { join, relative, resolve } from 'node:path';
 import { TABLE1, TABLES } from '@ediy/examples';
 import { fromLayersModel, saliencyGrid, saliencyMaps, type HostArray } from '@ediy/eval';
-import { pretrain, resolveExperiment, type DataConfig, type ExperimentConfig, type PresetName, type ProgressStream, type RowConfig } from '@ediy/trainer';
+import {
+  pretrain,
+  resolveExperiment,
+  type DataConfig,
+  type ExperimentConfig,
+  type PresetName,
+  type ProgressStream,
+  type RowConfig,
+} from '@ediy/trainer';
 import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
 import { barChart, lineChart } from './plot/charts.js';
-import { METRICS, resultsMarkdown, summarizeRuns, type EvalMetrics, type ReproduceResults, type RowResult, type RunResult } from './results.js';
+import {
+  METRICS,
+  resultsMarkdown,
+  summarizeRuns,
+  type EvalMetrics,
+  type ReproduceResults,
+  type RowResult,
+  type RunResult,
+} from './results.js';
 import { meanLossCurve, readStepLog } from './run-log.js';
 import { needsTeacher } from './teacher.js';
 
@@ -75,14 +91,22 @@ export interface RunEvalRecord {
 /** Writes JSON atomically (a temporary file renamed into place). */
 export function writeJson(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  writeFileSync(
+    tmp,
+    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
+  );
   renameSync(tmp, path);
 }
 
 /** Reads a run's `eval.json` (null metrics, from NaN, read back as NaN). */
 export function readRunEval(path: string): RunEvalRecord {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as RunEvalRecord;
-  const metrics = Object.fromEntries(METRICS.map(({ key }) => [key, typeof raw.metrics?.[key] === 'number' ? raw.metrics[key] : NaN])) as unknown as EvalMetrics;
+  const metrics = Object.fromEntries(
+    METRICS.map(({ key }) => [
+      key,
+      typeof raw.metrics?.[key] === 'number' ? raw.metrics[key] : NaN,
+    ]),
+  ) as unknown as EvalMetrics;
   return { ...raw, metrics };
 }
 
@@ -95,17 +119,23 @@ export function assertSameConfig(runDir: string, config: ExperimentConfig): void
   const path = join(runDir, 'config.json');
   const saved = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
   if (saved !== `${JSON.stringify(config, null, 2)}\n`) {
-    throw new Error(`${runDir} holds a run of another config (${saved === undefined ? 'no config.json' : 'config.json differs'}); use another --out, or delete it to retrain`);
+    throw new Error(
+      `${runDir} holds a run of another config (${saved === undefined ? 'no config.json' : 'config.json differs'}); use another --out, or delete it to retrain`,
+    );
   }
 }
 
 /** The rows of a table to run, checked against `only`. */
-export function tableRows(table: ReproducibleTable, only?: readonly string[]): Array<[string, RowConfig]> {
+export function tableRows(
+  table: ReproducibleTable,
+  only?: readonly string[],
+): Array<[string, RowConfig]> {
   const all = Object.entries(TABLES[table]) as Array<[string, RowConfig]>;
   if (!only || only.length === 0) return all;
   const ids = all.map(([id]) => id);
   for (const id of only) {
-    if (!ids.includes(id)) throw new Error(`${table} has no row ${JSON.stringify(id)}; its rows are: ${ids.join(', ')}`);
+    if (!ids.includes(id))
+      throw new Error(`${table} has no row ${JSON.stringify(id)}; its rows are: ${ids.join(', ')}`);
   }
   return all.filter(([id]) => only.includes(id));
 }
@@ -114,7 +144,10 @@ export function tableRows(table: ReproducibleTable, only?: readonly string[]): A
  * The two runs the saliency grid compares, as Fig. 1 does: BYOL (the table's BYOL row,
  * else the teacher, which is Table 1's BYOL row) and E-DIY (the `ediy` or `equal` row).
  */
-export function saliencyPair(rows: readonly RowResult[], teacherDir: string | undefined): SaliencyRun[] | undefined {
+export function saliencyPair(
+  rows: readonly RowResult[],
+  teacherDir: string | undefined,
+): SaliencyRun[] | undefined {
   const byolRun = rows.find((r) => r.id === 'byol')?.runs[0]?.runDir ?? teacherDir;
   const ediyRun = rows.find((r) => r.id === 'ediy' || r.id === 'equal')?.runs[0]?.runDir;
   if (!byolRun || !ediyRun) return undefined;
@@ -141,7 +174,11 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
   const rows = tableRows(options.table, options.rows);
   mkdirSync(out, { recursive: true });
   const files: string[] = [];
-  const common = { preset, ...(options.data ? { data: options.data } : {}), ...(options.maxSteps ? { scale: { maxSteps: options.maxSteps } } : {}) };
+  const common = {
+    preset,
+    ...(options.data ? { data: options.data } : {}),
+    ...(options.maxSteps ? { scale: { maxSteps: options.maxSteps } } : {}),
+  };
   const settings = EVAL_SETTINGS[preset];
 
   // The teacher: Table 1's BYOL row at this preset, trained once.
@@ -153,10 +190,16 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
     if (existsSync(done)) {
       assertSameConfig(teacherDir, teacherConfig);
       say(`ediy: teacher done (${teacherDir})`);
-    }
-    else {
-      const result = await pretrain(teacherConfig, { runDir: teacherDir, progress, label: 'teacher (table1/byol)' });
-      if (!result.finished) throw new Error(`teacher run ${teacherDir} stopped at step ${result.steps}/${result.totalSteps}`);
+    } else {
+      const result = await pretrain(teacherConfig, {
+        runDir: teacherDir,
+        progress,
+        label: 'teacher (table1/byol)',
+      });
+      if (!result.finished)
+        throw new Error(
+          `teacher run ${teacherDir} stopped at step ${result.steps}/${result.totalSteps}`,
+        );
       writeJson(done, { steps: result.steps, checkpoint: result.checkpoint });
     }
   }
@@ -168,7 +211,11 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
     const runs: RunResult[] = [];
     for (const seed of seeds) {
       index += 1;
-      const config = resolveExperiment(row, { ...common, seed, ...(needsTeacher(row) ? { teacher: { run: teacherDir } } : {}) });
+      const config = resolveExperiment(row, {
+        ...common,
+        seed,
+        ...(needsTeacher(row) ? { teacher: { run: teacherDir } } : {}),
+      });
       // The BYOL row at the teacher's seed is the teacher run itself: train it once.
       const isTeacher = teacherNeeded && JSON.stringify(config) === JSON.stringify(teacherConfig);
       const runDir = isTeacher ? teacherDir : join(out, 'runs', id, `seed-${seed}`);
@@ -184,9 +231,13 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
         if (isTeacher) say(`ediy: ${label}: the teacher run, evaluating it`);
         const result = await pretrain(config, { runDir, progress, label });
         const trainSeconds = (performance.now() - t0) / 1000;
-        if (!result.finished) throw new Error(`${runDir} stopped at step ${result.steps}/${result.totalSteps}`);
+        if (!result.finished)
+          throw new Error(`${runDir} stopped at step ${result.steps}/${result.totalSteps}`);
         const t1 = performance.now();
-        const evaluation = await evaluateRun(runDir, { settings, ...(options.data ? { data: options.data } : {}) });
+        const evaluation = await evaluateRun(runDir, {
+          settings,
+          ...(options.data ? { data: options.data } : {}),
+        });
         const log = readStepLog(join(runDir, 'log.jsonl'));
         record = {
           metrics: evaluation.metrics,
@@ -197,11 +248,26 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
           evalSeconds: (performance.now() - t1) / 1000,
         };
         writeJson(evalPath, record);
-        say(`ediy: ${label}: ${METRICS.map((m) => `${m.label} ${Number.isFinite(record.metrics[m.key]) ? record.metrics[m.key].toFixed(3) : 'n/a'}`).join(', ')}`);
+        say(
+          `ediy: ${label}: ${METRICS.map((m) => `${m.label} ${Number.isFinite(record.metrics[m.key]) ? record.metrics[m.key].toFixed(3) : 'n/a'}`).join(', ')}`,
+        );
       }
-      runs.push({ seed, runDir, steps: record.steps, finalLoss: record.finalLoss, metrics: record.metrics });
+      runs.push({
+        seed,
+        runDir,
+        steps: record.steps,
+        finalLoss: record.finalLoss,
+        metrics: record.metrics,
+      });
     }
-    results.push({ id, name: row.name, label: row.paper?.label ?? row.name, ...(row.paper ? { paper: row.paper } : {}), runs, summary: summarizeRuns(runs) });
+    results.push({
+      id,
+      name: row.name,
+      label: row.paper?.label ?? row.name,
+      ...(row.paper ? { paper: row.paper } : {}),
+      runs,
+      summary: summarizeRuns(runs),
+    });
   }
 
   const plotDir = join(out, 'plots');
@@ -216,14 +282,21 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       title: `${options.table.toUpperCase()} TRAINING LOSS (${preset.toUpperCase()}, MEAN OVER ${seeds.length} SEED${seeds.length > 1 ? 'S' : ''})`,
       xLabel: 'step',
       yLabel: 'loss (eq. 3)',
-      series: results.map((r) => ({ label: r.id, ...meanLossCurve(r.runs.map((run) => readStepLog(join(run.runDir, 'log.jsonl')))) })),
+      series: results.map((r) => ({
+        label: r.id,
+        ...meanLossCurve(r.runs.map((run) => readStepLog(join(run.runDir, 'log.jsonl')))),
+      })),
     }),
   );
   for (const metric of METRICS) {
     savePlot(`${metric.key}.png`, () =>
       barChart({
         title: `${metric.label.toUpperCase()} (${metric.higherIsBetter ? 'HIGHER' : 'LOWER'} IS BETTER), ${preset.toUpperCase()}`,
-        bars: results.map((r) => ({ label: r.id, value: r.summary[metric.key].mean, spread: r.summary[metric.key].std })),
+        bars: results.map((r) => ({
+          label: r.id,
+          value: r.summary[metric.key].mean,
+          spread: r.summary[metric.key].std,
+        })),
       }),
     );
   }
@@ -248,7 +321,13 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
   const jsonPath = join(out, 'results.json');
   writeJson(jsonPath, summary);
   const mdPath = join(out, 'results.md');
-  writeFileSync(mdPath, resultsMarkdown(summary, plots.map((p) => relative(out, p))));
+  writeFileSync(
+    mdPath,
+    resultsMarkdown(
+      summary,
+      plots.map((p) => relative(out, p)),
+    ),
+  );
   files.push(jsonPath, mdPath, ...plots);
   say(`ediy: wrote ${relative(process.cwd(), mdPath)} (${summary.seconds.toFixed(0)} s)`);
   return { results: summary, out, files };
@@ -267,7 +346,12 @@ export interface SaliencyRun {
  * maps of each run's online backbone, and writes it as a PNG. Held-out images come
  * from `data` (default the first run's data config, `test` split).
  */
-export async function drawSaliencyGrid(runs: readonly SaliencyRun[], path: string, data: DataConfig | undefined, count: number): Promise<{ width: number; height: number }> {
+export async function drawSaliencyGrid(
+  runs: readonly SaliencyRun[],
+  path: string,
+  data: DataConfig | undefined,
+  count: number,
+): Promise<{ width: number; height: number }> {
   if (runs.length === 0) throw new Error('a saliency grid needs at least one run');
   const gridRows: Array<{ label: string; images: HostArray; heatmaps: HostArray }> = [];
   let heldOut: Awaited<ReturnType<typeof heldOutData>> | undefined;

@@ -147,7 +147,9 @@ export function resultsMarkdown(results: ReproduceResults, plots: readonly strin
   lines.push('');
   lines.push(
     `Seeds ${results.seeds.join(', ')}; backend ${results.backend}; data ${results.data}; ${results.rows.length} rows; ${results.seconds.toFixed(0)} s.` +
-      (results.teacher ? ` Teacher: Table 1's BYOL row at this preset (\`${results.teacher}\`).` : ''),
+      (results.teacher
+        ? ` Teacher: Table 1's BYOL row at this preset (\`${results.teacher}\`).`
+        : ''),
   );
   lines.push('');
   lines.push(
@@ -159,7 +161,12 @@ export function resultsMarkdown(results: ReproduceResults, plots: readonly strin
       'not with the paper. Values are mean ± sample standard deviation over seeds.',
   );
   lines.push('');
-  const header = ['Row', ...cols.map((c) => `paper ${c}`), 'final loss', ...METRICS.map((m) => `${m.label} ${m.higherIsBetter ? '↑' : '↓'}`)];
+  const header = [
+    'Row',
+    ...cols.map((c) => `paper ${c}`),
+    'final loss',
+    ...METRICS.map((m) => `${m.label} ${m.higherIsBetter ? '↑' : '↓'}`),
+  ];
   lines.push(`| ${header.join(' | ')} |`);
   lines.push(`|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
   for (const row of results.rows) {

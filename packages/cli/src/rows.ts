@@ -33,7 +33,10 @@ export async function loadRow(spec: string, command = 'pretrain'): Promise<Loade
   if (existsSync(path) && statSync(path).isFile()) {
     const ext = extname(path);
     if (!(CONFIG_EXTENSIONS as readonly string[]).includes(ext)) {
-      throw new UsageError(`ediy ${command}: config ${JSON.stringify(spec)} must be a ${CONFIG_EXTENSIONS.join(', ')} module exporting a RowConfig`, command);
+      throw new UsageError(
+        `ediy ${command}: config ${JSON.stringify(spec)} must be a ${CONFIG_EXTENSIONS.join(', ')} module exporting a RowConfig`,
+        command,
+      );
     }
     return { row: rowFromModule(await importModule(path), spec), source: path };
   }
@@ -41,8 +44,13 @@ export async function loadRow(spec: string, command = 'pretrain'): Promise<Loade
   const row = rows[spec];
   if (!row) {
     const looksLikePath = /[\\]|\.m?[jt]s$/.test(spec) || spec.startsWith('.');
-    const what = looksLikePath ? `config file ${JSON.stringify(spec)} does not exist` : `unknown row ${JSON.stringify(spec)}`;
-    throw new UsageError(`ediy ${command}: ${what}; expected a config module path or a row id: ${Object.keys(rows).join(', ')}`, command);
+    const what = looksLikePath
+      ? `config file ${JSON.stringify(spec)} does not exist`
+      : `unknown row ${JSON.stringify(spec)}`;
+    throw new UsageError(
+      `ediy ${command}: ${what}; expected a config module path or a row id: ${Object.keys(rows).join(', ')}`,
+      command,
+    );
   }
   return { row, source: spec };
 }
@@ -59,7 +67,9 @@ export async function importModule(path: string): Promise<Record<string, unknown
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !/\.[mc]?ts$/.test(path)) {
-      throw new Error(`cannot load config module ${path}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot load config module ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   // Registered globally (not namespaced), so the module's own imports of @ediy/* resolve
@@ -80,7 +90,9 @@ export async function importModule(path: string): Promise<Record<string, unknown
 export function rowFromModule(mod: Record<string, unknown>, source: string): RowConfig {
   const candidate = mod.default ?? mod.row;
   if (candidate === undefined) {
-    throw new Error(`config module ${source} must export a RowConfig as its default export or as 'row'; it exports: ${Object.keys(mod).join(', ') || 'nothing'}`);
+    throw new Error(
+      `config module ${source} must export a RowConfig as its default export or as 'row'; it exports: ${Object.keys(mod).join(', ') || 'nothing'}`,
+    );
   }
   return checkRow(candidate, source);
 }
@@ -89,13 +101,19 @@ export function rowFromModule(mod: Record<string, unknown>, source: string): Row
 export function checkRow(value: unknown, source: string): RowConfig {
   const bad = (field: string, expected: string, got: unknown): Error =>
     new Error(`config ${source}: ${field} must be ${expected}, got ${JSON.stringify(got)}`);
-  if (typeof value !== 'object' || value === null) throw bad('the export', 'a RowConfig object', value);
+  if (typeof value !== 'object' || value === null)
+    throw bad('the export', 'a RowConfig object', value);
   const row = value as Partial<RowConfig>;
-  if (typeof row.name !== 'string' || !/^[\w.-]+$/.test(row.name)) throw bad('name', "a name of letters, digits, '.', '-', '_'", row.name);
+  if (typeof row.name !== 'string' || !/^[\w.-]+$/.test(row.name))
+    throw bad('name', "a name of letters, digits, '.', '-', '_'", row.name);
   const method = row.method as Partial<RowConfig['method']> | undefined;
-  if (typeof method !== 'object' || method === null) throw bad('method', 'an object { byolWeight, regionLosses, localPredictor }', method);
-  if (typeof method.byolWeight !== 'number' || !Number.isFinite(method.byolWeight)) throw bad('method.byolWeight', 'a finite number', method.byolWeight);
-  if (!Array.isArray(method.regionLosses)) throw bad('method.regionLosses', 'an array of { loss, weight, matcher }', method.regionLosses);
-  if (typeof method.localPredictor !== 'boolean') throw bad('method.localPredictor', 'a boolean', method.localPredictor);
+  if (typeof method !== 'object' || method === null)
+    throw bad('method', 'an object { byolWeight, regionLosses, localPredictor }', method);
+  if (typeof method.byolWeight !== 'number' || !Number.isFinite(method.byolWeight))
+    throw bad('method.byolWeight', 'a finite number', method.byolWeight);
+  if (!Array.isArray(method.regionLosses))
+    throw bad('method.regionLosses', 'an array of { loss, weight, matcher }', method.regionLosses);
+  if (typeof method.localPredictor !== 'boolean')
+    throw bad('method.localPredictor', 'a boolean', method.localPredictor);
   return row as RowConfig;
 }

@@ -18,10 +18,14 @@ export function readStepLog(path: string): StepRecord[] {
       try {
         record = JSON.parse(line) as StepRecord;
       } catch (err) {
-        throw new Error(`${path}:${i + 1}: not a JSON step record (${(err as Error).message})`, { cause: err });
+        throw new Error(`${path}:${i + 1}: not a JSON step record (${(err as Error).message})`, {
+          cause: err,
+        });
       }
       if (typeof record.step !== 'number' || typeof record.loss !== 'number') {
-        throw new Error(`${path}:${i + 1}: a step record needs numeric 'step' and 'loss', got ${line.slice(0, 80)}`);
+        throw new Error(
+          `${path}:${i + 1}: a step record needs numeric 'step' and 'loss', got ${line.slice(0, 80)}`,
+        );
       }
       bySteps.set(record.step, record);
     });
@@ -40,8 +44,11 @@ export function meanLossCurve(logs: readonly StepRecord[][]): { x: number[]; y: 
     }
   }
   const steps = [...sums.keys()].sort((a, b) => a - b);
-  return { x: steps, y: steps.map((k) => {
-    const s = sums.get(k) as { sum: number; n: number };
-    return s.sum / s.n;
-  }) };
+  return {
+    x: steps,
+    y: steps.map((k) => {
+      const s = sums.get(k) as { sum: number; n: number };
+      return s.sum / s.n;
+    }),
+  };
 }

@@ -14,7 +14,10 @@ export function needsTeacher(row: RowConfig): boolean {
 }
 
 /** The teacher spec of a directory, or a UsageError saying what the folder should hold. */
-export function teacherSpec(dir: string, command: string): NonNullable<ExperimentConfig['teacher']> {
+export function teacherSpec(
+  dir: string,
+  command: string,
+): NonNullable<ExperimentConfig['teacher']> {
   const path = resolve(dir);
   if (existsSync(join(path, 'checkpoints'))) return { run: path };
   if (existsSync(join(path, 'model.json'))) return { modelDir: path };

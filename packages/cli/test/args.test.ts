@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { commandHelp, COMMANDS, main, parseCommandArgs, UsageError, type CommandSpec } from '@ediy/cli';
+import {
+  commandHelp,
+  COMMANDS,
+  main,
+  parseCommandArgs,
+  UsageError,
+  type CommandSpec,
+} from '@ediy/cli';
 import { captureIO } from './helpers.js';
 
 const spec: CommandSpec = {
@@ -7,7 +14,10 @@ const spec: CommandSpec = {
   summary: 'A demo command.',
   positionals: '<thing>',
   arity: { min: 1, max: 1 },
-  flags: { out: { type: 'string', value: 'dir', description: 'where', defaultText: 'runs' }, fresh: { type: 'boolean', description: 'restart' } },
+  flags: {
+    out: { type: 'string', value: 'dir', description: 'where', defaultText: 'runs' },
+    fresh: { type: 'boolean', description: 'restart' },
+  },
 };
 
 describe('parseCommandArgs', () => {
@@ -20,7 +30,9 @@ describe('parseCommandArgs', () => {
 
   it('names an unknown flag and lists the known ones', () => {
     expect(() => parseCommandArgs(spec, ['x', '--nope'])).toThrow(UsageError);
-    expect(() => parseCommandArgs(spec, ['x', '--nope'])).toThrow(/'--nope'.*--out, --fresh, --help/);
+    expect(() => parseCommandArgs(spec, ['x', '--nope'])).toThrow(
+      /'--nope'.*--out, --fresh, --help/,
+    );
   });
 
   it('names a flag missing its value', () => {
@@ -29,7 +41,9 @@ describe('parseCommandArgs', () => {
 
   it('checks the number of positionals', () => {
     expect(() => parseCommandArgs(spec, [])).toThrow(/missing argument <thing>/);
-    expect(() => parseCommandArgs(spec, ['a', 'b'])).toThrow(/unexpected argument "b"; expected <thing>/);
+    expect(() => parseCommandArgs(spec, ['a', 'b'])).toThrow(
+      /unexpected argument "b"; expected <thing>/,
+    );
   });
 
   it('skips the positional check for --help', () => {
@@ -75,24 +89,48 @@ describe('main', () => {
 
   it('exits 2 naming a bad flag value and what was expected', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['pretrain', 'table1/byol', '--preset', 'huge'], /--preset must be one of smoke, mini, paper; got "huge"/],
-      [['pretrain', 'table1/byol', '--backend', 'gpu'], /--backend must be one of auto, tensorflow, wasm, cpu; got "gpu"/],
+      [
+        ['pretrain', 'table1/byol', '--preset', 'huge'],
+        /--preset must be one of smoke, mini, paper; got "huge"/,
+      ],
+      [
+        ['pretrain', 'table1/byol', '--backend', 'gpu'],
+        /--backend must be one of auto, tensorflow, wasm, cpu; got "gpu"/,
+      ],
       [['pretrain', 'table1/byol', '--seed', '1.5'], /--seed must be an integer >= 0; got "1.5"/],
       [['pretrain', 'table1/byol', '--seeds', '1,1'], /--seeds must list distinct integers/],
       [['pretrain', 'table1/byol', '--seed', '1', '--seeds', '2'], /--seed or --seeds, not both/],
-      [['pretrain', 'table1/byol', '--max-steps', '0'], /--max-steps must be an integer >= 1; got "0"/],
-      [['pretrain', 'table1/byol', '--data', '/no/such/dir'], /--data "\/no\/such\/dir" does not exist/],
-      [['pretrain', 'table1/nope'], /unknown row "table1\/nope"; expected a config module path or a row id: table1\/byol/],
+      [
+        ['pretrain', 'table1/byol', '--max-steps', '0'],
+        /--max-steps must be an integer >= 1; got "0"/,
+      ],
+      [
+        ['pretrain', 'table1/byol', '--data', '/no/such/dir'],
+        /--data "\/no\/such\/dir" does not exist/,
+      ],
+      [
+        ['pretrain', 'table1/nope'],
+        /unknown row "table1\/nope"; expected a config module path or a row id: table1\/byol/,
+      ],
       [['pretrain', 'nope.ts'], /config file "nope.ts" does not exist/],
-      [['pretrain', 'table1/ediy', '--preset', 'smoke'], /pairs regions with the 'teacher' matcher; pass --teacher/],
+      [
+        ['pretrain', 'table1/ediy', '--preset', 'smoke'],
+        /pairs regions with the 'teacher' matcher; pass --teacher/,
+      ],
       [['pretrain', 'table1/ediy', '--teacher', '/'], /--teacher "\/" is neither a run directory/],
       [['reproduce', 'table9'], /unknown table "table9"; expected one of table1, table2/],
       [['reproduce', 'table1', '--rows', 'byol,nope'], /--rows: table1 has no row "nope"/],
       [['eval', '/no/such/run'], /"\/no\/such\/run" is not a run directory/],
       [['export', '/no/such/run'], /--out <dir> is required/],
       [['import-weights', 'w.safetensors', '--arch', 'resnet18'], /--out <dir> is required/],
-      [['import-weights', 'w.safetensors', '--arch', 'vgg16', '--out', 'x'], /--arch must be one of resnet18, resnet34, resnet50; got "vgg16"/],
-      [['import-weights', '/no/w.safetensors', '--arch', 'resnet18', '--out', 'x'], /"\/no\/w.safetensors" does not exist/],
+      [
+        ['import-weights', 'w.safetensors', '--arch', 'vgg16', '--out', 'x'],
+        /--arch must be one of resnet18, resnet34, resnet50; got "vgg16"/,
+      ],
+      [
+        ['import-weights', '/no/w.safetensors', '--arch', 'resnet18', '--out', 'x'],
+        /"\/no\/w.safetensors" does not exist/,
+      ],
       [['saliency', '/no/run', '--out', 'x.jpg'], /--out must name a .png file/],
     ];
     for (const [argv, message] of cases) {

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { exportTorchvisionWeights, importTorchvisionWeights, readSafetensors, registerFileRouter, resnet, writeSafetensors } from '@ediy/backbones';
+import {
+  exportTorchvisionWeights,
+  importTorchvisionWeights,
+  readSafetensors,
+  registerFileRouter,
+  resnet,
+  writeSafetensors,
+} from '@ediy/backbones';
 import { loadRunBackbone, main, METRICS, readRunEval } from '@ediy/cli';
 import { captureIO, tempDir } from './helpers.js';
 
@@ -26,7 +33,21 @@ describe('commands on a trained run', () => {
   beforeAll(async () => {
     await initBackend({ prefer: 'wasm' });
     const io = captureIO();
-    const code = await main(['pretrain', 'table1/byol', '--preset', 'smoke', '--max-steps', '2', '--backend', 'wasm', '--out', join(dir, 'runs')], io);
+    const code = await main(
+      [
+        'pretrain',
+        'table1/byol',
+        '--preset',
+        'smoke',
+        '--max-steps',
+        '2',
+        '--backend',
+        'wasm',
+        '--out',
+        join(dir, 'runs'),
+      ],
+      io,
+    );
     expect(code, io.err()).toBe(0);
     expect(io.err()).toMatch(/ediy: backend wasm \(@tensorflow\/tfjs-backend-wasm\) on cpu/);
     expect(io.err()).toMatch(/table1-byol seed 0 step 2\/2 loss/);
@@ -47,7 +68,9 @@ describe('commands on a trained run', () => {
     const out = join(dir, 'exported');
     const st = join(dir, 'exported.safetensors');
     const io = captureIO();
-    expect(await main(['export', run, '--out', out, '--torchvision', st, '--backend', 'wasm'], io)).toBe(0);
+    expect(
+      await main(['export', run, '--out', out, '--torchvision', st, '--backend', 'wasm'], io),
+    ).toBe(0);
     expect(io.out().trim().split('\n')).toEqual([out, st]);
     registerFileRouter();
     const loaded = await tfl.loadLayersModel(`file://${join(out, 'model.json')}`);
@@ -65,7 +88,24 @@ describe('commands on a trained run', () => {
   it('saliency draws one grid row per run', async () => {
     const png = join(dir, 'grid.png');
     const io = captureIO();
-    expect(await main(['saliency', run, run, '--labels', 'A,B', '--count', '3', '--out', png, '--backend', 'wasm'], io)).toBe(0);
+    expect(
+      await main(
+        [
+          'saliency',
+          run,
+          run,
+          '--labels',
+          'A,B',
+          '--count',
+          '3',
+          '--out',
+          png,
+          '--backend',
+          'wasm',
+        ],
+        io,
+      ),
+    ).toBe(0);
     const img = PNG.sync.read(readFileSync(png));
     // Two rows of 20 px scenes at the default zoom of 4 (cells >= 64 px), 4 px gaps.
     expect(img.height).toBe(4 + 2 * (80 + 4));
@@ -98,9 +138,27 @@ describe('import-weights', () => {
       source.dispose();
     }
     const train = captureIO();
-    const code = await main(['pretrain', 'table1/ediy', '--preset', 'smoke', '--max-steps', '1', '--teacher', out, '--out', join(dir, 'runs'), '--backend', 'wasm'], train);
+    const code = await main(
+      [
+        'pretrain',
+        'table1/ediy',
+        '--preset',
+        'smoke',
+        '--max-steps',
+        '1',
+        '--teacher',
+        out,
+        '--out',
+        join(dir, 'runs'),
+        '--backend',
+        'wasm',
+      ],
+      train,
+    );
     expect(code, train.err()).toBe(0);
-    const saved = JSON.parse(readFileSync(join(dir, 'runs', 'table1-ediy', 'seed-0', 'config.json'), 'utf8')) as { teacher: unknown };
+    const saved = JSON.parse(
+      readFileSync(join(dir, 'runs', 'table1-ediy', 'seed-0', 'config.json'), 'utf8'),
+    ) as { teacher: unknown };
     expect(saved.teacher).toEqual({ modelDir: out });
   });
 
@@ -109,7 +167,21 @@ describe('import-weights', () => {
     const file = join(dir, 'bad.safetensors');
     writeFileSync(file, new Uint8Array([1, 2, 3]));
     const io = captureIO();
-    expect(await main(['import-weights', file, '--arch', 'resnet18', '--out', join(dir, 'x'), '--backend', 'wasm'], io)).toBe(1);
+    expect(
+      await main(
+        [
+          'import-weights',
+          file,
+          '--arch',
+          'resnet18',
+          '--out',
+          join(dir, 'x'),
+          '--backend',
+          'wasm',
+        ],
+        io,
+      ),
+    ).toBe(1);
     expect(io.err()).toContain('bad.safetensors');
     expect(existsSync(join(dir, 'x'))).toBe(false);
 
@@ -119,8 +191,24 @@ describe('import-weights', () => {
     writeFileSync(good, writeSafetensors(exportTorchvisionWeights(source, config)));
     source.dispose();
     const wrong = captureIO();
-    expect(await main(['import-weights', good, '--arch', 'resnet34', '--out', join(dir, 'y'), '--backend', 'wasm'], wrong)).toBe(1);
-    expect(wrong.err()).toMatch(/r18.safetensors holds a resnet18 state dict \(read off its keys\), not the --arch resnet34 asked for/);
+    expect(
+      await main(
+        [
+          'import-weights',
+          good,
+          '--arch',
+          'resnet34',
+          '--out',
+          join(dir, 'y'),
+          '--backend',
+          'wasm',
+        ],
+        wrong,
+      ),
+    ).toBe(1);
+    expect(wrong.err()).toMatch(
+      /r18.safetensors holds a resnet18 state dict \(read off its keys\), not the --arch resnet34 asked for/,
+    );
     expect(existsSync(join(dir, 'y'))).toBe(false);
   });
 });

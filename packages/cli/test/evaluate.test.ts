@@ -6,7 +6,13 @@ import { syntheticScenes } from '@ediy/data';
 import { extractFeatures, fromLayersModel, knnEvaluate, regionDiversity } from '@ediy/eval';
 import { evaluateBackbone, type EvalSettings, type HeldOut } from '@ediy/cli';
 
-const settings: EvalSettings = { maxImages: 24, trainFraction: 0.5, knnK: 5, linearEpochs: 2, denseEpochs: 1 };
+const settings: EvalSettings = {
+  maxImages: 24,
+  trainFraction: 0.5,
+  knnK: 5,
+  linearEpochs: 2,
+  denseEpochs: 1,
+};
 
 function heldOut(n: number): HeldOut {
   const data = syntheticScenes({ count: n, size: 16, numClasses: 3, seed: 5 });
@@ -47,7 +53,10 @@ describe('evaluateBackbone', () => {
       expect(m.knnTop1).toBe(knn.top1);
       const maps = f.maps as { data: Float32Array; shape: readonly number[] };
       const per = maps.data.length / 24;
-      const div = regionDiversity({ data: maps.data.subarray(12 * per), shape: [12, ...maps.shape.slice(1)] });
+      const div = regionDiversity({
+        data: maps.data.subarray(12 * per),
+        shape: [12, ...maps.shape.slice(1)],
+      });
       expect(m.meanRegionCosine).toBeCloseTo(div.meanRegionCosine, 6);
       expect(m.effectiveRank).toBeCloseTo(div.effectiveRank, 6);
       for (const v of [m.linearTop1, m.denseMIoU]) {
@@ -69,9 +78,13 @@ describe('evaluateBackbone', () => {
       expect(m.linearTop1).toBeNaN();
       expect(m.denseMIoU).toBeNaN();
       expect(Number.isFinite(m.effectiveRank)).toBe(true);
-      expect(() => evaluateBackbone(model, { ...unlabeled, images: { data: new Float32Array(2 * 768), shape: [2, 16, 16, 3] } }, settings)).toThrow(
-        /at least 3 held-out images, got 2/,
-      );
+      expect(() =>
+        evaluateBackbone(
+          model,
+          { ...unlabeled, images: { data: new Float32Array(2 * 768), shape: [2, 16, 16, 3] } },
+          settings,
+        ),
+      ).toThrow(/at least 3 held-out images, got 2/);
     } finally {
       model.dispose();
     }

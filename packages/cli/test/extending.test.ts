@@ -9,7 +9,9 @@ import { main, readStepLog } from '@ediy/cli';
 import { meanRegionConcentration } from '../../../examples/extending/region-variance.js';
 import { captureIO, tempDir } from './helpers.js';
 
-const example = fileURLToPath(new URL('../../../examples/extending/region-variance.ts', import.meta.url));
+const example = fileURLToPath(
+  new URL('../../../examples/extending/region-variance.ts', import.meta.url),
+);
 
 describe('examples/extending/region-variance.ts', () => {
   beforeAll(async () => {
@@ -29,7 +31,21 @@ describe('examples/extending/region-variance.ts', () => {
   it('trains as a row through `ediy pretrain <file>.ts` with no package change', async () => {
     const out = tempDir('ediy-extending-');
     const io = captureIO();
-    const code = await main(['pretrain', example, '--preset', 'smoke', '--max-steps', '2', '--backend', 'wasm', '--out', out], io);
+    const code = await main(
+      [
+        'pretrain',
+        example,
+        '--preset',
+        'smoke',
+        '--max-steps',
+        '2',
+        '--backend',
+        'wasm',
+        '--out',
+        out,
+      ],
+      io,
+    );
     expect(code, io.err()).toBe(0);
     const runDir = join(out, 'extending-region-variance', 'seed-0');
     expect(io.out()).toContain(runDir);
@@ -40,7 +56,9 @@ describe('examples/extending/region-variance.ts', () => {
       expect(value).toBeGreaterThanOrEqual(0);
       expect(value).toBeLessThanOrEqual(2);
     }
-    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { method: { regionLosses: Array<{ loss: string }> } };
+    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as {
+      method: { regionLosses: Array<{ loss: string }> };
+    };
     expect(config.method.regionLosses[0]?.loss).toBe('region-variance');
   });
 });

@@ -28,7 +28,12 @@ describe('openHeldOut', () => {
     const data = { kind: 'scenes', count: 32, size: 20, numClasses: 3, seed: 1 } as const;
     const held = await openHeldOut(data, 8);
     expect(held.size).toBe(8);
-    const expected = syntheticScenes({ count: 8, size: 20, numClasses: 3, seed: 1 + HELD_OUT_SEED_OFFSET }).get([0, 5]);
+    const expected = syntheticScenes({
+      count: 8,
+      size: 20,
+      numClasses: 3,
+      seed: 1 + HELD_OUT_SEED_OFFSET,
+    }).get([0, 5]);
     expect(held.get([0, 5]).images).toEqual(expected.images);
     const train = syntheticScenes({ count: 8, size: 20, numClasses: 3, seed: 1 }).get([0]);
     expect(held.get([0]).images).not.toEqual(train.images);
@@ -39,7 +44,8 @@ describe('openHeldOut', () => {
     for (const split of ['train', 'test']) {
       for (const [k, cls] of ['a', 'b'].entries()) {
         mkdirSync(join(dir, split, cls), { recursive: true });
-        for (let i = 0; i < (split === 'test' ? 2 : 5); i++) writeImage(join(dir, split, cls, `${i}.png`), 40 * k + i);
+        for (let i = 0; i < (split === 'test' ? 2 : 5); i++)
+          writeImage(join(dir, split, cls, `${i}.png`), 40 * k + i);
       }
     }
     const withTest = await openHeldOut({ kind: 'path', path: dir, size: 8 }, 100);
@@ -52,7 +58,10 @@ describe('openHeldOut', () => {
 
   it('reads the t10k files of an IDX folder as three-channel images', async () => {
     const dir = tempDir('ediy-heldout-idx-');
-    writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([3, 2, 2], [0, 255, 0, 255, 1, 2, 3, 4, 9, 9, 9, 9]));
+    writeFileSync(
+      join(dir, 't10k-images-idx3-ubyte'),
+      idx([3, 2, 2], [0, 255, 0, 255, 1, 2, 3, 4, 9, 9, 9, 9]),
+    );
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([3], [1, 0, 1]));
     const held = await openHeldOut({ kind: 'path', path: dir }, 10);
     expect(held.size).toBe(3);
@@ -63,9 +72,13 @@ describe('openHeldOut', () => {
   });
 
   it('names a path it cannot read', async () => {
-    await expect(openHeldOut({ kind: 'path', path: '/no/such/data' }, 4)).rejects.toThrow(/\/no\/such\/data: data path not found/);
+    await expect(openHeldOut({ kind: 'path', path: '/no/such/data' }, 4)).rejects.toThrow(
+      /\/no\/such\/data: data path not found/,
+    );
     const dir = tempDir('ediy-heldout-bad-');
     writeFileSync(join(dir, 'notes.txt'), 'x');
-    await expect(openHeldOut({ kind: 'path', path: join(dir, 'notes.txt') }, 4)).rejects.toThrow(/notes.txt: unrecognised data file/);
+    await expect(openHeldOut({ kind: 'path', path: join(dir, 'notes.txt') }, 4)).rejects.toThrow(
+      /notes.txt: unrecognised data file/,
+    );
   });
 });

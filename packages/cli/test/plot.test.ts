@@ -62,7 +62,12 @@ function readPng(path: string): PNG {
 function countColour(png: PNG, colour: readonly number[]): number {
   let n = 0;
   for (let i = 0; i < png.width * png.height; i++) {
-    if (png.data[i * 4] === colour[0] && png.data[i * 4 + 1] === colour[1] && png.data[i * 4 + 2] === colour[2]) n++;
+    if (
+      png.data[i * 4] === colour[0] &&
+      png.data[i * 4 + 1] === colour[1] &&
+      png.data[i * 4 + 2] === colour[2]
+    )
+      n++;
   }
   return n;
 }
@@ -89,18 +94,32 @@ describe('charts', () => {
   });
 
   it('rejects series with mismatched lengths', () => {
-    expect(() => lineChart({ title: '', xLabel: '', yLabel: '', series: [{ label: 'a', x: [1, 2], y: [1] }] })).toThrow(/2 x values and 1 y values/);
+    expect(() =>
+      lineChart({ title: '', xLabel: '', yLabel: '', series: [{ label: 'a', x: [1, 2], y: [1] }] }),
+    ).toThrow(/2 x values and 1 y values/);
   });
 
   it('draws bars with lengths proportional to their values', () => {
-    const chart = barChart({ title: 'KNN', bars: [{ label: 'a', value: 0.5 }, { label: 'b', value: 1, spread: 0.1 }, { label: 'c', value: NaN }] });
+    const chart = barChart({
+      title: 'KNN',
+      bars: [
+        { label: 'a', value: 0.5 },
+        { label: 'b', value: 1, spread: 0.1 },
+        { label: 'c', value: NaN },
+      ],
+    });
     const width = (i: number): number => {
       let n = 0;
       // A row above the error bar, which crosses the bar at its middle.
       const y = 40 + i * 18 + 5;
       for (let x = 0; x < chart.width; x++) {
         const p = chart.pixel(x, y);
-        if (p[0] === seriesColour(i)[0] && p[1] === seriesColour(i)[1] && p[2] === seriesColour(i)[2]) n++;
+        if (
+          p[0] === seriesColour(i)[0] &&
+          p[1] === seriesColour(i)[1] &&
+          p[2] === seriesColour(i)[2]
+        )
+          n++;
       }
       return n;
     };

@@ -16,7 +16,10 @@ describe('ediy reproduce table1 --preset smoke', () => {
   it('trains the teacher and every row, evaluates them and writes every output file', async () => {
     const io = captureIO();
     const t0 = performance.now();
-    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm', '--out', out], io);
+    const code = await main(
+      ['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm', '--out', out],
+      io,
+    );
     const seconds = (performance.now() - t0) / 1000;
     console.log(`reproduce table1 --preset smoke: ${seconds.toFixed(1)} s`);
     expect(code, io.err()).toBe(0);
@@ -42,7 +45,8 @@ describe('ediy reproduce table1 --preset smoke', () => {
       expect(row.summary.effectiveRank.mean).toBeGreaterThanOrEqual(1);
     }
     const md = readFileSync(join(out, 'results.md'), 'utf8');
-    for (const row of Object.values(TABLE1)) expect(md).toContain(`| ${row.paper?.label} | ${row.paper?.numbers.APbb?.toFixed(1)} |`);
+    for (const row of Object.values(TABLE1))
+      expect(md).toContain(`| ${row.paper?.label} | ${row.paper?.numbers.APbb?.toFixed(1)} |`);
     expect(md).toMatch(/not the paper's APs/);
 
     const pngs = ['loss-curves.png', 'saliency-grid.png', ...METRICS.map((m) => `${m.key}.png`)];
@@ -59,7 +63,21 @@ describe('ediy reproduce table1 --preset smoke', () => {
     const evalFile = join(out, 'runs', 'ediy', 'seed-0', 'eval.json');
     const mtime = statSync(evalFile).mtimeMs;
     const io = captureIO();
-    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm', '--out', out, '--rows', 'byol,ediy'], io);
+    const code = await main(
+      [
+        'reproduce',
+        'table1',
+        '--preset',
+        'smoke',
+        '--backend',
+        'wasm',
+        '--out',
+        out,
+        '--rows',
+        'byol,ediy',
+      ],
+      io,
+    );
     expect(code, io.err()).toBe(0);
     expect(io.err()).toMatch(/teacher done/);
     expect(io.err()).toMatch(/table1\/ediy seed 0: done, skipping/);
@@ -71,20 +89,58 @@ describe('ediy reproduce table1 --preset smoke', () => {
 
   it('refuses to reuse runs made with other settings', async () => {
     const io = captureIO();
-    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--max-steps', '2', '--backend', 'wasm', '--out', out, '--rows', 'byol,ediy'], io);
+    const code = await main(
+      [
+        'reproduce',
+        'table1',
+        '--preset',
+        'smoke',
+        '--max-steps',
+        '2',
+        '--backend',
+        'wasm',
+        '--out',
+        out,
+        '--rows',
+        'byol,ediy',
+      ],
+      io,
+    );
     expect(code).toBe(1);
-    expect(io.err()).toContain(`${join(out, 'teacher')} holds a run of another config (config.json differs)`);
+    expect(io.err()).toContain(
+      `${join(out, 'teacher')} holds a run of another config (config.json differs)`,
+    );
   });
 
   it('resumes an interrupted row from its checkpoint', async () => {
     await initBackend({ prefer: 'wasm' });
     const fresh = tempDir('ediy-resume-');
     const runDir = join(fresh, 'runs', 'byol', 'seed-1');
-    const first = await pretrain(resolveExperiment(TABLE1.byol, { preset: 'smoke', seed: 1 }), { runDir, stopAfter: 2, progress: null });
+    const first = await pretrain(resolveExperiment(TABLE1.byol, { preset: 'smoke', seed: 1 }), {
+      runDir,
+      stopAfter: 2,
+      progress: null,
+    });
     expect(first.finished).toBe(false);
     const io = captureIO();
     const tensors = tf.memory().numTensors;
-    const code = await main(['reproduce', 'table1', '--preset', 'smoke', '--seed', '1', '--rows', 'byol', '--backend', 'wasm', '--out', fresh], io);
+    const code = await main(
+      [
+        'reproduce',
+        'table1',
+        '--preset',
+        'smoke',
+        '--seed',
+        '1',
+        '--rows',
+        'byol',
+        '--backend',
+        'wasm',
+        '--out',
+        fresh,
+      ],
+      io,
+    );
     expect(code, io.err()).toBe(0);
     expect(tf.memory().numTensors).toBe(tensors);
     expect(io.err()).toMatch(/resuming at step 2\/3/);

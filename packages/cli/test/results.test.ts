@@ -1,10 +1,27 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSummary, meanLossCurve, METRICS, readStepLog, resultsMarkdown, saliencyPair, summarize, summarizeRuns, type ReproduceResults, type RunResult } from '@ediy/cli';
+import {
+  formatSummary,
+  meanLossCurve,
+  METRICS,
+  readStepLog,
+  resultsMarkdown,
+  saliencyPair,
+  summarize,
+  summarizeRuns,
+  type ReproduceResults,
+  type RunResult,
+} from '@ediy/cli';
 import { tempDir } from './helpers.js';
 
-const metrics = (k: number) => ({ knnTop1: k, linearTop1: k / 2, denseMIoU: NaN, meanRegionCosine: 0.5, effectiveRank: 3 });
+const metrics = (k: number) => ({
+  knnTop1: k,
+  linearTop1: k / 2,
+  denseMIoU: NaN,
+  meanRegionCosine: 0.5,
+  effectiveRank: 3,
+});
 
 describe('summaries', () => {
   it('gives the mean and the sample standard deviation', () => {
@@ -25,7 +42,13 @@ describe('summaries', () => {
   });
 
   it('summarises every metric over runs', () => {
-    const runs: RunResult[] = [0.4, 0.6].map((k, seed) => ({ seed, runDir: '', steps: 3, finalLoss: 1, metrics: metrics(k) }));
+    const runs: RunResult[] = [0.4, 0.6].map((k, seed) => ({
+      seed,
+      runDir: '',
+      steps: 3,
+      finalLoss: 1,
+      metrics: metrics(k),
+    }));
     const s = summarizeRuns(runs);
     expect(Object.keys(s).sort()).toEqual(METRICS.map((m) => m.key).sort());
     expect(s.knnTop1.mean).toBeCloseTo(0.5, 12);
@@ -36,7 +59,13 @@ describe('summaries', () => {
 
 describe('resultsMarkdown', () => {
   it("puts our metrics beside the paper's numbers and says they are proxies", () => {
-    const runs: RunResult[] = [0.4, 0.6].map((k, seed) => ({ seed, runDir: '', steps: 3, finalLoss: 2 + seed, metrics: metrics(k) }));
+    const runs: RunResult[] = [0.4, 0.6].map((k, seed) => ({
+      seed,
+      runDir: '',
+      steps: 3,
+      finalLoss: 2 + seed,
+      metrics: metrics(k),
+    }));
     const results: ReproduceResults = {
       table: 'table1',
       preset: 'smoke',
@@ -48,7 +77,13 @@ describe('resultsMarkdown', () => {
           id: 'ediy',
           name: 'table1-ediy',
           label: 'BYOL + TG R-DEM + TG R-IEM (E-DIY)',
-          paper: { table: 1, row: 7, label: 'E-DIY', epochs: 300, numbers: { APbb: 41.1, APmk: 37.3 } },
+          paper: {
+            table: 1,
+            row: 7,
+            label: 'E-DIY',
+            epochs: 300,
+            numbers: { APbb: 41.1, APmk: 37.3 },
+          },
           runs,
           summary: summarizeRuns(runs),
         },
@@ -58,7 +93,9 @@ describe('resultsMarkdown', () => {
     };
     const md = resultsMarkdown(results, ['plots/knnTop1.png']);
     expect(md).toContain('| Row | paper APbb | paper APmk | final loss | kNN top-1 ↑ |');
-    expect(md).toContain('| BYOL + TG R-DEM + TG R-IEM (E-DIY) | 41.1 | 37.3 | 2.500 ± 0.707 | 0.500 ± 0.141 | 0.250 ± 0.071 | n/a |');
+    expect(md).toContain(
+      '| BYOL + TG R-DEM + TG R-IEM (E-DIY) | 41.1 | 37.3 | 2.500 ± 0.707 | 0.500 ± 0.141 | 0.250 ± 0.071 | n/a |',
+    );
     expect(md).toMatch(/not the paper's APs/);
     expect(md).toContain('![plots/knnTop1.png](plots/knnTop1.png)');
   });
@@ -69,24 +106,58 @@ describe('step logs', () => {
     const dir = tempDir();
     mkdirSync(dir, { recursive: true });
     const path = join(dir, 'log.jsonl');
-    const rec = (step: number, loss: number) => JSON.stringify({ step, epoch: 0, loss, terms: {}, lr: 0, tau: 0, imagesPerSec: 1, elapsedSec: 1 });
+    const rec = (step: number, loss: number) =>
+      JSON.stringify({
+        step,
+        epoch: 0,
+        loss,
+        terms: {},
+        lr: 0,
+        tau: 0,
+        imagesPerSec: 1,
+        elapsedSec: 1,
+      });
     writeFileSync(path, [rec(1, 4), rec(2, 3), rec(2, 2.5), rec(3, 2), ''].join('\n'));
-    expect(readStepLog(path).map((r) => [r.step, r.loss])).toEqual([[1, 4], [2, 2.5], [3, 2]]);
+    expect(readStepLog(path).map((r) => [r.step, r.loss])).toEqual([
+      [1, 4],
+      [2, 2.5],
+      [3, 2],
+    ]);
     expect(readStepLog(join(dir, 'missing.jsonl'))).toEqual([]);
     writeFileSync(path, `${rec(1, 4)}\n{oops\n`);
     expect(() => readStepLog(path)).toThrow(/log.jsonl:2: not a JSON step record/);
   });
 
   it('averages loss curves over runs step by step', () => {
-    const r = (step: number, loss: number) => ({ step, epoch: 0, loss, terms: {}, lr: 0, tau: 0, imagesPerSec: 1, elapsedSec: 1 });
-    expect(meanLossCurve([[r(1, 4), r(2, 2)], [r(1, 2), r(2, 4), r(3, 1)]])).toEqual({ x: [1, 2, 3], y: [3, 3, 1] });
+    const r = (step: number, loss: number) => ({
+      step,
+      epoch: 0,
+      loss,
+      terms: {},
+      lr: 0,
+      tau: 0,
+      imagesPerSec: 1,
+      elapsedSec: 1,
+    });
+    expect(
+      meanLossCurve([
+        [r(1, 4), r(2, 2)],
+        [r(1, 2), r(2, 4), r(3, 1)],
+      ]),
+    ).toEqual({ x: [1, 2, 3], y: [3, 3, 1] });
   });
 });
 
 describe('saliencyPair', () => {
-  const row = (id: string) => ({ id, name: id, label: id, runs: [{ seed: 0, runDir: `/r/${id}`, steps: 1, finalLoss: 1, metrics: metrics(0) }], summary: summarizeRuns([]) });
+  const row = (id: string) => ({
+    id,
+    name: id,
+    label: id,
+    runs: [{ seed: 0, runDir: `/r/${id}`, steps: 1, finalLoss: 1, metrics: metrics(0) }],
+    summary: summarizeRuns([]),
+  });
 
-  it("compares the BYOL row with E-DIY, or the teacher when the table has no BYOL row (Table 2)", () => {
+  it('compares the BYOL row with E-DIY, or the teacher when the table has no BYOL row (Table 2)', () => {
     expect(saliencyPair([row('byol'), row('tg-rdem'), row('ediy')], '/t')).toEqual([
       { label: 'BYOL', runDir: '/r/byol' },
       { label: 'E-DIY', runDir: '/r/ediy' },

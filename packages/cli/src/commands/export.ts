@@ -16,12 +16,22 @@ import { BACKEND_FLAG, backendFlag, requiredString } from '../options.js';
 /** The `export` command. */
 export const EXPORT_SPEC: CommandSpec = {
   name: 'export',
-  summary: "Export a run's trained online backbone as a TF.js Layers model directory (loads with tf.loadLayersModel, usable as --teacher).",
+  summary:
+    "Export a run's trained online backbone as a TF.js Layers model directory (loads with tf.loadLayersModel, usable as --teacher).",
   positionals: '<run>',
   arity: { min: 1, max: 1 },
   flags: {
-    out: { type: 'string', value: 'dir', description: 'model directory to write (model.json + weights.bin)' },
-    torchvision: { type: 'string', value: 'file', description: 'also write the weights as a torchvision state dict (a .safetensors file; see docs/downstream.md)' },
+    out: {
+      type: 'string',
+      value: 'dir',
+      description: 'model directory to write (model.json + weights.bin)',
+    },
+    torchvision: {
+      type: 'string',
+      value: 'file',
+      description:
+        'also write the weights as a torchvision state dict (a .safetensors file; see docs/downstream.md)',
+    },
     backend: BACKEND_FLAG,
   },
   details: `Example:
@@ -35,7 +45,10 @@ export async function exportCommand(args: ParsedArgs, io: CliIO): Promise<number
   const out = resolve(requiredString(args, 'out', cmd, 'dir'));
   const torchvision = stringFlag(args, 'torchvision');
   if (!existsSync(join(run, 'checkpoints'))) {
-    throw new UsageError(`ediy ${cmd}: ${JSON.stringify(args.positionals[0])} is not a run directory (expected ${join(run, 'checkpoints')})`, cmd);
+    throw new UsageError(
+      `ediy ${cmd}: ${JSON.stringify(args.positionals[0])} is not a run directory (expected ${join(run, 'checkpoints')})`,
+      cmd,
+    );
   }
   await setupBackend(backendFlag(args, cmd), io);
   const { model, config, step } = loadRunBackbone(run);

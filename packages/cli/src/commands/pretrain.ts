@@ -8,14 +8,26 @@ import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../a
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
-import { BACKEND_FLAG, DATA_FLAG, PRESET_FLAG, SEEDS_FLAG, SEED_FLAG, backendFlag, dataFlag, integerFlag, presetFlag, seedsFlag } from '../options.js';
+import {
+  BACKEND_FLAG,
+  DATA_FLAG,
+  PRESET_FLAG,
+  SEEDS_FLAG,
+  SEED_FLAG,
+  backendFlag,
+  dataFlag,
+  integerFlag,
+  presetFlag,
+  seedsFlag,
+} from '../options.js';
 import { loadRow } from '../rows.js';
 import { needsTeacher, teacherSpec } from '../teacher.js';
 
 /** The `pretrain` command. */
 export const PRETRAIN_SPEC: CommandSpec = {
   name: 'pretrain',
-  summary: 'Pre-train one row: a row id of the paper tables (table1/ediy, table2/equal, ...) or a module exporting a RowConfig.',
+  summary:
+    'Pre-train one row: a row id of the paper tables (table1/ediy, table2/equal, ...) or a module exporting a RowConfig.',
   positionals: '<config|row>',
   arity: { min: 1, max: 1 },
   flags: {
@@ -24,14 +36,27 @@ export const PRETRAIN_SPEC: CommandSpec = {
     seeds: SEEDS_FLAG,
     data: DATA_FLAG,
     backend: BACKEND_FLAG,
-    out: { type: 'string', value: 'dir', description: 'runs folder; a run goes to <dir>/<row name>/seed-<n>', defaultText: 'runs' },
+    out: {
+      type: 'string',
+      value: 'dir',
+      description: 'runs folder; a run goes to <dir>/<row name>/seed-<n>',
+      defaultText: 'runs',
+    },
     teacher: {
       type: 'string',
       value: 'dir',
-      description: "frozen teacher for the 'teacher' matcher: a BYOL run directory or a TF.js model directory",
+      description:
+        "frozen teacher for the 'teacher' matcher: a BYOL run directory or a TF.js model directory",
     },
-    'max-steps': { type: 'string', value: 'n', description: 'stop the schedule after n optimiser steps' },
-    fresh: { type: 'boolean', description: 'start over instead of resuming from the newest checkpoint' },
+    'max-steps': {
+      type: 'string',
+      value: 'n',
+      description: 'stop the schedule after n optimiser steps',
+    },
+    fresh: {
+      type: 'boolean',
+      description: 'start over instead of resuming from the newest checkpoint',
+    },
   },
   details: `Examples:
   ediy pretrain table1/byol --preset mini
@@ -77,7 +102,12 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
     });
     const runDir = runDirOf(out, row.name, seed);
     println(io.stderr, `ediy: pretrain ${source} (preset ${preset}, seed ${seed}) -> ${runDir}`);
-    const result = await pretrain(config, { runDir, resume: !booleanFlag(args, 'fresh'), progress: io.stderr, label: `${row.name} seed ${seed}` });
+    const result = await pretrain(config, {
+      runDir,
+      resume: !booleanFlag(args, 'fresh'),
+      progress: io.stderr,
+      label: `${row.name} seed ${seed}`,
+    });
     const last = result.records[result.records.length - 1];
     println(
       io.stdout,

@@ -5,13 +5,25 @@ import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { describeBackend, setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
-import { BACKEND_FLAG, DATA_FLAG, PRESET_FLAG, SEEDS_FLAG, SEED_FLAG, backendFlag, dataFlag, integerFlag, presetFlag, seedsFlag } from '../options.js';
+import {
+  BACKEND_FLAG,
+  DATA_FLAG,
+  PRESET_FLAG,
+  SEEDS_FLAG,
+  SEED_FLAG,
+  backendFlag,
+  dataFlag,
+  integerFlag,
+  presetFlag,
+  seedsFlag,
+} from '../options.js';
 import { REPRODUCIBLE_TABLES, reproduce, tableRows, type ReproducibleTable } from '../reproduce.js';
 
 /** The `reproduce` command. */
 export const REPRODUCE_SPEC: CommandSpec = {
   name: 'reproduce',
-  summary: "Reproduce a table of the paper at a preset: train Table 1's BYOL row as the teacher, then every row for each seed; evaluate; write results.json, results.md and plots.",
+  summary:
+    "Reproduce a table of the paper at a preset: train Table 1's BYOL row as the teacher, then every row for each seed; evaluate; write results.json, results.md and plots.",
   positionals: `<${REPRODUCIBLE_TABLES.join('|')}>`,
   arity: { min: 1, max: 1 },
   flags: {
@@ -20,8 +32,17 @@ export const REPRODUCE_SPEC: CommandSpec = {
     seeds: SEEDS_FLAG,
     data: DATA_FLAG,
     backend: BACKEND_FLAG,
-    out: { type: 'string', value: 'dir', description: 'output folder', defaultText: 'reproduce/<table>-<preset>' },
-    rows: { type: 'string', value: 'ids', description: 'only these rows, comma-separated (e.g. byol,ediy)' },
+    out: {
+      type: 'string',
+      value: 'dir',
+      description: 'output folder',
+      defaultText: 'reproduce/<table>-<preset>',
+    },
+    rows: {
+      type: 'string',
+      value: 'ids',
+      description: 'only these rows, comma-separated (e.g. byol,ediy)',
+    },
     'max-steps': { type: 'string', value: 'n', description: 'cap every run at n optimiser steps' },
   },
   details: `Examples:
@@ -36,14 +57,20 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const cmd = 'reproduce';
   const table = args.positionals[0] as string;
   if (!(REPRODUCIBLE_TABLES as readonly string[]).includes(table)) {
-    throw new UsageError(`ediy ${cmd}: unknown table ${JSON.stringify(table)}; expected one of ${REPRODUCIBLE_TABLES.join(', ')}`, cmd);
+    throw new UsageError(
+      `ediy ${cmd}: unknown table ${JSON.stringify(table)}; expected one of ${REPRODUCIBLE_TABLES.join(', ')}`,
+      cmd,
+    );
   }
   const preset = presetFlag(args, cmd);
   const seeds = seedsFlag(args, cmd);
   const data = dataFlag(args, cmd);
   const prefer = backendFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
-  const rows = stringFlag(args, 'rows')?.split(',').map((r) => r.trim()).filter(Boolean);
+  const rows = stringFlag(args, 'rows')
+    ?.split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   try {
     tableRows(table as ReproducibleTable, rows);
   } catch (err) {

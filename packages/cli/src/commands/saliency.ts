@@ -8,20 +8,36 @@ import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
-import { BACKEND_FLAG, DATA_FLAG, backendFlag, dataFlag, integerFlag, requiredString } from '../options.js';
+import {
+  BACKEND_FLAG,
+  DATA_FLAG,
+  backendFlag,
+  dataFlag,
+  integerFlag,
+  requiredString,
+} from '../options.js';
 import { drawSaliencyGrid } from '../reproduce.js';
 
 /** The `saliency` command. */
 export const SALIENCY_SPEC: CommandSpec = {
   name: 'saliency',
-  summary: 'Draw a saliency grid (Grad-CAM of each run\'s online backbone, as Fig. 1 of the paper): one row per run, one column per image.',
+  summary:
+    "Draw a saliency grid (Grad-CAM of each run's online backbone, as Fig. 1 of the paper): one row per run, one column per image.",
   positionals: '<run...>',
   arity: { min: 1, max: Infinity },
   flags: {
     out: { type: 'string', value: 'file.png', description: 'PNG to write' },
     count: { type: 'string', value: 'n', description: 'images per row', defaultText: '6' },
-    labels: { type: 'string', value: 'list', description: 'row labels, comma-separated (default: the run folder names)' },
-    data: { ...DATA_FLAG, description: "images: 'scenes' or a path; default the first run's data (its test split)", defaultText: undefined },
+    labels: {
+      type: 'string',
+      value: 'list',
+      description: 'row labels, comma-separated (default: the run folder names)',
+    },
+    data: {
+      ...DATA_FLAG,
+      description: "images: 'scenes' or a path; default the first run's data (its test split)",
+      defaultText: undefined,
+    },
     backend: BACKEND_FLAG,
   },
   details: `Example:
@@ -38,18 +54,28 @@ function runLabel(run: string): string {
 export async function saliencyCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'saliency';
   const out = resolve(requiredString(args, 'out', cmd, 'file.png'));
-  if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`ediy ${cmd}: --out must name a .png file; got ${JSON.stringify(stringFlag(args, 'out'))}`, cmd);
+  if (!out.toLowerCase().endsWith('.png'))
+    throw new UsageError(
+      `ediy ${cmd}: --out must name a .png file; got ${JSON.stringify(stringFlag(args, 'out'))}`,
+      cmd,
+    );
   const count = integerFlag(args, 'count', cmd, 1) ?? 6;
   const data = dataFlag(args, cmd);
   const runs = args.positionals.map((p) => resolve(p));
   runs.forEach((run, i) => {
     if (!existsSync(join(run, 'checkpoints'))) {
-      throw new UsageError(`ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${join(run, 'checkpoints')})`, cmd);
+      throw new UsageError(
+        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${join(run, 'checkpoints')})`,
+        cmd,
+      );
     }
   });
   const labels = stringFlag(args, 'labels')?.split(',');
   if (labels && labels.length !== runs.length) {
-    throw new UsageError(`ediy ${cmd}: --labels has ${labels.length} labels for ${runs.length} runs; expected one per run`, cmd);
+    throw new UsageError(
+      `ediy ${cmd}: --labels has ${labels.length} labels for ${runs.length} runs; expected one per run`,
+      cmd,
+    );
   }
   await setupBackend(backendFlag(args, cmd), io);
   const { width, height } = await drawSaliencyGrid(

@@ -9,7 +9,8 @@ import { lineHeight, Raster, seriesColour, textWidth, type Rgb } from './raster.
  * about `count` of them. A degenerate range is widened around its value.
  */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new RangeError(`tick range must be finite, got [${lo}, ${hi}]`);
+  if (!Number.isFinite(lo) || !Number.isFinite(hi))
+    throw new RangeError(`tick range must be finite, got [${lo}, ${hi}]`);
   if (hi < lo) [lo, hi] = [hi, lo];
   if (hi === lo) {
     const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
@@ -22,7 +23,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const first = Math.floor(lo / step) * step;
   const ticks: number[] = [];
   for (let t = first; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
-  if ((ticks[ticks.length - 1] ?? -Infinity) < hi) ticks.push(Number((first + ticks.length * step).toPrecision(12)));
+  if ((ticks[ticks.length - 1] ?? -Infinity) < hi)
+    ticks.push(Number((first + ticks.length * step).toPrecision(12)));
   return ticks;
 }
 
@@ -69,12 +71,17 @@ export function lineChart(options: LineChartOptions): Raster {
   const { series } = options;
   if (series.length === 0) throw new Error('lineChart needs at least one series');
   series.forEach((s, i) => {
-    if (s.x.length !== s.y.length) throw new Error(`series ${i} (${s.label}) has ${s.x.length} x values and ${s.y.length} y values; expected equal lengths`);
+    if (s.x.length !== s.y.length)
+      throw new Error(
+        `series ${i} (${s.label}) has ${s.x.length} x values and ${s.y.length} y values; expected equal lengths`,
+      );
   });
   const width = options.width ?? 720;
   const height = options.height ?? 420;
   const img = new Raster(width, height);
-  const pts = series.flatMap((s) => s.x.map((x, i) => [x, s.y[i] as number] as const)).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const pts = series
+    .flatMap((s) => s.x.map((x, i) => [x, s.y[i] as number] as const))
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
   const xt = niceTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1, 6);
@@ -158,7 +165,11 @@ export function barChart(options: BarChartOptions): Raster {
   const finite = bars.filter((b) => Number.isFinite(b.value));
   const lows = finite.map((b) => Math.min(0, b.value - (b.spread ?? 0)));
   const highs = finite.map((b) => Math.max(0, b.value + (b.spread ?? 0)));
-  const ticks = niceTicks(lows.length ? Math.min(...lows) : 0, highs.length ? Math.max(...highs) : 1, 5);
+  const ticks = niceTicks(
+    lows.length ? Math.min(...lows) : 0,
+    highs.length ? Math.max(...highs) : 1,
+    5,
+  );
   const labelW = Math.max(...bars.map((b) => textWidth(b.label)));
   const valueW = Math.max(...bars.map((b) => textWidth(valueText(b))));
   const left = labelW + 16;
@@ -172,7 +183,13 @@ export function barChart(options: BarChartOptions): Raster {
     img.line(px(t), top - 4, px(t), bottom, GRID);
     img.text(formatNumber(t), px(t), bottom + 6, INK, 1, 'center');
   }
-  img.line(px(Math.max(t0, Math.min(0, t1))), top - 4, px(Math.max(t0, Math.min(0, t1))), bottom, INK);
+  img.line(
+    px(Math.max(t0, Math.min(0, t1))),
+    top - 4,
+    px(Math.max(t0, Math.min(0, t1))),
+    bottom,
+    INK,
+  );
   bars.forEach((b, i) => {
     const y = top + i * rowH;
     img.text(b.label, left - 8, y + 5, INK, 1, 'right');

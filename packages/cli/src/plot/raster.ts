@@ -104,7 +104,14 @@ export class Raster {
   }
 
   /** Text with its top-left corner at (x, y); `align` places x at the left, centre or right end. */
-  text(text: string, x: number, y: number, colour: Rgb = [0, 0, 0], scale = 1, align: 'left' | 'center' | 'right' = 'left'): void {
+  text(
+    text: string,
+    x: number,
+    y: number,
+    colour: Rgb = [0, 0, 0],
+    scale = 1,
+    align: 'left' | 'center' | 'right' = 'left',
+  ): void {
     const w = textWidth(text, scale);
     const left = align === 'left' ? x : align === 'center' ? x - Math.floor(w / 2) : x - w;
     drawText(this.rgba, this.width, text, Math.round(left), Math.round(y), colour, scale);

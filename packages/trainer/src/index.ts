@@ -11,5 +11,6 @@ export * from './progress.js';
 export * from './checkpoint.js';
 export * from './networks.js';
 export * from './step.js';
+export * from './batchnorm.js';
 export * from './pretrain.js';
 export * from './data.js';

@@ -9,6 +9,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { featureChannels, resnet } from '@ediy/backbones';
 import { localMlp, mlp, type LayerSpec } from '@ediy/projectors';
 import type { ExperimentConfig } from './config.js';
+import { useFastBatchNorm } from './batchnorm.js';
 
 /** The online network's modules. */
 export interface OnlineNetwork {
@@ -39,7 +40,7 @@ export function headSpecs(hidden: number, out: number): LayerSpec[] {
   return [{ units: hidden, norm: 'bn', act: 'relu' }, { units: out }];
 }
 
-/** Builds the online network, with seeded initialisation. */
+/** Builds the online network, with seeded initialisation and fast BatchNorm ({@link useFastBatchNorm}). */
 export function buildOnline(config: ExperimentConfig, prefix = 'online'): OnlineNetwork {
   const { scale, seed } = config;
   const channels = featureChannels(scale.backbone);
@@ -53,10 +54,11 @@ export function buildOnline(config: ExperimentConfig, prefix = 'online'): Online
   if (config.method.localPredictor) {
     net.localPredictor = localMlp(scale.projector.out, specs, { name: `${prefix}_local_predictor`, seed: seed + 4 });
   }
+  for (const m of onlineModules(net)) useFastBatchNorm(m);
   return net;
 }
 
-/** Builds the target network as an exact copy of the online one's EMA'd modules. */
+/** Builds the target network as an exact copy of the online one's EMA'd modules (fast BatchNorm too). */
 export function buildTarget(config: ExperimentConfig, online: OnlineNetwork): TargetNetwork {
   const { scale, seed } = config;
   const channels = featureChannels(scale.backbone);
@@ -69,6 +71,7 @@ export function buildTarget(config: ExperimentConfig, online: OnlineNetwork): Ta
   copyWeights(online.backbone, target.backbone);
   copyWeights(online.projector, target.projector);
   copyWeights(online.localProjector, target.localProjector);
+  for (const m of [target.backbone, target.projector, target.localProjector]) useFastBatchNorm(m);
   return target;
 }
 

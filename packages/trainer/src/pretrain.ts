@@ -18,6 +18,7 @@ import { openDataset } from './data.js';
 import { buildOnline, buildTarget, disposeModels, emaPairs, namedModels, onlineModules } from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
 import { microStep, termNames } from './step.js';
+import { useFastBatchNorm } from './batchnorm.js';
 
 /** Raised when a loss term is NaN or infinite; the last good checkpoint is left intact. */
 export class NonFiniteLossError extends Error {
@@ -79,6 +80,7 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
       throw new Error(`teacher model ${spec.modelDir} must have two outputs [layer4 map, pooled], it has ${model.outputs.length}`);
     }
     model.trainable = false;
+    useFastBatchNorm(model);
     return model;
   }
   const ckptDir = latestCheckpoint(join(spec.run, 'checkpoints'));
@@ -88,6 +90,7 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
     const teacher = resnet({ ...ckpt.state.config.scale.backbone, name: 'teacher_backbone', seed: 0 });
     restoreWeights(teacher, ckpt.weights['online.backbone'], `teacher (${ckptDir}) online.backbone`);
     teacher.trainable = false;
+    useFastBatchNorm(teacher);
     return teacher;
   } finally {
     tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);

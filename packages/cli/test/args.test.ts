@@ -75,6 +75,12 @@ describe('main', () => {
     }
   });
 
+  it('prints a command help for `help <command>`', async () => {
+    const io = captureIO();
+    expect(await main(['help', 'eval'], io)).toBe(0);
+    expect(io.out()).toMatch(/^Usage: ediy eval <run\.\.\.> \[flags\]/);
+  });
+
   it('exits 2 with the usage on stderr when no command is given', async () => {
     const io = captureIO();
     expect(await main([], io)).toBe(2);

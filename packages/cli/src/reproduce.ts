@@ -12,6 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { TABLE1, TABLES } from '@ediy/examples';
 import { fromLayersModel, saliencyGrid, saliencyMaps, type HostArray } from '@ediy/eval';
 import {
+  formatDuration,
   pretrain,
   resolveExperiment,
   type DataConfig,
@@ -206,6 +207,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
 
   const results: RowResult[] = [];
   const total = rows.length * seeds.length;
+  const worked = { runs: 0, seconds: 0 };
   let index = 0;
   for (const [id, row] of rows) {
     const runs: RunResult[] = [];
@@ -222,7 +224,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       const evalPath = join(runDir, 'eval.json');
       const label = `[${index}/${total}] ${options.table}/${id} seed ${seed}`;
       let record: RunEvalRecord;
-      if (existsSync(evalPath)) {
+      const runStarted = performance.now();
+      const skipped = existsSync(evalPath);
+      if (skipped) {
         assertSameConfig(runDir, config);
         say(`ediy: ${label}: done, skipping (${relative(process.cwd(), evalPath)})`);
         record = readRunEval(evalPath);
@@ -259,6 +263,13 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
         finalLoss: record.finalLoss,
         metrics: record.metrics,
       });
+      if (!skipped) {
+        worked.runs += 1;
+        worked.seconds += (performance.now() - runStarted) / 1000;
+        const left = total - index;
+        const eta = formatDuration((worked.seconds / worked.runs) * left);
+        if (left > 0) say(`ediy: ${index}/${total} runs done; about ${eta} left for ${left} more`);
+      }
     }
     results.push({
       id,

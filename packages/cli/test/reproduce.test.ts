@@ -25,6 +25,7 @@ describe('ediy reproduce table1 --preset smoke', () => {
     expect(code, io.err()).toBe(0);
     expect(io.err()).toMatch(/backend wasm/);
     expect(io.err()).toMatch(/\[9\/9\] table1\/byol-rins-tg-riem seed 0 step \d+\/\d+ .*ETA/);
+    expect(io.err()).toMatch(/ediy: 8\/9 runs done; about \d+s left for 1 more/);
 
     expect(existsSync(join(out, 'teacher', 'done.json'))).toBe(true);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;

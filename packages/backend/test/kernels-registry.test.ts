@@ -18,6 +18,7 @@ describe('wasm training kernel registration', () => {
       'DepthwiseConv2dNativeBackpropInput',
       'DepthwiseConv2dNativeBackpropFilter',
       'UnsortedSegmentSum',
+      'Tile',
     ]);
     for (const name of WASM_TRAINING_KERNELS) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
     expect(registerWasmTrainingKernels()).toEqual([]);
@@ -28,6 +29,7 @@ describe('wasm training kernel registration', () => {
     const builtin = replacedWasmKernel('Conv2DBackpropInput');
     expect(builtin).toBeDefined();
     expect(builtin).not.toBe(tf.getKernel('Conv2DBackpropInput', 'wasm'));
+    expect(replacedWasmKernel('Tile')).toBeDefined();
     expect(replacedWasmKernel('Conv2DBackpropFilter')).toBeUndefined();
     const backend = tf.backend();
     builtin?.setupFunc?.(backend);

@@ -7,6 +7,7 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
+import { tileConfig } from './tile.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -15,13 +16,15 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   unsortedSegmentSumConfig,
+  tileConfig,
 ];
 
 /**
  * The kernels {@link registerWasmTrainingKernels} provides for the `wasm` backend:
  * `Conv2DBackpropFilter`, `UnsortedSegmentSum` (the gradient of `tf.gather`) and the
  * two depthwise-conv gradients, which tfjs-backend-wasm 4.22 lacks, and
- * `Conv2DBackpropInput`, which it has but runs about 13x slower than the forward conv.
+ * `Conv2DBackpropInput` and `Tile`, which it has but runs an order of magnitude slower
+ * than need be (`Tile` is on every batch-norm gradient).
  */
 export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNELS.map((k) => k.kernelName);
 
@@ -29,7 +32,7 @@ const replaced = new Map<string, KernelConfig>();
 
 /**
  * Registers, once per process, the gradient kernels tfjs-backend-wasm lacks, and
- * replaces its slow `Conv2DBackpropInput` (see {@link WASM_TRAINING_KERNELS}). Call it
+ * replaces its slow `Conv2DBackpropInput` and `Tile` (see {@link WASM_TRAINING_KERNELS}). Call it
  * after importing `@tensorflow/tfjs-backend-wasm` (whose import registers its own
  * kernels, and would overwrite these). Safe to call repeatedly.
  * @returns the names of the kernels this call registered (empty after the first call).
@@ -52,7 +55,7 @@ export function registerWasmTrainingKernels(): string[] {
 
 /**
  * The wasm kernel that {@link registerWasmTrainingKernels} replaced under `kernelName`
- * (only `Conv2DBackpropInput` in tfjs-backend-wasm 4.22), for comparison and
+ * (`Conv2DBackpropInput` and `Tile` in tfjs-backend-wasm 4.22), for comparison and
  * benchmarks. Its `setupFunc` has not run if it was replaced before the wasm backend
  * was first set up: call `setupFunc(tf.backend())` before its `kernelFunc`.
  */

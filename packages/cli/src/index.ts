@@ -21,6 +21,7 @@ export {
   drawSaliencyGrid,
   saliencyPair,
   assertSameConfig,
+  withCheckpointEvery,
   tableRows,
   readRunEval,
   REPRODUCIBLE_TABLES,

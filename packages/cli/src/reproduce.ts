@@ -57,6 +57,8 @@ export interface ReproduceOptions {
   rows?: readonly string[];
   /** Cap on optimiser steps of every run (default: the preset's schedule). */
   maxSteps?: number;
+  /** Checkpoint every N optimiser steps (default: the preset's interval). */
+  checkpointEvery?: number;
   /** Description of the backend in use, for the report (default the tfjs backend name). */
   backend?: string;
   /** Where progress and messages go (default process.stderr); null for silence. */
@@ -126,6 +128,14 @@ export function assertSameConfig(runDir: string, config: ExperimentConfig): void
   }
 }
 
+/** `config` with its checkpoint interval set to `every` (unchanged when undefined). */
+export function withCheckpointEvery(
+  config: ExperimentConfig,
+  every: number | undefined,
+): ExperimentConfig {
+  return every === undefined ? config : { ...config, checkpoint: { ...config.checkpoint, every } };
+}
+
 /** The rows of a table to run, checked against `only`. */
 export function tableRows(
   table: ReproducibleTable,
@@ -185,7 +195,16 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
   // The teacher: Table 1's BYOL row at this preset, trained once.
   const teacherDir = join(out, 'teacher');
   const teacherNeeded = rows.some(([, row]) => needsTeacher(row));
-  const teacherConfig = resolveExperiment(TABLE1.byol, { ...common, seed: seeds[0] as number });
+  const resolveRow = (
+    row: RowConfig,
+    seed: number,
+    teacher?: ExperimentConfig['teacher'],
+  ): ExperimentConfig =>
+    withCheckpointEvery(
+      resolveExperiment(row, { ...common, seed, ...(teacher ? { teacher } : {}) }),
+      options.checkpointEvery,
+    );
+  const teacherConfig = resolveRow(TABLE1.byol, seeds[0] as number);
   if (teacherNeeded) {
     const done = join(teacherDir, 'done.json');
     if (existsSync(done)) {
@@ -213,11 +232,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
     const runs: RunResult[] = [];
     for (const seed of seeds) {
       index += 1;
-      const config = resolveExperiment(row, {
-        ...common,
-        seed,
-        ...(needsTeacher(row) ? { teacher: { run: teacherDir } } : {}),
-      });
+      const config = resolveRow(row, seed, needsTeacher(row) ? { run: teacherDir } : undefined);
       // The BYOL row at the teacher's seed is the teacher run itself: train it once.
       const isTeacher = teacherNeeded && JSON.stringify(config) === JSON.stringify(teacherConfig);
       const runDir = isTeacher ? teacherDir : join(out, 'runs', id, `seed-${seed}`);

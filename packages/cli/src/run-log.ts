@@ -33,7 +33,9 @@ export function readStepLog(path: string): StepRecord[] {
 }
 
 /** The mean loss per step over several runs' logs (steps present in any log). */
-export function meanLossCurve(logs: readonly StepRecord[][]): { x: number[]; y: number[] } {
+export function meanLossCurve(
+  logs: ReadonlyArray<ReadonlyArray<Pick<StepRecord, 'step' | 'loss'>>>,
+): { x: number[]; y: number[] } {
   const sums = new Map<number, { sum: number; n: number }>();
   for (const log of logs) {
     for (const r of log) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -210,5 +210,33 @@ describe('import-weights', () => {
       /r18.safetensors holds a resnet18 state dict \(read off its keys\), not the --arch resnet34 asked for/,
     );
     expect(existsSync(join(dir, 'y'))).toBe(false);
+  });
+});
+
+describe('--checkpoint-every', () => {
+  it('checkpoints as often as asked, keeping the preset number of checkpoints', async () => {
+    const dir = tempDir('ediy-ckpt-');
+    const io = captureIO();
+    const argv = [
+      'pretrain',
+      'table1/byol',
+      '--preset',
+      'smoke',
+      '--max-steps',
+      '3',
+      '--checkpoint-every',
+      '1',
+    ];
+    expect(await main([...argv, '--backend', 'wasm', '--out', dir], io)).toBe(0);
+    const run = join(dir, 'table1-byol', 'seed-0');
+    // smoke keeps the last 2 checkpoints.
+    expect(readdirSync(join(run, 'checkpoints')).sort()).toEqual([
+      'step-00000002',
+      'step-00000003',
+    ]);
+    const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {
+      checkpoint: { every: number };
+    };
+    expect(config.checkpoint.every).toBe(1);
   });
 });

@@ -20,6 +20,7 @@ import {
   presetFlag,
   seedsFlag,
 } from '../options.js';
+import { withCheckpointEvery } from '../reproduce.js';
 import { loadRow } from '../rows.js';
 import { needsTeacher, teacherSpec } from '../teacher.js';
 
@@ -47,6 +48,12 @@ export const PRETRAIN_SPEC: CommandSpec = {
       value: 'dir',
       description:
         "frozen teacher for the 'teacher' matcher: a BYOL run directory or a TF.js model directory",
+    },
+    'checkpoint-every': {
+      type: 'string',
+      value: 'n',
+      description:
+        "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
     'max-steps': {
       type: 'string',
@@ -81,6 +88,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
   const data = dataFlag(args, cmd);
   const prefer = backendFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
+  const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
   const out = stringFlag(args, 'out') ?? 'runs';
   const teacherDir = stringFlag(args, 'teacher');
   const { row, source } = await loadRow(args.positionals[0] as string, cmd);
@@ -93,13 +101,16 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
   }
   await setupBackend(prefer, io);
   for (const seed of seeds) {
-    const config = resolveExperiment(row, {
-      preset,
-      seed,
-      ...(data ? { data } : {}),
-      ...(teacher && needsTeacher(row) ? { teacher } : {}),
-      ...(maxSteps !== undefined ? { scale: { maxSteps } } : {}),
-    });
+    const config = withCheckpointEvery(
+      resolveExperiment(row, {
+        preset,
+        seed,
+        ...(data ? { data } : {}),
+        ...(teacher && needsTeacher(row) ? { teacher } : {}),
+        ...(maxSteps !== undefined ? { scale: { maxSteps } } : {}),
+      }),
+      checkpointEvery,
+    );
     const runDir = runDirOf(out, row.name, seed);
     println(io.stderr, `ediy: pretrain ${source} (preset ${preset}, seed ${seed}) -> ${runDir}`);
     const result = await pretrain(config, {

@@ -43,6 +43,12 @@ export const REPRODUCE_SPEC: CommandSpec = {
       value: 'ids',
       description: 'only these rows, comma-separated (e.g. byol,ediy)',
     },
+    'checkpoint-every': {
+      type: 'string',
+      value: 'n',
+      description:
+        "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
+    },
     'max-steps': { type: 'string', value: 'n', description: 'cap every run at n optimiser steps' },
   },
   details: `Examples:
@@ -67,6 +73,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const data = dataFlag(args, cmd);
   const prefer = backendFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
+  const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
   const rows = stringFlag(args, 'rows')
     ?.split(',')
     .map((r) => r.trim())
@@ -88,6 +95,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     ...(out ? { out } : {}),
     ...(rows ? { rows } : {}),
     ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
   });
   for (const f of files) println(io.stdout, f);
   return 0;

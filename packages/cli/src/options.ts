@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BackendPreference } from '@ediy/backend';
-import { PRESET_NAMES, type DataConfig, type PresetName } from '@ediy/trainer';
+import { PRESET_NAMES, presetScale, type DataConfig, type PresetName } from '@ediy/trainer';
 import { stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -160,4 +160,23 @@ export function requiredString(
   if (value === undefined || value === '')
     throw new UsageError(`ediy ${command}: --${flag} <${what}> is required`, command);
   return value;
+}
+
+/**
+ * Checks that a preset whose default data is on disk (`paper`: an ImageNet folder) finds
+ * it when `--data` is not given.
+ */
+export function checkPresetData(
+  preset: PresetName,
+  data: DataConfig | undefined,
+  command: string,
+): void {
+  if (data) return;
+  const fallback = presetScale(preset).data;
+  if (fallback.kind === 'path' && !existsSync(resolve(fallback.path))) {
+    throw new UsageError(
+      `ediy ${command}: the ${preset} preset trains on ${fallback.path}, which does not exist here; pass --data <path> (e.g. an ImageNet train folder)`,
+      command,
+    );
+  }
 }

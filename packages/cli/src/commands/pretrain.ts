@@ -15,6 +15,7 @@ import {
   SEEDS_FLAG,
   SEED_FLAG,
   backendFlag,
+  checkPresetData,
   dataFlag,
   integerFlag,
   presetFlag,
@@ -86,6 +87,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
   const preset = presetFlag(args, cmd);
   const seeds = seedsFlag(args, cmd);
   const data = dataFlag(args, cmd);
+  checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);

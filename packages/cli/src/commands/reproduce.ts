@@ -12,6 +12,7 @@ import {
   SEEDS_FLAG,
   SEED_FLAG,
   backendFlag,
+  checkPresetData,
   dataFlag,
   integerFlag,
   presetFlag,
@@ -71,6 +72,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const preset = presetFlag(args, cmd);
   const seeds = seedsFlag(args, cmd);
   const data = dataFlag(args, cmd);
+  checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);

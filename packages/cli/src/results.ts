@@ -161,6 +161,12 @@ export function resultsMarkdown(results: ReproduceResults, plots: readonly strin
       'not with the paper. Values are mean ± sample standard deviation over seeds.',
   );
   lines.push('');
+  if (results.preset === 'smoke') {
+    lines.push(
+      'The `smoke` preset trains a few steps of a tiny network: these numbers show that the pipeline runs and say nothing about the methods.',
+    );
+    lines.push('');
+  }
   const header = [
     'Row',
     ...cols.map((c) => `paper ${c}`),

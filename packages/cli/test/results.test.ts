@@ -97,6 +97,10 @@ describe('resultsMarkdown', () => {
       '| BYOL + TG R-DEM + TG R-IEM (E-DIY) | 41.1 | 37.3 | 2.500 ± 0.707 | 0.500 ± 0.141 | 0.250 ± 0.071 | n/a |',
     );
     expect(md).toMatch(/not the paper's APs/);
+    expect(md).toMatch(/pipeline runs and say nothing about the methods/);
+    expect(resultsMarkdown({ ...results, preset: 'mini' })).not.toMatch(
+      /say nothing about the methods/,
+    );
     expect(md).toContain('![plots/knnTop1.png](plots/knnTop1.png)');
   });
 });

@@ -1,10 +1,12 @@
 /**
  * Images/s of one E-DIY training step (ResNet-18 small-image stem, width 32, 32 px views,
  * batch 64: two views, frozen teacher, EMA target, online forward + backward, LARS, EMA)
- * on the chosen backend, beside the PyTorch peer of the same step
- * (shared/bench/torch_ediy_step.py) run in a child process.
+ * on the chosen backend and number of gradient threads, beside the PyTorch peer of the
+ * same step (shared/bench/torch_ediy_step.py, 2 threads) run in a child process.
  *
  * Usage: npm run bench -- [--backend wasm] [--batch 64] [--width 32] [--size 32] [--steps 3]
+ *                         [--workers auto|1|2] [--no-torch]
+ *        npm run bench -- --memory 1000 [--batch 16 --width 16]   (memory over many steps)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
@@ -12,10 +14,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
-import { byolViewParams } from '@ediy/augment';
-import { resnet } from '@ediy/backbones';
-import { LARS, emaUpdate } from '@ediy/optim';
-import { buildOnline, buildTarget, emaPairs, microStep, resolveExperiment, type RowConfig } from '@ediy/trainer';
+import { ReplicaPool, dataParallelStep, resolveWorkers, type MicroStepResult, type WorkersOption } from '@ediy/trainer';
+import { benchSetup } from './setup.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,72 +24,84 @@ const { values } = parseArgs({
     width: { type: 'string', default: '32' },
     size: { type: 'string', default: '32' },
     steps: { type: 'string', default: '3' },
+    workers: { type: 'string', default: 'auto' },
+    memory: { type: 'string' },
+    'no-torch': { type: 'boolean', default: false },
   },
 });
-const batch = Number(values.batch);
-const width = Number(values.width);
-const size = Number(values.size);
+const shape = { batch: Number(values.batch), width: Number(values.width), size: Number(values.size) };
 const steps = Number(values.steps);
-
 const info = await initBackend({ prefer: values.backend as BackendPreference });
-const row: RowConfig = {
-  name: 'bench',
-  method: {
-    byolWeight: 1,
-    regionLosses: [
-      { loss: 'r-dem', weight: 1, matcher: 'teacher' },
-      { loss: 'r-iem', weight: 1, matcher: 'teacher' },
-    ],
-    localPredictor: true,
-  },
-};
-// The peer's heads: hidden 4 x C, out C / 2 for C = 8 x width layer4 channels.
-const channels = 8 * width;
-const config = resolveExperiment(row, {
-  preset: 'mini',
-  scale: {
-    backbone: { depth: 18, stem: 'small', widthMultiplier: width / 64 },
-    projector: { hidden: 4 * channels, out: channels / 2 },
-    imageSize: size,
-    batchSize: batch,
-  },
-});
-const online = buildOnline(config);
-const target = buildTarget(config, online);
-const teacher = resnet({ ...config.scale.backbone, name: 'teacher', seed: 9 });
-const optimizer = new LARS({ learningRate: 0.1 });
-const views = byolViewParams(size, { scaleBlurSigma: true });
-const images = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+const bench = benchSetup(shape);
+const workersOption = (values.workers === 'auto' ? 'auto' : Number(values.workers)) as WorkersOption;
+const workers = resolveWorkers(workersOption, bench.config);
+const pool = workers === 2 ? await ReplicaPool.start({ config: bench.config, views: bench.views, teacher: bench.teacher }) : undefined;
 const rng = new Rng(0);
 
-function step(i: number): void {
-  const { grads } = microStep(config, { online, target, teacher }, images, rng.fork(`s${i}`), views);
-  optimizer.applyGradients(grads);
-  tf.dispose(Object.values(grads));
-  for (const [from, to] of emaPairs(online, target)) {
-    emaUpdate(
-      to.trainableWeights.map((w) => w.read() as tf.Variable),
-      from.trainableWeights.map((w) => w.read() as tf.Variable),
-      0.996,
-    );
-  }
+async function step(i: number): Promise<void> {
+  const results = await dataParallelStep(bench.config, bench, bench.images, (k) => rng.fork(`s${i}-${k}`), bench.views, pool, i);
+  const first = results[0] as MicroStepResult;
+  const second = results[1];
+  const grads = second
+    ? tf.tidy(() => Object.fromEntries(Object.entries(first.grads).map(([k, g]) => [k, tf.div(tf.add(g, second.grads[k] as tf.Tensor), 2)])))
+    : first.grads;
+  if (second) tf.dispose([...Object.values(first.grads), ...Object.values(second.grads)]);
+  bench.update(grads);
 }
 
-step(0); // warm-up: kernel compilation, allocation
-const t0 = performance.now();
-for (let i = 1; i <= steps; i++) step(i);
-const ms = (performance.now() - t0) / steps;
-const ours = batch / (ms / 1000);
-console.log(`ediy ${info.name} (${info.package}) width=${width} batch=${batch} size=${size} ediy=true: ${ms.toFixed(1)} ms/step, ${ours.toFixed(1)} images/s`);
+const label = `ediy ${info.name} (${info.package}) width=${shape.width} batch=${shape.batch} size=${shape.size} workers=${workers}`;
+try {
+  await step(0); // warm-up: kernel compilation, allocation, the worker's first weights
+  if (values.memory !== undefined) {
+    const total = Number(values.memory);
+    const every = Math.max(1, Math.round(total / 10));
+    console.log(`${label}: memory over ${total} steps`);
+    console.log('| step | numTensors | numBytes (MB) | wasm heap (MB) | RSS (MB) | ms/step (last interval) |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+    let t = performance.now();
+    for (let i = 1; i <= total; i++) {
+      await step(i);
+      if (i % every === 0 || i === 1) {
+        const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
+        const m = tf.memory();
+        const ms = (performance.now() - t) / (i === 1 ? 1 : every);
+        console.log(`| ${i} | ${m.numTensors} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${heap === undefined ? '-' : (heap / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} | ${ms.toFixed(0)} |`);
+        t = performance.now();
+      }
+    }
+  } else {
+    const times: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    for (let i = 1; i <= steps; i++) {
+      const t = performance.now();
+      await step(i);
+      times.push(performance.now() - t);
+    }
+    const mean = times.reduce((a, b) => a + b, 0) / steps;
+    const ours = shape.batch / (mean / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    const cores = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
+    const spread = `per step ${times.map((x) => x.toFixed(0)).join(', ')} ms; ${cores.toFixed(2)} cores busy`;
+    console.log(`${label} ediy=true: ${mean.toFixed(1)} ms/step, ${ours.toFixed(1)} images/s (${spread})`);
+    if (!values['no-torch']) torchPeer(ours);
+  }
+} finally {
+  await pool?.terminate();
+  bench.dispose();
+}
 
-const peer = fileURLToPath(new URL('../../../../shared/bench/torch_ediy_step.py', import.meta.url));
-if (!existsSync(peer)) {
-  console.log(`PyTorch peer not found at ${peer}: ratio not measured`);
-} else {
+function torchPeer(ours: number): void {
+  const peer = fileURLToPath(new URL('../../../../shared/bench/torch_ediy_step.py', import.meta.url));
+  if (!existsSync(peer)) {
+    console.log(`PyTorch peer not found at ${peer}: ratio not measured`);
+    return;
+  }
   // Debian's python3-torch lives in the system interpreter, which may not be first on PATH.
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   try {
-    const out = execFileSync(python, [peer, '--width', String(width), '--batch', String(batch), '--size', String(size), '--steps', String(steps), '--threads', '2', '--ediy'], { encoding: 'utf8' }).trim();
+    const args = [peer, '--width', String(shape.width), '--batch', String(shape.batch), '--size', String(shape.size), '--steps', String(steps), '--threads', '2', '--ediy'];
+    const out = execFileSync(python, args, { encoding: 'utf8' }).trim();
     console.log(out);
     const m = /([\d.]+) images\/s/.exec(out);
     if (m) console.log(`ratio ediy/torch: ${(ours / Number(m[1])).toFixed(3)}`);

@@ -13,4 +13,5 @@ export * from './networks.js';
 export * from './step.js';
 export * from './batchnorm.js';
 export * from './pretrain.js';
+export * from './replica.js';
 export * from './data.js';

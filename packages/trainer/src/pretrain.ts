@@ -17,7 +17,8 @@ import { latestCheckpoint, loadCheckpoint, restoreWeights, saveCheckpoint } from
 import { openDataset } from './data.js';
 import { buildOnline, buildTarget, disposeModels, emaPairs, namedModels, onlineModules } from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
-import { microStep, termNames } from './step.js';
+import { addTiming, termNames, type PhaseTimings } from './step.js';
+import { ReplicaPool, dataParallelStep, resolveWorkers, type WorkersOption } from './replica.js';
 import { useFastBatchNorm } from './batchnorm.js';
 
 /** Raised when a loss term is NaN or infinite; the last good checkpoint is left intact. */
@@ -51,6 +52,18 @@ export interface PretrainOptions {
   label?: string;
   /** Called after every optimiser step. */
   onStep?: (record: StepRecord) => void;
+  /**
+   * Threads computing gradients (default `'auto'`, see {@link resolveWorkers}). With 2,
+   * each micro-batch is split in halves computed at once by this thread and a worker
+   * thread ({@link ReplicaPool}); BatchNorm then uses each half's statistics, and a run
+   * gives the losses of a one-thread run with half the batch and twice the accumulation.
+   */
+  workers?: WorkersOption;
+  /**
+   * Modules the worker thread imports first: those that register the config's own
+   * region losses or matchers (the worker knows only the built-in ones otherwise).
+   */
+  workerImports?: readonly string[];
 }
 
 /** What {@link pretrain} did. */
@@ -148,6 +161,14 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   const target = buildTarget(config, online);
   const teacher = await loadTeacher(config);
   const models = namedModels(online, target);
+  const workersOption = options.workers ?? 'auto';
+  let pool: ReplicaPool | undefined;
+  try {
+    pool = await startPool(config, resolveWorkers(workersOption, config), workersOption === 'auto', views, teacher, options.workerImports ?? []);
+  } catch (err) {
+    disposeModels([...onlineModules(online), target.backbone, target.projector, target.localProjector, ...(teacher ? [teacher] : [])]);
+    throw err;
+  }
   const optimizer = new LARS({
     learningRate: 0,
     momentum: config.optim.momentum,
@@ -207,26 +228,40 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
       const termSums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
       let lossSum = 0;
       let epoch = loader.position().epoch;
+      const phases: PhaseTimings = {};
+      const replicas = pool ? 2 : 1;
       for (let m = 0; m < config.scale.accumulate; m++) {
         epoch = loader.position().epoch;
         const batch = loader.next();
-        let result;
+        let results;
         try {
-          result = microStep(config, { online, target, ...(teacher ? { teacher } : {}) }, batch.images, stepRng.fork(`micro-${m}`), views);
+          results = await dataParallelStep(
+            config,
+            { online, target, ...(teacher ? { teacher } : {}) },
+            batch.images,
+            (k) => stepRng.fork(`micro-${m * replicas + k}`),
+            views,
+            pool,
+            step,
+          );
         } finally {
           disposeBatch(batch);
         }
-        lossSum += result.loss;
-        for (const n of names) termSums[n] = (termSums[n] ?? 0) + (result.terms[n] ?? 0);
-        if (!summed) summed = result.grads;
-        else {
-          const prev: tf.NamedTensorMap = summed;
-          summed = Object.fromEntries(Object.entries(result.grads).map(([k, g]) => [k, tf.add(prev[k] as tf.Tensor, g)]));
-          tf.dispose([...Object.values(prev), ...Object.values(result.grads)]);
+        for (const [phase, ms] of Object.entries(results[0]?.timings ?? {})) addTiming(phases, phase as keyof PhaseTimings, ms);
+        for (const result of results) {
+          lossSum += result.loss;
+          for (const n of names) termSums[n] = (termSums[n] ?? 0) + (result.terms[n] ?? 0);
+          if (!summed) summed = result.grads;
+          else {
+            const prev: tf.NamedTensorMap = summed;
+            summed = Object.fromEntries(Object.entries(result.grads).map(([k, g]) => [k, tf.add(prev[k] as tf.Tensor, g)]));
+            tf.dispose([...Object.values(prev), ...Object.values(result.grads)]);
+          }
         }
       }
-      const loss = lossSum / config.scale.accumulate;
-      const terms = Object.fromEntries(names.map((n) => [n, (termSums[n] ?? 0) / config.scale.accumulate]));
+      const parts = config.scale.accumulate * replicas;
+      const loss = lossSum / parts;
+      const terms = Object.fromEntries(names.map((n) => [n, (termSums[n] ?? 0) / parts]));
       for (const [term, value] of [...Object.entries(terms), ['loss', loss] as const]) {
         if (!Number.isFinite(value)) {
           tf.dispose(Object.values(summed ?? {}));
@@ -234,11 +269,14 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
         }
       }
       const grads = summed as tf.NamedTensorMap;
-      const mean = config.scale.accumulate === 1 ? grads : tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, config.scale.accumulate)])));
+      let t = performance.now();
+      const mean = parts === 1 ? grads : tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, parts)])));
       optimizer.setLearningRate(lr);
       optimizer.applyGradients(mean);
       tf.dispose(Object.values(grads));
       if (mean !== grads) tf.dispose(Object.values(mean));
+      addTiming(phases, 'optimizer', performance.now() - t);
+      t = performance.now();
       step += 1;
       const tau = emaTau({ tau0: config.optim.tau0, totalSteps: total }, step);
       for (const [from, to] of emaPairs(online, target)) {
@@ -248,6 +286,7 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
           tau,
         );
       }
+      addTiming(phases, 'ema', performance.now() - t);
       const seconds = (performance.now() - t0) / 1000;
       const record: StepRecord = {
         step,
@@ -258,6 +297,7 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
         tau,
         imagesPerSec: effectiveBatch / seconds,
         elapsedSec: (performance.now() - started) / 1000,
+        phases,
       };
       records.push(record);
       log.write(record);
@@ -267,10 +307,35 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
       if (step % config.checkpoint.every === 0 || step === stopAt) lastCheckpoint = await save();
     }
   } finally {
+    await pool?.terminate();
     disposeModels([...onlineModules(online), target.backbone, target.projector, target.localProjector, ...(teacher ? [teacher] : [])]);
     optimizer.dispose();
   }
   return { runDir, steps: step, totalSteps: total, finished: step >= total, checkpoint: lastCheckpoint, records };
+}
+
+/**
+ * Starts the replica worker when `workers` is 2. A config naming a region loss or matcher
+ * the worker does not know is an error when 2 threads were asked for, and runs on one
+ * thread under `auto`.
+ */
+async function startPool(
+  config: ExperimentConfig,
+  workers: 1 | 2,
+  auto: boolean,
+  views: ReturnType<typeof byolViewParams>,
+  teacher: LayersModel | undefined,
+  imports: readonly string[],
+): Promise<ReplicaPool | undefined> {
+  if (workers === 1) return undefined;
+  const pool = await ReplicaPool.start({ config, views, imports, ...(teacher ? { teacher } : {}) });
+  const missing = pool.missingNames(config);
+  if (missing.length === 0) return pool;
+  await pool.terminate();
+  if (auto) return undefined;
+  throw new Error(
+    `workers: 2 needs every region loss and matcher registered in the worker thread too, and it does not know ${missing.join(', ')}: name the modules registering them in workerImports, or use workers: 1`,
+  );
 }
 
 /**

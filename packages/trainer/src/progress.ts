@@ -4,6 +4,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { PhaseTimings } from './step.js';
 
 /** One logged step. Loss terms are named as the config names them (`byol`, `r-dem`, ...). */
 export interface StepRecord {
@@ -23,6 +24,8 @@ export interface StepRecord {
   imagesPerSec: number;
   /** Seconds since the run (or the resumed part of it) started. */
   elapsedSec: number;
+  /** Milliseconds per phase of the step, as the training thread saw them (summed over micro-batches). */
+  phases: PhaseTimings;
 }
 
 /** Appends step records to a JSONL file. */

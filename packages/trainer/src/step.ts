@@ -13,7 +13,8 @@ import type { OnlineNetwork, TargetNetwork } from './networks.js';
 
 /**
  * The phases a training step is timed in. {@link microStep} times the first seven;
- * the loop adds `optimizer` (LARS) and `ema` (the target update).
+ * the loop adds `optimizer` (LARS) and `ema` (the target update), and with a replica
+ * worker `sync` (waiting for it and copying weights and gradients).
  * - `augment`: the two BYOL views.
  * - `teacher`: the frozen teacher's layer4 maps of both views.
  * - `target`: the target backbone and projectors on both views.
@@ -31,7 +32,8 @@ export type StepPhase =
   | 'online-backward'
   | 'readback'
   | 'optimizer'
-  | 'ema';
+  | 'ema'
+  | 'sync';
 
 /** Milliseconds spent per phase; phases that did not run are absent. */
 export type PhaseTimings = Partial<Record<StepPhase, number>>;

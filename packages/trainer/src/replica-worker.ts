@@ -1,0 +1,89 @@
+/**
+ * Entry point of a replica worker thread ({@link ReplicaPool}): its own tfjs backend and
+ * copy of the networks; per step it takes the current weights, computes its share of
+ * the micro-batch with {@link microStep} and sends the gradients back.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
+import { regionLossNames } from '@ediy/losses';
+import { matcherNames } from '@ediy/matchers';
+import { useFastBatchNorm } from './batchnorm.js';
+import { buildOnline, buildTarget } from './networks.js';
+import { replicaVariables, type InitMessage, type ReplyMessage, type StepMessage } from './replica-protocol.js';
+import { microStep } from './step.js';
+import { ownedValues } from './replica-values.js';
+
+interface Replica {
+  init: InitMessage;
+  nets: { online: ReturnType<typeof buildOnline>; target: ReturnType<typeof buildTarget>; teacher?: LayersModel };
+  variables: { online: tf.Variable[]; target: tf.Variable[] };
+}
+
+const port = parentPort;
+if (!port) throw new Error('replica-worker must run in a worker thread');
+let replica: Replica | undefined;
+
+function reply(message: ReplyMessage, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(message, transfer);
+}
+
+async function setUp(init: InitMessage): Promise<void> {
+  await initBackend({ prefer: (init.backend === 'wasm' || init.backend === 'cpu' ? init.backend : 'auto') as BackendPreference });
+  for (const specifier of init.imports) await import(specifier);
+  const online = buildOnline(init.config, 'replica');
+  const target = buildTarget(init.config, online);
+  let teacher: LayersModel | undefined;
+  if (init.teacher) {
+    teacher = await tfl.loadLayersModel(tf.io.fromMemory(init.teacher));
+    teacher.trainable = false;
+    useFastBatchNorm(teacher);
+  }
+  replica = { init, nets: { online, target, ...(teacher ? { teacher } : {}) }, variables: replicaVariables(online, target) };
+  reply({ type: 'ready', regionLosses: regionLossNames(), matchers: matcherNames() });
+}
+
+function step(message: StepMessage): void {
+  if (!replica) throw new Error('replica-worker: step before init');
+  const { variables, nets, init } = replica;
+  if (message.weights) {
+    const all = [...variables.online, ...variables.target];
+    if (message.weights.length !== all.length) throw new Error(`replica-worker: got ${message.weights.length} weights, the networks have ${all.length}`);
+    all.forEach((v, i) => {
+      const value = tf.tensor(message.weights?.[i] as Float32Array, v.shape, 'float32');
+      v.assign(value);
+      value.dispose();
+    });
+  }
+  const images = tf.tensor4d(message.images.data, message.images.shape);
+  let result: ReturnType<typeof microStep>;
+  try {
+    result = microStep(init.config, nets, images, Rng.fromState(message.rng), init.views);
+  } finally {
+    images.dispose();
+  }
+  let grads: Array<Float32Array | null>;
+  try {
+    // A variable the loss does not depend on (e.g. a head no term uses) has no gradient.
+    grads = variables.online.map((v) => {
+      const g = result.grads[v.name];
+      return g ? ownedValues(g) : null;
+    });
+  } finally {
+    tf.dispose(Object.values(result.grads));
+  }
+  reply(
+    { type: 'result', grads, loss: result.loss, terms: result.terms, timings: result.timings, numTensors: tf.memory().numTensors },
+    grads.flatMap((g) => (g ? [g.buffer as ArrayBuffer] : [])),
+  );
+}
+
+port.on('message', (message: InitMessage | StepMessage) => {
+  const run = message.type === 'init' ? setUp(message) : Promise.resolve().then(() => step(message));
+  run.catch((err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    reply({ type: 'error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
+  });
+});

@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, Rng } from '@ediy/backend';
+import { byolViewParams } from '@ediy/augment';
+import { registerRegionLoss } from '@ediy/losses';
+import { ReplicaPool, buildOnline, buildTarget, dataParallelStep, pretrain, resolveWorkers, type ReplicaResult } from '@ediy/trainer';
+import { EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
+
+beforeAll(async () => {
+  await initBackend({ prefer: 'wasm' });
+});
+
+describe('resolveWorkers', () => {
+  const config = smoke(EDIY_RANDOM_ROW, 1);
+  const withBatch = (batchSize: number) => ({ ...config, scale: { ...config.scale, batchSize } });
+
+  it('splits over two threads under auto only with two cores and a micro-batch of 32 or more', () => {
+    expect(resolveWorkers('auto', withBatch(64), 2)).toBe(2);
+    expect(resolveWorkers('auto', withBatch(32), 2)).toBe(2);
+    expect(resolveWorkers('auto', withBatch(16), 2)).toBe(1);
+    expect(resolveWorkers('auto', withBatch(33), 2)).toBe(1);
+    expect(resolveWorkers('auto', withBatch(64), 1)).toBe(1);
+    expect(resolveWorkers(1, withBatch(64), 2)).toBe(1);
+    expect(resolveWorkers(2, withBatch(8), 1)).toBe(2);
+  });
+
+  it('refuses an odd batch for two threads and an unknown value', () => {
+    expect(() => resolveWorkers(2, withBatch(7))).toThrow('config.scale.batchSize must be even, got 7');
+    expect(() => resolveWorkers(3 as never, config)).toThrow("workers must be 1, 2 or 'auto', got 3");
+  });
+});
+
+describe('two threads', () => {
+  it('give the losses of one thread with half the batch and twice the accumulation', async () => {
+    const base = smoke(EDIY_RANDOM_ROW, 3);
+    const two = await pretrain(base, { runDir: tempDir('w2'), progress: null, workers: 2 });
+    const half = { ...base, scale: { ...base.scale, batchSize: base.scale.batchSize / 2, accumulate: 2 } };
+    const one = await pretrain(half, { runDir: tempDir('w1'), progress: null, workers: 1 });
+    expect(two.records).toHaveLength(3);
+    two.records.forEach((r, i) => {
+      const ref = one.records[i]!;
+      expect(r.loss).toBeCloseTo(ref.loss, 5);
+      for (const [name, value] of Object.entries(ref.terms)) expect(r.terms[name]).toBeCloseTo(value, 5);
+      expect(r.phases.sync).toBeGreaterThan(0);
+    });
+    // the runs moved: a step's loss differs from the first
+    expect(Math.abs(two.records[2]!.loss - two.records[0]!.loss)).toBeGreaterThan(1e-6);
+  });
+
+  it('refuse a region loss registered in this thread only, naming it', async () => {
+    registerRegionLoss('main-thread-only' as never, ((inputs: { local: [tf.Tensor, tf.Tensor] }) => tf.mean(inputs.local[0]) as tf.Scalar) as never);
+    const config = smoke({ name: 'local-loss', method: { byolWeight: 1, regionLosses: [{ loss: 'main-thread-only', weight: 1, matcher: 'random' }], localPredictor: true } }, 1);
+    await expect(pretrain(config, { runDir: tempDir('unknown'), progress: null, workers: 2 })).rejects.toThrow(
+      "workers: 2 needs every region loss and matcher registered in the worker thread too, and it does not know region loss 'main-thread-only'",
+    );
+  });
+
+  it('leak no tensor in either thread from step to step', async () => {
+    const config = smoke(EDIY_RANDOM_ROW, 1);
+    const online = buildOnline(config);
+    const target = buildTarget(config, online);
+    const views = byolViewParams(config.scale.imageSize, { scaleBlurSigma: true });
+    const pool = await ReplicaPool.start({ config, views });
+    const images = tf.randomUniform([8, config.scale.imageSize, config.scale.imageSize, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const counts: Array<[number, number]> = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const results = await dataParallelStep(config, { online, target }, images, (k) => new Rng(i).fork(`r${k}`), views, pool, i);
+        expect(results).toHaveLength(2);
+        expect(Object.keys(results[1]!.grads)).toEqual(Object.keys(results[0]!.grads));
+        tf.dispose(results.flatMap((r) => Object.values(r.grads)));
+        counts.push([tf.memory().numTensors, (results[1] as ReplicaResult).numTensors]);
+      }
+    } finally {
+      await pool.terminate();
+      images.dispose();
+    }
+    expect(new Set(counts.map((c) => c[0])).size).toBe(1);
+    expect(new Set(counts.map((c) => c[1])).size).toBe(1);
+  });
+});

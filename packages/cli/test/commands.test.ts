@@ -68,10 +68,14 @@ describe('commands on a trained run', () => {
     const out = join(dir, 'exported');
     const st = join(dir, 'exported.safetensors');
     const io = captureIO();
-    expect(
-      await main(['export', run, '--out', out, '--torchvision', st, '--backend', 'wasm'], io),
-    ).toBe(0);
+    expect(await main(['export', run, '--out', out, '--backend', 'wasm'], io)).toBe(0);
+    expect(await main(['export', run, '--format', 'torchvision', '--out', st, '--backend', 'wasm'], io)).toBe(0);
     expect(io.out().trim().split('\n')).toEqual([out, st]);
+    const bad = captureIO();
+    expect(await main(['export', run, '--format', 'torchvision', '--out', out], bad)).toBe(2);
+    expect(bad.err()).toMatch(/--out must name a \.safetensors file with --format torchvision/);
+    expect(await main(['export', run, '--format', 'onnx', '--out', out], bad)).toBe(2);
+    expect(bad.err()).toMatch(/--format must be one of tfjs, torchvision; got "onnx"/);
     registerFileRouter();
     const loaded = await tfl.loadLayersModel(`file://${join(out, 'model.json')}`);
     const { model, config } = loadRunBackbone(run);

@@ -65,6 +65,9 @@ export function presetOptim(preset: PresetName, scale: ScaleConfig, paperEpochs 
   return { ...BYOL_OPTIM, warmupEpochs: Math.min(scale.epochs, share * scale.epochs) };
 }
 
+/** Steps between checkpoints per preset: a `mini` row can stop and resume midway. */
+export const CHECKPOINT_EVERY: Readonly<Record<PresetName, number>> = { smoke: 2, mini: 16, paper: 200 };
+
 /** What an example row declares: the method and the paper bookkeeping, never the scale. */
 export interface RowConfig {
   /** Short name, used for the run directory. */
@@ -104,7 +107,7 @@ export function resolveExperiment(row: RowConfig, options: ResolveOptions = {}):
     method: row.method,
     scale,
     optim: presetOptim(preset, scale, paperEpochs),
-    checkpoint: { every: preset === 'smoke' ? 2 : 200, keep: 2 },
+    checkpoint: { every: CHECKPOINT_EVERY[preset], keep: 2 },
     ...(row.paper ? { paper: row.paper } : {}),
     ...(options.teacher ? { teacher: options.teacher } : {}),
   };

@@ -112,9 +112,9 @@ class Builder {
 /**
  * Builds a ResNet (torchvision v1.5: in a bottleneck the stride is on the 3x3 conv) as a
  * standard tfjs-layers model with two outputs, `[map, pooled]`:
- * - `map` [B, h, w, C]: the layer4 feature map, one region per cell, with
+ * - `map` (`[B, h, w, C]`) is the layer4 feature map, one region per cell, with
  *   `C = featureChannels(config)` and `h = ceil(H / outputStride(config))`;
- * - `pooled` [B, C]: its global average (torchvision's `avgpool`, flattened).
+ * - `pooled` (`[B, C]`) is its global average (torchvision's `avgpool`, flattened).
  *
  * There is no classifier (`fc`). Convs have no bias; BatchNormalization has epsilon 1e-5 and
  * Keras momentum 0.9 (PyTorch's 0.1). Conv kernels are drawn with the variance of

@@ -6,8 +6,8 @@ import { buildHead } from './build.js';
 import type { LayerSpec, ProjectorOptions } from './spec.js';
 
 /**
- * An MLP applied to every pixel of a feature map, mapping [B, H, W, inputChannels] to
- * [B, H, W, last units]: per spec, a 1x1 convolution, then BatchNorm (statistics over
+ * An MLP applied to every pixel of a feature map, mapping `[B, H, W, inputChannels]` to
+ * `[B, H, W, last units]`: per spec, a 1x1 convolution, then BatchNorm (statistics over
  * B, H and W) if `norm: 'bn'`, then ReLU if `act: 'relu'`. H and W are left unknown,
  * so one model serves every map size. E-DIY's local projector is
  * `localMlp(2048, BYOL_PROJECTOR)` on ResNet-50's layer4 map.

@@ -81,13 +81,14 @@ describe('region loss registry', () => {
     expect(() => regionLoss('r-iem', x, { matcher: 'teacher', pairing: 'both' })).toThrow(/pairing must be 'across' or 'same-view', got "both"/);
   });
 
-  it("'r-dem-ins' draws the other image from the inputs' stream", () => {
+  it("'r-dem-ins' draws the other image from the inputs' stream; its negative is the global projection by default", () => {
     const x = inputs(3);
-    const direct = tf.tidy(() => rDemInstanceLoss(x.local, otherImage(2, new Rng(3))));
-    expect(value(regionLoss('r-dem-ins', x, {}))).toBeCloseTo(value(direct), 6);
+    const viaGlobal = value(tf.tidy(() => rDemInstanceLoss(x.local, otherImage(2, new Rng(3)), { negative: 'global', global: x.onlineGlobal })));
+    expect(value(regionLoss('r-dem-ins', x, {}))).toBeCloseTo(viaGlobal, 6);
     const y = inputs(3);
-    const viaGlobal = tf.tidy(() => rDemInstanceLoss(y.local, otherImage(2, new Rng(3)), { negative: 'global', global: y.onlineGlobal }));
-    expect(value(regionLoss('r-dem-ins', y, { negative: 'global' }))).toBeCloseTo(value(viaGlobal), 6);
+    const pooled = value(tf.tidy(() => rDemInstanceLoss(y.local, otherImage(2, new Rng(3)))));
+    expect(value(regionLoss('r-dem-ins', y, { negative: 'pooled-local' }))).toBeCloseTo(pooled, 6);
+    expect(pooled).not.toBeCloseTo(viaGlobal, 3);
   });
 
   it("'r-dem' with the random matcher differs from the teacher's and is reproducible", () => {

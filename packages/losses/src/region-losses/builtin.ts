@@ -31,7 +31,11 @@ export interface RIemRegionOptions {
 
 /** Options of the 'r-dem-ins' region loss. */
 export interface RDemInstanceRegionOptions {
-  /** The negative's feature (default 'pooled-local'); 'global' uses `onlineGlobal`. */
+  /**
+   * The negative's feature (default 'global': the other image's online global projection,
+   * `onlineGlobal`, as DESIGN.md and Table 1 say); 'pooled-local': the mean of its online
+   * local projections.
+   */
   negative?: RDemInstanceNegative;
 }
 
@@ -69,7 +73,7 @@ export const rIemRegionLoss: RegionLoss<RIemRegionOptions> = (inputs, options) =
 export const rDemInstanceRegionLoss: RegionLoss<RDemInstanceRegionOptions> = (inputs, options) =>
   tf.tidy(() => {
     const other = otherImage(inputs.local[0].shape[0], inputs.rng);
-    const negative = options.negative ?? 'pooled-local';
+    const negative = options.negative ?? 'global';
     return rDemInstanceLoss(inputs.local, other, negative === 'global' ? { negative, global: inputs.onlineGlobal } : { negative });
   });
 

@@ -3,12 +3,16 @@
  * per phase over several steps (mean, min, max), then one step under tf.profile with the
  * time per kernel. Prints Markdown tables.
  *
- * Usage: npx tsx --tsconfig tsconfig.check.json bench/profile.ts [--backend wasm] [--batch 64] [--width 32] [--size 32] [--steps 3] [--top 25]
+ * With --workers 2 the phases are those of the training thread, which computes half of
+ * each batch while a worker thread computes the other half (`sync`: waiting for it and
+ * copying); the kernel table is then the training thread's.
+ *
+ * Usage: npx tsx --tsconfig tsconfig.check.json bench/profile.ts [--backend wasm] [--batch 64] [--width 32] [--size 32] [--steps 3] [--top 25] [--workers 1|2]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
-import { addTiming, microStep, type PhaseTimings, type StepPhase } from '@ediy/trainer';
+import { ReplicaPool, addTiming, dataParallelStep, resolveWorkers, type PhaseTimings, type StepPhase, type WorkersOption } from '@ediy/trainer';
 import { benchSetup } from './setup.js';
 
 const { values } = parseArgs({
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '32' },
     steps: { type: 'string', default: '3' },
     top: { type: 'string', default: '25' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const shape = { batch: Number(values.batch), width: Number(values.width), size: Number(values.size) };
@@ -26,12 +31,17 @@ const steps = Number(values.steps);
 const info = await initBackend({ prefer: values.backend as BackendPreference });
 const bench = benchSetup(shape);
 const rng = new Rng(0);
+const workers = resolveWorkers(Number(values.workers) as WorkersOption, bench.config);
+const pool = workers === 2 ? await ReplicaPool.start({ config: bench.config, views: bench.views, teacher: bench.teacher }) : undefined;
 
-function step(i: number): PhaseTimings {
-  const { grads, timings } = microStep(bench.config, bench, bench.images, rng.fork(`s${i}`), bench.views);
+async function step(i: number): Promise<PhaseTimings> {
+  const results = await dataParallelStep(bench.config, bench, bench.images, (k) => rng.fork(`s${i}-${k}`), bench.views, pool, i);
+  const timings = results[0]?.timings ?? {};
   let t = performance.now();
+  const all = results.map((r) => r.grads);
+  const grads = all.length === 1 ? (all[0] as tf.NamedTensorMap) : tf.tidy(() => Object.fromEntries(Object.keys(all[0] ?? {}).map((k) => [k, tf.div(tf.addN(all.map((g) => g[k] as tf.Tensor)), all.length)])));
   bench.optimizer.applyGradients(grads);
-  tf.dispose(Object.values(grads));
+  tf.dispose([...Object.values(grads), ...(all.length === 1 ? [] : all.flatMap((g) => Object.values(g)))]);
   addTiming(timings, 'optimizer', performance.now() - t);
   t = performance.now();
   bench.update({}); // EMA only: no gradients left to apply
@@ -39,20 +49,20 @@ function step(i: number): PhaseTimings {
   return timings;
 }
 
-step(0); // warm-up
+await step(0); // warm-up
 const runs: PhaseTimings[] = [];
 const cpu0 = process.cpuUsage();
 const wall0 = performance.now();
-for (let i = 1; i <= steps; i++) runs.push(step(i));
+for (let i = 1; i <= steps; i++) runs.push(await step(i));
 const wall = performance.now() - wall0;
 const cpu = process.cpuUsage(cpu0);
-const phases: StepPhase[] = ['augment', 'teacher', 'target', 'online-forward', 'matchers', 'online-backward', 'readback', 'optimizer', 'ema'];
+const phases: StepPhase[] = ['augment', 'teacher', 'target', 'online-forward', 'matchers', 'online-backward', 'readback', 'sync', 'optimizer', 'ema'];
 const total = runs.map((r) => Object.values(r).reduce((a, b) => a + (b ?? 0), 0));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (x: number) => x.toFixed(0);
 
-console.log(`## ${info.name}: ResNet-18 small stem, width ${shape.width}, ${shape.size} px, batch ${shape.batch}; ${steps} steps after a warm-up`);
-console.log(`process CPU ${((cpu.user + cpu.system) / 1000 / wall).toFixed(2)} cores over ${(wall / 1000).toFixed(1)} s (1.00 = this thread never waited)\n`);
+console.log(`## ${info.name}: ResNet-18 small stem, width ${shape.width}, ${shape.size} px, batch ${shape.batch}, ${workers} thread(s); ${steps} steps after a warm-up`);
+console.log(`process CPU ${((cpu.user + cpu.system) / 1000 / wall).toFixed(2)} cores over ${(wall / 1000).toFixed(1)} s (${workers}.00 = no thread ever waited)\n`);
 console.log('| phase | mean ms | min ms | max ms | share |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const p of phases) {
@@ -61,9 +71,10 @@ for (const p of phases) {
 }
 console.log(`| **step** | ${fmt(mean(total))} | ${fmt(Math.min(...total))} | ${fmt(Math.max(...total))} | ${(shape.batch / (mean(total) / 1000)).toFixed(1)} images/s |\n`);
 
-const profile = await tf.profile(() => {
-  step(steps + 1);
+const profile = await tf.profile(async () => {
+  await step(steps + 1);
 });
+await pool?.terminate();
 const byKernel = new Map<string, { count: number; ms: number }>();
 let profiled = 0;
 for (const k of profile.kernels) {

@@ -8,7 +8,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { byolViewParams, type ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { LARS, emaUpdate } from '@ediy/optim';
-import { buildOnline, buildTarget, emaPairs, resolveExperiment, useFastBatchNorm, type ExperimentConfig, type OnlineNetwork, type RowConfig, type TargetNetwork } from '@ediy/trainer';
+import { buildOnline, buildTarget, emaPairs, resolveExperiment, useFastBatchNorm, useFastTransposedMatMul, type ExperimentConfig, type OnlineNetwork, type RowConfig, type TargetNetwork } from '@ediy/trainer';
 
 /** Sizes of the benchmarked step. */
 export interface BenchShape {
@@ -46,6 +46,7 @@ export const BENCH_ROW: RowConfig = {
 
 /** Builds the benchmarked networks and a batch (after `initBackend`). */
 export function benchSetup({ batch, width, size }: BenchShape): BenchSetup {
+  useFastTransposedMatMul();
   const channels = 8 * width;
   const config = resolveExperiment(BENCH_ROW, {
     preset: 'mini',

@@ -11,6 +11,7 @@ import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
 import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
 import { useFastBatchNorm } from './batchnorm.js';
+import { useFastTransposedMatMul } from './matmul.js';
 import { buildOnline, buildTarget } from './networks.js';
 import { replicaVariables, type InitMessage, type ReplyMessage, type StepMessage } from './replica-protocol.js';
 import { microStep } from './step.js';
@@ -32,6 +33,7 @@ function reply(message: ReplyMessage, transfer: ArrayBuffer[] = []): void {
 
 async function setUp(init: InitMessage): Promise<void> {
   await initBackend({ prefer: (init.backend === 'wasm' || init.backend === 'cpu' ? init.backend : 'auto') as BackendPreference });
+  useFastTransposedMatMul();
   for (const specifier of init.imports) await import(specifier);
   const online = buildOnline(init.config, 'replica');
   const target = buildTarget(init.config, online);

@@ -47,6 +47,15 @@ describe('two threads', () => {
     expect(Math.abs(two.records[2]!.loss - two.records[0]!.loss)).toBeGreaterThan(1e-6);
   });
 
+  it('resume exactly', async () => {
+    const config = smoke(EDIY_RANDOM_ROW, 3);
+    const whole = await pretrain(config, { runDir: tempDir('w2-whole'), progress: null, workers: 2 });
+    const split = tempDir('w2-split');
+    const first = await pretrain(config, { runDir: split, progress: null, workers: 2, stopAfter: 1 });
+    const second = await pretrain(config, { runDir: split, progress: null, workers: 2 });
+    expect([...first.records, ...second.records].map((r) => [r.loss, r.terms])).toEqual(whole.records.map((r) => [r.loss, r.terms]));
+  });
+
   it('refuse a region loss registered in this thread only, naming it', async () => {
     registerRegionLoss('main-thread-only' as never, ((inputs: { local: [tf.Tensor, tf.Tensor] }) => tf.mean(inputs.local[0]) as tf.Scalar) as never);
     const config = smoke({ name: 'local-loss', method: { byolWeight: 1, regionLosses: [{ loss: 'main-thread-only', weight: 1, matcher: 'random' }], localPredictor: true } }, 1);

@@ -166,12 +166,6 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   const models = namedModels(online, target);
   const workersOption = options.workers ?? 'auto';
   let pool: ReplicaPool | undefined;
-  try {
-    pool = await startPool(config, resolveWorkers(workersOption, config), workersOption === 'auto', views, teacher, options.workerImports ?? []);
-  } catch (err) {
-    disposeModels([...onlineModules(online), target.backbone, target.projector, target.localProjector, ...(teacher ? [teacher] : [])]);
-    throw err;
-  }
   const optimizer = new LARS({
     learningRate: 0,
     momentum: config.optim.momentum,
@@ -223,6 +217,8 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   };
 
   try {
+    const workers = resolveWorkers(workersOption, config);
+    pool = await startPool(config, workers, workersOption === 'auto', views, teacher, options.workerImports ?? [], (m) => progress?.message(`${options.label ?? config.name}: ${m}`));
     while (step < stopAt) {
       const t0 = performance.now();
       const lr = warmupCosineLr({ baseLr: config.optim.baseLr, batchSize: effectiveBatch, warmupSteps, totalSteps: total }, step);
@@ -318,9 +314,9 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
 }
 
 /**
- * Starts the replica worker when `workers` is 2. A config naming a region loss or matcher
- * the worker does not know is an error when 2 threads were asked for, and runs on one
- * thread under `auto`.
+ * Starts the replica worker when `workers` is 2. A worker that fails to start, or a config
+ * naming a region loss or matcher the worker does not know, is an error when 2 threads
+ * were asked for, and means one thread under `auto` (said through `note`).
  */
 async function startPool(
   config: ExperimentConfig,
@@ -329,13 +325,24 @@ async function startPool(
   views: ReturnType<typeof byolViewParams>,
   teacher: LayersModel | undefined,
   imports: readonly string[],
+  note: (message: string) => void,
 ): Promise<ReplicaPool | undefined> {
   if (workers === 1) return undefined;
-  const pool = await ReplicaPool.start({ config, views, imports, ...(teacher ? { teacher } : {}) });
+  let pool: ReplicaPool;
+  try {
+    pool = await ReplicaPool.start({ config, views, imports, ...(teacher ? { teacher } : {}) });
+  } catch (err) {
+    if (!auto) throw err;
+    note(`one gradient thread: the worker thread did not start (${(err as Error).message})`);
+    return undefined;
+  }
   const missing = pool.missingNames(config);
   if (missing.length === 0) return pool;
   await pool.terminate();
-  if (auto) return undefined;
+  if (auto) {
+    note(`one gradient thread: the worker thread does not know ${missing.join(', ')} (see workerImports)`);
+    return undefined;
+  }
   throw new Error(
     `workers: 2 needs every region loss and matcher registered in the worker thread too, and it does not know ${missing.join(', ')}: name the modules registering them in workerImports, or use workers: 1`,
   );

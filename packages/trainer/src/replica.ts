@@ -78,7 +78,13 @@ function startWorker(): Worker {
   // tsx compiles the sources, with the workspace's mapping of @ediy/* to them when present.
   const tsconfig = fileURLToPath(new URL('../../../tsconfig.check.json', self));
   // The ESM build of tsx's API sits beside the CommonJS one that require.resolve finds.
-  const tsx = pathToFileURL(createRequire(self).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  let api: string;
+  try {
+    api = createRequire(self).resolve('tsx/esm/api');
+  } catch {
+    throw new Error('@ediy/trainer runs from its TypeScript sources here, and its worker thread needs tsx to load them: install tsx, or use workers: 1');
+  }
+  const tsx = pathToFileURL(api.replace(/\.cjs$/, '.mjs')).href;
   const options = existsSync(tsconfig) ? `{ tsconfig: ${JSON.stringify(tsconfig)} }` : '{}';
   const entry = new URL('./replica-worker.ts', self).href;
   const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(${options}); return import(${JSON.stringify(entry)}); });`;

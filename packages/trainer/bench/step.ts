@@ -39,12 +39,16 @@ const pool = workers === 2 ? await ReplicaPool.start({ config: bench.config, vie
 const rng = new Rng(0);
 
 let workerTensors: number | undefined;
+let workerHeap: number | undefined;
 
 async function step(i: number): Promise<void> {
   const results = await dataParallelStep(bench.config, bench, bench.images, (k) => rng.fork(`s${i}-${k}`), bench.views, pool, i);
   const first = results[0] as MicroStepResult;
   const second = results[1];
-  if (second) workerTensors = (second as ReplicaResult).numTensors;
+  if (second) {
+    workerTensors = (second as ReplicaResult).numTensors;
+    workerHeap = (second as ReplicaResult).heapBytes;
+  }
   const grads = second
     ? tf.tidy(() => Object.fromEntries(Object.entries(first.grads).map(([k, g]) => [k, tf.div(tf.add(g, second.grads[k] as tf.Tensor), 2)])))
     : first.grads;
@@ -59,8 +63,8 @@ try {
     const total = Number(values.memory);
     const every = Math.max(1, Math.round(total / 10));
     console.log(`${label}: memory over ${total} steps`);
-    console.log('| step | numTensors | worker numTensors | numBytes (MB) | wasm heap (MB) | RSS (MB) | ms/step (last interval) |');
-    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('| step | numTensors | worker numTensors | numBytes (MB) | wasm heap (MB) | worker wasm heap (MB) | RSS (MB) | JS heap (MB) | ms/step (last interval) |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     let t = performance.now();
     for (let i = 1; i <= total; i++) {
       await step(i);
@@ -68,7 +72,7 @@ try {
         const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
         const m = tf.memory();
         const ms = (performance.now() - t) / (i === 1 ? 1 : every);
-        console.log(`| ${i} | ${m.numTensors} | ${workerTensors ?? '-'} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${heap === undefined ? '-' : (heap / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} | ${ms.toFixed(0)} |`);
+        console.log(`| ${i} | ${m.numTensors} | ${workerTensors ?? '-'} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${heap === undefined ? '-' : (heap / 2 ** 20).toFixed(0)} | ${workerHeap === undefined ? '-' : (workerHeap / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} | ${ms.toFixed(0)} |`);
         t = performance.now();
       }
     }

@@ -36,7 +36,7 @@ export interface StepMessage {
 /** What a replica answers. */
 export type ReplyMessage =
   | { type: 'ready'; regionLosses: string[]; matchers: string[] }
-  | { type: 'result'; grads: Array<Float32Array | null>; loss: number; terms: Record<string, number>; timings: PhaseTimings; numTensors: number }
+  | { type: 'result'; grads: Array<Float32Array | null>; loss: number; terms: Record<string, number>; timings: PhaseTimings; numTensors: number; heapBytes?: number }
   | { type: 'error'; message: string; stack?: string };
 
 /**

@@ -27,6 +27,12 @@ const port = parentPort;
 if (!port) throw new Error('replica-worker must run in a worker thread');
 let replica: Replica | undefined;
 
+/** The wasm heap's size, on the wasm backend. */
+function heapBytes(): { heapBytes?: number } {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? { heapBytes: heap.length } : {};
+}
+
 function reply(message: ReplyMessage, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
@@ -77,7 +83,7 @@ function step(message: StepMessage): void {
     tf.dispose(Object.values(result.grads));
   }
   reply(
-    { type: 'result', grads, loss: result.loss, terms: result.terms, timings: result.timings, numTensors: tf.memory().numTensors },
+    { type: 'result', grads, loss: result.loss, terms: result.terms, timings: result.timings, numTensors: tf.memory().numTensors, ...heapBytes() },
     grads.flatMap((g) => (g ? [g.buffer as ArrayBuffer] : [])),
   );
 }

@@ -69,6 +69,8 @@ export interface ReplicaPoolOptions {
 export interface ReplicaResult extends MicroStepResult {
   /** Tensors alive in the worker after the step. */
   numTensors: number;
+  /** Size of the worker's wasm heap after the step (wasm backend only). */
+  heapBytes?: number;
 }
 
 /** The worker thread: the compiled entry, or from TypeScript sources (tests, benchmarks) through tsx. */
@@ -224,7 +226,7 @@ export class ReplicaPool {
         const values = m.grads[i];
         if (values) grads[v.name] = tf.tensor(values, v.shape, 'float32');
       });
-      return { grads, loss: m.loss, terms: m.terms, timings: m.timings, numTensors: m.numTensors };
+      return { grads, loss: m.loss, terms: m.terms, timings: m.timings, numTensors: m.numTensors, ...(m.heapBytes === undefined ? {} : { heapBytes: m.heapBytes }) };
     });
   }
 

@@ -127,15 +127,16 @@ export class ReplicaPool {
    * @throws when the worker fails to start, naming the reason.
    */
   static async start(options: ReplicaPoolOptions): Promise<ReplicaPool> {
-    const worker = startWorker();
+    const teacher = options.teacher ? await saveArtifacts(options.teacher) : undefined;
     const init: InitMessage = {
       type: 'init',
       config: options.config,
       views: options.views,
       backend: tf.getBackend(),
       imports: options.imports ?? [],
-      ...(options.teacher ? { teacher: await saveArtifacts(options.teacher) } : {}),
+      ...(teacher ? { teacher } : {}),
     };
+    const worker = startWorker();
     // Only listeners added here are removed: Worker keeps internal ones of its own.
     let listeners: { message: (m: ReplyMessage) => void; error: (e: Error) => void; exit: (code: number) => void } | undefined;
     const ready = await new Promise<ReplyMessage>((resolve, reject) => {

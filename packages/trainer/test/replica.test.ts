@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
 import { byolViewParams } from '@ediy/augment';
 import { registerRegionLoss } from '@ediy/losses';
-import { ReplicaPool, buildOnline, buildTarget, dataParallelStep, pretrain, resolveWorkers, type ReplicaResult } from '@ediy/trainer';
+import { resnet } from '@ediy/backbones';
+import { ReplicaPool, buildOnline, buildTarget, dataParallelStep, microStep, pretrain, resolveWorkers, useFastBatchNorm, type MicroStepResult, type ReplicaResult } from '@ediy/trainer';
 import { EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
 
 beforeAll(async () => {
@@ -64,27 +65,44 @@ describe('two threads', () => {
     );
   });
 
-  it('leak no tensor in either thread from step to step', async () => {
-    const config = smoke(EDIY_RANDOM_ROW, 1);
+  it('compute in the worker what this thread computes for the same half, teacher included, and leak no tensor in either thread', async () => {
+    const base = smoke(EDIY_RANDOM_ROW, 1);
+    const config = { ...base, method: { ...base.method, regionLosses: base.method.regionLosses.map((t) => ({ ...t, matcher: 'teacher' })) } };
     const online = buildOnline(config);
     const target = buildTarget(config, online);
+    const teacher = resnet({ ...config.scale.backbone, name: 'replica_test_teacher', seed: 5 });
+    useFastBatchNorm(teacher);
     const views = byolViewParams(config.scale.imageSize, { scaleBlurSigma: true });
-    const pool = await ReplicaPool.start({ config, views });
-    const images = tf.randomUniform([8, config.scale.imageSize, config.scale.imageSize, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const pool = await ReplicaPool.start({ config, views, teacher });
+    const size = config.scale.imageSize;
+    const images = tf.randomUniform([8, size, size, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const counts: Array<[number, number]> = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const results = await dataParallelStep(config, { online, target }, images, (k) => new Rng(i).fork(`r${k}`), views, pool, i);
+        const rngFor = (k: number) => new Rng(i).fork(`r${k}`);
+        const results = await dataParallelStep(config, { online, target, teacher }, images, rngFor, views, pool, i);
         expect(results).toHaveLength(2);
-        expect(Object.keys(results[1]!.grads)).toEqual(Object.keys(results[0]!.grads));
+        const [mine, theirs] = results as [MicroStepResult, ReplicaResult];
+        if (i === 0) {
+          // the second half computed here gives the worker's numbers
+          const half = tf.slice(images, [4, 0, 0, 0], [-1, -1, -1, -1]);
+          const local = microStep(config, { online, target, teacher }, half, rngFor(1), views);
+          expect(theirs.loss).toBeCloseTo(local.loss, 5);
+          expect(Object.keys(theirs.grads).sort()).toEqual(Object.keys(local.grads).sort());
+          for (const [name, g] of Object.entries(local.grads)) {
+            expect(tf.max(tf.abs(tf.sub(g, theirs.grads[name] as tf.Tensor))).dataSync()[0]).toBeLessThan(1e-5);
+          }
+          tf.dispose([half, ...Object.values(local.grads)]);
+          expect(Math.abs(mine.loss - theirs.loss)).toBeGreaterThan(1e-6); // the halves differ
+        }
         tf.dispose(results.flatMap((r) => Object.values(r.grads)));
-        counts.push([tf.memory().numTensors, (results[1] as ReplicaResult).numTensors]);
+        counts.push([tf.memory().numTensors, theirs.numTensors]);
       }
     } finally {
       await pool.terminate();
       images.dispose();
     }
-    expect(new Set(counts.map((c) => c[0])).size).toBe(1);
+    expect(new Set(counts.slice(1).map((c) => c[0])).size).toBe(1);
     expect(new Set(counts.map((c) => c[1])).size).toBe(1);
   });
 });

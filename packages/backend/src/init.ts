@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerWasmTrainingKernels, useFastTransposedMatMul } from './kernels/index.js';
 
 /**
  * Makes sure tfjs has its gradient functions. The Node build of tfjs-core registers
@@ -133,6 +133,7 @@ async function initTensorflow(warnings: string[]): Promise<BackendInfo | undefin
 async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
   if (!(await tryImport('@tensorflow/tfjs-backend-wasm'))) return undefined;
   registerWasmTrainingKernels();
+  useFastTransposedMatMul();
   if (!(await tf.setBackend('wasm'))) return undefined;
   await tf.ready();
   return { name: 'wasm', tfjsBackend: 'wasm', device: 'cpu', package: '@tensorflow/tfjs-backend-wasm', warnings };

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BackendPreference } from '@ediy/backend';
-import { PRESET_NAMES, presetScale, type DataConfig, type PresetName } from '@ediy/trainer';
+import { PRESET_NAMES, presetScale, type DataConfig, type PresetName, type WorkersOption } from '@ediy/trainer';
 import { stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -29,6 +29,21 @@ export const BACKEND_FLAG: FlagSpec = {
   description: 'tfjs backend; auto tries tensorflow (tfjs-node-gpu/tfjs-node), then wasm, then cpu',
   defaultText: 'auto',
 };
+
+/** `--workers`. */
+export const WORKERS_FLAG: FlagSpec = {
+  type: 'string',
+  value: '1|2|auto',
+  description:
+    "gradient threads: 2 splits each micro-batch over two threads (faster; BatchNorm over halves, so another run than 1); auto: 2 on a multi-core machine for batches of 32 or more",
+  defaultText: '1',
+};
+
+/** `--workers`, default 1. */
+export function workersFlag(args: ParsedArgs, command: string): WorkersOption {
+  const value = choiceFlag(args, 'workers', ['1', '2', 'auto'] as const, '1', command);
+  return value === 'auto' ? 'auto' : (Number(value) as 1 | 2);
+}
 
 /** `--seed`. */
 export const SEED_FLAG: FlagSpec = {

@@ -20,6 +20,7 @@ import {
   type PresetName,
   type ProgressStream,
   type RowConfig,
+  type WorkersOption,
 } from '@ediy/trainer';
 import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
 import { barChart, lineChart } from './plot/charts.js';
@@ -59,6 +60,8 @@ export interface ReproduceOptions {
   maxSteps?: number;
   /** Checkpoint every N optimiser steps (default: the preset's interval). */
   checkpointEvery?: number;
+  /** Gradient threads of every run (default 1; see `PretrainOptions.workers`). */
+  workers?: WorkersOption;
   /** Description of the backend in use, for the report (default the tfjs backend name). */
   backend?: string;
   /** Where progress and messages go (default process.stderr); null for silence. */
@@ -215,6 +218,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
         runDir: teacherDir,
         progress,
         label: 'teacher (table1/byol)',
+        workers: options.workers ?? 1,
       });
       if (!result.finished)
         throw new Error(
@@ -248,7 +252,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       } else {
         const t0 = performance.now();
         if (isTeacher) say(`ediy: ${label}: the teacher run, evaluating it`);
-        const result = await pretrain(config, { runDir, progress, label });
+        const result = await pretrain(config, { runDir, progress, label, workers: options.workers ?? 1 });
         const trainSeconds = (performance.now() - t0) / 1000;
         if (!result.finished)
           throw new Error(`${runDir} stopped at step ${result.steps}/${result.totalSteps}`);

@@ -75,6 +75,15 @@ describe('main', () => {
     }
   });
 
+  it('rejects a --workers value that is not 1, 2 or auto', async () => {
+    for (const command of ['pretrain', 'reproduce']) {
+      const io = captureIO();
+      const target = command === 'pretrain' ? 'table1/byol' : 'table1';
+      expect(await main([command, target, '--workers', '3', '--preset', 'smoke'], io)).toBe(2);
+      expect(io.err()).toContain(`ediy ${command}: --workers must be one of 1, 2, auto; got "3"`);
+    }
+  });
+
   it('prints a command help for `help <command>`', async () => {
     const io = captureIO();
     expect(await main(['help', 'eval'], io)).toBe(0);

@@ -8,7 +8,8 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { byolViewParams, type ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { LARS, emaUpdate } from '@ediy/optim';
-import { buildOnline, buildTarget, emaPairs, resolveExperiment, useFastBatchNorm, useFastTransposedMatMul, type ExperimentConfig, type OnlineNetwork, type RowConfig, type TargetNetwork } from '@ediy/trainer';
+import { useFastTransposedMatMul } from '@ediy/backend';
+import { buildOnline, buildTarget, emaPairs, resolveExperiment, useFastBatchNorm, type ExperimentConfig, type OnlineNetwork, type RowConfig, type TargetNetwork } from '@ediy/trainer';
 
 /** Sizes of the benchmarked step. */
 export interface BenchShape {

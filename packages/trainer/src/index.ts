@@ -12,7 +12,6 @@ export * from './checkpoint.js';
 export * from './networks.js';
 export * from './step.js';
 export * from './batchnorm.js';
-export * from './matmul.js';
 export * from './pretrain.js';
 export * from './replica.js';
 export * from './data.js';

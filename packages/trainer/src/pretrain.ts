@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Rng } from '@ediy/backend';
+import { Rng, useFastTransposedMatMul } from '@ediy/backend';
 import { Loader, disposeBatch } from '@ediy/data';
 import { byolViewParams } from '@ediy/augment';
 import { loadModelFromDir, resnet } from '@ediy/backbones';
@@ -20,7 +20,6 @@ import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './prog
 import { addTiming, termNames, type PhaseTimings } from './step.js';
 import { ReplicaPool, dataParallelStep, resolveWorkers, type WorkersOption } from './replica.js';
 import { useFastBatchNorm } from './batchnorm.js';
-import { useFastTransposedMatMul } from './matmul.js';
 
 /** Raised when a loss term is NaN or infinite; the last good checkpoint is left intact. */
 export class NonFiniteLossError extends Error {
@@ -54,10 +53,12 @@ export interface PretrainOptions {
   /** Called after every optimiser step. */
   onStep?: (record: StepRecord) => void;
   /**
-   * Threads computing gradients (default `'auto'`, see {@link resolveWorkers}). With 2,
+   * Threads computing gradients (default 1; `'auto'`: see {@link resolveWorkers}). With 2,
    * each micro-batch is split in halves computed at once by this thread and a worker
    * thread ({@link ReplicaPool}); BatchNorm then uses each half's statistics, and a run
    * gives the losses of a one-thread run with half the batch and twice the accumulation.
+   * That is another run than a one-thread one, so the default stays 1: the same config
+   * and seed give the same run on every machine, whatever its core count.
    */
   workers?: WorkersOption;
   /**
@@ -164,7 +165,7 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   const target = buildTarget(config, online);
   const teacher = await loadTeacher(config);
   const models = namedModels(online, target);
-  const workersOption = options.workers ?? 'auto';
+  const workersOption = options.workers ?? 1;
   let pool: ReplicaPool | undefined;
   const optimizer = new LARS({
     learningRate: 0,

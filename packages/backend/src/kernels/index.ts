@@ -10,6 +10,8 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_bac
 import { tileConfig } from './tile.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
+export { useFastTransposedMatMul } from './batch_mat_mul.js';
+
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,

@@ -14,12 +14,14 @@ import {
   PRESET_FLAG,
   SEEDS_FLAG,
   SEED_FLAG,
+  WORKERS_FLAG,
   backendFlag,
   checkPresetData,
   dataFlag,
   integerFlag,
   presetFlag,
   seedsFlag,
+  workersFlag,
 } from '../options.js';
 import { withCheckpointEvery } from '../reproduce.js';
 import { loadRow } from '../rows.js';
@@ -38,6 +40,7 @@ export const PRETRAIN_SPEC: CommandSpec = {
     seeds: SEEDS_FLAG,
     data: DATA_FLAG,
     backend: BACKEND_FLAG,
+    workers: WORKERS_FLAG,
     out: {
       type: 'string',
       value: 'dir',
@@ -89,6 +92,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
   const data = dataFlag(args, cmd);
   checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);
+  const workers = workersFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
   const out = stringFlag(args, 'out') ?? 'runs';
@@ -120,6 +124,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
       resume: !booleanFlag(args, 'fresh'),
       progress: io.stderr,
       label: `${row.name} seed ${seed}`,
+      workers,
     });
     const last = result.records[result.records.length - 1];
     println(

@@ -11,12 +11,14 @@ import {
   PRESET_FLAG,
   SEEDS_FLAG,
   SEED_FLAG,
+  WORKERS_FLAG,
   backendFlag,
   checkPresetData,
   dataFlag,
   integerFlag,
   presetFlag,
   seedsFlag,
+  workersFlag,
 } from '../options.js';
 import { REPRODUCIBLE_TABLES, reproduce, tableRows, type ReproducibleTable } from '../reproduce.js';
 
@@ -33,6 +35,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
     seeds: SEEDS_FLAG,
     data: DATA_FLAG,
     backend: BACKEND_FLAG,
+    workers: WORKERS_FLAG,
     out: {
       type: 'string',
       value: 'dir',
@@ -74,6 +77,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const data = dataFlag(args, cmd);
   checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);
+  const workers = workersFlag(args, cmd);
   const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
   const rows = stringFlag(args, 'rows')
@@ -98,6 +102,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     ...(rows ? { rows } : {}),
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+    workers,
   });
   for (const f of files) println(io.stdout, f);
   return 0;

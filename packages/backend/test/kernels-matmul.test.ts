@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '@ediy/backend';
-import { useFastTransposedMatMul } from '@ediy/trainer';
+import { initBackend, useFastTransposedMatMul } from '@ediy/backend';
 
 beforeAll(async () => {
   await initBackend({ prefer: 'wasm' });

@@ -15,7 +15,7 @@ let installed: KernelConfig | undefined;
  * Replaces the wasm `BatchMatMul` kernel by one that transposes a transposed operand
  * explicitly (wasm's `Transpose`) and then runs the original kernel without transposes.
  * Products without transposes run the original kernel unchanged. Safe to call
- * repeatedly; affects only the `wasm` backend.
+ * repeatedly; affects only the `wasm` backend. `initBackend` installs it when it selects wasm.
  * @returns whether this call installed it (false when installed already or wasm is not loaded).
  */
 export function useFastTransposedMatMul(): boolean {

@@ -179,18 +179,27 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   let step = 0;
 
   const resumeFrom = options.resume === false ? undefined : latestCheckpoint(ckptRoot);
+  const release = (): void => {
+    disposeModels([...onlineModules(online), target.backbone, target.projector, target.localProjector, ...(teacher ? [teacher] : [])]);
+    optimizer.dispose();
+  };
   if (resumeFrom) {
-    const ckpt = loadCheckpoint(resumeFrom);
     try {
-      for (const [key, model] of Object.entries(models)) restoreWeights(model, ckpt.weights[key], key);
-      // LARS keeps its own references: the checkpoint's tensors are disposed below.
-      await optimizer.setWeights(fromSlotNames(ckpt.optimizer, variableNames));
-    } finally {
-      tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+      const ckpt = loadCheckpoint(resumeFrom);
+      try {
+        for (const [key, model] of Object.entries(models)) restoreWeights(model, ckpt.weights[key], key);
+        // LARS keeps its own references: the checkpoint's tensors are disposed below.
+        await optimizer.setWeights(fromSlotNames(ckpt.optimizer, variableNames));
+      } finally {
+        tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+      }
+      step = ckpt.state.step;
+      loader.seek(ckpt.state.dataPosition);
+      rng = Rng.fromState(ckpt.state.rng);
+    } catch (err) {
+      release();
+      throw err;
     }
-    step = ckpt.state.step;
-    loader.seek(ckpt.state.dataPosition);
-    rng = Rng.fromState(ckpt.state.rng);
   }
 
   const log = new JsonlLog(join(runDir, 'log.jsonl'));
@@ -308,8 +317,7 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
     }
   } finally {
     await pool?.terminate();
-    disposeModels([...onlineModules(online), target.backbone, target.projector, target.localProjector, ...(teacher ? [teacher] : [])]);
-    optimizer.dispose();
+    release();
   }
   return { runDir, steps: step, totalSteps: total, finished: step >= total, checkpoint: lastCheckpoint, records };
 }

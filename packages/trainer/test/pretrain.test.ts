@@ -116,3 +116,18 @@ describe('pretrain', () => {
     await expect(pretrain(smoke(EDIY_RANDOM_ROW, 1), { runDir, progress: null })).rejects.toThrow(/holds a run of another config/);
   });
 });
+
+describe('pretrain on a checkpoint that cannot be restored', () => {
+  it('reports it and leaves no tensors behind', async () => {
+    const runDir = tempDir('badresume');
+    const config = smoke(BYOL_ROW, 2);
+    await pretrain(config, { runDir, progress: null, stopAfter: 1 });
+    const statePath = join(runDir, 'checkpoints', 'step-00000001', 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    state.weights['online.backbone'] = state.weights['online.backbone'].slice(1);
+    writeFileSync(statePath, JSON.stringify(state));
+    const before = tf.memory().numTensors;
+    await expect(pretrain(config, { runDir, progress: null })).rejects.toThrow(/checkpoint has \d+ weights for online.backbone, the model has \d+/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -10,9 +10,23 @@ import { TABLE1 } from './table1/index.js';
 import { TABLE2 } from './table2/index.js';
 
 export { TABLE1, type Table1RowId } from './table1/index.js';
-export { TABLE2, type Table2RowId, type LossWeights, weightedEdiy, table2Paper } from './table2/index.js';
+export {
+  TABLE2,
+  type Table2RowId,
+  type LossWeights,
+  weightedEdiy,
+  table2Paper,
+} from './table2/index.js';
 export { COMPARISONS, byol1000, ediy1000 } from './comparisons/index.js';
-export { TG_R_DEM, TG_R_IEM, R_R_DEM, R_R_IEM, R_INS_R_DEM, TABLE1_BASE, table1Paper } from './table1/base.js';
+export {
+  TG_R_DEM,
+  TG_R_IEM,
+  R_R_DEM,
+  R_R_IEM,
+  R_INS_R_DEM,
+  TABLE1_BASE,
+  table1Paper,
+} from './table1/base.js';
 export * from './paper-tables.js';
 
 /** The tables `ediy reproduce` knows. */
@@ -34,6 +48,7 @@ export function allRows(): Record<string, RowConfig> {
 export function findRow(id: string): RowConfig {
   const rows = allRows();
   const row = rows[id];
-  if (!row) throw new Error(`unknown row ${JSON.stringify(id)}; rows are: ${Object.keys(rows).join(', ')}`);
+  if (!row)
+    throw new Error(`unknown row ${JSON.stringify(id)}; rows are: ${Object.keys(rows).join(', ')}`);
   return row;
 }

@@ -36,7 +36,14 @@ export interface Table1Line {
   numbers: CocoNumbers;
 }
 
-const coco = (APbb: number, APbb50: number, APbb75: number, APmk: number, APmk50: number, APmk75: number): CocoNumbers => ({
+const coco = (
+  APbb: number,
+  APbb50: number,
+  APbb75: number,
+  APmk: number,
+  APmk50: number,
+  APmk75: number,
+): CocoNumbers => ({
   APbb,
   APbb50,
   APbb75,

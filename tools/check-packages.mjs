@@ -9,13 +9,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
-const dirs = [...readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)), join(root, 'examples')];
-const manifests = new Map(dirs.map((d) => [JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).name, d]));
+const dirs = [
+  ...readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)),
+  join(root, 'examples'),
+];
+const manifests = new Map(
+  dirs.map((d) => [JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).name, d]),
+);
 const wanted = process.argv.slice(2).map((n) => (n.startsWith('@ediy/') ? n : `@ediy/${n}`));
 const packDir = mkdtempSync(join(tmpdir(), 'ediy-pack-'));
 const tarballs = new Map();
 for (const [name, dir] of manifests) {
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: dir, encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', packDir], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
   tarballs.set(name, join(packDir, JSON.parse(out)[0].filename));
 }
 
@@ -30,17 +38,41 @@ function closure(name, seen = new Set()) {
 let failed = 0;
 for (const name of wanted.length ? wanted : [...manifests.keys()]) {
   const project = mkdtempSync(join(tmpdir(), 'ediy-install-'));
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'check', private: true, type: 'module' }));
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'check', private: true, type: 'module' }),
+  );
   const local = [...closure(name)].map((n) => tarballs.get(n));
   try {
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', ...local, '@tensorflow/tfjs-core@^4.22.0', '@tensorflow/tfjs-layers@^4.22.0'], { cwd: project, stdio: 'pipe' });
-    writeFileSync(join(project, 'check.mjs'), `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length);`);
-    const exports = Number(execFileSync('node', ['check.mjs'], { cwd: project, encoding: 'utf8' }).trim());
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        ...local,
+        '@tensorflow/tfjs-core@^4.22.0',
+        '@tensorflow/tfjs-layers@^4.22.0',
+      ],
+      { cwd: project, stdio: 'pipe' },
+    );
+    writeFileSync(
+      join(project, 'check.mjs'),
+      `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length);`,
+    );
+    const exports = Number(
+      execFileSync('node', ['check.mjs'], { cwd: project, encoding: 'utf8' }).trim(),
+    );
     if (!(exports > 0)) throw new Error('exports nothing');
     console.log(`ok   ${name}: installs alone and imports (${exports} exports)`);
   } catch (err) {
     failed += 1;
-    console.log(`FAIL ${name}: ${String(err.stderr ?? err.message).split('\n').slice(0, 5).join(' | ')}`);
+    console.log(
+      `FAIL ${name}: ${String(err.stderr ?? err.message)
+        .split('\n')
+        .slice(0, 5)
+        .join(' | ')}`,
+    );
   }
 }
 process.exit(failed ? 1 : 0);

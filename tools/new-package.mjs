@@ -53,7 +53,11 @@ writeFileSync(
 );
 writeFileSync(
   join(dir, 'tsconfig.check.json'),
-  JSON.stringify({ extends: '../../tsconfig.check.json', include: ['src', 'test', 'bench'] }, null, 2) + '\n',
+  JSON.stringify(
+    { extends: '../../tsconfig.check.json', include: ['src', 'test', 'bench'] },
+    null,
+    2,
+  ) + '\n',
 );
 writeFileSync(
   join(dir, 'vitest.config.ts'),

@@ -10,16 +10,34 @@ import { TABLE1 } from '../table1/index.js';
 
 const numbers = {
   byol: {
-    'VOC AP': 53.1, 'VOC AP50': 81.9, 'VOC AP75': 58.6,
-    'FPN 1x APbb': 41.2, 'FPN 1x APmk': 37.5, 'FPN 2x APbb': 42.0, 'FPN 2x APmk': 38.1,
-    'C4 1x APbb': 38.6, 'C4 1x APmk': 33.6, 'C4 2x APbb': 41.2, 'C4 2x APmk': 35.7,
-    'IN top-1': 74.3, 'IN top-5': 91.6,
+    'VOC AP': 53.1,
+    'VOC AP50': 81.9,
+    'VOC AP75': 58.6,
+    'FPN 1x APbb': 41.2,
+    'FPN 1x APmk': 37.5,
+    'FPN 2x APbb': 42.0,
+    'FPN 2x APmk': 38.1,
+    'C4 1x APbb': 38.6,
+    'C4 1x APmk': 33.6,
+    'C4 2x APbb': 41.2,
+    'C4 2x APmk': 35.7,
+    'IN top-1': 74.3,
+    'IN top-5': 91.6,
   },
   ediy: {
-    'VOC AP': 58.4, 'VOC AP50': 83.8, 'VOC AP75': 65.7,
-    'FPN 1x APbb': 41.5, 'FPN 1x APmk': 37.5, 'FPN 2x APbb': 42.5, 'FPN 2x APmk': 38.3,
-    'C4 1x APbb': 40.7, 'C4 1x APmk': 35.3, 'C4 2x APbb': 42.4, 'C4 2x APmk': 36.6,
-    'IN top-1': 73.8, 'IN top-5': 91.5,
+    'VOC AP': 58.4,
+    'VOC AP50': 83.8,
+    'VOC AP75': 65.7,
+    'FPN 1x APbb': 41.5,
+    'FPN 1x APmk': 37.5,
+    'FPN 2x APbb': 42.5,
+    'FPN 2x APmk': 38.3,
+    'C4 1x APbb': 40.7,
+    'C4 1x APmk': 35.3,
+    'C4 2x APbb': 42.4,
+    'C4 2x APmk': 36.6,
+    'IN top-1': 73.8,
+    'IN top-5': 91.5,
   },
 } as const;
 
@@ -38,4 +56,7 @@ export const ediy1000 = {
 } satisfies RowConfig;
 
 /** The comparison rows by id. */
-export const COMPARISONS: Readonly<Record<'byol' | 'ediy', RowConfig>> = { byol: byol1000, ediy: ediy1000 };
+export const COMPARISONS: Readonly<Record<'byol' | 'ediy', RowConfig>> = {
+  byol: byol1000,
+  ediy: ediy1000,
+};

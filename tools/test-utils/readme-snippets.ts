@@ -32,9 +32,12 @@ export async function runReadmeSnippets(readmePath: string): Promise<number> {
       try {
         await import(pathToFileURL(file).href);
       } catch (err) {
-        throw new Error(`README snippet ${i + 1} of ${readmePath} failed: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new Error(
+          `README snippet ${i + 1} of ${readmePath} failed: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       }
     }
   } finally {

@@ -31,16 +31,26 @@ export function gaussianKernel1d(sigma: number, radius: number): Float32Array {
  * torchvision's `GaussianBlur`). `radius` must be below H and W; radius 0 copies.
  * @returns a new tensor the caller owns.
  */
-export function gaussianBlur(images: tf.Tensor4D, sigmas: ArrayLike<number>, radius: number): tf.Tensor4D {
+export function gaussianBlur(
+  images: tf.Tensor4D,
+  sigmas: ArrayLike<number>,
+  radius: number,
+): tf.Tensor4D {
   const { B, H, W } = assertImageBatch(images);
   assertInteger(radius, 0, 'blur radius');
   if (sigmas === null || typeof sigmas !== 'object' || sigmas.length !== B) {
-    throw new RangeError(`blur sigmas must have one number per image (${B}), got ${String(sigmas && sigmas.length)}`);
+    throw new RangeError(
+      `blur sigmas must have one number per image (${B}), got ${String(sigmas && sigmas.length)}`,
+    );
   }
   if (radius >= H || radius >= W) {
-    throw new RangeError(`blur radius must be below the image height and width (${H}x${W}) for reflect padding, got ${radius}`);
+    throw new RangeError(
+      `blur radius must be below the image height and width (${H}x${W}) for reflect padding, got ${radius}`,
+    );
   }
-  const kernels = Array.from({ length: B }, (_, i) => gaussianKernel1d(sigmas[i] as number, radius));
+  const kernels = Array.from({ length: B }, (_, i) =>
+    gaussianKernel1d(sigmas[i] as number, radius),
+  );
   if (radius === 0 || B === 0) return tf.clone(images);
   const taps = 2 * radius + 1;
   const channels = B * 3;
@@ -56,10 +66,33 @@ export function gaussianBlur(images: tf.Tensor4D, sigmas: ArrayLike<number>, rad
     const vertical = tf.tensor4d(weights, [taps, 1, channels, 1]);
     const horizontal = tf.reshape(vertical, [1, taps, channels, 1]) as tf.Tensor4D;
     // [B,H,W,3] -> [1,H,W,B*3]: each (image, colour) is its own depthwise channel
-    const planes = tf.reshape(tf.transpose(images, [1, 2, 0, 3]), [1, H, W, channels]) as tf.Tensor4D;
-    const padV = tf.mirrorPad(planes, [[0, 0], [radius, radius], [0, 0], [0, 0]], 'reflect');
+    const planes = tf.reshape(tf.transpose(images, [1, 2, 0, 3]), [
+      1,
+      H,
+      W,
+      channels,
+    ]) as tf.Tensor4D;
+    const padV = tf.mirrorPad(
+      planes,
+      [
+        [0, 0],
+        [radius, radius],
+        [0, 0],
+        [0, 0],
+      ],
+      'reflect',
+    );
     const blurV = tf.depthwiseConv2d(padV, vertical, 1, 'valid');
-    const padH = tf.mirrorPad(blurV, [[0, 0], [0, 0], [radius, radius], [0, 0]], 'reflect');
+    const padH = tf.mirrorPad(
+      blurV,
+      [
+        [0, 0],
+        [0, 0],
+        [radius, radius],
+        [0, 0],
+      ],
+      'reflect',
+    );
     const blurred = tf.depthwiseConv2d(padH, horizontal, 1, 'valid');
     return tf.transpose(tf.reshape(blurred, [H, W, B, 3]), [2, 0, 1, 3]) as tf.Tensor4D;
   });

@@ -46,7 +46,12 @@ function roundHalfEven(x: number): number {
  * ratio `exp(U(log ratio))`, rounded to whole pixels, at a uniform integer offset; if
  * none fits, the central crop with the aspect ratio clamped to `ratio`.
  */
-export function sampleCropBox(height: number, width: number, crop: Pick<CropParams, 'scale' | 'ratio'>, rng: Rng): CropBox {
+export function sampleCropBox(
+  height: number,
+  width: number,
+  crop: Pick<CropParams, 'scale' | 'ratio'>,
+  rng: Rng,
+): CropBox {
   assertInteger(height, 1, 'image height');
   assertInteger(width, 1, 'image width');
   const area = height * width;
@@ -92,8 +97,11 @@ export function assertCropBox(box: CropBox, name: string, height?: number, width
     (height === undefined || (box.y0 >= 0 && box.y1 <= height)) &&
     (width === undefined || (box.x0 >= 0 && box.x1 <= width));
   if (!ok) {
-    const inside = height !== undefined && width !== undefined ? ` inside [0, ${height}] x [0, ${width}]` : '';
-    throw new RangeError(`${name} must be a box {y0, x0, y1, x1} with y1 > y0, x1 > x0${inside}, got ${JSON.stringify(box)}`);
+    const inside =
+      height !== undefined && width !== undefined ? ` inside [0, ${height}] x [0, ${width}]` : '';
+    throw new RangeError(
+      `${name} must be a box {y0, x0, y1, x1} with y1 > y0, x1 > x0${inside}, got ${JSON.stringify(box)}`,
+    );
   }
 }
 
@@ -108,11 +116,17 @@ export function assertCropBox(box: CropBox, name: string, height?: number, width
  * @returns a Float32Array of length `2 * gridH * gridW`: for region `n = a * gridW + b`
  *   (row-major, the order of a reshaped [H, W, C] map), `y` at `2n` and `x` at `2n + 1`.
  */
-export function regionCentres(box: CropBox, flipped: boolean, gridH: number, gridW: number): Float32Array {
+export function regionCentres(
+  box: CropBox,
+  flipped: boolean,
+  gridH: number,
+  gridW: number,
+): Float32Array {
   assertCropBox(box, 'box');
   assertInteger(gridH, 1, 'gridH');
   assertInteger(gridW, 1, 'gridW');
-  if (typeof flipped !== 'boolean') throw new TypeError(`flipped must be a boolean, got ${String(flipped)}`);
+  if (typeof flipped !== 'boolean')
+    throw new TypeError(`flipped must be a boolean, got ${String(flipped)}`);
   const out = new Float32Array(2 * gridH * gridW);
   const bh = box.y1 - box.y0;
   const bw = box.x1 - box.x0;

@@ -30,7 +30,14 @@ function blend(a: tf.Tensor, b: tf.Tensor | number, f: tf.Tensor4D): tf.Tensor4D
 /** Brightness: `clamp(f * x, 0, 1)`, one factor `f >= 0` per image. */
 export function adjustBrightness(images: tf.Tensor4D, factors: ArrayLike<number>): tf.Tensor4D {
   const { B } = assertImageBatch(images);
-  return tf.tidy(() => tf.clipByValue(tf.mul(images, perImage(factors, B, 'brightness factors')), 0, 1) as tf.Tensor4D);
+  return tf.tidy(
+    () =>
+      tf.clipByValue(
+        tf.mul(images, perImage(factors, B, 'brightness factors')),
+        0,
+        1,
+      ) as tf.Tensor4D,
+  );
 }
 
 /**
@@ -51,12 +58,16 @@ export function adjustContrast(images: tf.Tensor4D, factors: ArrayLike<number>):
  */
 export function adjustSaturation(images: tf.Tensor4D, factors: ArrayLike<number>): tf.Tensor4D {
   const { B } = assertImageBatch(images);
-  return tf.tidy(() => blend(images, rgbToGrayscale(images), perImage(factors, B, 'saturation factors')));
+  return tf.tidy(() =>
+    blend(images, rgbToGrayscale(images), perImage(factors, B, 'saturation factors')),
+  );
 }
 
 /** Solarize: every value `x >= threshold` becomes `1 - x`; smaller values are kept. */
 export function solarize(images: tf.Tensor4D, threshold = 0.5): tf.Tensor4D {
   assertImageBatch(images);
   assertInRange(threshold, 0, 1, 'solarize threshold');
-  return tf.tidy(() => tf.where(tf.greaterEqual(images, threshold), tf.sub(1, images), images) as tf.Tensor4D);
+  return tf.tidy(
+    () => tf.where(tf.greaterEqual(images, threshold), tf.sub(1, images), images) as tf.Tensor4D,
+  );
 }

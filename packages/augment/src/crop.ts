@@ -31,10 +31,14 @@ export function cropResizeFlip(
   const { B, H, W } = assertImageBatch(images);
   assertInteger(size, 1, 'crop size');
   if (!Array.isArray(boxes) || boxes.length !== B) {
-    throw new RangeError(`boxes must have one CropBox per image (${B}), got ${Array.isArray(boxes) ? boxes.length : String(boxes)}`);
+    throw new RangeError(
+      `boxes must have one CropBox per image (${B}), got ${Array.isArray(boxes) ? boxes.length : String(boxes)}`,
+    );
   }
   if (!Array.isArray(flipped) || flipped.length !== B) {
-    throw new RangeError(`flipped must have one boolean per image (${B}), got ${Array.isArray(flipped) ? flipped.length : String(flipped)}`);
+    throw new RangeError(
+      `flipped must have one boolean per image (${B}), got ${Array.isArray(flipped) ? flipped.length : String(flipped)}`,
+    );
   }
   // first and last sample points of every box, in source pixel-index units (centre of
   // pixel r at r): y = y0 + (u + 0.5) * h / size - 0.5 for u = 0 and u = size - 1
@@ -63,10 +67,29 @@ export function cropResizeFlip(
   const coords = new Float32Array(4 * B);
   ends.forEach(([ys, xs, ye, xe], i) => {
     const flip = flipped[i] === true;
-    coords.set([(ys + pad) / sy, ((flip ? xe : xs) + pad) / sx, (ye + pad) / sy, ((flip ? xs : xe) + pad) / sx], 4 * i);
+    coords.set(
+      [
+        (ys + pad) / sy,
+        ((flip ? xe : xs) + pad) / sx,
+        (ye + pad) / sy,
+        ((flip ? xs : xe) + pad) / sx,
+      ],
+      4 * i,
+    );
   });
   return tf.tidy(() => {
-    const source = pad ? tf.mirrorPad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], 'symmetric') : images;
+    const source = pad
+      ? tf.mirrorPad(
+          images,
+          [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ],
+          'symmetric',
+        )
+      : images;
     const boxTensor = tf.tensor2d(coords, [B, 4]);
     const index = tf.range(0, B, 1, 'int32') as tf.Tensor1D;
     return tf.image.cropAndResize(source, boxTensor, index, [size, size], 'bilinear');

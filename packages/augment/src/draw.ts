@@ -13,7 +13,12 @@ import { validateViewParams } from './params.js';
 export type JitterOp = 'brightness' | 'contrast' | 'saturation' | 'hue';
 
 /** The jitter ops in their canonical order (the order a permutation indexes). */
-export const JITTER_OPS: readonly JitterOp[] = Object.freeze(['brightness', 'contrast', 'saturation', 'hue'] as const);
+export const JITTER_OPS: readonly JitterOp[] = Object.freeze([
+  'brightness',
+  'contrast',
+  'saturation',
+  'hue',
+] as const);
 
 /** The colour jitter drawn for one image. */
 export interface JitterDraw {

@@ -29,7 +29,10 @@ export function applyToGroups(images: tf.Tensor4D, groups: readonly ImageGroup[]
   let offset = B;
   for (const g of live) {
     // gatherND with [n,1] indices copies whole images (much faster than gather on wasm)
-    const picked = tf.gatherND(images, tf.tensor2d(Int32Array.from(g.indices), [g.indices.length, 1], 'int32'));
+    const picked = tf.gatherND(
+      images,
+      tf.tensor2d(Int32Array.from(g.indices), [g.indices.length, 1], 'int32'),
+    );
     parts.push(g.op(picked as tf.Tensor4D));
     g.indices.forEach((img, k) => {
       source[img] = offset + k;

@@ -23,7 +23,11 @@ interface HsvPlanes {
 /** The (h, s, v) planes, each [1,B,H,W], of a [B,H,W,3] batch (torchvision `_rgb2hsv`). */
 function hsvPlanes(images: tf.Tensor4D): HsvPlanes {
   const [B, H, W] = images.shape;
-  const [r, g, b] = tf.split(tf.transpose(images, [3, 0, 1, 2]), 3, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  const [r, g, b] = tf.split(tf.transpose(images, [3, 0, 1, 2]), 3, 0) as [
+    tf.Tensor4D,
+    tf.Tensor4D,
+    tf.Tensor4D,
+  ];
   const v = tf.reshape(tf.max(images, 3), [1, B, H, W]) as tf.Tensor4D;
   const cr = tf.sub(v, tf.reshape(tf.min(images, 3), [1, B, H, W]));
   const s = tf.div(cr, tf.maximum(v, TINY)) as tf.Tensor4D;
@@ -31,7 +35,11 @@ function hsvPlanes(images: tf.Tensor4D): HsvPlanes {
   const num = tf.where(
     tf.equal(v, r),
     tf.sub(g, b),
-    tf.where(tf.equal(v, g), tf.add(tf.sub(b, r), tf.mul(cr, 2)), tf.add(tf.sub(r, g), tf.mul(cr, 4))),
+    tf.where(
+      tf.equal(v, g),
+      tf.add(tf.sub(b, r), tf.mul(cr, 2)),
+      tf.add(tf.sub(r, g), tf.mul(cr, 4)),
+    ),
   );
   const h6 = tf.div(num, tf.maximum(cr, TINY));
   const h = frac(tf.add(tf.mul(h6, 1 / 6), 1)) as tf.Tensor4D;
@@ -76,7 +84,11 @@ export function rgbToHsv(images: tf.Tensor4D): tf.Tensor4D {
 export function hsvToRgb(hsv: tf.Tensor4D): tf.Tensor4D {
   assertImageBatch(hsv, 'hsv');
   return tf.tidy(() => {
-    const [h, s, v] = tf.split(tf.transpose(hsv, [3, 0, 1, 2]), 3, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const [h, s, v] = tf.split(tf.transpose(hsv, [3, 0, 1, 2]), 3, 0) as [
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
+    ];
     return rgbFromPlanes({ h, s, v });
   });
 }

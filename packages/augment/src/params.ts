@@ -81,7 +81,12 @@ export const IMAGENET_NORMALIZE: NormalizeParams = Object.freeze({
   std: Object.freeze([0.229, 0.224, 0.225] as const),
 });
 
-function byolView(size: number, blurProb: number, solarizeProb: number, sigma: readonly [number, number]): ViewParams {
+function byolView(
+  size: number,
+  blurProb: number,
+  solarizeProb: number,
+  sigma: readonly [number, number],
+): ViewParams {
   return {
     crop: { size, scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
     flipProb: 0.5,
@@ -120,7 +125,10 @@ export interface ByolViewOptions {
  * size, ImageNet normalisation. The views differ only in blur p (1.0 / 0.1) and
  * solarize p (0 / 0.2). The returned objects are frozen.
  */
-export function byolViewParams(size: number, options: ByolViewOptions = {}): readonly [ViewParams, ViewParams] {
+export function byolViewParams(
+  size: number,
+  options: ByolViewOptions = {},
+): readonly [ViewParams, ViewParams] {
   assertInteger(size, 1, 'view size');
   const k = options.scaleBlurSigma ? size / 224 : 1;
   const sigma = [0.1 * k, 2 * k] as const;
@@ -134,7 +142,13 @@ function assertProb(p: number, name: string): void {
   assertInRange(p, 0, 1, name);
 }
 
-function assertPair(pair: readonly [number, number], min: number, max: number, name: string, openMin: boolean): void {
+function assertPair(
+  pair: readonly [number, number],
+  min: number,
+  max: number,
+  name: string,
+  openMin: boolean,
+): void {
   if (!Array.isArray(pair) || pair.length !== 2) {
     throw new RangeError(`${name} must be a pair [lo, hi], got ${JSON.stringify(pair)}`);
   }
@@ -176,7 +190,9 @@ export function validateViewParams(params: ViewParams, name = 'view'): void {
   }
   const { crop, colorJitter: cj, blur } = params;
   if (!crop || !cj || !blur) {
-    throw new TypeError(`${name} must have crop, colorJitter and blur fields, got ${JSON.stringify(params)}`);
+    throw new TypeError(
+      `${name} must have crop, colorJitter and blur fields, got ${JSON.stringify(params)}`,
+    );
   }
   assertInteger(crop.size, 1, `${name}.crop.size`);
   assertPair(crop.scale, 0, 1, `${name}.crop.scale`, true);
@@ -190,13 +206,20 @@ export function validateViewParams(params: ViewParams, name = 'view'): void {
   assertProb(params.grayscaleProb, `${name}.grayscaleProb`);
   assertProb(blur.prob, `${name}.blur.prob`);
   assertPair(blur.sigma, 0, Infinity, `${name}.blur.sigma`, true);
-  if (typeof blur.kernelFraction !== 'number' || !(blur.kernelFraction >= 0 && blur.kernelFraction < 1)) {
-    throw new RangeError(`${name}.blur.kernelFraction must be a number in [0, 1), got ${String(blur.kernelFraction)}`);
+  if (
+    typeof blur.kernelFraction !== 'number' ||
+    !(blur.kernelFraction >= 0 && blur.kernelFraction < 1)
+  ) {
+    throw new RangeError(
+      `${name}.blur.kernelFraction must be a number in [0, 1), got ${String(blur.kernelFraction)}`,
+    );
   }
   assertProb(params.solarizeProb, `${name}.solarizeProb`);
   if (params.normalize !== null) {
     if (!params.normalize || typeof params.normalize !== 'object') {
-      throw new TypeError(`${name}.normalize must be {mean, std} or null, got ${String(params.normalize)}`);
+      throw new TypeError(
+        `${name}.normalize must be {mean, std} or null, got ${String(params.normalize)}`,
+      );
     }
     assertTriple(params.normalize.mean, `${name}.normalize.mean`, false);
     assertTriple(params.normalize.std, `${name}.normalize.std`, true);

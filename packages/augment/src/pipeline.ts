@@ -12,7 +12,13 @@ import { assertImageBatch, assertUnitRange } from './check.js';
 import { drawAugmentations, JITTER_OPS } from './draw.js';
 import type { ImageDraw, JitterOp } from './draw.js';
 import { cropResizeFlip } from './crop.js';
-import { adjustBrightness, adjustContrast, adjustSaturation, grayscale, solarize } from './color.js';
+import {
+  adjustBrightness,
+  adjustContrast,
+  adjustSaturation,
+  grayscale,
+  solarize,
+} from './color.js';
 import { adjustHue } from './hue.js';
 import { gaussianBlur } from './blur.js';
 import { normalizeImages } from './normalize.js';
@@ -39,7 +45,11 @@ const JITTER_FNS: Record<JitterOp, (x: tf.Tensor4D, f: number[]) => tf.Tensor4D>
 /** A factor that leaves an image unchanged, so the op can be skipped. */
 const IDENTITY: Record<JitterOp, number> = { brightness: 1, contrast: 1, saturation: 1, hue: 0 };
 
-function group(draws: readonly ImageDraw[], pick: (d: ImageDraw) => boolean, op: ImageGroup['op']): ImageGroup {
+function group(
+  draws: readonly ImageDraw[],
+  pick: (d: ImageDraw) => boolean,
+  op: ImageGroup['op'],
+): ImageGroup {
   const indices: number[] = [];
   draws.forEach((d, i) => {
     if (pick(d)) indices.push(i);
@@ -55,17 +65,29 @@ function group(draws: readonly ImageDraw[], pick: (d: ImageDraw) => boolean, op:
  * @param images - [B,H,W,3] float32 in [0, 1] (checked with one read of min, max, sum).
  * @returns the view; the caller owns `images` of the result. The input is not disposed.
  */
-export function applyAugmentations(images: tf.Tensor4D, draws: readonly ImageDraw[], params: ViewParams): AugmentedView {
+export function applyAugmentations(
+  images: tf.Tensor4D,
+  draws: readonly ImageDraw[],
+  params: ViewParams,
+): AugmentedView {
   validateViewParams(params);
   const { B, H, W } = assertImageBatch(images);
   if (!Array.isArray(draws) || draws.length !== B) {
-    throw new RangeError(`draws must have one ImageDraw per image (${B}), got ${Array.isArray(draws) ? draws.length : String(draws)}`);
+    throw new RangeError(
+      `draws must have one ImageDraw per image (${B}), got ${Array.isArray(draws) ? draws.length : String(draws)}`,
+    );
   }
   draws.forEach((d, i) => {
     assertCropBox(d.box, `draws[${i}].box`, H, W);
     const order = d.jitter?.order;
-    if (!Array.isArray(order) || order.length !== 4 || JITTER_OPS.some((op) => !order.includes(op))) {
-      throw new RangeError(`draws[${i}].jitter.order must be a permutation of ${JITTER_OPS.join(', ')}, got ${JSON.stringify(order)}`);
+    if (
+      !Array.isArray(order) ||
+      order.length !== 4 ||
+      JITTER_OPS.some((op) => !order.includes(op))
+    ) {
+      throw new RangeError(
+        `draws[${i}].jitter.order must be a permutation of ${JITTER_OPS.join(', ')}, got ${JSON.stringify(order)}`,
+      );
     }
   });
   assertUnitRange(images);
@@ -76,11 +98,17 @@ export function applyAugmentations(images: tf.Tensor4D, draws: readonly ImageDra
     let x = cropResizeFlip(images, boxes, flipped, params.crop.size);
     for (let step = 0; step < 4; step++) {
       const groups = JITTER_OPS.map((op) => {
-        const members = draws.map((d, i) => [d, i] as const).filter(
-          ([d]) => d.jitter.applied && d.jitter.order[step] === op && d.jitter[op] !== IDENTITY[op],
-        );
+        const members = draws
+          .map((d, i) => [d, i] as const)
+          .filter(
+            ([d]) =>
+              d.jitter.applied && d.jitter.order[step] === op && d.jitter[op] !== IDENTITY[op],
+          );
         const factors = members.map(([d]) => d.jitter[op]);
-        return { indices: members.map(([, i]) => i), op: (sub: tf.Tensor4D) => JITTER_FNS[op](sub, factors) };
+        return {
+          indices: members.map(([, i]) => i),
+          op: (sub: tf.Tensor4D) => JITTER_FNS[op](sub, factors),
+        };
       });
       x = applyToGroups(x, groups);
     }
@@ -88,10 +116,17 @@ export function applyAugmentations(images: tf.Tensor4D, draws: readonly ImageDra
     if (radius > 0) {
       const sigmas = draws.filter((d) => d.blurSigma !== null).map((d) => d.blurSigma as number);
       // the kernel sums to 1 up to float32 rounding: clamp so views stay exactly in [0, 1]
-      const blur = (sub: tf.Tensor4D) => tf.clipByValue(gaussianBlur(sub, sigmas, radius), 0, 1) as tf.Tensor4D;
+      const blur = (sub: tf.Tensor4D) =>
+        tf.clipByValue(gaussianBlur(sub, sigmas, radius), 0, 1) as tf.Tensor4D;
       x = applyToGroups(x, [group(draws, (d) => d.blurSigma !== null, blur)]);
     }
-    x = applyToGroups(x, [group(draws, (d) => d.solarize, (sub) => solarize(sub, 0.5))]);
+    x = applyToGroups(x, [
+      group(
+        draws,
+        (d) => d.solarize,
+        (sub) => solarize(sub, 0.5),
+      ),
+    ]);
     return params.normalize ? normalizeImages(x, params.normalize) : tf.clone(x);
   });
   return { images: out, boxes, flipped };
@@ -121,7 +156,9 @@ export function byolViews(
   views: readonly [ViewParams, ViewParams] = BYOL_VIEWS,
 ): [AugmentedView, AugmentedView] {
   if (!Array.isArray(views) || views.length !== 2) {
-    throw new TypeError(`views must be a pair of ViewParams, got ${Array.isArray(views) ? `${views.length} views` : String(views)}`);
+    throw new TypeError(
+      `views must be a pair of ViewParams, got ${Array.isArray(views) ? `${views.length} views` : String(views)}`,
+    );
   }
   validateViewParams(views[0], 'views[0]');
   validateViewParams(views[1], 'views[1]');

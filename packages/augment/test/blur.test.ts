@@ -17,7 +17,8 @@ function refBlur(img: number[][], sigma: number, r: number): number[][] {
     for (let x = 0; x < W; x++) {
       let acc = 0;
       for (let a = -r; a <= r; a++) {
-        for (let b = -r; b <= r; b++) acc += ((k[a + r]! * k[b + r]!) / (s * s)) * img[refl(y + a, H)]![refl(x + b, W)]!;
+        for (let b = -r; b <= r; b++)
+          acc += ((k[a + r]! * k[b + r]!) / (s * s)) * img[refl(y + a, H)]![refl(x + b, W)]!;
       }
       row.push(acc);
     }
@@ -29,7 +30,9 @@ function refBlur(img: number[][], sigma: number, r: number): number[][] {
 describe('gaussianKernel1d', () => {
   it('is the normalised Gaussian (hand values)', () => {
     const e = Math.exp(-0.5);
-    expect(maxDiff(gaussianKernel1d(1, 1), [e / (1 + 2 * e), 1 / (1 + 2 * e), e / (1 + 2 * e)])).toBeLessThan(1e-7);
+    expect(
+      maxDiff(gaussianKernel1d(1, 1), [e / (1 + 2 * e), 1 / (1 + 2 * e), e / (1 + 2 * e)]),
+    ).toBeLessThan(1e-7);
     const k = gaussianKernel1d(2, 5);
     expect(k.length).toBe(11);
     expect(k.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
@@ -60,9 +63,13 @@ describe.each(BACKENDS)('gaussianBlur on %s', (backend) => {
     const y = values(gaussianBlur(x, sigmas, 2));
     for (let i = 0; i < B; i++) {
       for (let c = 0; c < 3; c++) {
-        const plane = Array.from({ length: H }, (_, r) => Array.from({ length: W }, (_, q) => data[((i * H + r) * W + q) * 3 + c]!));
+        const plane = Array.from({ length: H }, (_, r) =>
+          Array.from({ length: W }, (_, q) => data[((i * H + r) * W + q) * 3 + c]!),
+        );
         const ref = refBlur(plane, sigmas[i]!, 2);
-        const got = Array.from({ length: H }, (_, r) => Array.from({ length: W }, (_, q) => y[((i * H + r) * W + q) * 3 + c]!));
+        const got = Array.from({ length: H }, (_, r) =>
+          Array.from({ length: W }, (_, q) => y[((i * H + r) * W + q) * 3 + c]!),
+        );
         expect(maxDiff(got.flat(), ref.flat())).toBeLessThan(1e-5);
       }
     }
@@ -75,7 +82,10 @@ describe.each(BACKENDS)('gaussianBlur on %s', (backend) => {
   });
 
   it('smooths more with a larger sigma and copies with radius 0', () => {
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 9 * 9 * 3 }, (_, i) => (Math.floor(i / 3) % 2)), [2, 9, 9, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 9 * 9 * 3 }, (_, i) => Math.floor(i / 3) % 2),
+      [2, 9, 9, 3],
+    );
     const y = gaussianBlur(x, [0.3, 2], 2);
     const variances = values(tf.moments(y, [1, 2, 3]).variance);
     expect(variances[1]).toBeLessThan((variances[0] as number) * 0.5);
@@ -84,7 +94,11 @@ describe.each(BACKENDS)('gaussianBlur on %s', (backend) => {
 
   it('rejects a radius too large for reflect padding and a wrong sigma count', () => {
     const x = tf.zeros([2, 4, 4, 3]) as tf.Tensor4D;
-    expect(() => gaussianBlur(x, [1, 1], 4)).toThrow('blur radius must be below the image height and width (4x4) for reflect padding, got 4');
-    expect(() => gaussianBlur(x, [1], 1)).toThrow('blur sigmas must have one number per image (2), got 1');
+    expect(() => gaussianBlur(x, [1, 1], 4)).toThrow(
+      'blur radius must be below the image height and width (4x4) for reflect padding, got 4',
+    );
+    expect(() => gaussianBlur(x, [1], 1)).toThrow(
+      'blur sigmas must have one number per image (2), got 1',
+    );
   });
 });

@@ -21,7 +21,7 @@ describe('sampleCropBox', () => {
       // rounding each side to whole pixels moves area and ratio a little
       expect(h * w).toBeGreaterThanOrEqual(0.08 * H * W * 0.85);
       expect(w / h).toBeGreaterThanOrEqual((3 / 4) * 0.85);
-      expect(w / h).toBeLessThanOrEqual((4 / 3) / 0.85);
+      expect(w / h).toBeLessThanOrEqual(4 / 3 / 0.85);
     }
   });
 
@@ -48,9 +48,27 @@ describe('sampleCropBox', () => {
 
   it('is reproducible from the stream state', () => {
     const crop = { scale: [0.08, 1], ratio: [3 / 4, 4 / 3] } as const;
-    const a = Array.from({ length: 5 }, ((r) => () => sampleCropBox(64, 64, crop, r))(new Rng(9)));
-    const b = Array.from({ length: 5 }, ((r) => () => sampleCropBox(64, 64, crop, r))(new Rng(9)));
-    const c = Array.from({ length: 5 }, ((r) => () => sampleCropBox(64, 64, crop, r))(new Rng(10)));
+    const a = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          sampleCropBox(64, 64, crop, r)
+      )(new Rng(9)),
+    );
+    const b = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          sampleCropBox(64, 64, crop, r)
+      )(new Rng(9)),
+    );
+    const c = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          sampleCropBox(64, 64, crop, r)
+      )(new Rng(10)),
+    );
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
   });
@@ -60,18 +78,30 @@ describe('regionCentres', () => {
   it('maps grid cells to source centres (hand values)', () => {
     const box = { y0: 10, x0: 20, y1: 18, x1: 32 };
     // 2x3 grid: cell heights 4 source px, widths 4 source px
-    expect(Array.from(regionCentres(box, false, 2, 3))).toEqual([12, 22, 12, 26, 12, 30, 16, 22, 16, 26, 16, 30]);
+    expect(Array.from(regionCentres(box, false, 2, 3))).toEqual([
+      12, 22, 12, 26, 12, 30, 16, 22, 16, 26, 16, 30,
+    ]);
     // flipped: column b counts from the right edge
-    expect(Array.from(regionCentres(box, true, 2, 3))).toEqual([12, 30, 12, 26, 12, 22, 16, 30, 16, 26, 16, 22]);
+    expect(Array.from(regionCentres(box, true, 2, 3))).toEqual([
+      12, 30, 12, 26, 12, 22, 16, 30, 16, 26, 16, 22,
+    ]);
   });
 
   it('gives the box centre for a 1x1 grid', () => {
-    expect(Array.from(regionCentres({ y0: 1, x0: 2, y1: 6, x1: 5 }, true, 1, 1))).toEqual([3.5, 3.5]);
+    expect(Array.from(regionCentres({ y0: 1, x0: 2, y1: 6, x1: 5 }, true, 1, 1))).toEqual([
+      3.5, 3.5,
+    ]);
   });
 
   it('rejects bad boxes and grids, naming the value', () => {
-    expect(() => regionCentres({ y0: 5, x0: 0, y1: 5, x1: 3 }, false, 2, 2)).toThrow(/box must be a box .* y1 > y0/);
-    expect(() => regionCentres({ y0: 0, x0: 0, y1: 4, x1: 4 }, false, 0, 2)).toThrow('gridH must be an integer >= 1, got 0');
-    expect(() => regionCentres({ y0: 0, x0: 0, y1: 4, x1: 4 }, false, 2, 1.5)).toThrow('gridW must be an integer >= 1, got 1.5');
+    expect(() => regionCentres({ y0: 5, x0: 0, y1: 5, x1: 3 }, false, 2, 2)).toThrow(
+      /box must be a box .* y1 > y0/,
+    );
+    expect(() => regionCentres({ y0: 0, x0: 0, y1: 4, x1: 4 }, false, 0, 2)).toThrow(
+      'gridH must be an integer >= 1, got 0',
+    );
+    expect(() => regionCentres({ y0: 0, x0: 0, y1: 4, x1: 4 }, false, 2, 1.5)).toThrow(
+      'gridW must be an integer >= 1, got 1.5',
+    );
   });
 });

@@ -35,12 +35,18 @@ function refHsvToRgb(h: number, s: number, v: number): [number, number, number] 
   const q = v * (1 - s * f);
   const t = v * (1 - s * (1 - f));
   switch (((i % 6) + 6) % 6) {
-    case 0: return [v, t, p];
-    case 1: return [q, v, p];
-    case 2: return [p, v, t];
-    case 3: return [p, q, v];
-    case 4: return [t, p, v];
-    default: return [v, p, q];
+    case 0:
+      return [v, t, p];
+    case 1:
+      return [q, v, p];
+    case 2:
+      return [p, v, t];
+    case 3:
+      return [p, q, v];
+    case 4:
+      return [t, p, v];
+    default:
+      return [v, p, q];
   }
 }
 
@@ -56,7 +62,9 @@ describe.each(BACKENDS)('colour ops on %s', (backend) => {
   it('grayscale uses ITU-R 601 luma and gives equal channels', () => {
     const x = px(1, 0, 0, 0, 1, 0, 0, 0, 1, 0.2, 0.4, 0.6);
     const luma = values(rgbToGrayscale(x));
-    expect(maxDiff(luma, [0.299, 0.587, 0.114, 0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6])).toBeLessThan(1e-6);
+    expect(
+      maxDiff(luma, [0.299, 0.587, 0.114, 0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6]),
+    ).toBeLessThan(1e-6);
     const g = values(grayscale(x));
     for (let i = 0; i < 4; i++) {
       expect(g[3 * i]).toBe(g[3 * i + 1]);
@@ -85,7 +93,9 @@ describe.each(BACKENDS)('colour ops on %s', (backend) => {
     const x = px(0.8, 0.4, 0.2);
     const l = 0.299 * 0.8 + 0.587 * 0.4 + 0.114 * 0.2;
     const y = values(adjustSaturation(x, [1.2]));
-    expect(maxDiff(y, [1.2 * 0.8 - 0.2 * l, 1.2 * 0.4 - 0.2 * l, 1.2 * 0.2 - 0.2 * l])).toBeLessThan(1e-6);
+    expect(
+      maxDiff(y, [1.2 * 0.8 - 0.2 * l, 1.2 * 0.4 - 0.2 * l, 1.2 * 0.2 - 0.2 * l]),
+    ).toBeLessThan(1e-6);
     const g = values(adjustSaturation(x, [0]));
     expect(maxDiff(g, [l, l, l])).toBeLessThan(1e-6);
   });
@@ -103,12 +113,18 @@ describe.each(BACKENDS)('colour ops on %s', (backend) => {
     data.set([0.3, 0.3, 0.3, 1, 0, 0, 0, 1, 1, 0.5, 0.5, 0], 0); // gray, red, cyan, yellow
     const x = tf.tensor4d(data, [n, 1, 1, 3]);
     const hsv = values(rgbToHsv(x));
-    const ref = Array.from({ length: n }, (_, i) => refRgbToHsv(data[3 * i]!, data[3 * i + 1]!, data[3 * i + 2]!)).flat();
+    const ref = Array.from({ length: n }, (_, i) =>
+      refRgbToHsv(data[3 * i]!, data[3 * i + 1]!, data[3 * i + 2]!),
+    ).flat();
     expect(maxDiff(hsv, ref)).toBeLessThan(1e-5);
-    expect(hsv.slice(0, 12).map((v) => Math.round(v * 1e5) / 1e5)).toEqual([0, 0, 0.3, 0, 1, 1, 0.5, 1, 1, 1 / 6, 1, 0.5].map((v) => Math.round(v * 1e5) / 1e5));
+    expect(hsv.slice(0, 12).map((v) => Math.round(v * 1e5) / 1e5)).toEqual(
+      [0, 0, 0.3, 0, 1, 1, 0.5, 1, 1, 1 / 6, 1, 0.5].map((v) => Math.round(v * 1e5) / 1e5),
+    );
     expect(maxDiff(values(hsvToRgb(rgbToHsv(x))), data)).toBeLessThan(1e-5);
     const hsvT = tf.tensor4d(Float32Array.from(ref), [n, 1, 1, 3]);
-    const back = Array.from({ length: n }, (_, i) => refHsvToRgb(ref[3 * i]!, ref[3 * i + 1]!, ref[3 * i + 2]!)).flat();
+    const back = Array.from({ length: n }, (_, i) =>
+      refHsvToRgb(ref[3 * i]!, ref[3 * i + 1]!, ref[3 * i + 2]!),
+    ).flat();
     expect(maxDiff(values(hsvToRgb(hsvT)), back)).toBeLessThan(1e-5);
   });
 
@@ -127,18 +143,29 @@ describe.each(BACKENDS)('colour ops on %s', (backend) => {
     for (let i = 0; i < 10; i++) {
       expect(rot[3 * i + 1]).toBeCloseTo(orig[3 * i + 1] as number, 4);
       expect(rot[3 * i + 2]).toBeCloseTo(orig[3 * i + 2] as number, 5);
-      const dh = ((((rot[3 * i] as number) - (orig[3 * i] as number) - shifts[i]!) % 1) + 1.5) % 1 - 0.5;
+      const dh =
+        (((((rot[3 * i] as number) - (orig[3 * i] as number) - shifts[i]!) % 1) + 1.5) % 1) - 0.5;
       if ((orig[3 * i + 1] as number) > 0) expect(Math.abs(dh)).toBeLessThan(1e-4);
     }
   });
 
   it('rejects wrong ranks, channels, dtypes and factor counts, naming the value', () => {
     const x = tf.zeros([2, 4, 4, 3]) as tf.Tensor4D;
-    expect(() => adjustBrightness(x, [1])).toThrow('brightness factors must have one number per image (2), got 1');
-    expect(() => adjustContrast(x, [1, Number.NaN])).toThrow('contrast factors[1] must be a finite number, got NaN');
-    expect(() => rgbToGrayscale(tf.zeros([2, 4, 4, 1]) as tf.Tensor4D)).toThrow(/images must have shape \[B,H,W,3\], got \[2,4,4,1\]/);
-    expect(() => solarize(tf.zeros([4, 4, 3]) as unknown as tf.Tensor4D)).toThrow(/images must have rank 4/);
-    expect(() => grayscale(tf.zeros([1, 2, 2, 3], 'int32') as tf.Tensor4D)).toThrow('images must have dtype float32 (values in [0, 1]), got int32');
+    expect(() => adjustBrightness(x, [1])).toThrow(
+      'brightness factors must have one number per image (2), got 1',
+    );
+    expect(() => adjustContrast(x, [1, Number.NaN])).toThrow(
+      'contrast factors[1] must be a finite number, got NaN',
+    );
+    expect(() => rgbToGrayscale(tf.zeros([2, 4, 4, 1]) as tf.Tensor4D)).toThrow(
+      /images must have shape \[B,H,W,3\], got \[2,4,4,1\]/,
+    );
+    expect(() => solarize(tf.zeros([4, 4, 3]) as unknown as tf.Tensor4D)).toThrow(
+      /images must have rank 4/,
+    );
+    expect(() => grayscale(tf.zeros([1, 2, 2, 3], 'int32') as tf.Tensor4D)).toThrow(
+      'images must have dtype float32 (values in [0, 1]), got int32',
+    );
     expect(() => solarize(x, 2)).toThrow('solarize threshold must be a number in [0, 1], got 2');
   });
 });

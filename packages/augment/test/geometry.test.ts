@@ -6,7 +6,15 @@ import { augmentBatch, cropResizeFlip, regionCentres } from '@ediy/augment';
 import { BACKENDS, coordinateImages, geometryOnly, values } from './helpers.js';
 
 /** Where view pixel (u, v) samples the source, clamped to the outermost pixel centres. */
-function expectedCentre(box: CropBox, flipped: boolean, S: number, u: number, v: number, H: number, W: number) {
+function expectedCentre(
+  box: CropBox,
+  flipped: boolean,
+  S: number,
+  u: number,
+  v: number,
+  H: number,
+  W: number,
+) {
   const y = box.y0 + ((u + 0.5) * (box.y1 - box.y0)) / S;
   const t = ((v + 0.5) * (box.x1 - box.x0)) / S;
   const x = flipped ? box.x1 - t : box.x0 + t;
@@ -15,13 +23,25 @@ function expectedCentre(box: CropBox, flipped: boolean, S: number, u: number, v:
 }
 
 /** Largest error between the view's coordinate channels and the documented sample points. */
-function boxError(view: number[], i: number, box: CropBox, flipped: boolean, S: number, H: number, W: number): number {
+function boxError(
+  view: number[],
+  i: number,
+  box: CropBox,
+  flipped: boolean,
+  S: number,
+  H: number,
+  W: number,
+): number {
   let err = 0;
   for (let u = 0; u < S; u++) {
     for (let v = 0; v < S; v++) {
       const [y, x] = expectedCentre(box, flipped, S, u, v, H, W);
       const o = ((i * S + u) * S + v) * 3;
-      err = Math.max(err, Math.abs((view[o] as number) * H - y), Math.abs((view[o + 1] as number) * W - x));
+      err = Math.max(
+        err,
+        Math.abs((view[o] as number) * H - y),
+        Math.abs((view[o + 1] as number) * W - x),
+      );
     }
   }
   return err;
@@ -88,9 +108,11 @@ describe.each(BACKENDS)('crop geometry on %s', (backend) => {
     expect(view.flipped.some((f) => f)).toBe(true);
     expect(view.flipped.some((f) => !f)).toBe(true);
     for (let i = 0; i < B; i++) {
-      expect(boxError(v, i, view.boxes[i] as CropBox, view.flipped[i] as boolean, S, H, W)).toBeLessThan(1e-5);
+      expect(
+        boxError(v, i, view.boxes[i] as CropBox, view.flipped[i] as boolean, S, H, W),
+      ).toBeLessThan(1e-5);
       // the third channel identifies the source image: views stay in batch order
-      expect(v[(i * S * S) * 3 + 2]).toBeCloseTo((i + 1) / (B + 1), 6);
+      expect(v[i * S * S * 3 + 2]).toBeCloseTo((i + 1) / (B + 1), 6);
     }
     tf.dispose([img, view.images]);
   });
@@ -102,7 +124,10 @@ describe.each(BACKENDS)('crop geometry on %s', (backend) => {
     const S = 8;
     const img = coordinateImages(B, H, W);
     // scale >= 0.5 keeps every sample point inside the pixel centres for a 20x24 source: no clamping
-    const params = { ...geometryOnly(S), crop: { size: S, scale: [0.5, 1] as const, ratio: [3 / 4, 4 / 3] as const } };
+    const params = {
+      ...geometryOnly(S),
+      crop: { size: S, scale: [0.5, 1] as const, ratio: [3 / 4, 4 / 3] as const },
+    };
     const view = augmentBatch(img, params, new Rng(8));
     const cells = tf.avgPool(view.images, 4, 4, 'valid'); // 2x2 grid
     const v = values(cells);
@@ -119,12 +144,18 @@ describe.each(BACKENDS)('crop geometry on %s', (backend) => {
   it('rejects boxes outside the image and mismatched lists', () => {
     const img = coordinateImages(2, 4, 4);
     const ok = { y0: 0, x0: 0, y1: 4, x1: 4 };
-    expect(() => cropResizeFlip(img, [ok, { y0: 0, x0: 0, y1: 5, x1: 4 }], [false, false], 2)).toThrow(
-      /boxes\[1\] must be a box .* inside \[0, 4\] x \[0, 4\]/,
+    expect(() =>
+      cropResizeFlip(img, [ok, { y0: 0, x0: 0, y1: 5, x1: 4 }], [false, false], 2),
+    ).toThrow(/boxes\[1\] must be a box .* inside \[0, 4\] x \[0, 4\]/);
+    expect(() => cropResizeFlip(img, [ok], [false, false], 2)).toThrow(
+      'boxes must have one CropBox per image (2), got 1',
     );
-    expect(() => cropResizeFlip(img, [ok], [false, false], 2)).toThrow('boxes must have one CropBox per image (2), got 1');
-    expect(() => cropResizeFlip(img, [ok, ok], [false], 2)).toThrow('flipped must have one boolean per image (2), got 1');
-    expect(() => cropResizeFlip(img, [ok, ok], [false, false], 0)).toThrow('crop size must be an integer >= 1, got 0');
+    expect(() => cropResizeFlip(img, [ok, ok], [false], 2)).toThrow(
+      'flipped must have one boolean per image (2), got 1',
+    );
+    expect(() => cropResizeFlip(img, [ok, ok], [false, false], 0)).toThrow(
+      'crop size must be an integer >= 1, got 0',
+    );
     img.dispose();
   });
 });

@@ -42,7 +42,12 @@ function randomImages(B: number, H: number, W: number, seed: number): tf.Tensor4
 
 /** The same view computed one image at a time with the exported ops, in the documented order. */
 function referenceView(images: tf.Tensor4D, draws: ImageDraw[], params: ViewParams): tf.Tensor4D {
-  const fns = { brightness: adjustBrightness, contrast: adjustContrast, saturation: adjustSaturation, hue: adjustHue };
+  const fns = {
+    brightness: adjustBrightness,
+    contrast: adjustContrast,
+    saturation: adjustSaturation,
+    hue: adjustHue,
+  };
   return tf.tidy(() => {
     const outs = draws.map((d, i) => {
       const one = tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
@@ -66,7 +71,13 @@ describe('view params', () => {
     expect(b.solarizeProb).toBe(0.2);
     expect({ ...b, blur: { ...b.blur, prob: 1 }, solarizeProb: 0 }).toEqual(a);
     expect(a.crop).toEqual({ size: 224, scale: [0.08, 1], ratio: [3 / 4, 4 / 3] });
-    expect(a.colorJitter).toEqual({ prob: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 });
+    expect(a.colorJitter).toEqual({
+      prob: 0.8,
+      brightness: 0.4,
+      contrast: 0.4,
+      saturation: 0.2,
+      hue: 0.1,
+    });
     expect(a.grayscaleProb).toBe(0.2);
     expect(a.flipProb).toBe(0.5);
     expect(blurRadius(a)).toBe(11); // a 23-tap kernel at 224 px
@@ -91,20 +102,46 @@ describe('view params', () => {
     expect(() => draw({ ...base, crop: { ...base.crop, scale: [0, 1] } })).toThrow(
       'view.crop.scale must be a pair [lo, hi] with 0 < lo <= hi <= 1, got [0,1]',
     );
-    expect(() => draw({ ...base, crop: { ...base.crop, scale: [0.5, 1.2] } })).toThrow(/view.crop.scale .* got \[0.5,1.2\]/);
+    expect(() => draw({ ...base, crop: { ...base.crop, scale: [0.5, 1.2] } })).toThrow(
+      /view.crop.scale .* got \[0.5,1.2\]/,
+    );
     expect(() => draw({ ...base, crop: { ...base.crop, scale: [0.8, 0.5] } })).toThrow(/lo <= hi/);
-    expect(() => draw({ ...base, crop: { ...base.crop, ratio: [-1, 1] } })).toThrow(/view.crop.ratio .* got \[-1,1\]/);
-    expect(() => draw({ ...base, crop: { ...base.crop, size: 2.5 } })).toThrow('view.crop.size must be an integer >= 1, got 2.5');
-    expect(() => draw({ ...base, flipProb: 1.5 })).toThrow('view.flipProb must be a number in [0, 1], got 1.5');
-    expect(() => draw({ ...base, solarizeProb: -0.1 })).toThrow('view.solarizeProb must be a number in [0, 1], got -0.1');
-    expect(() => draw({ ...base, grayscaleProb: Number.NaN })).toThrow('view.grayscaleProb must be a number in [0, 1], got NaN');
-    expect(() => draw({ ...base, blur: { ...base.blur, prob: 2 } })).toThrow('view.blur.prob must be a number in [0, 1], got 2');
-    expect(() => draw({ ...base, blur: { ...base.blur, sigma: [0, 2] } })).toThrow(/view.blur.sigma .* 0 < lo/);
-    expect(() => draw({ ...base, blur: { ...base.blur, kernelFraction: 1 } })).toThrow('view.blur.kernelFraction must be a number in [0, 1), got 1');
-    expect(() => draw({ ...base, colorJitter: { ...base.colorJitter, prob: 1.01 } })).toThrow('view.colorJitter.prob must be a number in [0, 1], got 1.01');
-    expect(() => draw({ ...base, colorJitter: { ...base.colorJitter, hue: 0.6 } })).toThrow('view.colorJitter.hue must be a number in [0, 0.5], got 0.6');
-    expect(() => draw({ ...base, colorJitter: { ...base.colorJitter, brightness: -1 } })).toThrow(/view.colorJitter.brightness must be a number in \[0, Infinity\], got -1/);
-    expect(() => draw({ ...base, normalize: { mean: [0, 0, 0], std: [1, 0, 1] } })).toThrow('view.normalize.std must be three finite numbers (R, G, B) > 0, got [1,0,1]');
+    expect(() => draw({ ...base, crop: { ...base.crop, ratio: [-1, 1] } })).toThrow(
+      /view.crop.ratio .* got \[-1,1\]/,
+    );
+    expect(() => draw({ ...base, crop: { ...base.crop, size: 2.5 } })).toThrow(
+      'view.crop.size must be an integer >= 1, got 2.5',
+    );
+    expect(() => draw({ ...base, flipProb: 1.5 })).toThrow(
+      'view.flipProb must be a number in [0, 1], got 1.5',
+    );
+    expect(() => draw({ ...base, solarizeProb: -0.1 })).toThrow(
+      'view.solarizeProb must be a number in [0, 1], got -0.1',
+    );
+    expect(() => draw({ ...base, grayscaleProb: Number.NaN })).toThrow(
+      'view.grayscaleProb must be a number in [0, 1], got NaN',
+    );
+    expect(() => draw({ ...base, blur: { ...base.blur, prob: 2 } })).toThrow(
+      'view.blur.prob must be a number in [0, 1], got 2',
+    );
+    expect(() => draw({ ...base, blur: { ...base.blur, sigma: [0, 2] } })).toThrow(
+      /view.blur.sigma .* 0 < lo/,
+    );
+    expect(() => draw({ ...base, blur: { ...base.blur, kernelFraction: 1 } })).toThrow(
+      'view.blur.kernelFraction must be a number in [0, 1), got 1',
+    );
+    expect(() => draw({ ...base, colorJitter: { ...base.colorJitter, prob: 1.01 } })).toThrow(
+      'view.colorJitter.prob must be a number in [0, 1], got 1.01',
+    );
+    expect(() => draw({ ...base, colorJitter: { ...base.colorJitter, hue: 0.6 } })).toThrow(
+      'view.colorJitter.hue must be a number in [0, 0.5], got 0.6',
+    );
+    expect(() => draw({ ...base, colorJitter: { ...base.colorJitter, brightness: -1 } })).toThrow(
+      /view.colorJitter.brightness must be a number in \[0, Infinity\], got -1/,
+    );
+    expect(() => draw({ ...base, normalize: { mean: [0, 0, 0], std: [1, 0, 1] } })).toThrow(
+      'view.normalize.std must be three finite numbers (R, G, B) > 0, got [1,0,1]',
+    );
   });
 });
 
@@ -135,7 +172,8 @@ describe('drawAugmentations', () => {
     expect(freq((d) => d.solarize)).toBeCloseTo(0.5, 1);
     // all 24 orders occur, roughly uniformly
     const orders = new Map<string, number>();
-    for (const d of draws) orders.set(d.jitter.order.join(), (orders.get(d.jitter.order.join()) ?? 0) + 1);
+    for (const d of draws)
+      orders.set(d.jitter.order.join(), (orders.get(d.jitter.order.join()) ?? 0) + 1);
     expect(orders.size).toBe(24);
     for (const c of orders.values()) expect(c / n).toBeCloseTo(1 / 24, 1);
     const mean = (k: 'brightness' | 'hue') => draws.reduce((s, d) => s + d.jitter[k], 0) / n;
@@ -145,8 +183,12 @@ describe('drawAugmentations', () => {
 
   it('is deterministic in the stream and differs between seeds', () => {
     const p = busyView(16);
-    expect(drawAugmentations(8, 20, 20, p, new Rng(4))).toEqual(drawAugmentations(8, 20, 20, p, new Rng(4)));
-    expect(drawAugmentations(8, 20, 20, p, new Rng(4))).not.toEqual(drawAugmentations(8, 20, 20, p, new Rng(5)));
+    expect(drawAugmentations(8, 20, 20, p, new Rng(4))).toEqual(
+      drawAugmentations(8, 20, 20, p, new Rng(4)),
+    );
+    expect(drawAugmentations(8, 20, 20, p, new Rng(4))).not.toEqual(
+      drawAugmentations(8, 20, 20, p, new Rng(5)),
+    );
   });
 
   it('keeps the crop boxes when only a probability changes', () => {
@@ -171,7 +213,11 @@ describe.each(BACKENDS)('augmentBatch on %s', (backend) => {
     const draws = drawAugmentations(12, 14, 12, params, new Rng(2));
     // the draws exercise every branch
     expect(draws.some((d) => d.jitter.applied) && draws.some((d) => !d.jitter.applied)).toBe(true);
-    expect(draws.some((d) => d.blurSigma !== null) && draws.some((d) => d.solarize) && draws.some((d) => d.grayscale)).toBe(true);
+    expect(
+      draws.some((d) => d.blurSigma !== null) &&
+        draws.some((d) => d.solarize) &&
+        draws.some((d) => d.grayscale),
+    ).toBe(true);
     const view = applyAugmentations(images, draws, params);
     const ref = referenceView(images, draws, params);
     expect(view.images.shape).toEqual([12, 10, 10, 3]);
@@ -199,20 +245,43 @@ describe.each(BACKENDS)('augmentBatch on %s', (backend) => {
     expect(Math.max(...a)).toBeLessThanOrEqual(1);
     const n = values(augmentBatch(images, busyView(8), new Rng(1)).images);
     const { mean, std } = IMAGENET_NORMALIZE;
-    expect(maxDiff(n, a.map((v, i) => (v - mean[i % 3]!) / std[i % 3]!))).toBeLessThan(1e-5);
+    expect(
+      maxDiff(
+        n,
+        a.map((v, i) => (v - mean[i % 3]!) / std[i % 3]!),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('grayscale p 1 gives equal channels; solarize p 1 leaves nothing above 0.5', () => {
     const images = randomImages(4, 10, 10, 5);
-    const base = { ...busyView(6), normalize: null, blur: { prob: 0, sigma: [1, 1] as const, kernelFraction: 0.5 } };
-    const g = values(augmentBatch(images, { ...base, grayscaleProb: 1, solarizeProb: 0 }, new Rng(1)).images);
+    const base = {
+      ...busyView(6),
+      normalize: null,
+      blur: { prob: 0, sigma: [1, 1] as const, kernelFraction: 0.5 },
+    };
+    const g = values(
+      augmentBatch(images, { ...base, grayscaleProb: 1, solarizeProb: 0 }, new Rng(1)).images,
+    );
     for (let i = 0; i < g.length; i += 3) {
       expect(g[i]).toBe(g[i + 1]);
       expect(g[i]).toBe(g[i + 2]);
     }
-    const s = values(augmentBatch(images, { ...base, grayscaleProb: 0, solarizeProb: 1 }, new Rng(1)).images);
+    const s = values(
+      augmentBatch(images, { ...base, grayscaleProb: 0, solarizeProb: 1 }, new Rng(1)).images,
+    );
     expect(Math.max(...s)).toBeLessThanOrEqual(0.5);
-    const blurred = augmentBatch(tf.fill([2, 10, 10, 3], 0.3) as tf.Tensor4D, { ...base, colorJitter: { ...base.colorJitter, prob: 0 }, grayscaleProb: 0, solarizeProb: 0, blur: { prob: 1, sigma: [0.1, 2], kernelFraction: 0.5 } }, new Rng(1));
+    const blurred = augmentBatch(
+      tf.fill([2, 10, 10, 3], 0.3) as tf.Tensor4D,
+      {
+        ...base,
+        colorJitter: { ...base.colorJitter, prob: 0 },
+        grayscaleProb: 0,
+        solarizeProb: 0,
+        blur: { prob: 1, sigma: [0.1, 2], kernelFraction: 0.5 },
+      },
+      new Rng(1),
+    );
     expect(maxDiff(values(blurred.images), new Array(2 * 6 * 6 * 3).fill(0.3))).toBeLessThan(1e-6);
   });
 
@@ -222,27 +291,38 @@ describe.each(BACKENDS)('augmentBatch on %s', (backend) => {
     expect(() => augmentBatch(tf.zeros([8, 8, 3]) as unknown as tf.Tensor4D, p, rng)).toThrow(
       'images must have rank 4 [B,H,W,3], got shape [8,8,3]',
     );
-    expect(() => augmentBatch(tf.zeros([2, 8, 8, 4]) as tf.Tensor4D, p, rng)).toThrow(/dimension 3 is 4, expected 3/);
+    expect(() => augmentBatch(tf.zeros([2, 8, 8, 4]) as tf.Tensor4D, p, rng)).toThrow(
+      /dimension 3 is 4, expected 3/,
+    );
     expect(() => augmentBatch(tf.fill([1, 8, 8, 3], 255) as tf.Tensor4D, p, rng)).toThrow(
       'images must have values in [0, 1], got values in [255, 255]',
     );
     const nan = tf.tensor4d([Number.NaN, ...new Array(47).fill(0.5)], [1, 4, 4, 3]);
-    expect(() => augmentBatch(nan, p, rng)).toThrow('images must contain finite values in [0, 1], found NaN or Infinity');
+    expect(() => augmentBatch(nan, p, rng)).toThrow(
+      'images must contain finite values in [0, 1], found NaN or Infinity',
+    );
     const images = randomImages(2, 8, 8, 1);
     expect(() => applyAugmentations(images, drawAugmentations(3, 8, 8, p, rng), p)).toThrow(
       'draws must have one ImageDraw per image (2), got 3',
     );
     const draws = drawAugmentations(2, 8, 8, p, rng);
-    const badOrder = draws.map((d) => ({ ...d, jitter: { ...d.jitter, order: ['hue', 'hue', 'contrast', 'brightness'] as const } }));
+    const badOrder = draws.map((d) => ({
+      ...d,
+      jitter: { ...d.jitter, order: ['hue', 'hue', 'contrast', 'brightness'] as const },
+    }));
     expect(() => applyAugmentations(images, badOrder, p)).toThrow(
       'draws[0].jitter.order must be a permutation of brightness, contrast, saturation, hue, got ["hue","hue","contrast","brightness"]',
     );
     expect(() => augmentBatch(tf.zeros([0, 8, 8, 3]) as tf.Tensor4D, p, rng)).toThrow(
       'images must have at least one image of at least 1x1 pixels, got shape [0,8,8,3]',
     );
-    expect(() => augmentBatch(images, { ...p, blur: { ...p.blur, kernelFraction: 0.1 }, crop: { ...p.crop, size: 0 } }, rng)).toThrow(
-      'view.crop.size must be an integer >= 1, got 0',
-    );
+    expect(() =>
+      augmentBatch(
+        images,
+        { ...p, blur: { ...p.blur, kernelFraction: 0.1 }, crop: { ...p.crop, size: 0 } },
+        rng,
+      ),
+    ).toThrow('view.crop.size must be an integer >= 1, got 0');
   });
 
   it('byolViews gives two views drawn in turn from the stream, asymmetric as BYOL', () => {
@@ -257,7 +337,9 @@ describe.each(BACKENDS)('augmentBatch on %s', (backend) => {
     const b2 = augmentBatch(images, views[1], rng);
     expect(values(a.images)).toEqual(values(a2.images));
     expect(values(b.images)).toEqual(values(b2.images));
-    expect(() => byolViews(images, new Rng(3), [views[0]] as never)).toThrow('views must be a pair of ViewParams, got 1 views');
+    expect(() => byolViews(images, new Rng(3), [views[0]] as never)).toThrow(
+      'views must be a pair of ViewParams, got 1 views',
+    );
   });
 });
 

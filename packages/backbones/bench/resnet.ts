@@ -22,7 +22,11 @@ function time<T>(f: () => T): [T, number] {
   return [out, performance.now() - t0];
 }
 
-function forwardMs(config: ResNetConfig, shape: [number, number, number, number], reps: number): number {
+function forwardMs(
+  config: ResNetConfig,
+  shape: [number, number, number, number],
+  reps: number,
+): number {
   const model = resnet(config);
   const x = tf.randomNormal(shape, 0, 1, 'float32', 1);
   const run = (): void => {
@@ -50,7 +54,9 @@ function fixtureError(name: string, config: ResNetConfig): number {
   const x = tf.transpose(tf.tensor(input.data as Float32Array, input.shape), [0, 2, 3, 1]);
   const w = tf.transpose(tf.tensor(want.data as Float32Array, want.shape), [0, 2, 3, 1]);
   const [map, pooled] = model.predict(x) as tf.Tensor[];
-  const err = tf.tidy(() => tf.max(tf.abs(tf.sub(map!, w))).dataSync()[0]! / tf.max(tf.abs(w)).dataSync()[0]!);
+  const err = tf.tidy(
+    () => tf.max(tf.abs(tf.sub(map!, w))).dataSync()[0]! / tf.max(tf.abs(w)).dataSync()[0]!,
+  );
   tf.dispose([x, w, map!, pooled!]);
   model.dispose();
   return err;
@@ -65,7 +71,9 @@ for (const backend of ['wasm', 'cpu'] as const) {
   await initBackend({ prefer: backend });
   console.log(`\n== ${backend}`);
   for (const [name, config] of fixtures) {
-    console.log(`fixture ${name}: max|tfjs - torch| / max|torch| = ${fixtureError(name, config).toExponential(2)}`);
+    console.log(
+      `fixture ${name}: max|tfjs - torch| / max|torch| = ${fixtureError(name, config).toExponential(2)}`,
+    );
   }
   const mini: ResNetConfig = { depth: 18, stem: 'small', widthMultiplier: 1 / 4 };
   const batch = backend === 'wasm' ? 32 : 8;
@@ -74,7 +82,9 @@ for (const backend of ['wasm', 'cpu'] as const) {
   );
   if (backend === 'wasm') {
     const r50: ResNetConfig = { depth: 50, stem: 'imagenet' };
-    console.log(`ResNet-50 imagenet stem x1, batch 1 at 224x224: ${forwardMs(r50, [1, 224, 224, 3], 2).toFixed(0)} ms/forward`);
+    console.log(
+      `ResNet-50 imagenet stem x1, batch 1 at 224x224: ${forwardMs(r50, [1, 224, 224, 3], 2).toFixed(0)} ms/forward`,
+    );
   }
 }
 

@@ -79,10 +79,16 @@ export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig 
     throw new RangeError(`ResNet config.depth must be 18, 34 or 50, got ${JSON.stringify(depth)}`);
   }
   if (stem !== 'imagenet' && stem !== 'small') {
-    throw new RangeError(`ResNet config.stem must be 'imagenet' or 'small', got ${JSON.stringify(stem)}`);
+    throw new RangeError(
+      `ResNet config.stem must be 'imagenet' or 'small', got ${JSON.stringify(stem)}`,
+    );
   }
   const widthMultiplier = config.widthMultiplier ?? 1;
-  if (typeof widthMultiplier !== 'number' || !Number.isFinite(widthMultiplier) || widthMultiplier <= 0) {
+  if (
+    typeof widthMultiplier !== 'number' ||
+    !Number.isFinite(widthMultiplier) ||
+    widthMultiplier <= 0
+  ) {
     throw new RangeError(
       `ResNet config.widthMultiplier must be a finite number > 0, got ${String(widthMultiplier)}`,
     );

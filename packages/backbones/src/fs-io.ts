@@ -26,7 +26,15 @@ export const MODEL_JSON = 'model.json';
 /** The weights file written by {@link fileSystemHandler} (one shard). */
 export const WEIGHTS_BIN = 'weights.bin';
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 };
+const DTYPE_BYTES: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+  complex64: 8,
+};
 
 function writeFileDurable(path: string, data: Uint8Array | string): void {
   const fd = openSync(path, 'w');
@@ -48,10 +56,14 @@ function modelDir(path: string): string {
 
 function saveArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): tf.io.SaveResult {
   if (artifacts.modelTopology instanceof ArrayBuffer) {
-    throw new Error(`cannot save to ${dir}: the model topology is binary (a GraphDef); expected a Layers model topology (JSON)`);
+    throw new Error(
+      `cannot save to ${dir}: the model topology is binary (a GraphDef); expected a Layers model topology (JSON)`,
+    );
   }
   const weightData =
-    artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+    artifacts.weightData === undefined
+      ? new ArrayBuffer(0)
+      : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const modelJSON: tf.io.ModelJSON = {
     modelTopology: artifacts.modelTopology ?? {},
     format: artifacts.format ?? 'layers-model',
@@ -61,8 +73,10 @@ function saveArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): tf.io.Save
   };
   if (artifacts.trainingConfig !== undefined) modelJSON.trainingConfig = artifacts.trainingConfig;
   if (artifacts.signature !== undefined) modelJSON.signature = artifacts.signature;
-  if (artifacts.userDefinedMetadata !== undefined) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
-  if (artifacts.modelInitializer !== undefined) modelJSON.modelInitializer = artifacts.modelInitializer;
+  if (artifacts.userDefinedMetadata !== undefined)
+    modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
+  if (artifacts.modelInitializer !== undefined)
+    modelJSON.modelInitializer = artifacts.modelInitializer;
 
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) {
@@ -70,7 +84,9 @@ function saveArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): tf.io.Save
     }
     const present = readdirSync(dir);
     if (present.length > 0 && !present.includes(MODEL_JSON)) {
-      throw new Error(`refusing to replace ${dir}: it is a non-empty directory without a ${MODEL_JSON}`);
+      throw new Error(
+        `refusing to replace ${dir}: it is a non-empty directory without a ${MODEL_JSON}`,
+      );
     }
   }
   const parent = dirname(dir);
@@ -114,24 +130,37 @@ function readModelJSON(jsonPath: string): tf.io.ModelJSON {
   try {
     parsed = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (err) {
-    throw new Error(`${jsonPath} is not valid JSON (${(err as Error).message}); expected a TF.js Layers model.json`, {
-      cause: err,
-    });
+    throw new Error(
+      `${jsonPath} is not valid JSON (${(err as Error).message}); expected a TF.js Layers model.json`,
+      {
+        cause: err,
+      },
+    );
   }
   const json = parsed as Partial<tf.io.ModelJSON> | null;
-  if (json === null || typeof json !== 'object' || json.modelTopology === undefined || json.modelTopology === null) {
+  if (
+    json === null ||
+    typeof json !== 'object' ||
+    json.modelTopology === undefined ||
+    json.modelTopology === null
+  ) {
     throw new Error(`${jsonPath} has no modelTopology; expected a TF.js Layers model.json`);
   }
   if (
     !Array.isArray(json.weightsManifest) ||
     json.weightsManifest.some((g) => !g || !Array.isArray(g.paths) || !Array.isArray(g.weights))
   ) {
-    throw new Error(`${jsonPath} has no valid weightsManifest; expected [{paths: string[], weights: [...]}, ...]`);
+    throw new Error(
+      `${jsonPath} has no valid weightsManifest; expected [{paths: string[], weights: [...]}, ...]`,
+    );
   }
   return json as tf.io.ModelJSON;
 }
 
-function loadWeightGroups(dir: string, manifest: tf.io.WeightsManifestConfig): [tf.io.WeightsManifestEntry[], ArrayBuffer] {
+function loadWeightGroups(
+  dir: string,
+  manifest: tf.io.WeightsManifestConfig,
+): [tf.io.WeightsManifestEntry[], ArrayBuffer] {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
   for (const group of manifest) {
@@ -153,11 +182,16 @@ function loadWeightGroups(dir: string, manifest: tf.io.WeightsManifestConfig): [
           `weights file ${files} holds ${got} bytes; ${group.weights.length} weights (${group.weights
             .slice(0, 3)
             .map((w) => w.name)
-            .join(', ')}${group.weights.length > 3 ? ', ...' : ''}) need ${expected} (${got < expected ? 'truncated' : 'too long'})`,
+            .join(
+              ', ',
+            )}${group.weights.length > 3 ? ', ...' : ''}) need ${expected} (${got < expected ? 'truncated' : 'too long'})`,
         );
       }
     }
-    for (const part of parts) buffers.push(part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength) as ArrayBuffer);
+    for (const part of parts)
+      buffers.push(
+        part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength) as ArrayBuffer,
+      );
     specs.push(...group.weights);
   }
   return [specs, tf.io.CompositeArrayBuffer.join(buffers)];
@@ -176,7 +210,9 @@ function loadWeightGroups(dir: string, manifest: tf.io.WeightsManifestConfig): [
  */
 export function fileSystemHandler(path: string): tf.io.IOHandler {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`model directory must be a non-empty path string, got ${JSON.stringify(path)}`);
+    throw new TypeError(
+      `model directory must be a non-empty path string, got ${JSON.stringify(path)}`,
+    );
   }
   const dir = modelDir(path);
   return {
@@ -184,7 +220,9 @@ export function fileSystemHandler(path: string): tf.io.IOHandler {
     load: async () => {
       const jsonPath = join(dir, MODEL_JSON);
       const json = readModelJSON(jsonPath);
-      return tf.io.getModelArtifactsForJSON(json, async (manifest) => loadWeightGroups(dir, manifest));
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) =>
+        loadWeightGroups(dir, manifest),
+      );
     },
   };
 }
@@ -209,7 +247,9 @@ let routerRegistered = false;
 
 // tfjs routers return null for URLs they do not handle, although the type says IOHandler.
 function fileRouter(url: string | string[]): tf.io.IOHandler {
-  return (typeof url === 'string' && url.startsWith('file://') ? fileSystemHandler(url) : null) as tf.io.IOHandler;
+  return (
+    typeof url === 'string' && url.startsWith('file://') ? fileSystemHandler(url) : null
+  ) as tf.io.IOHandler;
 }
 
 /**
@@ -221,7 +261,8 @@ function fileRouter(url: string | string[]): tf.io.IOHandler {
 export function registerFileRouter(): boolean {
   if (routerRegistered) return false;
   const probe = 'file:///ediy-router-probe/model.json';
-  if (tf.io.getLoadHandlers(probe).length > 0 || tf.io.getSaveHandlers(probe).length > 0) return false;
+  if (tf.io.getLoadHandlers(probe).length > 0 || tf.io.getSaveHandlers(probe).length > 0)
+    return false;
   tf.io.registerSaveRouter(fileRouter);
   tf.io.registerLoadRouter(fileRouter);
   routerRegistered = true;

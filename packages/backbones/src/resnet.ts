@@ -49,7 +49,9 @@ class Builder {
       // 'same' with stride 1 and an odd kernel is the symmetric padding PyTorch uses.
       padding = 'same';
     } else if (pad > 0) {
-      input = single(tfl.layers.zeroPadding2d({ padding: [pad, pad], name: `${name}.pad` }).apply(x));
+      input = single(
+        tfl.layers.zeroPadding2d({ padding: [pad, pad], name: `${name}.pad` }).apply(x),
+      );
     }
     const layer = tfl.layers.conv2d({
       name,
@@ -70,7 +72,9 @@ class Builder {
 
   bn(x: Sym, name: string): Sym {
     return single(
-      tfl.layers.batchNormalization({ name, axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON }).apply(x),
+      tfl.layers
+        .batchNormalization({ name, axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON })
+        .apply(x),
     );
   }
 
@@ -84,7 +88,11 @@ class Builder {
       let y = this.relu(this.bn(this.conv(x, 'conv1', w, 7, 2, 3), 'bn1'), 'relu');
       y = single(tfl.layers.zeroPadding2d({ padding: [1, 1], name: 'maxpool.pad' }).apply(y));
       // Zero padding equals PyTorch's -inf padding here: the input is a ReLU output (>= 0).
-      return single(tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid', name: 'maxpool' }).apply(y));
+      return single(
+        tfl.layers
+          .maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid', name: 'maxpool' })
+          .apply(y),
+      );
     }
     return this.relu(this.bn(this.conv(x, 'conv1', w, 3, 1, 1), 'bn1'), 'relu');
   }
@@ -93,16 +101,28 @@ class Builder {
     const out = width * this.config.expansion;
     let y: Sym;
     if (this.config.block === 'basic') {
-      y = this.relu(this.bn(this.conv(x, `${prefix}.conv1`, width, 3, stride, 1), `${prefix}.bn1`), `${prefix}.relu1`);
+      y = this.relu(
+        this.bn(this.conv(x, `${prefix}.conv1`, width, 3, stride, 1), `${prefix}.bn1`),
+        `${prefix}.relu1`,
+      );
       y = this.bn(this.conv(y, `${prefix}.conv2`, width, 3, 1, 1), `${prefix}.bn2`);
     } else {
-      y = this.relu(this.bn(this.conv(x, `${prefix}.conv1`, width, 1, 1, 0), `${prefix}.bn1`), `${prefix}.relu1`);
-      y = this.relu(this.bn(this.conv(y, `${prefix}.conv2`, width, 3, stride, 1), `${prefix}.bn2`), `${prefix}.relu2`);
+      y = this.relu(
+        this.bn(this.conv(x, `${prefix}.conv1`, width, 1, 1, 0), `${prefix}.bn1`),
+        `${prefix}.relu1`,
+      );
+      y = this.relu(
+        this.bn(this.conv(y, `${prefix}.conv2`, width, 3, stride, 1), `${prefix}.bn2`),
+        `${prefix}.relu2`,
+      );
       y = this.bn(this.conv(y, `${prefix}.conv3`, out, 1, 1, 0), `${prefix}.bn3`);
     }
     let shortcut = x;
     if (stride !== 1 || inChannels !== out) {
-      shortcut = this.bn(this.conv(x, `${prefix}.downsample.0`, out, 1, stride, 0), `${prefix}.downsample.1`);
+      shortcut = this.bn(
+        this.conv(x, `${prefix}.downsample.0`, out, 1, stride, 0),
+        `${prefix}.downsample.1`,
+      );
     }
     const sum = single(tfl.layers.add({ name: `${prefix}.add` }).apply([y, shortcut]));
     return this.relu(sum, `${prefix}.relu`);

@@ -51,16 +51,23 @@ interface HeaderEntry {
   end: number;
 }
 
-function parseHeader(bytes: Uint8Array, source: string): {
+function parseHeader(
+  bytes: Uint8Array,
+  source: string,
+): {
   entries: HeaderEntry[];
   metadata: Record<string, string>;
   dataStart: number;
 } {
   if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`${source}: expected the file contents as a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
+    throw new TypeError(
+      `${source}: expected the file contents as a Uint8Array, got ${Object.prototype.toString.call(bytes)}`,
+    );
   }
   if (bytes.byteLength < 8) {
-    throw new Error(`${source}: ${bytes.byteLength} bytes is too short for a safetensors file (expected an 8-byte header length first)`);
+    throw new Error(
+      `${source}: ${bytes.byteLength} bytes is too short for a safetensors file (expected an 8-byte header length first)`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
@@ -70,15 +77,21 @@ function parseHeader(bytes: Uint8Array, source: string): {
     );
   }
   const headerLength = Number(n);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(8, 8 + headerLength));
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(
+    bytes.subarray(8, 8 + headerLength),
+  );
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: safetensors header is not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new Error(`${source}: safetensors header is not valid JSON (${(err as Error).message})`, {
+      cause: err,
+    });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw new Error(`${source}: safetensors header must be a JSON object, got ${text.slice(0, 80)}`);
+    throw new Error(
+      `${source}: safetensors header must be a JSON object, got ${text.slice(0, 80)}`,
+    );
   }
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
@@ -86,15 +99,24 @@ function parseHeader(bytes: Uint8Array, source: string): {
   let metadata: Record<string, string> = {};
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info) || Object.values(info).some((v) => typeof v !== 'string')) {
-        throw new Error(`${source}: safetensors __metadata__ must be an object of strings, got ${JSON.stringify(info)}`);
+      if (
+        info === null ||
+        typeof info !== 'object' ||
+        Array.isArray(info) ||
+        Object.values(info).some((v) => typeof v !== 'string')
+      ) {
+        throw new Error(
+          `${source}: safetensors __metadata__ must be an object of strings, got ${JSON.stringify(info)}`,
+        );
       }
       metadata = { ...(info as Record<string, string>) };
       continue;
     }
     const e = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (e === null || typeof e !== 'object') {
-      throw new Error(`${source}: tensor '${name}': expected {dtype, shape, data_offsets}, got ${JSON.stringify(info)}`);
+      throw new Error(
+        `${source}: tensor '${name}': expected {dtype, shape, data_offsets}, got ${JSON.stringify(info)}`,
+      );
     }
     if (!isDtype(e.dtype)) {
       throw new Error(
@@ -102,11 +124,19 @@ function parseHeader(bytes: Uint8Array, source: string): {
       );
     }
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(`${source}: tensor '${name}' has shape ${JSON.stringify(e.shape)}; expected an array of non-negative integers`);
+      throw new Error(
+        `${source}: tensor '${name}' has shape ${JSON.stringify(e.shape)}; expected an array of non-negative integers`,
+      );
     }
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(`${source}: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end]`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      offsets.some((d) => !Number.isInteger(d) || d < 0)
+    ) {
+      throw new Error(
+        `${source}: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end]`,
+      );
     }
     const [begin, end] = offsets as [number, number];
     const expected = numel(e.shape as number[]) * SAFETENSORS_DTYPE_BYTES[e.dtype];
@@ -133,7 +163,9 @@ function parseHeader(bytes: Uint8Array, source: string): {
     covered = e.end;
   }
   if (covered !== dataLength) {
-    throw new Error(`${source}: tensors cover ${covered} data bytes but the file has ${dataLength} (trailing bytes)`);
+    throw new Error(
+      `${source}: tensors cover ${covered} data bytes but the file has ${dataLength} (trailing bytes)`,
+    );
   }
   return { entries, metadata, dataStart };
 }
@@ -192,7 +224,10 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors'): Stat
 }
 
 /** The `__metadata__` string map of a safetensors file (empty when absent). */
-export function readSafetensorsMetadata(bytes: Uint8Array, source = 'safetensors'): Record<string, string> {
+export function readSafetensorsMetadata(
+  bytes: Uint8Array,
+  source = 'safetensors',
+): Record<string, string> {
   return parseHeader(bytes, source).metadata;
 }
 
@@ -212,7 +247,8 @@ export function writeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new TypeError(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
+      if (typeof v !== 'string')
+        throw new TypeError(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
     }
     header['__metadata__'] = { ...metadata };
   }
@@ -220,14 +256,20 @@ export function writeSafetensors(
   for (const [name, t] of items) {
     if (name === '__metadata__') throw new Error(`a tensor cannot be named '__metadata__'`);
     if (!t || !isDtype(t.dtype)) {
-      throw new Error(`tensor '${name}' has dtype ${JSON.stringify(t?.dtype)}; supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')}`);
+      throw new Error(
+        `tensor '${name}' has dtype ${JSON.stringify(t?.dtype)}; supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')}`,
+      );
     }
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(`tensor '${name}' has shape ${JSON.stringify(t.shape)}; expected an array of non-negative integers`);
+      throw new Error(
+        `tensor '${name}' has shape ${JSON.stringify(t.shape)}; expected an array of non-negative integers`,
+      );
     }
     const n = numel(t.shape);
     if (t.data.length !== n) {
-      throw new Error(`tensor '${name}' has ${t.data.length} values; shape ${JSON.stringify(t.shape)} needs ${n}`);
+      throw new Error(
+        `tensor '${name}' has ${t.data.length} values; shape ${JSON.stringify(t.shape)} needs ${n}`,
+      );
     }
     const isBig = t.data instanceof BigInt64Array;
     if (isBig !== (t.dtype === 'I64')) {
@@ -261,10 +303,12 @@ export function writeSafetensors(
         for (let i = 0; i < n; i++) view.setFloat64(base + 8 * i, t.data[i] as number, true);
         break;
       case 'F16':
-        for (let i = 0; i < n; i++) view.setUint16(base + 2 * i, floatToHalf(t.data[i] as number), true);
+        for (let i = 0; i < n; i++)
+          view.setUint16(base + 2 * i, floatToHalf(t.data[i] as number), true);
         break;
       case 'BF16':
-        for (let i = 0; i < n; i++) view.setUint16(base + 2 * i, floatToBfloat16(t.data[i] as number), true);
+        for (let i = 0; i < n; i++)
+          view.setUint16(base + 2 * i, floatToBfloat16(t.data[i] as number), true);
         break;
       case 'I64':
         for (let i = 0; i < n; i++) view.setBigInt64(base + 8 * i, t.data[i] as bigint, true);

@@ -6,7 +6,8 @@ import { resolveResNetConfig } from './config.js';
 import type { ResNetConfig } from './config.js';
 
 /** The tfjs weight a torchvision parameter maps to (`null`: a torch-only buffer). */
-export type TfjsWeightName = 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
+export type TfjsWeightName =
+  'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
 
 /** One entry of a torchvision state dict. */
 export interface TorchvisionKey {

@@ -135,13 +135,17 @@ export function importTorchvisionWeights(
       continue;
     }
     if (t.shape.length !== target.shape.length || t.shape.some((d, i) => d !== target.shape[i])) {
-      problems.push(`'${key}' has shape [${t.shape.join(', ')}]; the model expects [${target.shape.join(', ')}]`);
+      problems.push(
+        `'${key}' has shape [${t.shape.join(', ')}]; the model expects [${target.shape.join(', ')}]`,
+      );
       continue;
     }
     const data = t.data;
     const bad = data.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) {
-      problems.push(`'${key}' holds ${String(data[bad])} at flat index ${bad}; expected finite values`);
+      problems.push(
+        `'${key}' holds ${String(data[bad])} at flat index ${bad}; expected finite values`,
+      );
       continue;
     }
     const values = target.kernel ? oihwToHwio(data, t.shape) : Float32Array.from(data);
@@ -196,11 +200,15 @@ export function exportTorchvisionWeights(
 ): StateDict {
   const dtype = options.dtype ?? 'F32';
   if (!['F32', 'F16', 'BF16', 'F64'].includes(dtype)) {
-    throw new RangeError(`export dtype must be F32, F16, BF16 or F64, got ${JSON.stringify(dtype)}`);
+    throw new RangeError(
+      `export dtype must be F32, F16, BF16 or F64, got ${JSON.stringify(dtype)}`,
+    );
   }
   const tracked = options.numBatchesTracked ?? 0;
   if (!Number.isSafeInteger(tracked) || tracked < 0) {
-    throw new RangeError(`numBatchesTracked must be a non-negative integer, got ${String(tracked)}`);
+    throw new RangeError(
+      `numBatchesTracked must be a non-negative integer, got ${String(tracked)}`,
+    );
   }
   const targets = modelTargets(model);
   const out: StateDict = new Map();
@@ -211,7 +219,9 @@ export function exportTorchvisionWeights(
     }
     const target = targets.get(k.key);
     if (!target) {
-      throw new Error(`model '${model.name}' has no weight for torchvision key '${k.key}' (layer '${k.layer}'); does the config match the model?`);
+      throw new Error(
+        `model '${model.name}' has no weight for torchvision key '${k.key}' (layer '${k.layer}'); does the config match the model?`,
+      );
     }
     if (target.shape.join(',') !== k.shape.join(',')) {
       throw new Error(
@@ -219,8 +229,14 @@ export function exportTorchvisionWeights(
       );
     }
     const values = target.v.read().dataSync() as Float32Array;
-    const data = target.kernel ? hwioToOihw(values, target.v.shape as number[]) : Float32Array.from(values);
-    out.set(k.key, { dtype, shape: k.shape.slice(), data: dtype === 'F64' ? Float64Array.from(data) : data });
+    const data = target.kernel
+      ? hwioToOihw(values, target.v.shape as number[])
+      : Float32Array.from(values);
+    out.set(k.key, {
+      dtype,
+      shape: k.shape.slice(),
+      data: dtype === 'F64' ? Float64Array.from(data) : data,
+    });
   }
   const extra = [...targets.keys()].filter((key) => !out.has(key));
   if (extra.length > 0) {

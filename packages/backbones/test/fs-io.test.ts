@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +50,11 @@ function expectSameWeightsAndOutputs(a: tfl.LayersModel, b: tfl.LayersModel): vo
   const wa = a.getWeights();
   const wb = b.getWeights();
   expect(wb.length).toBe(wa.length);
-  wa.forEach((w, i) => expect(Array.from(wb[i]!.dataSync()), a.weights[i]!.originalName).toEqual(Array.from(w.dataSync())));
+  wa.forEach((w, i) =>
+    expect(Array.from(wb[i]!.dataSync()), a.weights[i]!.originalName).toEqual(
+      Array.from(w.dataSync()),
+    ),
+  );
   const x = tf.randomNormal([1, 12, 12, 3], 0, 1, 'float32', 5);
   const ya = a.predict(x) as tf.Tensor[];
   const yb = b.predict(x) as tf.Tensor[];
@@ -58,13 +71,19 @@ describe('saveModelToDir / loadModelFromDir', () => {
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     expect(json.format).toBe('layers-model');
     expect(json.weightsManifest[0].paths).toEqual(['weights.bin']);
-    expect(result.modelArtifactsInfo.weightDataBytes).toBe(readFileSync(join(dir, 'weights.bin')).byteLength);
+    expect(result.modelArtifactsInfo.weightDataBytes).toBe(
+      readFileSync(join(dir, 'weights.bin')).byteLength,
+    );
     expect(readdirSync(join(root, 'nested'))).toEqual(['m1']); // no temporary left behind
     const loaded = await loadModelFromDir(dir);
     expectSameWeightsAndOutputs(model, loaded);
     // The torchvision name map survives: a loaded checkpoint exports the same state dict.
     const exported = writeSafetensors(exportTorchvisionWeights(loaded, config));
-    expect(Buffer.from(exported).equals(Buffer.from(writeSafetensors(exportTorchvisionWeights(model, config))))).toBe(true);
+    expect(
+      Buffer.from(exported).equals(
+        Buffer.from(writeSafetensors(exportTorchvisionWeights(model, config))),
+      ),
+    ).toBe(true);
     // Accepts the model.json path too.
     const again = await loadModelFromDir(join(dir, 'model.json'));
     expect(again.countParams()).toBe(model.countParams());
@@ -86,7 +105,9 @@ describe('saveModelToDir / loadModelFromDir', () => {
     const other = join(root, 'not-a-model');
     mkdirSync(other);
     writeFileSync(join(other, 'notes.txt'), 'keep me');
-    await expect(saveModelToDir(first, other)).rejects.toThrow(/refusing to replace .*not-a-model: it is a non-empty directory without a model\.json/);
+    await expect(saveModelToDir(first, other)).rejects.toThrow(
+      /refusing to replace .*not-a-model: it is a non-empty directory without a model\.json/,
+    );
     expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('keep me');
     [first, second, loaded].forEach((m) => m.dispose());
   });
@@ -94,24 +115,34 @@ describe('saveModelToDir / loadModelFromDir', () => {
   it('names the file and the expectation when model.json is missing or corrupt, or weights are truncated', async () => {
     const model = resnet(config);
     const missing = join(root, 'absent');
-    await expect(loadModelFromDir(missing)).rejects.toThrow(/absent\/model\.json not found: expected a TF\.js Layers model\.json/);
+    await expect(loadModelFromDir(missing)).rejects.toThrow(
+      /absent\/model\.json not found: expected a TF\.js Layers model\.json/,
+    );
 
     const corrupt = join(root, 'corrupt');
     await saveModelToDir(model, corrupt);
     writeFileSync(join(corrupt, 'model.json'), '{"modelTopology": ');
-    await expect(loadModelFromDir(corrupt)).rejects.toThrow(/corrupt\/model\.json is not valid JSON/);
+    await expect(loadModelFromDir(corrupt)).rejects.toThrow(
+      /corrupt\/model\.json is not valid JSON/,
+    );
     writeFileSync(join(corrupt, 'model.json'), '{"format": "layers-model"}');
-    await expect(loadModelFromDir(corrupt)).rejects.toThrow(/corrupt\/model\.json has no modelTopology/);
+    await expect(loadModelFromDir(corrupt)).rejects.toThrow(
+      /corrupt\/model\.json has no modelTopology/,
+    );
 
     const truncated = join(root, 'truncated');
     await saveModelToDir(model, truncated);
     const size = readFileSync(join(truncated, 'weights.bin')).byteLength;
     truncateSync(join(truncated, 'weights.bin'), size - 4);
     await expect(loadModelFromDir(truncated)).rejects.toThrow(
-      new RegExp(`truncated/weights\\.bin holds ${size - 4} bytes; \\d+ weights \\(conv1/kernel, .*\\) need ${size} \\(truncated\\)`),
+      new RegExp(
+        `truncated/weights\\.bin holds ${size - 4} bytes; \\d+ weights \\(conv1/kernel, .*\\) need ${size} \\(truncated\\)`,
+      ),
     );
     rmSync(join(truncated, 'weights.bin'));
-    await expect(loadModelFromDir(truncated)).rejects.toThrow(/weights file .*truncated\/weights\.bin \(listed in .*model\.json\) not found/);
+    await expect(loadModelFromDir(truncated)).rejects.toThrow(
+      /weights file .*truncated\/weights\.bin \(listed in .*model\.json\) not found/,
+    );
     model.dispose();
   });
 });

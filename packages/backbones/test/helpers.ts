@@ -28,7 +28,12 @@ export function get(state: StateDict, key: string): SafeTensor {
 
 /** An NCHW fixture tensor as an NHWC tf tensor (caller disposes). */
 export function nchwToNhwc(t: SafeTensor): tf.Tensor {
-  return tf.tidy(() => tf.transpose(tf.tensor(Float32Array.from(t.data as Float32Array), t.shape, 'float32'), [0, 2, 3, 1]));
+  return tf.tidy(() =>
+    tf.transpose(
+      tf.tensor(Float32Array.from(t.data as Float32Array), t.shape, 'float32'),
+      [0, 2, 3, 1],
+    ),
+  );
 }
 
 /** max |a - b| / max |b|. */

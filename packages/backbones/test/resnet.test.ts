@@ -30,14 +30,28 @@ describe('config', () => {
 
   it('rejects bad configs naming the field', () => {
     const bad = (c: unknown) => () => resolveResNetConfig(c as ResNetConfig);
-    expect(bad({ depth: 101, stem: 'imagenet' })).toThrow(/config\.depth must be 18, 34 or 50, got 101/);
-    expect(bad({ depth: 18, stem: 'cifar' })).toThrow(/config\.stem must be 'imagenet' or 'small', got "cifar"/);
-    expect(bad({ depth: 18, stem: 'small', widthMultiplier: 0 })).toThrow(/widthMultiplier must be a finite number > 0, got 0/);
-    expect(bad({ depth: 18, stem: 'small', widthMultiplier: NaN })).toThrow(/widthMultiplier.*got NaN/);
-    expect(bad({ depth: 18, stem: 'small', widthMultiplier: 0.005 })).toThrow(/base width round\(64 \* 0\.005\) = 0/);
-    expect(bad({ depth: 18, stem: 'small', inputShape: [32, 32, 1] })).toThrow(/inputShape must be .*got \[32,32,1\]/);
+    expect(bad({ depth: 101, stem: 'imagenet' })).toThrow(
+      /config\.depth must be 18, 34 or 50, got 101/,
+    );
+    expect(bad({ depth: 18, stem: 'cifar' })).toThrow(
+      /config\.stem must be 'imagenet' or 'small', got "cifar"/,
+    );
+    expect(bad({ depth: 18, stem: 'small', widthMultiplier: 0 })).toThrow(
+      /widthMultiplier must be a finite number > 0, got 0/,
+    );
+    expect(bad({ depth: 18, stem: 'small', widthMultiplier: NaN })).toThrow(
+      /widthMultiplier.*got NaN/,
+    );
+    expect(bad({ depth: 18, stem: 'small', widthMultiplier: 0.005 })).toThrow(
+      /base width round\(64 \* 0\.005\) = 0/,
+    );
+    expect(bad({ depth: 18, stem: 'small', inputShape: [32, 32, 1] })).toThrow(
+      /inputShape must be .*got \[32,32,1\]/,
+    );
     expect(bad({ depth: 18, stem: 'small', inputShape: [0, 32, 3] })).toThrow(/inputShape/);
-    expect(bad({ depth: 18, stem: 'small', seed: 1.5 })).toThrow(/seed must be an integer, got 1\.5/);
+    expect(bad({ depth: 18, stem: 'small', seed: 1.5 })).toThrow(
+      /seed must be an integer, got 1\.5/,
+    );
     expect(bad({ depth: 18, stem: 'small', name: 'a b' })).toThrow(/name must match/);
   });
 });
@@ -86,7 +100,16 @@ describe('resnet', () => {
   it('names layers after torchvision modules', () => {
     const model = resnet({ depth: 50, stem: 'imagenet', widthMultiplier: 1 / 32 });
     const names = new Set(model.layers.map((l) => l.name));
-    for (const n of ['conv1', 'bn1', 'maxpool', 'layer1.0.conv3', 'layer1.0.downsample.0', 'layer1.0.downsample.1', 'layer4.2.bn3', 'avgpool']) {
+    for (const n of [
+      'conv1',
+      'bn1',
+      'maxpool',
+      'layer1.0.conv3',
+      'layer1.0.downsample.0',
+      'layer1.0.downsample.1',
+      'layer4.2.bn3',
+      'avgpool',
+    ]) {
       expect(names.has(n), n).toBe(true);
     }
     expect(names.has('layer1.1.downsample.0')).toBe(false);
@@ -121,8 +144,16 @@ describe('resnet', () => {
     const variance = ss / v.length;
     const expected = 2 / (3 * 3 * 512);
     expect(Math.abs(variance / expected - 1)).toBeLessThan(0.02);
-    const bn = model.getLayer('layer4.0.bn2').getWeights().map((w) => Array.from(w.dataSync()));
-    expect(bn.map((w) => [Math.min(...w), Math.max(...w)])).toEqual([[1, 1], [0, 0], [0, 0], [1, 1]]);
+    const bn = model
+      .getLayer('layer4.0.bn2')
+      .getWeights()
+      .map((w) => Array.from(w.dataSync()));
+    expect(bn.map((w) => [Math.min(...w), Math.max(...w)])).toEqual([
+      [1, 1],
+      [0, 0],
+      [0, 0],
+      [1, 1],
+    ]);
     model.dispose();
   });
 
@@ -144,7 +175,8 @@ describe('resnet', () => {
 function relClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5): boolean {
   let scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i] as number));
-  for (let i = 0; i < a.length; i++) if (Math.abs((a[i] as number) - (b[i] as number)) > tol * scale) return false;
+  for (let i = 0; i < a.length; i++)
+    if (Math.abs((a[i] as number) - (b[i] as number)) > tol * scale) return false;
   return a.length === b.length;
 }
 
@@ -159,12 +191,16 @@ describe('BatchNormalization modes', () => {
     const mean = new Array<number>(c).fill(0);
     const variance = new Array<number>(c).fill(0);
     for (let i = 0; i < d.length; i++) mean[i % c]! += (d[i] as number) / n;
-    for (let i = 0; i < d.length; i++) variance[i % c]! += ((d[i] as number) - mean[i % c]!) ** 2 / n;
+    for (let i = 0; i < d.length; i++)
+      variance[i % c]! += ((d[i] as number) - mean[i % c]!) ** 2 / n;
     return { mean, variance };
   }
 
   function conv1Output(model: tfl.LayersModel, x: tf.Tensor): tf.Tensor {
-    const sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer('conv1').output as tfl.SymbolicTensor });
+    const sub = tfl.model({
+      inputs: model.inputs,
+      outputs: model.getLayer('conv1').output as tfl.SymbolicTensor,
+    });
     return sub.predict(x) as tf.Tensor;
   }
 

@@ -93,31 +93,59 @@ describe('readSafetensors', () => {
     expect(f64.shape).toEqual([2, 11]);
     expect(f64.data[4]).toBe(0.1);
     expect(get(s, 'f32').data[4]).toBe(Math.fround(0.1));
-    expect(Array.from(get(s, 'i64').data as BigInt64Array)).toEqual([0n, 1n, -1n, 2n ** 53n + 1n, -(2n ** 62n)]);
+    expect(Array.from(get(s, 'i64').data as BigInt64Array)).toEqual([
+      0n,
+      1n,
+      -1n,
+      2n ** 53n + 1n,
+      -(2n ** 62n),
+    ]);
     expect(get(s, 'scalar')).toEqual({ dtype: 'I64', shape: [], data: BigInt64Array.of(7n) });
   });
 
   it('rejects broken files, naming the tensor and the expectation', () => {
     const ok = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
-    expect(() => readSafetensors(new Uint8Array(4), 'x.safetensors')).toThrow(/x\.safetensors: 4 bytes is too short/);
+    expect(() => readSafetensors(new Uint8Array(4), 'x.safetensors')).toThrow(
+      /x\.safetensors: 4 bytes is too short/,
+    );
     const truncated = build(ok, [0, 0, 0, 0, 0, 0, 0, 0]).subarray(0, 20);
-    expect(() => readSafetensors(truncated, 'w.safetensors')).toThrow(/w\.safetensors: safetensors header length \d+ exceeds the 12 bytes/);
-    expect(() => readSafetensors(build(ok, [0, 0, 0, 0]))).toThrow(/tensor 'a' ends at data byte 8 but the file has only 4 data bytes/);
-    expect(() => readSafetensors(build({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Array(8).fill(0)))).toThrow(
-      /tensor 'a' \(F32 \[3\]\) spans 8 bytes \[0, 8\); expected 12/,
+    expect(() => readSafetensors(truncated, 'w.safetensors')).toThrow(
+      /w\.safetensors: safetensors header length \d+ exceeds the 12 bytes/,
     );
-    expect(() => readSafetensors(build({ a: { dtype: 'U8', shape: [8], data_offsets: [0, 8] } }, new Array(8).fill(0)))).toThrow(
-      /tensor 'a' has dtype "U8"; supported: F64, F32, F16, BF16, I64/,
+    expect(() => readSafetensors(build(ok, [0, 0, 0, 0]))).toThrow(
+      /tensor 'a' ends at data byte 8 but the file has only 4 data bytes/,
     );
-    expect(() => readSafetensors(build(ok, new Array(12).fill(0)))).toThrow(/cover 8 data bytes but the file has 12/);
     expect(() =>
-      readSafetensors(build({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Array(8).fill(0))),
+      readSafetensors(
+        build({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Array(8).fill(0)),
+      ),
+    ).toThrow(/tensor 'a' \(F32 \[3\]\) spans 8 bytes \[0, 8\); expected 12/);
+    expect(() =>
+      readSafetensors(
+        build({ a: { dtype: 'U8', shape: [8], data_offsets: [0, 8] } }, new Array(8).fill(0)),
+      ),
+    ).toThrow(/tensor 'a' has dtype "U8"; supported: F64, F32, F16, BF16, I64/);
+    expect(() => readSafetensors(build(ok, new Array(12).fill(0)))).toThrow(
+      /cover 8 data bytes but the file has 12/,
+    );
+    expect(() =>
+      readSafetensors(
+        build(
+          {
+            a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+          },
+          new Array(8).fill(0),
+        ),
+      ),
     ).toThrow(/starts at data byte 4; expected 0/);
     const garbage = new Uint8Array(16);
     new DataView(garbage.buffer).setBigUint64(0, 8n, true);
     garbage.set(new TextEncoder().encode('{"a": [1'), 8);
     expect(() => readSafetensors(garbage)).toThrow(/header is not valid JSON/);
-    expect(() => readSafetensors(build({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }, []))).toThrow(/shape \[-1\]/);
+    expect(() =>
+      readSafetensors(build({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }, [])),
+    ).toThrow(/shape \[-1\]/);
   });
 });
 
@@ -129,7 +157,8 @@ describe('writeSafetensors', () => {
         ['h', { dtype: 'F16', shape: [1], data: Float32Array.of(-2) }],
       ]),
     );
-    const json = '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"h":{"dtype":"F16","shape":[1],"data_offsets":[8,10]}}';
+    const json =
+      '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"h":{"dtype":"F16","shape":[1],"data_offsets":[8,10]}}';
     const padded = json + ' '.repeat((8 - (json.length % 8)) % 8);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     expect(Number(view.getBigUint64(0, true))).toBe(padded.length);
@@ -146,18 +175,23 @@ describe('writeSafetensors', () => {
     const original = fixtureBytes('dtypes.safetensors');
     const again = writeSafetensors(readSafetensors(original));
     expect(Buffer.from(again).equals(Buffer.from(original))).toBe(true);
-    const meta = writeSafetensors({ x: { dtype: 'BF16', shape: [1], data: Float32Array.of(3) } }, { format: 'pt' });
+    const meta = writeSafetensors(
+      { x: { dtype: 'BF16', shape: [1], data: Float32Array.of(3) } },
+      { format: 'pt' },
+    );
     expect(readSafetensorsMetadata(meta)).toEqual({ format: 'pt' });
     expect(readSafetensors(meta).get('x')?.data).toEqual(Float32Array.of(3));
   });
 
   it('rejects data that does not fit the shape or dtype', () => {
-    expect(() => writeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(
-      /tensor 'a' has 2 values; shape \[3\] needs 3/,
-    );
-    expect(() => writeSafetensors({ a: { dtype: 'I64', shape: [1], data: new Float32Array(1) } })).toThrow(
-      /tensor 'a' is I64 but its data is a Float32Array; expected a BigInt64Array/,
-    );
-    expect(() => writeSafetensors({ a: { dtype: 'F8' as 'F32', shape: [1], data: new Float32Array(1) } })).toThrow(/dtype "F8"/);
+    expect(() =>
+      writeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }),
+    ).toThrow(/tensor 'a' has 2 values; shape \[3\] needs 3/);
+    expect(() =>
+      writeSafetensors({ a: { dtype: 'I64', shape: [1], data: new Float32Array(1) } }),
+    ).toThrow(/tensor 'a' is I64 but its data is a Float32Array; expected a BigInt64Array/);
+    expect(() =>
+      writeSafetensors({ a: { dtype: 'F8' as 'F32', shape: [1], data: new Float32Array(1) } }),
+    ).toThrow(/dtype "F8"/);
   });
 });

@@ -19,15 +19,24 @@ beforeAll(async () => {
 });
 
 const CASES: { name: string; config: ResNetConfig; dtype: 'F16' | 'BF16' }[] = [
-  { name: 'resnet50-imagenet-w4', config: { depth: 50, stem: 'imagenet', widthMultiplier: 4 / 64 }, dtype: 'F16' },
-  { name: 'resnet18-small-w4', config: { depth: 18, stem: 'small', widthMultiplier: 4 / 64 }, dtype: 'BF16' },
+  {
+    name: 'resnet50-imagenet-w4',
+    config: { depth: 50, stem: 'imagenet', widthMultiplier: 4 / 64 },
+    dtype: 'F16',
+  },
+  {
+    name: 'resnet18-small-w4',
+    config: { depth: 18, stem: 'small', widthMultiplier: 4 / 64 },
+    dtype: 'BF16',
+  },
 ];
 
 describe('layout', () => {
   it('moves OIHW element [o,i,y,x] to HWIO [y,x,i,o] and back', () => {
     // O=2, I=3, H=1, W=2: value = 100*o + 10*i + x.
     const oihw: number[] = [];
-    for (let o = 0; o < 2; o++) for (let i = 0; i < 3; i++) for (let x = 0; x < 2; x++) oihw.push(100 * o + 10 * i + x);
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < 3; i++) for (let x = 0; x < 2; x++) oihw.push(100 * o + 10 * i + x);
     const hwio = oihwToHwio(oihw, [2, 3, 1, 2]);
     // HWIO flat index ((y*W + x)*I + i)*O + o
     expect(hwio[((0 * 2 + 1) * 3 + 2) * 2 + 1]).toBe(121);
@@ -49,7 +58,8 @@ describe('torchvision state keys', () => {
         const layer = model.getLayer(k.layer);
         const v = layer.weights.find((w) => w.originalName.endsWith(`/${k.weight}`));
         expect(v, k.key).toBeDefined();
-        const shape = k.weight === 'kernel' ? [v!.shape[3], v!.shape[2], v!.shape[0], v!.shape[1]] : v!.shape;
+        const shape =
+          k.weight === 'kernel' ? [v!.shape[3], v!.shape[2], v!.shape[0], v!.shape[1]] : v!.shape;
         expect(shape, k.key).toEqual(k.shape);
         if (v!.trainable) trainable += k.shape.reduce((a, b) => a * b, 1);
       }
@@ -62,7 +72,8 @@ describe('torchvision state keys', () => {
     for (const { name, config } of CASES) {
       const state = fixtureState(`${name}.safetensors`);
       expect([...state.keys()]).toEqual(torchvisionStateKeys(config).map((k) => k.key));
-      for (const k of torchvisionStateKeys(config)) expect(get(state, k.key).shape, k.key).toEqual(k.shape);
+      for (const k of torchvisionStateKeys(config))
+        expect(get(state, k.key).shape, k.key).toEqual(k.shape);
     }
   });
 });
@@ -148,7 +159,9 @@ describe('importTorchvisionWeights', () => {
     expect(report.missing).toEqual(['layer2.0.downsample.1.running_var']);
     expect(report.unexpected).toEqual(['extra.weight']);
     const w = get(state, 'conv1.weight');
-    expect(Array.from(kernelOf(model, 'conv1'))).toEqual(Array.from(oihwToHwio(w.data as Float32Array, w.shape)));
+    expect(Array.from(kernelOf(model, 'conv1'))).toEqual(
+      Array.from(oihwToHwio(w.data as Float32Array, w.shape)),
+    );
     model.dispose();
   });
 
@@ -160,17 +173,33 @@ describe('importTorchvisionWeights', () => {
       return s;
     };
     expect(() =>
-      importTorchvisionWeights(model, bad('layer1.0.conv1.weight', { dtype: 'F32', shape: [4, 4, 1, 1], data: new Float32Array(16) }), {
-        strict: false,
-      }),
-    ).toThrow(/'layer1\.0\.conv1\.weight' has shape \[4, 4, 1, 1\]; the model expects \[4, 4, 3, 3\]/);
-    expect(() => importTorchvisionWeights(model, bad('bn1.weight', { dtype: 'I64', shape: [4], data: new BigInt64Array(4) }))).toThrow(
-      /'bn1\.weight' has dtype I64/,
+      importTorchvisionWeights(
+        model,
+        bad('layer1.0.conv1.weight', {
+          dtype: 'F32',
+          shape: [4, 4, 1, 1],
+          data: new Float32Array(16),
+        }),
+        {
+          strict: false,
+        },
+      ),
+    ).toThrow(
+      /'layer1\.0\.conv1\.weight' has shape \[4, 4, 1, 1\]; the model expects \[4, 4, 3, 3\]/,
     );
+    expect(() =>
+      importTorchvisionWeights(
+        model,
+        bad('bn1.weight', { dtype: 'I64', shape: [4], data: new BigInt64Array(4) }),
+      ),
+    ).toThrow(/'bn1\.weight' has dtype I64/);
     const nan = Float32Array.of(1, 1, NaN, 1);
-    expect(() => importTorchvisionWeights(model, bad('bn1.running_var', { dtype: 'F32', shape: [4], data: nan }))).toThrow(
-      /'bn1\.running_var' holds NaN at flat index 2/,
-    );
+    expect(() =>
+      importTorchvisionWeights(
+        model,
+        bad('bn1.running_var', { dtype: 'F32', shape: [4], data: nan }),
+      ),
+    ).toThrow(/'bn1\.running_var' holds NaN at flat index 2/);
     model.dispose();
   });
 });
@@ -187,9 +216,17 @@ describe('exportTorchvisionWeights', () => {
     // torch [o=1, i=0, y=2, x=1] is tfjs [2, 1, 0, 1]
     expect(w.data[((1 * 2 + 0) * 3 + 2) * 3 + 1]).toBe(k[((2 * 3 + 1) * 2 + 0) * 2 + 1]);
     expect(Array.from(get(state, 'bn1.running_var').data as Float32Array)).toEqual([1, 1]);
-    expect(get(state, 'bn1.num_batches_tracked')).toEqual({ dtype: 'I64', shape: [], data: BigInt64Array.of(3n) });
-    expect(() => exportTorchvisionWeights(model, { ...config, depth: 34 })).toThrow(/no weight for torchvision key 'layer1\.2\.conv1\.weight'/);
-    expect(() => exportTorchvisionWeights(model, { ...config, widthMultiplier: 4 / 64 })).toThrow(/'conv1\.weight' has torch shape \[2, 3, 3, 3\]; the config implies \[4, 3, 3, 3\]/);
+    expect(get(state, 'bn1.num_batches_tracked')).toEqual({
+      dtype: 'I64',
+      shape: [],
+      data: BigInt64Array.of(3n),
+    });
+    expect(() => exportTorchvisionWeights(model, { ...config, depth: 34 })).toThrow(
+      /no weight for torchvision key 'layer1\.2\.conv1\.weight'/,
+    );
+    expect(() => exportTorchvisionWeights(model, { ...config, widthMultiplier: 4 / 64 })).toThrow(
+      /'conv1\.weight' has torch shape \[2, 3, 3, 3\]; the config implies \[4, 3, 3, 3\]/,
+    );
     model.dispose();
   });
 });

@@ -19,7 +19,9 @@ it('runs the imported ResNet-50 fixture on wasm within 1e-4 relative of PyTorch'
   const before = tf.memory().numTensors;
   const [map, pooled] = model.predict(x) as tf.Tensor[];
   expect(relativeError(map!.dataSync(), want.dataSync())).toBeLessThan(1e-4);
-  expect(relativeError(pooled!.dataSync(), get(io, 'pooled').data as Float32Array)).toBeLessThan(1e-4);
+  expect(relativeError(pooled!.dataSync(), get(io, 'pooled').data as Float32Array)).toBeLessThan(
+    1e-4,
+  );
   tf.dispose([map!, pooled!]);
   expect(tf.memory().numTensors).toBe(before);
   tf.dispose([x, want]);

@@ -25,11 +25,29 @@ interface Layer {
 const LAYERS: Layer[] = [
   { name: 'conv1 3x3', count: 1, cpu: true, size: 32, k: 3, stride: 1, cin: 3, cout: 64 },
   { name: 'layer1 3x3', count: 4, size: 32, k: 3, stride: 1, cin: 64, cout: 64 },
-  { name: 'layer2.0.conv1 3x3/2', count: 1, cpu: true, size: 32, k: 3, stride: 2, cin: 64, cout: 128 },
+  {
+    name: 'layer2.0.conv1 3x3/2',
+    count: 1,
+    cpu: true,
+    size: 32,
+    k: 3,
+    stride: 2,
+    cin: 64,
+    cout: 128,
+  },
   { name: 'layer2.0.downsample 1x1/2', count: 1, size: 32, k: 1, stride: 2, cin: 64, cout: 128 },
   { name: 'layer2 3x3', count: 3, size: 16, k: 3, stride: 1, cin: 128, cout: 128 },
   { name: 'layer3.0.conv1 3x3/2', count: 1, size: 16, k: 3, stride: 2, cin: 128, cout: 256 },
-  { name: 'layer3.0.downsample 1x1/2', count: 1, cpu: true, size: 16, k: 1, stride: 2, cin: 128, cout: 256 },
+  {
+    name: 'layer3.0.downsample 1x1/2',
+    count: 1,
+    cpu: true,
+    size: 16,
+    k: 1,
+    stride: 2,
+    cin: 128,
+    cout: 256,
+  },
   { name: 'layer3 3x3', count: 3, size: 8, k: 3, stride: 1, cin: 256, cout: 256 },
   { name: 'layer4.0.conv1 3x3/2', count: 1, size: 8, k: 3, stride: 2, cin: 256, cout: 512 },
   { name: 'layer4.0.downsample 1x1/2', count: 1, size: 8, k: 1, stride: 2, cin: 256, cout: 512 },
@@ -39,7 +57,8 @@ const LAYERS: Layer[] = [
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got ${process.argv[i + 1]}`);
+  if (!Number.isInteger(v) || v < 0)
+    throw new Error(`--${name} must be a non-negative integer, got ${process.argv[i + 1]}`);
   return v;
 }
 
@@ -79,7 +98,12 @@ function once(make: () => Inputs, run: Run): number {
   return ms;
 }
 
-function kernelRun(name: string, backendName: string, pick: (t: Inputs) => tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): Run {
+function kernelRun(
+  name: string,
+  backendName: string,
+  pick: (t: Inputs) => tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap,
+): Run {
   const k = tf.getKernel(name, backendName);
   if (!k) throw new Error(`no ${name} kernel on ${backendName}`);
   return (t) => k.kernelFunc({ inputs: pick(t), backend: tf.backend(), attrs }) as tf.TensorInfo;
@@ -102,8 +126,14 @@ function problem(layer: Layer, batch: number) {
   });
   const runs = (backendName: string) => ({
     fwd: kernelRun('Conv2D', backendName, (t) => ({ x: t.x, filter: t.w }), attrs),
-    input: kernelRun('Conv2DBackpropInput', backendName, (t) => ({ dy: t.dy, filter: t.w }), { ...attrs, inputShape: xShape }),
-    filter: kernelRun('Conv2DBackpropFilter', backendName, (t) => ({ x: t.x, dy: t.dy }), { ...attrs, filterShape: wShape }),
+    input: kernelRun('Conv2DBackpropInput', backendName, (t) => ({ dy: t.dy, filter: t.w }), {
+      ...attrs,
+      inputShape: xShape,
+    }),
+    filter: kernelRun('Conv2DBackpropFilter', backendName, (t) => ({ x: t.x, dy: t.dy }), {
+      ...attrs,
+      filterShape: wShape,
+    }),
   });
   return { xShape, flops, attrs, make, runs };
 }
@@ -127,9 +157,24 @@ async function measure(layer: Layer, withCpu: boolean): Promise<Row> {
   const old = replacedWasmKernel('Conv2DBackpropInput');
   if (old) {
     old.setupFunc?.(tf.backend());
-    builtin = once(make, (t) => old.kernelFunc({ inputs: { dy: t.dy, filter: t.w }, backend: tf.backend(), attrs: { ...attrs, inputShape: xShape } }) as tf.TensorInfo);
+    builtin = once(
+      make,
+      (t) =>
+        old.kernelFunc({
+          inputs: { dy: t.dy, filter: t.w },
+          backend: tf.backend(),
+          attrs: { ...attrs, inputShape: xShape },
+        }) as tf.TensorInfo,
+    );
   }
-  const row: Row = { layer, flops, fwd: median(times.fwd), input: median(times.input), filter: median(times.filter), builtin };
+  const row: Row = {
+    layer,
+    flops,
+    fwd: median(times.fwd),
+    input: median(times.input),
+    filter: median(times.filter),
+    builtin,
+  };
   if (withCpu) {
     // cpu time is linear in the batch: measured on CPU_BATCH images, scaled to BATCH
     await tf.setBackend('cpu');
@@ -147,12 +192,26 @@ const pad = (s: string, n: number) => s.padStart(n);
 async function main(): Promise<void> {
   await initBackend({ prefer: 'cpu' });
   await initBackend({ prefer: 'wasm' });
-  console.log(`ResNet-18 conv layers, small-image stem, 32 px, batch ${BATCH}, width 64; tfjs ${tf.version_core}, wasm backend (1 thread, XNNPACK)`);
-  console.log(`ms: median of ${REPEATS} runs after a warm-up, a fresh filter each run; dx old (wasm's built-in Conv2DBackpropInput): 1 run`);
-  console.log(`cpu dx/dw: the cpu backend on 4 layers only (it is very slow), 1 run at batch ${CPU_BATCH} scaled x${BATCH / CPU_BATCH} to batch ${BATCH}`);
+  console.log(
+    `ResNet-18 conv layers, small-image stem, 32 px, batch ${BATCH}, width 64; tfjs ${tf.version_core}, wasm backend (1 thread, XNNPACK)`,
+  );
+  console.log(
+    `ms: median of ${REPEATS} runs after a warm-up, a fresh filter each run; dx old (wasm's built-in Conv2DBackpropInput): 1 run`,
+  );
+  console.log(
+    `cpu dx/dw: the cpu backend on 4 layers only (it is very slow), 1 run at batch ${CPU_BATCH} scaled x${BATCH / CPU_BATCH} to batch ${BATCH}`,
+  );
   const header = [
-    'layer'.padEnd(27), pad('n', 2), pad('fwd ms', 8), pad('GFLOP/s', 8), pad('dx ms', 8), pad('dw ms', 8),
-    pad('bwd/fwd', 8), pad('dx old', 8), pad('cpu dx', 9), pad('cpu dw', 9),
+    'layer'.padEnd(27),
+    pad('n', 2),
+    pad('fwd ms', 8),
+    pad('GFLOP/s', 8),
+    pad('dx ms', 8),
+    pad('dw ms', 8),
+    pad('bwd/fwd', 8),
+    pad('dx old', 8),
+    pad('cpu dx', 9),
+    pad('cpu dw', 9),
   ].join(' ');
   console.log(header);
   console.log('-'.repeat(header.length));
@@ -167,9 +226,16 @@ async function main(): Promise<void> {
     total.flops += n * r.flops;
     console.log(
       [
-        layer.name.padEnd(27), pad(String(n), 2), pad(f1(r.fwd), 8), pad(f1(r.flops / r.fwd / 1e6), 8),
-        pad(f1(r.input), 8), pad(f1(r.filter), 8), pad(((r.input + r.filter) / r.fwd).toFixed(2), 8),
-        pad(f1(r.builtin), 8), pad(f1(r.cpuInput), 9), pad(f1(r.cpuFilter), 9),
+        layer.name.padEnd(27),
+        pad(String(n), 2),
+        pad(f1(r.fwd), 8),
+        pad(f1(r.flops / r.fwd / 1e6), 8),
+        pad(f1(r.input), 8),
+        pad(f1(r.filter), 8),
+        pad(((r.input + r.filter) / r.fwd).toFixed(2), 8),
+        pad(f1(r.builtin), 8),
+        pad(f1(r.cpuInput), 9),
+        pad(f1(r.cpuFilter), 9),
       ].join(' '),
     );
   }
@@ -177,8 +243,14 @@ async function main(): Promise<void> {
   const ratio = (total.input + total.filter) / total.fwd;
   console.log(
     [
-      'total (x count)'.padEnd(27), pad('', 2), pad(f1(total.fwd), 8), pad(f1(total.flops / total.fwd / 1e6), 8),
-      pad(f1(total.input), 8), pad(f1(total.filter), 8), pad(ratio.toFixed(2), 8), pad(f1(total.builtin), 8),
+      'total (x count)'.padEnd(27),
+      pad('', 2),
+      pad(f1(total.fwd), 8),
+      pad(f1(total.flops / total.fwd / 1e6), 8),
+      pad(f1(total.input), 8),
+      pad(f1(total.filter), 8),
+      pad(ratio.toFixed(2), 8),
+      pad(f1(total.builtin), 8),
     ].join(' '),
   );
   console.log(

@@ -76,7 +76,10 @@ export function missingCudaLibraries(env: NodeJS.ProcessEnv = process.env): stri
     }
   }
   try {
-    const cache = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const cache = execFileSync('ldconfig', ['-p'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     for (const line of cache.split('\n')) {
       const lib = line.trim().split(' ')[0];
       if (lib) found.add(lib);
@@ -125,7 +128,13 @@ async function initTensorflow(warnings: string[]): Promise<BackendInfo | undefin
   if (await tryImport('@tensorflow/tfjs-node')) {
     await tf.setBackend('tensorflow');
     await tf.ready();
-    return { name: 'tensorflow', tfjsBackend: 'tensorflow', device: 'cpu', package: '@tensorflow/tfjs-node', warnings };
+    return {
+      name: 'tensorflow',
+      tfjsBackend: 'tensorflow',
+      device: 'cpu',
+      package: '@tensorflow/tfjs-node',
+      warnings,
+    };
   }
   return undefined;
 }
@@ -136,14 +145,26 @@ async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
   useFastTransposedMatMul();
   if (!(await tf.setBackend('wasm'))) return undefined;
   await tf.ready();
-  return { name: 'wasm', tfjsBackend: 'wasm', device: 'cpu', package: '@tensorflow/tfjs-backend-wasm', warnings };
+  return {
+    name: 'wasm',
+    tfjsBackend: 'wasm',
+    device: 'cpu',
+    package: '@tensorflow/tfjs-backend-wasm',
+    warnings,
+  };
 }
 
 async function initCpu(warnings: string[]): Promise<BackendInfo | undefined> {
   if (!(await tryImport('@tensorflow/tfjs-backend-cpu'))) return undefined;
   if (!(await tf.setBackend('cpu'))) return undefined;
   await tf.ready();
-  return { name: 'cpu', tfjsBackend: 'cpu', device: 'cpu', package: '@tensorflow/tfjs-backend-cpu', warnings };
+  return {
+    name: 'cpu',
+    tfjsBackend: 'cpu',
+    device: 'cpu',
+    package: '@tensorflow/tfjs-backend-cpu',
+    warnings,
+  };
 }
 
 const INSTALL_HINT: Record<BackendName, string> = {
@@ -175,7 +196,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     cpu: initCpu,
   };
   if (prefer !== 'auto' && !(prefer in loaders)) {
-    throw new Error(`backend must be one of auto, tensorflow, wasm, cpu; got ${JSON.stringify(prefer)}`);
+    throw new Error(
+      `backend must be one of auto, tensorflow, wasm, cpu; got ${JSON.stringify(prefer)}`,
+    );
   }
   const order: BackendName[] = prefer === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [prefer];
   const warnings: string[] = [];
@@ -185,13 +208,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       info = await loaders[name](warnings);
     } catch (err) {
       if (prefer !== 'auto') {
-        throw new Error(`backend '${name}' failed to initialise: ${(err as Error).message}`, { cause: err });
+        throw new Error(`backend '${name}' failed to initialise: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       warnings.push(`backend '${name}' failed to initialise: ${(err as Error).message}`);
     }
     if (info) {
       if (!(await ensureGradients())) {
-        info.warnings.push('no gradient functions are registered: install @tensorflow/tfjs-layers to train');
+        info.warnings.push(
+          'no gradient functions are registered: install @tensorflow/tfjs-layers to train',
+        );
       }
       if (options.verbose) {
         console.warn(`ediy: backend ${info.name} (${info.package}) on ${info.device}`);
@@ -202,7 +229,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     if (prefer !== 'auto') {
       throw new Error(`backend '${name}' is not available: ${INSTALL_HINT[name]}`);
     }
-    if (name === 'tensorflow') warnings.push('tfjs-node(-gpu) not installed; using a portable backend');
+    if (name === 'tensorflow')
+      warnings.push('tfjs-node(-gpu) not installed; using a portable backend');
   }
   throw new Error('no tfjs backend could be initialised: install @tensorflow/tfjs-backend-wasm');
 }

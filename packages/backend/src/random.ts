@@ -110,13 +110,15 @@ export class Rng {
 
   /** A float uniform in [low, high). */
   uniform(low: number, high: number): number {
-    if (!(high >= low)) throw new RangeError(`uniform(low, high) needs high >= low, got ${low}, ${high}`);
+    if (!(high >= low))
+      throw new RangeError(`uniform(low, high) needs high >= low, got ${low}, ${high}`);
     return low + (high - low) * this.next();
   }
 
   /** An integer uniform in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`int(n) needs a positive integer n, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new RangeError(`int(n) needs a positive integer n, got ${n}`);
     return Math.floor(this.next() * n);
   }
 

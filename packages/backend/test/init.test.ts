@@ -5,7 +5,11 @@ import { CUDA11_LIBRARIES, initBackend, missingCudaLibraries } from '@ediy/backe
 describe('initBackend', () => {
   it('initialises wasm when asked and reports it', async () => {
     const info = await initBackend({ prefer: 'wasm' });
-    expect(info).toMatchObject({ name: 'wasm', device: 'cpu', package: '@tensorflow/tfjs-backend-wasm' });
+    expect(info).toMatchObject({
+      name: 'wasm',
+      device: 'cpu',
+      package: '@tensorflow/tfjs-backend-wasm',
+    });
     expect(tf.getBackend()).toBe('wasm');
   });
 

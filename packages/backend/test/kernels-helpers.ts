@@ -18,7 +18,10 @@ export function randomValues(rng: Rng, shape: readonly number[]): Float32Array {
 }
 
 /** Runs `f` on `backend` (tensors made there from plain arrays) and returns its outputs' values. */
-export async function runOn(backend: 'cpu' | 'wasm', f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+export async function runOn(
+  backend: 'cpu' | 'wasm',
+  f: () => tf.Tensor | tf.Tensor[],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const outs = tf.tidy(f);
   const list = Array.isArray(outs) ? outs : [outs];

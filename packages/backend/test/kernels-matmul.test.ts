@@ -10,15 +10,35 @@ describe('useFastTransposedMatMul', () => {
   it('gives the products of the transposed operands, on values computed by hand', () => {
     useFastTransposedMatMul();
     expect(useFastTransposedMatMul()).toBe(false); // once only
-    const a = tf.tensor2d([[1, 2], [3, 4], [5, 6]]); // 3x2
-    const b = tf.tensor2d([[1, 0, 2], [0, 1, 3]]); // 2x3
+    const a = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]); // 3x2
+    const b = tf.tensor2d([
+      [1, 0, 2],
+      [0, 1, 3],
+    ]); // 2x3
     // a^T b^T = [[1,3,5],[2,4,6]] x [[1,0],[0,1],[2,3]] = [[11,18],[14,22]]
-    expect(tf.matMul(a, b, true, true).arraySync()).toEqual([[11, 18], [14, 22]]);
+    expect(tf.matMul(a, b, true, true).arraySync()).toEqual([
+      [11, 18],
+      [14, 22],
+    ]);
     // a^T a = [[35,44],[44,56]]
-    expect(tf.matMul(a, a, true, false).arraySync()).toEqual([[35, 44], [44, 56]]);
+    expect(tf.matMul(a, a, true, false).arraySync()).toEqual([
+      [35, 44],
+      [44, 56],
+    ]);
     // b b^T = [[5,6],[6,10]]
-    expect(tf.matMul(b, b, false, true).arraySync()).toEqual([[5, 6], [6, 10]]);
-    expect(tf.matMul(a, b).arraySync()).toEqual([[1, 2, 8], [3, 4, 18], [5, 6, 28]]);
+    expect(tf.matMul(b, b, false, true).arraySync()).toEqual([
+      [5, 6],
+      [6, 10],
+    ]);
+    expect(tf.matMul(a, b).arraySync()).toEqual([
+      [1, 2, 8],
+      [3, 4, 18],
+      [5, 6, 28],
+    ]);
   });
 
   it('matches explicit transposes on batched products and frees its temporaries', () => {

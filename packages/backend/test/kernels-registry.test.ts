@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerWasmTrainingKernels, replacedWasmKernel, Rng, WASM_TRAINING_KERNELS } from '@ediy/backend';
+import {
+  registerWasmTrainingKernels,
+  replacedWasmKernel,
+  Rng,
+  WASM_TRAINING_KERNELS,
+} from '@ediy/backend';
 import { expectClose, initBoth, randomValues } from './kernels-helpers.js';
 
 describe('wasm training kernel registration', () => {
@@ -20,7 +25,8 @@ describe('wasm training kernel registration', () => {
       'UnsortedSegmentSum',
       'Tile',
     ]);
-    for (const name of WASM_TRAINING_KERNELS) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
+    for (const name of WASM_TRAINING_KERNELS)
+      expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
     expect(registerWasmTrainingKernels()).toEqual([]);
     expect(warn).not.toHaveBeenCalled();
   });
@@ -37,8 +43,14 @@ describe('wasm training kernel registration', () => {
     const dy = tf.tensor4d(randomValues(rng, [2, 4, 4, 5]), [2, 4, 4, 5]);
     const w = tf.tensor4d(randomValues(rng, [3, 3, 3, 5]), [3, 3, 3, 5]);
     const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 8, 8, 3] };
-    const ours = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, attrs) as tf.Tensor;
-    const info = builtin?.kernelFunc({ inputs: { dy, filter: w }, backend, attrs }) as tf.TensorInfo;
+    const ours = tf
+      .engine()
+      .runKernel('Conv2DBackpropInput', { dy, filter: w }, attrs) as tf.Tensor;
+    const info = builtin?.kernelFunc({
+      inputs: { dy, filter: w },
+      backend,
+      attrs,
+    }) as tf.TensorInfo;
     const theirs = Float32Array.from(backend.readSync(info.dataId) as Float32Array);
     backend.disposeData(info.dataId);
     expectClose(Float32Array.from(ours.dataSync()), theirs, 1e-5, 'built-in vs new');
@@ -50,14 +62,28 @@ describe('wasm training kernel registration', () => {
     const dy = tf.zeros([1, 4, 4, 3]);
     const w = tf.zeros([3, 3, 2, 3]);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NCHW' };
-    expect(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, 2, 3] })).toThrow(
-      "Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only, got 'NCHW'",
-    );
-    expect(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: [1, 4, 4, 2] })).toThrow(
-      "Conv2DBackpropInput on wasm supports dataFormat 'NHWC' only, got 'NCHW'",
-    );
     expect(() =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] }),
+      tf
+        .engine()
+        .runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, 2, 3] }),
+    ).toThrow("Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only, got 'NCHW'");
+    expect(() =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropInput',
+          { dy, filter: w },
+          { ...attrs, inputShape: [1, 4, 4, 2] },
+        ),
+    ).toThrow("Conv2DBackpropInput on wasm supports dataFormat 'NHWC' only, got 'NCHW'");
+    expect(() =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] },
+        ),
     ).toThrow('Conv2DBackpropFilter: dy must have shape [1,2,2,3], got [1,4,4,3]');
     tf.dispose([x, dy, w]);
   });
@@ -72,12 +98,38 @@ describe('wasm training kernel registration', () => {
     const ids = tf.tensor1d([0, 1], 'int32');
     const a = { strides: 2, pad: 'same', dataFormat: 'NHWC' };
     const runs: Array<() => tf.Tensor> = [
-      () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...a, inputShape: x.shape }) as tf.Tensor,
-      () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...a, filterShape: w.shape }) as tf.Tensor,
       () =>
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dyDepthwise, filter: dw }, { ...a, dilations: 1, inputShape: x.shape }) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter: w },
+            { ...a, inputShape: x.shape },
+          ) as tf.Tensor,
       () =>
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: dyDepthwise }, { ...a, dilations: 1, filterShape: dw.shape }) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { ...a, filterShape: w.shape },
+          ) as tf.Tensor,
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropInput',
+            { dy: dyDepthwise, filter: dw },
+            { ...a, dilations: 1, inputShape: x.shape },
+          ) as tf.Tensor,
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropFilter',
+            { x, dy: dyDepthwise },
+            { ...a, dilations: 1, filterShape: dw.shape },
+          ) as tf.Tensor,
       () => tf.unsortedSegmentSum(x, ids, 3),
     ];
     for (const run of runs) {
@@ -98,10 +150,19 @@ describe('wasm training kernel registration', () => {
     const w = tf.tensor4d(randomValues(rng, [3, 3, 16, 32]), [3, 3, 16, 32]);
     const dy = tf.tensor4d(randomValues(rng, [4, 8, 8, 32]), [4, 8, 8, 32]);
     const a = { strides: 2, pad: 'same', dataFormat: 'NHWC' };
-    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+    const heap = () =>
+      (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
     const step = () => {
-      const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...a, inputShape: x.shape }) as tf.Tensor;
-      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...a, filterShape: w.shape }) as tf.Tensor;
+      const dx = tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropInput',
+          { dy, filter: w },
+          { ...a, inputShape: x.shape },
+        ) as tf.Tensor;
+      const dw = tf
+        .engine()
+        .runKernel('Conv2DBackpropFilter', { x, dy }, { ...a, filterShape: w.shape }) as tf.Tensor;
       tf.dispose([dx, dw]);
     };
     for (let i = 0; i < 5; i++) step();

@@ -22,7 +22,10 @@ function initialValues(rng: Rng): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
   for (const name of NAMES) {
     const shape = SHAPES[name] as number[];
-    const fanIn = shape.length === 4 ? (shape[0] as number) * (shape[1] as number) * (shape[2] as number) : (shape[0] as number);
+    const fanIn =
+      shape.length === 4
+        ? (shape[0] as number) * (shape[1] as number) * (shape[2] as number)
+        : (shape[0] as number);
     out[name] = randomValues(rng, shape).map((v) => v * Math.sqrt(2 / fanIn));
   }
   return out;
@@ -34,7 +37,8 @@ function bn(x: tf.Tensor4D): tf.Tensor4D {
   return tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
 }
 
-const conv = (x: tf.Tensor4D, w: tf.Tensor, stride: number) => tf.conv2d(x, w as tf.Tensor4D, stride, 'same');
+const conv = (x: tf.Tensor4D, w: tf.Tensor, stride: number) =>
+  tf.conv2d(x, w as tf.Tensor4D, stride, 'same');
 
 /** A two-block ResNet (one strided block with a 1x1 shortcut), mean pool, dense head and a gathered prototype term. */
 function loss(p: Params, images: tf.Tensor4D, labels: tf.Tensor1D): tf.Scalar {
@@ -62,7 +66,11 @@ describe('training a small ResNet on wasm', () => {
   const make = () => {
     const params: Params = {};
     for (const name of NAMES) params[name] = tf.tensor(values[name] as Float32Array, SHAPES[name]);
-    return { params, images: tf.tensor4d(imageValues, [4, 8, 8, 3]), labels: tf.tensor1d(labelValues, 'int32') };
+    return {
+      params,
+      images: tf.tensor4d(imageValues, [4, 8, 8, 3]),
+      labels: tf.tensor1d(labelValues, 'int32'),
+    };
   };
 
   it('tf.grads equal the cpu backend', async () => {
@@ -78,14 +86,17 @@ describe('training a small ResNet on wasm', () => {
     };
     const want = await runOn('cpu', grads);
     const got = await runOn('wasm', grads);
-    NAMES.forEach((name, i) => expectClose(got[i] as Float32Array, want[i] as Float32Array, 1e-4, `d loss / d ${name}`));
+    NAMES.forEach((name, i) =>
+      expectClose(got[i] as Float32Array, want[i] as Float32Array, 1e-4, `d loss / d ${name}`),
+    );
   });
 
   it('gradient steps lower the loss and leak no tensors', async () => {
     await tf.setBackend('wasm');
     const { params, images, labels } = make();
     const vars: Record<string, tf.Variable> = {};
-    for (const name of NAMES) vars[name] = tf.variable(params[name] as tf.Tensor, true, `resnet-${name}`);
+    for (const name of NAMES)
+      vars[name] = tf.variable(params[name] as tf.Tensor, true, `resnet-${name}`);
     tf.dispose(Object.values(params));
     const lr = 0.05;
     const step = (): number =>

@@ -21,7 +21,9 @@ describe('UnsortedSegmentSum on wasm', () => {
     await tf.setBackend('wasm');
     const x = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'int32');
     const ids = tf.tensor2d([1, 0, 1, 1], [2, 2], 'int32');
-    const out = tf.engine().runKernel('UnsortedSegmentSum', { x, segmentIds: ids }, { numSegments: 2 }) as tf.Tensor;
+    const out = tf
+      .engine()
+      .runKernel('UnsortedSegmentSum', { x, segmentIds: ids }, { numSegments: 2 }) as tf.Tensor;
     expect(out.dtype).toBe('int32');
     expect(Array.from(out.dataSync())).toEqual([3, 4, 1 + 5 + 7, 2 + 6 + 8]);
     tf.dispose([x, ids, out]);
@@ -31,7 +33,8 @@ describe('UnsortedSegmentSum on wasm', () => {
     const rng = new Rng(5);
     const xv = randomValues(rng, [50, 3, 4]);
     const idv = Int32Array.from({ length: 50 }, () => rng.int(7));
-    const f = () => tf.unsortedSegmentSum(tf.tensor3d(xv, [50, 3, 4]), tf.tensor1d(idv, 'int32'), 7);
+    const f = () =>
+      tf.unsortedSegmentSum(tf.tensor3d(xv, [50, 3, 4]), tf.tensor1d(idv, 'int32'), 7);
     const [want] = await runOn('cpu', f);
     const [got] = await runOn('wasm', f);
     expectClose(got as Float32Array, want as Float32Array, 1e-5, 'segment sum');
@@ -50,7 +53,11 @@ describe('UnsortedSegmentSum on wasm', () => {
     const [got] = await runOn('wasm', f);
     expectClose(got as Float32Array, want as Float32Array, 1e-6, 'gather grad');
     // row 4 gathered three times: weights rows 0, 2, 4 summed
-    expect(Array.from((got as Float32Array).slice(12, 15))).toEqual([1 + 7 + 13, 2 + 8 + 14, 3 + 9 + 15]);
+    expect(Array.from((got as Float32Array).slice(12, 15))).toEqual([
+      1 + 7 + 13,
+      2 + 8 + 14,
+      3 + 9 + 15,
+    ]);
   });
 
   it('rejects out-of-range ids and mismatched shapes with clear errors', async () => {
@@ -61,7 +68,13 @@ describe('UnsortedSegmentSum on wasm', () => {
       'UnsortedSegmentSum: segmentIds[1] = 3 is out of range [0, 3)',
     );
     expect(() =>
-      tf.engine().runKernel('UnsortedSegmentSum', { x, segmentIds: tf.tensor1d([0, 1, 1], 'int32') }, { numSegments: 2 }),
+      tf
+        .engine()
+        .runKernel(
+          'UnsortedSegmentSum',
+          { x, segmentIds: tf.tensor1d([0, 1, 1], 'int32') },
+          { numSegments: 2 },
+        ),
     ).toThrow('segmentIds shape [3] must be a prefix of x shape [2,2]');
     tf.disposeVariables();
     tf.dispose(x);

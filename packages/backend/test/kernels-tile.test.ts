@@ -21,7 +21,12 @@ describe('Tile on wasm', () => {
       const rng = new Rng(shape.length * 31 + reps.length);
       const values = randomValues(rng, shape);
       for (const dtype of ['float32', 'int32', 'bool'] as const) {
-        const data = dtype === 'float32' ? values : Int32Array.from(values, (v) => (dtype === 'bool' ? Number(v > 0) : Math.round(v * 10)));
+        const data =
+          dtype === 'float32'
+            ? values
+            : Int32Array.from(values, (v) =>
+                dtype === 'bool' ? Number(v > 0) : Math.round(v * 10),
+              );
         const f = () => tf.tile(tf.tensor(data, shape, dtype), reps);
         const [want] = await runOn('cpu', f);
         const [got] = await runOn('wasm', f);

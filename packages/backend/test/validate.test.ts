@@ -5,7 +5,12 @@ const t = (...shape: number[]) => ({ shape });
 
 describe('shape checks', () => {
   it('binds named dimensions and returns them', () => {
-    expect(assertShape(t(2, 4, 4, 8), ['B', 'H', 'W', 'C'], 'map')).toEqual({ B: 2, H: 4, W: 4, C: 8 });
+    expect(assertShape(t(2, 4, 4, 8), ['B', 'H', 'W', 'C'], 'map')).toEqual({
+      B: 2,
+      H: 4,
+      W: 4,
+      C: 8,
+    });
   });
 
   it('names the tensor, its shape and the expectation on a rank mismatch', () => {

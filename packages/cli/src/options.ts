@@ -6,7 +6,13 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BackendPreference } from '@ediy/backend';
-import { PRESET_NAMES, presetScale, type DataConfig, type PresetName, type WorkersOption } from '@ediy/trainer';
+import {
+  PRESET_NAMES,
+  presetScale,
+  type DataConfig,
+  type PresetName,
+  type WorkersOption,
+} from '@ediy/trainer';
 import { stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -35,7 +41,7 @@ export const WORKERS_FLAG: FlagSpec = {
   type: 'string',
   value: '1|2|auto',
   description:
-    "gradient threads: 2 splits each micro-batch over two threads (faster; BatchNorm over halves, so another run than 1); auto: 2 on a multi-core machine for batches of 32 or more",
+    'gradient threads: 2 splits each micro-batch over two threads (faster; BatchNorm over halves, so another run than 1); auto: 2 on a multi-core machine for batches of 32 or more',
   defaultText: '1',
 };
 

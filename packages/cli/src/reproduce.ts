@@ -252,7 +252,12 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       } else {
         const t0 = performance.now();
         if (isTeacher) say(`ediy: ${label}: the teacher run, evaluating it`);
-        const result = await pretrain(config, { runDir, progress, label, workers: options.workers ?? 1 });
+        const result = await pretrain(config, {
+          runDir,
+          progress,
+          label,
+          workers: options.workers ?? 1,
+        });
         const trainSeconds = (performance.now() - t0) / 1000;
         if (!result.finished)
           throw new Error(`${runDir} stopped at step ${result.steps}/${result.totalSteps}`);

@@ -69,7 +69,9 @@ describe('commands on a trained run', () => {
     const st = join(dir, 'exported.safetensors');
     const io = captureIO();
     expect(await main(['export', run, '--out', out, '--backend', 'wasm'], io)).toBe(0);
-    expect(await main(['export', run, '--format', 'torchvision', '--out', st, '--backend', 'wasm'], io)).toBe(0);
+    expect(
+      await main(['export', run, '--format', 'torchvision', '--out', st, '--backend', 'wasm'], io),
+    ).toBe(0);
     expect(io.out().trim().split('\n')).toEqual([out, st]);
     const bad = captureIO();
     expect(await main(['export', run, '--format', 'torchvision', '--out', out], bad)).toBe(2);

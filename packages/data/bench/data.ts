@@ -13,7 +13,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { initBackend, Rng } from '@ediy/backend';
-import { disposeBatch, loadCifar, loadIdx, loadImageFolder, Loader, pasteScenes, syntheticScenes, type Dataset } from '@ediy/data';
+import {
+  disposeBatch,
+  loadCifar,
+  loadIdx,
+  loadImageFolder,
+  Loader,
+  pasteScenes,
+  syntheticScenes,
+  type Dataset,
+} from '@ediy/data';
 import { cifarRecords, encodeIdx, tempDir } from '../test/fixtures.js';
 
 const info = await initBackend({ prefer: 'wasm' });
@@ -21,7 +30,8 @@ console.log(`backend ${info.name}; figures are images per second (higher is bett
 
 const { dir, cleanup } = tempDir('ediy-data-bench-');
 const rows: [string, string, string][] = [];
-const rate = (n: number, ms: number): string => `${Math.round((n / ms) * 1000).toLocaleString('en-US')}`;
+const rate = (n: number, ms: number): string =>
+  `${Math.round((n / ms) * 1000).toLocaleString('en-US')}`;
 
 /** Batches `steps` batches of 64 through a Loader (tensors made and disposed). */
 function batching(ds: Dataset, steps: number): number {
@@ -31,7 +41,12 @@ function batching(ds: Dataset, steps: number): number {
   return performance.now() - t;
 }
 
-async function source(name: string, load: () => Promise<Dataset> | Dataset, n: number, steps = 40): Promise<Dataset> {
+async function source(
+  name: string,
+  load: () => Promise<Dataset> | Dataset,
+  n: number,
+  steps = 40,
+): Promise<Dataset> {
   const t = performance.now();
   const ds = await load();
   const loadMs = performance.now() - t;
@@ -50,7 +65,10 @@ try {
   writeFileSync(join(dir, 'images.gz'), gzipSync(encodeIdx([nIdx, 28, 28], pixels)));
   writeFileSync(join(dir, 'labels.gz'), gzipSync(encodeIdx([nIdx], labels)));
   const nCifar = 5_000;
-  writeFileSync(join(dir, 'data_batch_1.bin'), cifarRecords(nCifar, 10, (i) => [i % 10]));
+  writeFileSync(
+    join(dir, 'data_batch_1.bin'),
+    cifarRecords(nCifar, 10, (i) => [i % 10]),
+  );
   const nFolder = 200;
   for (let i = 0; i < nFolder; i++) {
     const cls = join(dir, 'folder', `class${i % 4}`);
@@ -58,9 +76,13 @@ try {
     const w = 96;
     const h = 72;
     const rgba = new Uint8Array(w * h * 4);
-    for (let p = 0; p < w * h; p++) rgba.set([(p * 7 + i) % 256, (p >> 4) % 256, (i * 13) % 256, 255], 4 * p);
+    for (let p = 0; p < w * h; p++)
+      rgba.set([(p * 7 + i) % 256, (p >> 4) % 256, (i * 13) % 256, 255], 4 * p);
     if (i % 2 === 0) {
-      writeFileSync(join(cls, `${i}.jpg`), jpeg.encode({ width: w, height: h, data: rgba }, 90).data);
+      writeFileSync(
+        join(cls, `${i}.jpg`),
+        jpeg.encode({ width: w, height: h, data: rgba }, 90).data,
+      );
     } else {
       const png = new pngjs.PNG({ width: w, height: h });
       png.data.set(rgba);
@@ -68,15 +90,54 @@ try {
     }
   }
 
-  await source('synthetic 32px (generate + batch)', () => syntheticScenes({ count: 100_000, size: 32, numClasses: 10, seed: 0 }), 0);
-  await source('synthetic 64px (generate + batch)', () => syntheticScenes({ count: 100_000, size: 64, numClasses: 10, seed: 0 }), 0, 10);
-  const idx = await source(`IDX gz 28px (${nIdx} images)`, () => loadIdx(join(dir, 'images.gz'), join(dir, 'labels.gz')), nIdx);
-  await source('IDX -> pasteScenes 64px rgb', () => pasteScenes(idx, { count: 100_000, size: 64, seed: 0, channels: 3 }), 0, 10);
-  await source(`CIFAR-10 32px (${nCifar} images)`, () => loadCifar(join(dir, 'data_batch_1.bin'), { variant: 10 }), nCifar);
-  await source(`folder 96x72 JPEG+PNG -> 64px (${nFolder})`, () => loadImageFolder(join(dir, 'folder'), { size: 64 }), nFolder, 3);
+  await source(
+    'synthetic 32px (generate + batch)',
+    () => syntheticScenes({ count: 100_000, size: 32, numClasses: 10, seed: 0 }),
+    0,
+  );
+  await source(
+    'synthetic 64px (generate + batch)',
+    () => syntheticScenes({ count: 100_000, size: 64, numClasses: 10, seed: 0 }),
+    0,
+    10,
+  );
+  const idx = await source(
+    `IDX gz 28px (${nIdx} images)`,
+    () => loadIdx(join(dir, 'images.gz'), join(dir, 'labels.gz')),
+    nIdx,
+  );
+  await source(
+    'IDX -> pasteScenes 64px rgb',
+    () => pasteScenes(idx, { count: 100_000, size: 64, seed: 0, channels: 3 }),
+    0,
+    10,
+  );
+  await source(
+    `CIFAR-10 32px (${nCifar} images)`,
+    () => loadCifar(join(dir, 'data_batch_1.bin'), { variant: 10 }),
+    nCifar,
+  );
+  await source(
+    `folder 96x72 JPEG+PNG -> 64px (${nFolder})`,
+    () => loadImageFolder(join(dir, 'folder'), { size: 64 }),
+    nFolder,
+    3,
+  );
 
-  const fashion = ['/usr/share/datasets/fashion-mnist', '/usr/share/datasets/fashion_mnist', '/usr/share/datasets/FashionMNIST/raw']
-    .flatMap((d) => ['', '.gz'].map((ext) => [join(d, `train-images-idx3-ubyte${ext}`), join(d, `train-labels-idx1-ubyte${ext}`)] as const))
+  const fashion = [
+    '/usr/share/datasets/fashion-mnist',
+    '/usr/share/datasets/fashion_mnist',
+    '/usr/share/datasets/FashionMNIST/raw',
+  ]
+    .flatMap((d) =>
+      ['', '.gz'].map(
+        (ext) =>
+          [
+            join(d, `train-images-idx3-ubyte${ext}`),
+            join(d, `train-labels-idx1-ubyte${ext}`),
+          ] as const,
+      ),
+    )
     .find(([i, l]) => existsSync(i) && existsSync(l));
   if (fashion) {
     await source('Fashion-MNIST train (real file)', () => loadIdx(fashion[0], fashion[1]), 60_000);
@@ -85,7 +146,8 @@ try {
   }
 
   console.log('source'.padEnd(42), 'decode/load'.padStart(12), 'batching'.padStart(12));
-  for (const [name, load, batch] of rows) console.log(name.padEnd(42), load.padStart(12), batch.padStart(12));
+  for (const [name, load, batch] of rows)
+    console.log(name.padEnd(42), load.padStart(12), batch.padStart(12));
 
   // prefetch: does assembling the next batch in a setImmediate callback save time?
   const ds = syntheticScenes({ count: 100_000, size: 32, numClasses: 10, seed: 1 });
@@ -94,13 +156,16 @@ try {
   const kernel = tf.randomNormal([3, 3, 16, 32]) as tf.Tensor4D;
   const work = (): void => tf.tidy(() => void tf.conv2d(x, kernel, 1, 'same').dataSync());
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+  const median = (v: number[]): number =>
+    [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
   const timeMs = (f: () => void, reps = 5): number =>
-    median(Array.from({ length: reps }, () => {
-      const t = performance.now();
-      f();
-      return performance.now() - t;
-    }));
+    median(
+      Array.from({ length: reps }, () => {
+        const t = performance.now();
+        f();
+        return performance.now() - t;
+      }),
+    );
   work(); // warm-up
   const workMs = timeMs(work);
   const assembleMs = timeMs(() => void ds.get(Array.from({ length: 64 }, (_, i) => i)));

@@ -47,10 +47,14 @@ export function arrayDataset(options: ArrayDatasetOptions): Dataset {
     );
   }
   if (masks && masks.length !== size * h * w) {
-    throw new Error(`${name}: masks must hold ${size} x ${h}x${w} = ${size * h * w} values, got ${masks.length}`);
+    throw new Error(
+      `${name}: masks must hold ${size} x ${h}x${w} = ${size * h * w} values, got ${masks.length}`,
+    );
   }
   if (options.classNames && options.classNames.length !== numClasses) {
-    throw new Error(`${name}: classNames must have numClasses=${numClasses} entries, got ${options.classNames.length}`);
+    throw new Error(
+      `${name}: classNames must have numClasses=${numClasses} entries, got ${options.classNames.length}`,
+    );
   }
   for (let i = 0; i < size; i++) {
     const y = labels[i] as number;
@@ -65,7 +69,9 @@ export function arrayDataset(options: ArrayDatasetOptions): Dataset {
     for (let i = 0; i < masks.length; i++) {
       const m = masks[i] as number;
       if (m < 0 || m > numClasses) {
-        throw new RangeError(`${name}: mask value ${m} at offset ${i} must be in [0, ${numClasses}]`);
+        throw new RangeError(
+          `${name}: mask value ${m} at offset ${i} must be in [0, ${numClasses}]`,
+        );
       }
     }
   }
@@ -103,7 +109,9 @@ export function arrayDataset(options: ArrayDatasetOptions): Dataset {
         outLabels[i] = labels[k] as number;
         if (outMasks && masks) outMasks.set(masks.subarray(k * h * w, (k + 1) * h * w), i * h * w);
       }
-      return outMasks ? { images: out, labels: outLabels, masks: outMasks } : { images: out, labels: outLabels };
+      return outMasks
+        ? { images: out, labels: outLabels, masks: outMasks }
+        : { images: out, labels: outLabels };
     },
   };
   return dataset;

@@ -49,7 +49,10 @@ const PIXELS = SIDE * SIDE;
  * const test = await loadCifar('cifar-10-batches-bin/test_batch.bin', { variant: 10 });
  * ```
  */
-export async function loadCifar(paths: string | readonly string[], options: LoadCifarOptions): Promise<Dataset> {
+export async function loadCifar(
+  paths: string | readonly string[],
+  options: LoadCifarOptions,
+): Promise<Dataset> {
   const variant = options?.variant;
   if (variant !== 10 && variant !== 100) {
     throw new RangeError(`loadCifar: variant must be 10 or 100, got ${String(variant)}`);
@@ -59,21 +62,28 @@ export async function loadCifar(paths: string | readonly string[], options: Load
     throw new RangeError(`loadCifar: labels must be 'fine' or 'coarse', got ${String(which)}`);
   }
   if (variant === 10 && options.labels !== undefined) {
-    throw new Error(`loadCifar: the labels option is for CIFAR-100 only (variant 100), got variant 10`);
+    throw new Error(
+      `loadCifar: the labels option is for CIFAR-100 only (variant 100), got variant 10`,
+    );
   }
   const list = typeof paths === 'string' ? [paths] : [...paths];
-  if (list.length === 0) throw new Error('loadCifar: paths must name at least one batch file, got none');
+  if (list.length === 0)
+    throw new Error('loadCifar: paths must name at least one batch file, got none');
   const labelBytes = variant === 10 ? 1 : 2;
   const record = labelBytes + 3 * PIXELS;
   const labelOffset = variant === 10 ? 0 : which === 'coarse' ? 0 : 1;
   const numClasses = variant === 10 ? 10 : which === 'coarse' ? 20 : 100;
-  const files = await Promise.all(list.map((p) => readMaybeGzip(p, `a CIFAR-${variant} binary batch`)));
+  const files = await Promise.all(
+    list.map((p) => readMaybeGzip(p, `a CIFAR-${variant} binary batch`)),
+  );
   let total = 0;
   files.forEach((bytes, f) => {
     if (bytes.length === 0 || bytes.length % record !== 0) {
       throw new Error(
         `${list[f]}: CIFAR-${variant} file must be a whole number of ${record}-byte records, got ${bytes.length} bytes` +
-          (bytes.length > record ? ` (${Math.floor(bytes.length / record)} records and ${bytes.length % record} extra bytes: truncated, or the wrong variant?)` : ''),
+          (bytes.length > record
+            ? ` (${Math.floor(bytes.length / record)} records and ${bytes.length % record} extra bytes: truncated, or the wrong variant?)`
+            : ''),
       );
     }
     total += bytes.length / record;

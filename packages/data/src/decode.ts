@@ -25,11 +25,17 @@ export function decodeImage(bytes: Uint8Array, name: string): RawImage {
   const format = sniffImageFormat(bytes);
   if (format === undefined) {
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new Error(`${name}: not a PNG or JPEG (expected magic 89 50 4e 47 or ff d8 ff, got ${head || 'an empty file'})`);
+    throw new Error(
+      `${name}: not a PNG or JPEG (expected magic 89 50 4e 47 or ff d8 ff, got ${head || 'an empty file'})`,
+    );
   }
   try {
     if (format === 'jpeg') {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
+      const img = jpeg.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: false,
+        maxMemoryUsageInMB: 1024,
+      });
       if (img.width <= 0 || img.height <= 0 || img.data.length !== img.width * img.height * 3) {
         throw new Error(`decoded ${img.width}x${img.height} with ${img.data.length} bytes`);
       }
@@ -45,6 +51,8 @@ export function decodeImage(bytes: Uint8Array, name: string): RawImage {
     }
     return { width: png.width, height: png.height, channels: 3, data: rgb };
   } catch (err) {
-    throw new Error(`${name}: cannot decode ${format.toUpperCase()}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${name}: cannot decode ${format.toUpperCase()}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -23,8 +23,10 @@ export async function readFileNamed(path: string, what: string): Promise<Uint8Ar
     return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${path}: file not found (expected ${what})`, { cause: err });
-    if (code === 'EISDIR') throw new Error(`${path}: is a directory (expected ${what})`, { cause: err });
+    if (code === 'ENOENT')
+      throw new Error(`${path}: file not found (expected ${what})`, { cause: err });
+    if (code === 'EISDIR')
+      throw new Error(`${path}: is a directory (expected ${what})`, { cause: err });
     throw new Error(`${path}: cannot read ${what}: ${(err as Error).message}`, { cause: err });
   }
 }

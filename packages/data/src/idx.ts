@@ -31,7 +31,9 @@ const hex = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}
 export function parseIdx(bytes: Uint8Array, ndims: number, name: string): IdxArray {
   const want = 0x00000800 | ndims;
   if (bytes.length < 4) {
-    throw new Error(`${name}: IDX magic ${hex(want)} expected, but the file has only ${bytes.length} bytes`);
+    throw new Error(
+      `${name}: IDX magic ${hex(want)} expected, but the file has only ${bytes.length} bytes`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
@@ -40,7 +42,9 @@ export function parseIdx(bytes: Uint8Array, ndims: number, name: string): IdxArr
   }
   const headerBytes = 4 + 4 * ndims;
   if (bytes.length < headerBytes) {
-    throw new Error(`${name}: truncated IDX header: ${headerBytes} bytes expected, got ${bytes.length}`);
+    throw new Error(
+      `${name}: truncated IDX header: ${headerBytes} bytes expected, got ${bytes.length}`,
+    );
   }
   const shape: number[] = [];
   for (let d = 0; d < ndims; d++) shape.push(view.getUint32(4 + 4 * d, false));
@@ -85,7 +89,11 @@ export interface LoadIdxOptions {
  * const test = await loadIdx('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz');
  * ```
  */
-export async function loadIdx(imagesPath: string, labelsPath: string, options: LoadIdxOptions = {}): Promise<Dataset> {
+export async function loadIdx(
+  imagesPath: string,
+  labelsPath: string,
+  options: LoadIdxOptions = {},
+): Promise<Dataset> {
   const channels = options.channels ?? 1;
   if (channels !== 1 && channels !== 3) {
     throw new RangeError(`loadIdx: channels must be 1 or 3, got ${String(channels)}`);
@@ -99,7 +107,9 @@ export async function loadIdx(imagesPath: string, labelsPath: string, options: L
   const [n, h, w] = images.shape as [number, number, number];
   const m = labels.shape[0] as number;
   if (n !== m) {
-    throw new Error(`${labelsPath}: ${m} labels, but ${imagesPath} has ${n} images (expected one label per image)`);
+    throw new Error(
+      `${labelsPath}: ${m} labels, but ${imagesPath} has ${n} images (expected one label per image)`,
+    );
   }
   let maxLabel = -1;
   for (const y of labels.data) maxLabel = Math.max(maxLabel, y);
@@ -108,7 +118,9 @@ export async function loadIdx(imagesPath: string, labelsPath: string, options: L
   for (let i = 0; i < n; i++) {
     const y = labels.data[i] as number;
     if (y >= numClasses) {
-      throw new RangeError(`${labelsPath}: label ${y} of item ${i} out of range: expected a class in [0, ${numClasses})`);
+      throw new RangeError(
+        `${labelsPath}: label ${y} of item ${i} out of range: expected a class in [0, ${numClasses})`,
+      );
     }
     labelArray[i] = y;
   }

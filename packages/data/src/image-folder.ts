@@ -59,7 +59,8 @@ async function listImages(dir: string): Promise<string[]> {
   for (const e of entries) {
     const path = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await listImages(path)));
-    else if ((IMAGE_EXTENSIONS as readonly string[]).includes(extname(e.name).toLowerCase())) out.push(path);
+    else if ((IMAGE_EXTENSIONS as readonly string[]).includes(extname(e.name).toLowerCase()))
+      out.push(path);
   }
   return out;
 }
@@ -71,12 +72,17 @@ async function listImages(dir: string): Promise<string[]> {
  * @throws naming the path: a missing folder, a folder without images, a `subfolders`
  *   folder without subfolders, unreadable images (unless `skipUnreadable`).
  */
-export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderDataset> {
+export async function loadImageFolder(
+  dir: string,
+  options: ImageFolderOptions,
+): Promise<ImageFolderDataset> {
   const size = options?.size;
   assertInteger(size, 1, 'loadImageFolder: size');
   const labeled = options.labeled ?? 'subfolders';
   if (labeled !== 'subfolders' && labeled !== 'none') {
-    throw new RangeError(`loadImageFolder: labeled must be 'subfolders' or 'none', got ${String(labeled)}`);
+    throw new RangeError(
+      `loadImageFolder: labeled must be 'subfolders' or 'none', got ${String(labeled)}`,
+    );
   }
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) {
@@ -84,22 +90,31 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   }
   const fit = options.fit ?? 'center-crop';
   if (fit !== 'center-crop' && fit !== 'stretch') {
-    throw new RangeError(`loadImageFolder: fit must be 'center-crop' or 'stretch', got ${String(fit)}`);
+    throw new RangeError(
+      `loadImageFolder: fit must be 'center-crop' or 'stretch', got ${String(fit)}`,
+    );
   }
   const info = await stat(dir).catch((err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? 'folder not found' : `cannot read folder (${(err as Error).message})`;
+    const what =
+      code === 'ENOENT' ? 'folder not found' : `cannot read folder (${(err as Error).message})`;
     throw new Error(`${dir}: ${what} (expected a folder of PNG/JPEG images)`, { cause: err });
   });
-  if (!info.isDirectory()) throw new Error(`${dir}: not a folder (expected a folder of PNG/JPEG images)`);
+  if (!info.isDirectory())
+    throw new Error(`${dir}: not a folder (expected a folder of PNG/JPEG images)`);
 
   const items: { path: string; label: number }[] = [];
   let classNames: string[] = [];
   if (labeled === 'subfolders') {
     const entries = await readdir(dir, { withFileTypes: true });
-    classNames = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    classNames = entries
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     if (classNames.length === 0) {
-      throw new Error(`${dir}: no subfolders; labeled: 'subfolders' expects one subfolder per class (or use labeled: 'none')`);
+      throw new Error(
+        `${dir}: no subfolders; labeled: 'subfolders' expects one subfolder per class (or use labeled: 'none')`,
+      );
     }
     for (const [k, cls] of classNames.entries()) {
       for (const path of await listImages(join(dir, cls))) items.push({ path, label: k });
@@ -108,7 +123,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     for (const path of await listImages(dir)) items.push({ path, label: -1 });
   }
   if (items.length === 0) {
-    throw new Error(`${dir}: no image files found (expected files ending in ${IMAGE_EXTENSIONS.join(', ')})`);
+    throw new Error(
+      `${dir}: no image files found (expected files ending in ${IMAGE_EXTENSIONS.join(', ')})`,
+    );
   }
 
   const pixels = size * size * channels;
@@ -131,7 +148,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     } else {
       for (let p = 0; p < size * size; p++) {
         images[dst + p] = Math.round(
-          0.299 * (square[3 * p] as number) + 0.587 * (square[3 * p + 1] as number) + 0.114 * (square[3 * p + 2] as number),
+          0.299 * (square[3 * p] as number) +
+            0.587 * (square[3 * p + 1] as number) +
+            0.114 * (square[3 * p + 2] as number),
         );
       }
     }

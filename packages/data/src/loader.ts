@@ -72,20 +72,31 @@ export function disposeBatch(batch: Batch): void {
  * Checks a batch read from `dataset` for `n` items.
  * @throws naming the dataset, `where`, and the first bad value.
  */
-export function validateBatch(dataset: Dataset, batch: DatasetBatch, n: number, where: string): void {
+export function validateBatch(
+  dataset: Dataset,
+  batch: DatasetBatch,
+  n: number,
+  where: string,
+): void {
   const [h, w, c] = dataset.imageShape;
   const name = `${dataset.name} ${where}`;
   if (!(batch.images instanceof Float32Array) || batch.images.length !== n * h * w * c) {
-    throw new Error(`${name}: images must be a Float32Array of ${n}x${h}x${w}x${c} = ${n * h * w * c} values, got ${batch.images?.length}`);
+    throw new Error(
+      `${name}: images must be a Float32Array of ${n}x${h}x${w}x${c} = ${n * h * w * c} values, got ${batch.images?.length}`,
+    );
   }
   if (!(batch.labels instanceof Int32Array) || batch.labels.length !== n) {
-    throw new Error(`${name}: labels must be an Int32Array of ${n} values, got ${batch.labels?.length}`);
+    throw new Error(
+      `${name}: labels must be an Int32Array of ${n} values, got ${batch.labels?.length}`,
+    );
   }
   const images = batch.images;
   for (let i = 0; i < images.length; i++) {
     const v = images[i] as number;
     if (!(v >= 0 && v <= 1)) {
-      throw new RangeError(`${name}: pixel ${v} of item ${Math.floor(i / (h * w * c))} must be a number in [0, 1]`);
+      throw new RangeError(
+        `${name}: pixel ${v} of item ${Math.floor(i / (h * w * c))} must be a number in [0, 1]`,
+      );
     }
   }
   for (let i = 0; i < n; i++) {
@@ -99,12 +110,16 @@ export function validateBatch(dataset: Dataset, batch: DatasetBatch, n: number, 
   if (dataset.hasMasks) {
     const masks = batch.masks;
     if (!(masks instanceof Int32Array) || masks.length !== n * h * w) {
-      throw new Error(`${name}: masks must be an Int32Array of ${n}x${h}x${w} = ${n * h * w} values, got ${masks?.length}`);
+      throw new Error(
+        `${name}: masks must be an Int32Array of ${n}x${h}x${w} = ${n * h * w} values, got ${masks?.length}`,
+      );
     }
     for (let i = 0; i < masks.length; i++) {
       const m = masks[i] as number;
       if (m < 0 || m > dataset.numClasses) {
-        throw new RangeError(`${name}: mask value ${m} of item ${Math.floor(i / (h * w))} must be in [0, ${dataset.numClasses}]`);
+        throw new RangeError(
+          `${name}: mask value ${m} of item ${Math.floor(i / (h * w))} must be in [0, ${dataset.numClasses}]`,
+        );
       }
     }
   }
@@ -149,7 +164,8 @@ export class Loader {
   /** @throws when an option is out of range, or no batch fits in the dataset. */
   constructor(dataset: Dataset, options: LoaderOptions) {
     assertInteger(options?.batchSize, 1, 'Loader: batchSize');
-    if (!Number.isFinite(options.seed)) throw new RangeError(`Loader: seed must be a finite number, got ${String(options.seed)}`);
+    if (!Number.isFinite(options.seed))
+      throw new RangeError(`Loader: seed must be a finite number, got ${String(options.seed)}`);
     this.dataset = dataset;
     this.batchSize = options.batchSize;
     this.seed = options.seed;
@@ -163,7 +179,9 @@ export class Loader {
     if (this.stepsPerEpoch === 0) {
       throw new RangeError(
         `Loader: ${dataset.name} has ${dataset.size} items, fewer than batchSize ${this.batchSize}` +
-          (this.dropLast ? ' with dropLast: no full batch (lower batchSize or set dropLast: false)' : ''),
+          (this.dropLast
+            ? ' with dropLast: no full batch (lower batchSize or set dropLast: false)'
+            : ''),
       );
     }
   }
@@ -189,7 +207,9 @@ export class Loader {
     assertInteger(position?.epoch, 0, 'Loader.seek: position.epoch');
     assertInteger(position.index, 0, 'Loader.seek: position.index');
     if (position.index >= this.stepsPerEpoch) {
-      throw new RangeError(`Loader.seek: position.index must be below stepsPerEpoch ${this.stepsPerEpoch}, got ${position.index}`);
+      throw new RangeError(
+        `Loader.seek: position.index must be below stepsPerEpoch ${this.stepsPerEpoch}, got ${position.index}`,
+      );
     }
     this.cancelPrefetch();
     this.epochNumber = position.epoch;
@@ -269,7 +289,8 @@ export class Loader {
     const start = at.index * this.batchSize;
     const indices = this.order.slice(start, Math.min(start + this.batchSize, this.dataset.size));
     const batch = this.dataset.get(indices);
-    if (this.validate) validateBatch(this.dataset, batch, indices.length, `batch ${at.index} of epoch ${at.epoch}`);
+    if (this.validate)
+      validateBatch(this.dataset, batch, indices.length, `batch ${at.index} of epoch ${at.epoch}`);
     return { ...batch, indices, position: at };
   }
 }

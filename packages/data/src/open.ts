@@ -24,8 +24,14 @@ function findFile(dir: string, names: readonly string[]): string | undefined {
 }
 
 const IDX_NAMES: Record<Split, { images: string[]; labels: string[] }> = {
-  train: { images: ['train-images-idx3-ubyte', 'train-images.idx3-ubyte'], labels: ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'] },
-  test: { images: ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'], labels: ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'] },
+  train: {
+    images: ['train-images-idx3-ubyte', 'train-images.idx3-ubyte'],
+    labels: ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'],
+  },
+  test: {
+    images: ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'],
+    labels: ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'],
+  },
 };
 
 /**
@@ -40,8 +46,13 @@ const IDX_NAMES: Record<Split, { images: string[]; labels: string[] }> = {
  *   a `train`/`test` sub-folder when there is one).
  * @param size - side image-folder images are resized to.
  */
-export async function openDatasetPath(path: string, split: Split = 'train', size = 32): Promise<Dataset> {
-  if (!existsSync(path)) throw new Error(`${path}: data path not found (expected a dataset file or folder)`);
+export async function openDatasetPath(
+  path: string,
+  split: Split = 'train',
+  size = 32,
+): Promise<Dataset> {
+  if (!existsSync(path))
+    throw new Error(`${path}: data path not found (expected a dataset file or folder)`);
   if (statSync(path).isFile()) {
     const name = basename(path);
     if (/idx3-ubyte(\.gz)?$/.test(name)) {
@@ -49,8 +60,11 @@ export async function openDatasetPath(path: string, split: Split = 'train', size
       if (!existsSync(labels)) throw new Error(`${path}: its labels file ${labels} was not found`);
       return loadIdx(path, labels, { channels: 3 });
     }
-    if (/\.bin$/.test(name)) return loadCifar(path, { variant: /^(train|test)\.bin$/.test(name) ? 100 : 10 });
-    throw new Error(`${path}: unrecognised data file (expected an IDX images file or a CIFAR .bin batch, or a folder)`);
+    if (/\.bin$/.test(name))
+      return loadCifar(path, { variant: /^(train|test)\.bin$/.test(name) ? 100 : 10 });
+    throw new Error(
+      `${path}: unrecognised data file (expected an IDX images file or a CIFAR .bin batch, or a folder)`,
+    );
   }
   const inner = join(path, 'cifar-10-batches-bin');
   const dir = existsSync(join(inner, 'data_batch_1.bin')) ? inner : path;
@@ -58,12 +72,21 @@ export async function openDatasetPath(path: string, split: Split = 'train', size
   const idxLabels = findFile(dir, IDX_NAMES[split].labels);
   if (idxImages && idxLabels) return loadIdx(idxImages, idxLabels, { channels: 3 });
   if (existsSync(join(dir, 'data_batch_1.bin'))) {
-    const files = split === 'train' ? readdirSync(dir).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort().map((f) => join(dir, f)) : [join(dir, 'test_batch.bin')];
+    const files =
+      split === 'train'
+        ? readdirSync(dir)
+            .filter((f) => /^data_batch_\d+\.bin$/.test(f))
+            .sort()
+            .map((f) => join(dir, f))
+        : [join(dir, 'test_batch.bin')];
     return loadCifar(files, { variant: 10 });
   }
   if (existsSync(join(dir, 'train.bin')) && existsSync(join(dir, 'test.bin'))) {
     return loadCifar(join(dir, `${split}.bin`), { variant: 100 });
   }
-  const splitDir = existsSync(join(dir, split)) && statSync(join(dir, split)).isDirectory() ? join(dir, split) : dir;
+  const splitDir =
+    existsSync(join(dir, split)) && statSync(join(dir, split)).isDirectory()
+      ? join(dir, split)
+      : dir;
   return toRgb(await loadImageFolder(splitDir, { size, skipUnreadable: true }));
 }

@@ -62,21 +62,31 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
   assertInteger(size, 1, 'pasteScenes: size');
   assertInteger(minObjects, 1, 'pasteScenes: minObjects');
   assertInteger(maxObjects, minObjects, 'pasteScenes: maxObjects (>= minObjects)');
-  if (maxObjects > 32) throw new RangeError(`pasteScenes: maxObjects must be at most 32, got ${maxObjects}`);
+  if (maxObjects > 32)
+    throw new RangeError(`pasteScenes: maxObjects must be at most 32, got ${maxObjects}`);
   assertInRange(threshold, 0, 1, 'pasteScenes: threshold');
-  if (!Number.isFinite(seed)) throw new RangeError(`pasteScenes: seed must be a finite number, got ${String(seed)}`);
+  if (!Number.isFinite(seed))
+    throw new RangeError(`pasteScenes: seed must be a finite number, got ${String(seed)}`);
   if (background !== 'black' && background !== 'texture') {
-    throw new RangeError(`pasteScenes: background must be 'black' or 'texture', got ${String(background)}`);
+    throw new RangeError(
+      `pasteScenes: background must be 'black' or 'texture', got ${String(background)}`,
+    );
   }
   if (source.numClasses < 1) {
-    throw new Error(`pasteScenes: source ${source.name} is unlabeled (numClasses 0); expected a labeled single-object dataset`);
+    throw new Error(
+      `pasteScenes: source ${source.name} is unlabeled (numClasses 0); expected a labeled single-object dataset`,
+    );
   }
   if (source.size < 1) throw new Error(`pasteScenes: source ${source.name} is empty`);
   if (sh > size || sw > size) {
-    throw new RangeError(`pasteScenes: size ${size} is smaller than the items of ${source.name} (${sh}x${sw}); expected size >= ${Math.max(sh, sw)}`);
+    throw new RangeError(
+      `pasteScenes: size ${size} is smaller than the items of ${source.name} (${sh}x${sw}); expected size >= ${Math.max(sh, sw)}`,
+    );
   }
   if (channels !== sc && !(channels === 3 && sc === 1)) {
-    throw new RangeError(`pasteScenes: channels ${String(channels)} cannot be made from ${sc}-channel ${source.name}; expected ${sc}${sc === 1 ? ' or 3' : ''}`);
+    throw new RangeError(
+      `pasteScenes: channels ${String(channels)} cannot be made from ${sc}-channel ${source.name}; expected ${sc}${sc === 1 ? ' or 3' : ''}`,
+    );
   }
   const root = new Rng(seed);
   const hw = size * size;
@@ -98,11 +108,16 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
       const wanted: number[] = [];
       for (let i = 0; i < n; i++) {
         const rng = root.fork(`scene:${indices[i] as number}`);
-        if (background === 'texture') paintBackground(rng.fork('background'), images, i * hw * channels, size, size, channels);
+        if (background === 'texture')
+          paintBackground(rng.fork('background'), images, i * hw * channels, size, size, channels);
         const k = minObjects + rng.int(maxObjects - minObjects + 1);
         const plan: Placement[] = [];
         for (let o = 0; o < k; o++) {
-          const p = { source: rng.int(source.size), x: rng.int(size - sw + 1), y: rng.int(size - sh + 1) };
+          const p = {
+            source: rng.int(source.size),
+            x: rng.int(size - sw + 1),
+            y: rng.int(size - sh + 1),
+          };
           plan.push(p);
           wanted.push(p.source);
         }
@@ -117,7 +132,9 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
         for (const [o, p] of (plans[i] as Placement[]).entries()) {
           const y = items.labels[item] as number;
           if (!Number.isInteger(y) || y < 0 || y >= source.numClasses) {
-            throw new RangeError(`pasteScenes: ${source.name} item ${p.source} has label ${y}, expected a class in [0, ${source.numClasses})`);
+            throw new RangeError(
+              `pasteScenes: ${source.name} item ${p.source} has label ${y}, expected a class in [0, ${source.numClasses})`,
+            );
           }
           classOf.push(y);
           const base = item * itemPixels;
@@ -129,7 +146,8 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
               if (mean / sc <= threshold) continue;
               const q = (p.y + r) * size + p.x + c;
               const dst = (i * hw + q) * channels;
-              for (let k = 0; k < channels; k++) images[dst + k] = items.images[src + (sc === 1 ? 0 : k)] as number;
+              for (let k = 0; k < channels; k++)
+                images[dst + k] = items.images[src + (sc === 1 ? 0 : k)] as number;
               instances[q] = o;
             }
           }

@@ -65,14 +65,20 @@ function taps(from: number, len: number, out: number): Taps {
  * @throws when `size` or the image's dimensions are not positive integers, or its data
  *   is not `width*height*channels` long.
  */
-export function resizeSquare(image: RawImage, size: number, fit: ResizeFit = 'center-crop'): Uint8Array {
+export function resizeSquare(
+  image: RawImage,
+  size: number,
+  fit: ResizeFit = 'center-crop',
+): Uint8Array {
   const { width: w, height: h, channels: c, data } = image;
   assertInteger(size, 1, 'resizeSquare: size');
   assertInteger(w, 1, 'resizeSquare: image.width');
   assertInteger(h, 1, 'resizeSquare: image.height');
   assertInteger(c, 1, 'resizeSquare: image.channels');
   if (data.length !== w * h * c) {
-    throw new Error(`resizeSquare: image.data must hold ${w}x${h}x${c} = ${w * h * c} bytes, got ${data.length}`);
+    throw new Error(
+      `resizeSquare: image.data must hold ${w}x${h}x${c} = ${w * h * c} bytes, got ${data.length}`,
+    );
   }
   let x0 = 0;
   let y0 = 0;
@@ -96,7 +102,8 @@ export function resizeSquare(image: RawImage, size: number, fit: ResizeFit = 'ce
       const n = tx.count[x] as number;
       for (let k = 0; k < c; k++) {
         let acc = 0;
-        for (let t = 0; t < n; t++) acc += (data[row + (s + t) * c + k] as number) * (tx.weights[x * tx.width + t] as number);
+        for (let t = 0; t < n; t++)
+          acc += (data[row + (s + t) * c + k] as number) * (tx.weights[x * tx.width + t] as number);
         mid[(y * size + x) * c + k] = acc;
       }
     }
@@ -108,7 +115,10 @@ export function resizeSquare(image: RawImage, size: number, fit: ResizeFit = 'ce
     for (let x = 0; x < size; x++) {
       for (let k = 0; k < c; k++) {
         let acc = 0;
-        for (let t = 0; t < n; t++) acc += (mid[((s + t) * size + x) * c + k] as number) * (ty.weights[y * ty.width + t] as number);
+        for (let t = 0; t < n; t++)
+          acc +=
+            (mid[((s + t) * size + x) * c + k] as number) *
+            (ty.weights[y * ty.width + t] as number);
         out[(y * size + x) * c + k] = Math.min(255, Math.max(0, Math.round(acc)));
       }
     }

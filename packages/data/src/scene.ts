@@ -23,7 +23,14 @@ function mutedColour(rng: Rng): [number, number, number] {
  * Paints a random background (`noise`, `stripes` or `gradient`, muted colours) into
  * `out[offset .. offset + h*w*c)`, NHWC. With `c === 1` the first colour channel is used.
  */
-export function paintBackground(rng: Rng, out: Float32Array, offset: number, h: number, w: number, c: number): void {
+export function paintBackground(
+  rng: Rng,
+  out: Float32Array,
+  offset: number,
+  h: number,
+  w: number,
+  c: number,
+): void {
   const kind = BACKGROUNDS[rng.int(BACKGROUNDS.length)] as (typeof BACKGROUNDS)[number];
   const a = mutedColour(rng);
   const b = mutedColour(rng);
@@ -34,7 +41,8 @@ export function paintBackground(rng: Rng, out: Float32Array, offset: number, h: 
     const amp = rng.uniform(0.05, 0.2);
     for (let p = 0; p < h * w; p++) {
       const n = (rng.next() - 0.5) * 2 * amp;
-      for (let k = 0; k < c; k++) out[offset + p * c + k] = Math.min(1, Math.max(0, (a[k] as number) + n));
+      for (let k = 0; k < c; k++)
+        out[offset + p * c + k] = Math.min(1, Math.max(0, (a[k] as number) + n));
     }
     return;
   }
@@ -43,7 +51,7 @@ export function paintBackground(rng: Rng, out: Float32Array, offset: number, h: 
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const t = x * cos + y * sin;
-        const col = ((t / period) % 2 + 2) % 2 < 1 ? a : b;
+        const col = (((t / period) % 2) + 2) % 2 < 1 ? a : b;
         const p = offset + (y * w + x) * c;
         for (let k = 0; k < c; k++) out[p + k] = col[k] as number;
       }
@@ -56,7 +64,8 @@ export function paintBackground(rng: Rng, out: Float32Array, offset: number, h: 
     for (let x = 0; x < w; x++) {
       const t = (x * cos + y * sin - base) / span;
       const p = offset + (y * w + x) * c;
-      for (let k = 0; k < c; k++) out[p + k] = (a[k] as number) + ((b[k] as number) - (a[k] as number)) * t;
+      for (let k = 0; k < c; k++)
+        out[p + k] = (a[k] as number) + ((b[k] as number) - (a[k] as number)) * t;
     }
   }
 }
@@ -97,7 +106,14 @@ export function boxesFromInstances(
     const a = area[i] as number;
     if (a === 0) continue;
     const classId = classOf[i] as number;
-    boxes.push({ classId, x0: x0[i] as number, y0: y0[i] as number, x1: x1[i] as number, y1: y1[i] as number, area: a });
+    boxes.push({
+      classId,
+      x0: x0[i] as number,
+      y0: y0[i] as number,
+      x1: x1[i] as number,
+      y1: y1[i] as number,
+      area: a,
+    });
     if (a > best) {
       best = a;
       label = classId;

@@ -54,12 +54,16 @@ export interface SyntheticClass {
  */
 export function syntheticClass(k: number): SyntheticClass {
   if (!Number.isInteger(k) || k < 0 || k >= MAX_SYNTHETIC_CLASSES) {
-    throw new RangeError(`synthetic class must be an integer in [0, ${MAX_SYNTHETIC_CLASSES}), got ${String(k)}`);
+    throw new RangeError(
+      `synthetic class must be an integer in [0, ${MAX_SYNTHETIC_CLASSES}), got ${String(k)}`,
+    );
   }
   return {
     shape: SHAPES[k % SHAPES.length] as SyntheticClass['shape'],
     colour: COLOUR_NAMES[k % COLOUR_NAMES.length] as SyntheticClass['colour'],
-    texture: TEXTURES[Math.floor(k / (SHAPES.length * COLOUR_NAMES.length)) % TEXTURES.length] as SyntheticClass['texture'],
+    texture: TEXTURES[
+      Math.floor(k / (SHAPES.length * COLOUR_NAMES.length)) % TEXTURES.length
+    ] as SyntheticClass['texture'],
   };
 }
 
@@ -89,7 +93,9 @@ function inside(shape: number, u: number, v: number): boolean {
     case 2: // triangle (equilateral, inscribed)
       return v >= -0.5 && Math.sqrt(3) * u + v <= 1 && -Math.sqrt(3) * u + v <= 1;
     case 3: // cross
-      return (Math.abs(u) <= 0.3 && Math.abs(v) <= 0.9) || (Math.abs(v) <= 0.3 && Math.abs(u) <= 0.9);
+      return (
+        (Math.abs(u) <= 0.3 && Math.abs(v) <= 0.9) || (Math.abs(v) <= 0.3 && Math.abs(u) <= 0.9)
+      );
     case 4: {
       // ring
       const r2 = u * u + v * v;
@@ -146,13 +152,15 @@ function drawScene(
         if (!inside(shape, u, v)) continue;
         let f = bright;
         if (texture === 1) f *= (Math.floor(u * r * 0.5) & 1) === 0 ? 1 : 0.45;
-        else if (texture === 2) f *= ((Math.floor(u * r * 0.5) + Math.floor(v * r * 0.5)) & 1) === 0 ? 1 : 0.45;
+        else if (texture === 2)
+          f *= ((Math.floor(u * r * 0.5) + Math.floor(v * r * 0.5)) & 1) === 0 ? 1 : 0.45;
         // cheap per-pixel grain from an integer hash: no extra random draws
         let hsh = Math.imul((y * size + x) ^ noiseSeed, 0x9e3779b1);
         hsh ^= hsh >>> 15;
         const grain = ((hsh & 0xff) / 255 - 0.5) * 0.08;
         const p = (slot * hw + y * size + x) * 3;
-        for (let c = 0; c < 3; c++) images[p + c] = Math.min(1, Math.max(0, (colour[c] as number) * f + grain));
+        for (let c = 0; c < 3; c++)
+          images[p + c] = Math.min(1, Math.max(0, (colour[c] as number) * f + grain));
         instances[y * size + x] = o;
       }
     }
@@ -187,15 +195,20 @@ export function syntheticScenes(options: SyntheticScenesOptions): Dataset {
   const maxObjects = options.maxObjects ?? 4;
   assertInteger(count, 1, 'syntheticScenes: count');
   assertInteger(size, 16, 'syntheticScenes: size');
-  if (size > 256) throw new RangeError(`syntheticScenes: size must be at most 256 (32-96 intended), got ${size}`);
+  if (size > 256)
+    throw new RangeError(`syntheticScenes: size must be at most 256 (32-96 intended), got ${size}`);
   assertInteger(numClasses, 1, 'syntheticScenes: numClasses');
   if (numClasses > MAX_SYNTHETIC_CLASSES) {
-    throw new RangeError(`syntheticScenes: numClasses must be at most ${MAX_SYNTHETIC_CLASSES}, got ${numClasses}`);
+    throw new RangeError(
+      `syntheticScenes: numClasses must be at most ${MAX_SYNTHETIC_CLASSES}, got ${numClasses}`,
+    );
   }
   assertInteger(minObjects, 1, 'syntheticScenes: minObjects');
   assertInteger(maxObjects, minObjects, 'syntheticScenes: maxObjects (>= minObjects)');
-  if (maxObjects > 32) throw new RangeError(`syntheticScenes: maxObjects must be at most 32, got ${maxObjects}`);
-  if (!Number.isFinite(seed)) throw new RangeError(`syntheticScenes: seed must be a finite number, got ${String(seed)}`);
+  if (maxObjects > 32)
+    throw new RangeError(`syntheticScenes: maxObjects must be at most 32, got ${maxObjects}`);
+  if (!Number.isFinite(seed))
+    throw new RangeError(`syntheticScenes: seed must be a finite number, got ${String(seed)}`);
   const root = new Rng(seed);
   const classNames = Array.from({ length: numClasses }, (_, k) => {
     const c = syntheticClass(k);

@@ -13,7 +13,8 @@ import type { Dataset, DatasetBatch } from './types.js';
 export function toRgb(dataset: Dataset): Dataset {
   const [h, w, c] = dataset.imageShape;
   if (c === 3) return dataset;
-  if (c !== 1) throw new Error(`toRgb: ${dataset.name} has ${c} channels, expected 1 (or 3, left as is)`);
+  if (c !== 1)
+    throw new Error(`toRgb: ${dataset.name} has ${c} channels, expected 1 (or 3, left as is)`);
   return {
     name: dataset.name,
     size: dataset.size,
@@ -41,7 +42,11 @@ export function toRgb(dataset: Dataset): Dataset {
  * is `dataset` item `indices[i]`).
  * @throws when an index is outside `[0, dataset.size)`.
  */
-export function subset(dataset: Dataset, indices: ArrayLike<number>, name = `${dataset.name}[subset]`): Dataset {
+export function subset(
+  dataset: Dataset,
+  indices: ArrayLike<number>,
+  name = `${dataset.name}[subset]`,
+): Dataset {
   checkIndices(dataset, indices);
   const map = Int32Array.from(indices);
   const view: Dataset = {

@@ -15,8 +15,14 @@ function write(name: string, bytes: Uint8Array): string {
 
 describe('loadCifar', () => {
   it('reads CIFAR-10 records, converting CHW to HWC, across several files', async () => {
-    const a = write('data_batch_1.bin', cifarRecords(3, 10, (i) => [i]));
-    const b = write('data_batch_2.bin', cifarRecords(2, 10, (i) => [9 - i]));
+    const a = write(
+      'data_batch_1.bin',
+      cifarRecords(3, 10, (i) => [i]),
+    );
+    const b = write(
+      'data_batch_2.bin',
+      cifarRecords(2, 10, (i) => [9 - i]),
+    );
     const ds = await loadCifar([a, b], { variant: 10 });
     expect(ds.size).toBe(5);
     expect(ds.imageShape).toEqual([32, 32, 3]);
@@ -34,7 +40,10 @@ describe('loadCifar', () => {
   });
 
   it('reads CIFAR-100 fine labels by default, coarse on request', async () => {
-    const path = write('train.bin', cifarRecords(2, 100, (i) => [i + 3, 90 + i]));
+    const path = write(
+      'train.bin',
+      cifarRecords(2, 100, (i) => [i + 3, 90 + i]),
+    );
     const fine = await loadCifar(path, { variant: 100 });
     expect(fine.numClasses).toBe(100);
     expect(Array.from(fine.get([0, 1]).labels)).toEqual([90, 91]);
@@ -51,14 +60,30 @@ describe('loadCifar', () => {
     await expect(loadCifar(cut, { variant: 10 })).rejects.toThrow(
       `${cut}: CIFAR-10 file must be a whole number of 3073-byte records, got ${full.length - 100} bytes (1 records and 2973 extra bytes: truncated, or the wrong variant?)`,
     );
-    const ten = write('ten.bin', cifarRecords(3, 10, () => [1]));
-    await expect(loadCifar(ten, { variant: 100 })).rejects.toThrow(`${ten}: CIFAR-100 file must be a whole number of 3074-byte records`);
-    const badLabel = write('bad.bin', cifarRecords(3, 10, (i) => [i === 2 ? 10 : 0]));
-    await expect(loadCifar(badLabel, { variant: 10 })).rejects.toThrow(`${badLabel}: label 10 of record 2 out of range: expected a class in [0, 10)`);
+    const ten = write(
+      'ten.bin',
+      cifarRecords(3, 10, () => [1]),
+    );
+    await expect(loadCifar(ten, { variant: 100 })).rejects.toThrow(
+      `${ten}: CIFAR-100 file must be a whole number of 3074-byte records`,
+    );
+    const badLabel = write(
+      'bad.bin',
+      cifarRecords(3, 10, (i) => [i === 2 ? 10 : 0]),
+    );
+    await expect(loadCifar(badLabel, { variant: 10 })).rejects.toThrow(
+      `${badLabel}: label 10 of record 2 out of range: expected a class in [0, 10)`,
+    );
     const missing = join(dir, 'test_batch.bin');
-    await expect(loadCifar(missing, { variant: 10 })).rejects.toThrow(`${missing}: file not found (expected a CIFAR-10 binary batch)`);
+    await expect(loadCifar(missing, { variant: 10 })).rejects.toThrow(
+      `${missing}: file not found (expected a CIFAR-10 binary batch)`,
+    );
     const empty = write('empty.bin', new Uint8Array(0));
-    await expect(loadCifar(empty, { variant: 10 })).rejects.toThrow(`${empty}: CIFAR-10 file must be a whole number of 3073-byte records, got 0 bytes`);
-    await expect(loadCifar(ten, { variant: 1 as 10 })).rejects.toThrow('variant must be 10 or 100, got 1');
+    await expect(loadCifar(empty, { variant: 10 })).rejects.toThrow(
+      `${empty}: CIFAR-10 file must be a whole number of 3073-byte records, got 0 bytes`,
+    );
+    await expect(loadCifar(ten, { variant: 1 as 10 })).rejects.toThrow(
+      'variant must be 10 or 100, got 1',
+    );
   });
 });

@@ -29,7 +29,12 @@ export function pattern(i: number, p: number): number {
 }
 
 /** `n` MNIST-like images (h x w) and labels `i mod classes`, as IDX bytes. */
-export function idxPair(n: number, h: number, w: number, classes = 10): { images: Uint8Array; labels: Uint8Array } {
+export function idxPair(
+  n: number,
+  h: number,
+  w: number,
+  classes = 10,
+): { images: Uint8Array; labels: Uint8Array } {
   const pixels = new Uint8Array(n * h * w);
   for (let i = 0; i < n; i++) for (let p = 0; p < h * w; p++) pixels[i * h * w + p] = pattern(i, p);
   const labels = Uint8Array.from({ length: n }, (_, i) => i % classes);
@@ -40,7 +45,11 @@ export function idxPair(n: number, h: number, w: number, classes = 10): { images
  * `n` CIFAR records: label byte(s) then CHW bytes where channel `c`, pixel `p` of record
  * `i` is `pattern(i, c * 1024 + p)`.
  */
-export function cifarRecords(n: number, variant: 10 | 100, label: (i: number) => number[]): Uint8Array {
+export function cifarRecords(
+  n: number,
+  variant: 10 | 100,
+  label: (i: number) => number[],
+): Uint8Array {
   const lb = variant === 10 ? 1 : 2;
   const rec = lb + 3072;
   const out = new Uint8Array(n * rec);

@@ -19,7 +19,10 @@ describe('loadIdx', () => {
 
   it('reads plain and gzipped files to the same dataset (gzip found by magic, not name)', async () => {
     const plain = await loadIdx(write('imgs', images), write('lbls', labels));
-    const gz = await loadIdx(write('imgs.gz', gzipSync(images)), write('lbls.bin', gzipSync(labels)));
+    const gz = await loadIdx(
+      write('imgs.gz', gzipSync(images)),
+      write('lbls.bin', gzipSync(labels)),
+    );
     expect(plain.size).toBe(5);
     expect(plain.imageShape).toEqual([3, 4, 1]);
     expect(plain.numClasses).toBe(10);
@@ -57,7 +60,9 @@ describe('loadIdx', () => {
     );
     // a label file given as the image file
     const swapped = write('swapped', labels);
-    await expect(loadIdx(swapped, write('l5', labels))).rejects.toThrow(`${swapped}: IDX magic 0x00000803 expected, got 0x00000801`);
+    await expect(loadIdx(swapped, write('l5', labels))).rejects.toThrow(
+      `${swapped}: IDX magic 0x00000803 expected, got 0x00000801`,
+    );
   });
 
   it('names the file on truncated, corrupt or missing input', async () => {
@@ -67,11 +72,17 @@ describe('loadIdx', () => {
     );
     const gz = gzipSync(images);
     const cutGz = write('cut.gz', gz.subarray(0, gz.length - 10));
-    await expect(loadIdx(cutGz, write('l7', labels))).rejects.toThrow(`${cutGz}: gzip data is corrupt or truncated`);
+    await expect(loadIdx(cutGz, write('l7', labels))).rejects.toThrow(
+      `${cutGz}: gzip data is corrupt or truncated`,
+    );
     const missing = join(dir, 'nope.gz');
-    await expect(loadIdx(write('i8', images), missing)).rejects.toThrow(`${missing}: file not found (expected an IDX label file`);
+    await expect(loadIdx(write('i8', images), missing)).rejects.toThrow(
+      `${missing}: file not found (expected an IDX label file`,
+    );
     const tiny = write('tiny', Uint8Array.from([0, 0]));
-    await expect(loadIdx(tiny, write('l9', labels))).rejects.toThrow(`${tiny}: IDX magic 0x00000803 expected, but the file has only 2 bytes`);
+    await expect(loadIdx(tiny, write('l9', labels))).rejects.toThrow(
+      `${tiny}: IDX magic 0x00000803 expected, but the file has only 2 bytes`,
+    );
   });
 
   it('rejects labels out of range and count mismatches, naming the label file', async () => {
@@ -81,7 +92,10 @@ describe('loadIdx', () => {
     );
     const short = write('l11', encodeIdx([4], Uint8Array.from([0, 1, 2, 3])));
     await expect(loadIdx(write('i11', images), short)).rejects.toThrow(`${short}: 4 labels, but`);
-    const wide = await loadIdx(write('i12', images), write('l12', encodeIdx([5], Uint8Array.from([0, 1, 2, 3, 12]))));
+    const wide = await loadIdx(
+      write('i12', images),
+      write('l12', encodeIdx([5], Uint8Array.from([0, 1, 2, 3, 12]))),
+    );
     expect(wide.numClasses).toBe(13);
   });
 });

@@ -38,8 +38,12 @@ describe('resizeSquare', () => {
     expect(resizeSquare(flat, 4).every((v) => v === 77)).toBe(true);
     // 4 -> 1: triangle filter of support 4 centred at 2: weights 5, 7, 7, 5 (/24)
     const four = { width: 4, height: 1, channels: 1, data: Uint8Array.from([0, 24, 48, 240]) };
-    expect(Array.from(resizeSquare(four, 1, 'stretch'))).toEqual([Math.round((7 * 24 + 7 * 48 + 5 * 240) / 24)]);
-    expect(() => resizeSquare({ ...four, data: new Uint8Array(3) }, 1)).toThrow('image.data must hold 4x1x1 = 4 bytes, got 3');
+    expect(Array.from(resizeSquare(four, 1, 'stretch'))).toEqual([
+      Math.round((7 * 24 + 7 * 48 + 5 * 240) / 24),
+    ]);
+    expect(() => resizeSquare({ ...four, data: new Uint8Array(3) }, 1)).toThrow(
+      'image.data must hold 4x1x1 = 4 bytes, got 3',
+    );
   });
 
   it('center-crops the middle square, or stretches the whole image', () => {
@@ -48,7 +52,12 @@ describe('resizeSquare', () => {
     expect(Array.from(resizeSquare(row, 1, 'center-crop'))).toEqual([20]);
     expect(Array.from(resizeSquare(row, 1, 'stretch'))).toEqual([20]);
     // a 4x2 image: columns 0 and 3 are 0, columns 1 and 2 are 90 and 30: crop = the middle 2x2
-    const img = { width: 4, height: 2, channels: 1, data: Uint8Array.from([0, 90, 30, 0, 0, 90, 30, 0]) };
+    const img = {
+      width: 4,
+      height: 2,
+      channels: 1,
+      data: Uint8Array.from([0, 90, 30, 0, 0, 90, 30, 0]),
+    };
     expect(Array.from(resizeSquare(img, 2, 'center-crop'))).toEqual([90, 30, 90, 30]);
     // upscaling a 2x1 row 0, 100 to 4: bilinear samples at 0.25, 0.75 -> 0, 25, 75, 100 (edges clamp)
     const up = { width: 2, height: 1, channels: 1, data: Uint8Array.from([0, 100]) };
@@ -64,7 +73,8 @@ describe('decodeImage', () => {
     expect([p.width, p.height, p.channels]).toEqual([3, 2, 3]);
     expect(Array.from(p.data.subarray(0, 3))).toEqual([250, 10, 60]);
     const j = decodeImage(jpg(8, 8, [20, 200, 90]), 'b.jpg');
-    for (const [k, v] of [20, 200, 90].entries()) expect(Math.abs((j.data[k] as number) - v)).toBeLessThanOrEqual(6);
+    for (const [k, v] of [20, 200, 90].entries())
+      expect(Math.abs((j.data[k] as number) - v)).toBeLessThanOrEqual(6);
   });
 
   it('names the file when the bytes are not an image or are corrupt', () => {
@@ -106,7 +116,11 @@ describe('loadImageFolder', () => {
   });
 
   it('reads every image unlabeled, or as one gray channel', async () => {
-    const ds = await loadImageFolder(join(dir, 'folder'), { size: 2, labeled: 'none', channels: 1 });
+    const ds = await loadImageFolder(join(dir, 'folder'), {
+      size: 2,
+      labeled: 'none',
+      channels: 1,
+    });
     expect(ds.size).toBe(4);
     expect(ds.numClasses).toBe(0);
     expect(ds.imageShape).toEqual([2, 2, 1]);
@@ -126,7 +140,10 @@ describe('loadImageFolder', () => {
     const ds = await loadImageFolder(join(dir, 'mixed'), { size: 4, skipUnreadable: true });
     expect(ds.size).toBe(1);
     expect(ds.numClasses).toBe(2);
-    expect(ds.skipped.map((s) => s.path)).toEqual([join(dir, 'mixed/a/broken.png'), join(dir, 'mixed/b/cut.jpg')]);
+    expect(ds.skipped.map((s) => s.path)).toEqual([
+      join(dir, 'mixed/a/broken.png'),
+      join(dir, 'mixed/b/cut.jpg'),
+    ]);
     expect(ds.skipped[0]?.reason).toMatch(/not a PNG or JPEG/);
   });
 
@@ -135,9 +152,15 @@ describe('loadImageFolder', () => {
       `${join(dir, 'absent')}: folder not found (expected a folder of PNG/JPEG images)`,
     );
     put('empty/a/readme.txt', 'x');
-    await expect(loadImageFolder(join(dir, 'empty'), { size: 4 })).rejects.toThrow(`${join(dir, 'empty')}: no image files found`);
+    await expect(loadImageFolder(join(dir, 'empty'), { size: 4 })).rejects.toThrow(
+      `${join(dir, 'empty')}: no image files found`,
+    );
     put('flat/x.png', png(2, 2, [0, 0, 0]));
-    await expect(loadImageFolder(join(dir, 'flat'), { size: 4 })).rejects.toThrow(/no subfolders; labeled: 'subfolders' expects/);
-    await expect(loadImageFolder(join(dir, 'flat'), { size: 0 })).rejects.toThrow('size must be an integer >= 1, got 0');
+    await expect(loadImageFolder(join(dir, 'flat'), { size: 4 })).rejects.toThrow(
+      /no subfolders; labeled: 'subfolders' expects/,
+    );
+    await expect(loadImageFolder(join(dir, 'flat'), { size: 0 })).rejects.toThrow(
+      'size must be an integer >= 1, got 0',
+    );
   });
 });

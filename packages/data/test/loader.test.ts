@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { arrayDataset, disposeBatch, Loader, syntheticScenes, type Batch, type Dataset } from '@ediy/data';
+import {
+  arrayDataset,
+  disposeBatch,
+  Loader,
+  syntheticScenes,
+  type Batch,
+  type Dataset,
+} from '@ediy/data';
 
 beforeAll(async () => {
   await initBackend({ prefer: 'cpu' });
@@ -21,7 +28,10 @@ function numbered(n: number): Dataset {
 const ids = (b: { indices: Int32Array }): number[] => Array.from(b.indices);
 
 /** Reads `k` batches as plain values, disposing the tensors. */
-function take(loader: Loader, k: number): { pos: string; images: number[]; labels: number[]; masks?: number[] }[] {
+function take(
+  loader: Loader,
+  k: number,
+): { pos: string; images: number[]; labels: number[]; masks?: number[] }[] {
   const out = [];
   for (let i = 0; i < k; i++) {
     const b: Batch = loader.next();
@@ -59,13 +69,21 @@ describe('Loader', () => {
   it('shuffles each epoch by (seed, epoch) alone, covering every item once', () => {
     const a = new Loader(numbered(12), { batchSize: 4, seed: 3 });
     const b = new Loader(numbered(12), { batchSize: 4, seed: 3 });
-    const epoch0 = [...a.epoch()].flatMap((x) => { disposeBatch(x); return ids(x); });
-    const epoch1 = [...a.epoch()].flatMap((x) => { disposeBatch(x); return ids(x); });
+    const epoch0 = [...a.epoch()].flatMap((x) => {
+      disposeBatch(x);
+      return ids(x);
+    });
+    const epoch1 = [...a.epoch()].flatMap((x) => {
+      disposeBatch(x);
+      return ids(x);
+    });
     expect([...epoch0].sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i));
     expect(epoch1).not.toEqual(epoch0);
     expect(Array.from(b.epochOrder(1))).toEqual(epoch1);
     expect(Array.from(b.epochOrder(0))).toEqual(epoch0);
-    expect(Array.from(new Loader(numbered(12), { batchSize: 4, seed: 4 }).epochOrder(0))).not.toEqual(epoch0);
+    expect(
+      Array.from(new Loader(numbered(12), { batchSize: 4, seed: 4 }).epochOrder(0)),
+    ).not.toEqual(epoch0);
     const plain = new Loader(numbered(6), { batchSize: 3, seed: 3, shuffle: false });
     expect(ids(plain.nextArrays())).toEqual([0, 1, 2]);
     a.dispose();
@@ -75,7 +93,9 @@ describe('Loader', () => {
   it('drops the last partial batch, or keeps it', () => {
     const drop = new Loader(numbered(10), { batchSize: 4, seed: 0 });
     expect(drop.stepsPerEpoch).toBe(2);
-    const sizes = [drop.nextArrays(), drop.nextArrays(), drop.nextArrays()].map((b) => b.indices.length);
+    const sizes = [drop.nextArrays(), drop.nextArrays(), drop.nextArrays()].map(
+      (b) => b.indices.length,
+    );
     expect(sizes).toEqual([4, 4, 4]);
     expect(drop.position()).toEqual({ epoch: 1, index: 1 });
     const keep = new Loader(numbered(10), { batchSize: 4, seed: 0, dropLast: false });
@@ -111,15 +131,25 @@ describe('Loader', () => {
     await new Promise((r) => setImmediate(r));
     again.seek({ epoch: 0, index: 1 });
     expect(take(again, 1)).toEqual([straight[1]]);
-    expect(() => again.seek({ epoch: 0, index: 3 })).toThrow('position.index must be below stepsPerEpoch 3, got 3');
-    expect(() => again.seek({ epoch: -1, index: 0 })).toThrow('position.epoch must be an integer >= 0, got -1');
+    expect(() => again.seek({ epoch: 0, index: 3 })).toThrow(
+      'position.index must be below stepsPerEpoch 3, got 3',
+    );
+    expect(() => again.seek({ epoch: -1, index: 0 })).toThrow(
+      'position.epoch must be an integer >= 0, got -1',
+    );
     again.dispose();
   });
 
   it('uses the prefetched arrays when the event loop ran in between', async () => {
     let reads = 0;
     const base = numbered(8);
-    const counting: Dataset = { ...base, get: (i) => { reads++; return base.get(i); } };
+    const counting: Dataset = {
+      ...base,
+      get: (i) => {
+        reads++;
+        return base.get(i);
+      },
+    };
     const loader = new Loader(counting, { batchSize: 2, seed: 0 });
     const x = loader.nextArrays();
     expect(reads).toBe(1);
@@ -134,7 +164,10 @@ describe('Loader', () => {
   });
 
   it('does not leak tensors', () => {
-    const loader = new Loader(syntheticScenes({ count: 12, size: 16, numClasses: 2, seed: 0 }), { batchSize: 4, seed: 0 });
+    const loader = new Loader(syntheticScenes({ count: 12, size: 16, numClasses: 2, seed: 0 }), {
+      batchSize: 4,
+      seed: 0,
+    });
     disposeBatch(loader.next());
     const before = tf.memory().numTensors;
     for (let i = 0; i < 10; i++) disposeBatch(loader.next());
@@ -144,14 +177,22 @@ describe('Loader', () => {
 
   it('names the dataset and batch on NaN pixels or labels out of range', () => {
     const base = numbered(4);
-    const nan: Dataset = { ...base, get: (i) => ({ ...base.get(i), images: new Float32Array(i.length).fill(Number.NaN) }) };
+    const nan: Dataset = {
+      ...base,
+      get: (i) => ({ ...base.get(i), images: new Float32Array(i.length).fill(Number.NaN) }),
+    };
     expect(() => new Loader(nan, { batchSize: 2, seed: 0, prefetch: false }).next()).toThrow(
       'nums batch 0 of epoch 0: pixel NaN of item 0 must be a number in [0, 1]',
     );
-    const bad: Dataset = { ...base, get: (i) => ({ ...base.get(i), labels: new Int32Array(i.length).fill(7) }) };
+    const bad: Dataset = {
+      ...base,
+      get: (i) => ({ ...base.get(i), labels: new Int32Array(i.length).fill(7) }),
+    };
     expect(() => new Loader(bad, { batchSize: 2, seed: 0, prefetch: false }).next()).toThrow(
       'nums batch 0 of epoch 0: label 7 of item 0 out of range: expected a class in [0, 4)',
     );
-    expect(() => new Loader(base, { batchSize: 0, seed: 0 })).toThrow('Loader: batchSize must be an integer >= 1, got 0');
+    expect(() => new Loader(base, { batchSize: 0, seed: 0 })).toThrow(
+      'Loader: batchSize must be an integer >= 1, got 0',
+    );
   });
 });

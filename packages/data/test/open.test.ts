@@ -35,9 +35,18 @@ describe('openDatasetPath', () => {
     const root = join(dir, 'cifar');
     const inner = join(root, 'cifar-10-batches-bin');
     mkdirSync(inner, { recursive: true });
-    writeFileSync(join(inner, 'data_batch_1.bin'), cifarRecords(2, 10, (i) => [i]));
-    writeFileSync(join(inner, 'data_batch_2.bin'), cifarRecords(3, 10, (i) => [i]));
-    writeFileSync(join(inner, 'test_batch.bin'), cifarRecords(1, 10, () => [7]));
+    writeFileSync(
+      join(inner, 'data_batch_1.bin'),
+      cifarRecords(2, 10, (i) => [i]),
+    );
+    writeFileSync(
+      join(inner, 'data_batch_2.bin'),
+      cifarRecords(3, 10, (i) => [i]),
+    );
+    writeFileSync(
+      join(inner, 'test_batch.bin'),
+      cifarRecords(1, 10, () => [7]),
+    );
     expect((await openDatasetPath(root, 'train')).size).toBe(5);
     const test = await openDatasetPath(root, 'test');
     expect(test.size).toBe(1);

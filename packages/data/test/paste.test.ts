@@ -7,7 +7,14 @@ function source() {
   for (const p of [5, 6, 9, 10]) images[p] = 200;
   for (const r of [0, 1, 2, 3]) images[16 + r * 4] = 255;
   images[3] = 10; // a dim pixel below the threshold: neither pasted nor masked
-  return arrayDataset({ name: 'tiny', images, imageShape: [4, 4, 1], labels: Int32Array.from([1, 0]), numClasses: 2, classNames: ['col', 'block'] });
+  return arrayDataset({
+    name: 'tiny',
+    images,
+    imageShape: [4, 4, 1],
+    labels: Int32Array.from([1, 0]),
+    numClasses: 2,
+    classNames: ['col', 'block'],
+  });
 }
 
 describe('pasteScenes', () => {
@@ -36,7 +43,9 @@ describe('pasteScenes', () => {
         expect(v).toBeCloseTo(label === 1 ? 200 / 255 : 1, 6);
         const y = Math.floor(p / 8);
         const x = p % 8;
-        expect(x >= (box?.x0 ?? 9) && x < (box?.x1 ?? -1) && y >= (box?.y0 ?? 9) && y < (box?.y1 ?? -1)).toBe(true);
+        expect(
+          x >= (box?.x0 ?? 9) && x < (box?.x1 ?? -1) && y >= (box?.y0 ?? 9) && y < (box?.y1 ?? -1),
+        ).toBe(true);
       }
       expect(area).toBe(4); // the 2x2 block or the 4-pixel column
       expect(box?.area).toBe(4);
@@ -46,7 +55,14 @@ describe('pasteScenes', () => {
   });
 
   it('is deterministic, labels the largest visible item and expands gray to RGB', () => {
-    const opts = { count: 6, size: 6, seed: 9, maxObjects: 3, channels: 3 as const, background: 'texture' as const };
+    const opts = {
+      count: 6,
+      size: 6,
+      seed: 9,
+      maxObjects: 3,
+      channels: 3 as const,
+      background: 'texture' as const,
+    };
     const a = pasteScenes(source(), opts).get([0, 1, 2, 3, 4, 5]);
     const b = pasteScenes(source(), opts).get([0, 1, 2, 3, 4, 5]);
     expect(b).toEqual(a);
@@ -65,10 +81,24 @@ describe('pasteScenes', () => {
   });
 
   it('rejects an unlabeled or too large source and bad options', () => {
-    const unlabeled = arrayDataset({ name: 'u', images: new Uint8Array(16), imageShape: [4, 4, 1], labels: Int32Array.from([-1]), numClasses: 0 });
-    expect(() => pasteScenes(unlabeled, { count: 1, size: 8, seed: 0 })).toThrow('source u is unlabeled (numClasses 0)');
-    expect(() => pasteScenes(source(), { count: 1, size: 3, seed: 0 })).toThrow('size 3 is smaller than the items of tiny (4x4); expected size >= 4');
-    expect(() => pasteScenes(source(), { count: 1, size: 8, seed: 0, threshold: 2 })).toThrow('threshold must be a number in [0, 1], got 2');
-    expect(() => pasteScenes(source(), { count: 0, size: 8, seed: 0 })).toThrow('count must be an integer >= 1, got 0');
+    const unlabeled = arrayDataset({
+      name: 'u',
+      images: new Uint8Array(16),
+      imageShape: [4, 4, 1],
+      labels: Int32Array.from([-1]),
+      numClasses: 0,
+    });
+    expect(() => pasteScenes(unlabeled, { count: 1, size: 8, seed: 0 })).toThrow(
+      'source u is unlabeled (numClasses 0)',
+    );
+    expect(() => pasteScenes(source(), { count: 1, size: 3, seed: 0 })).toThrow(
+      'size 3 is smaller than the items of tiny (4x4); expected size >= 4',
+    );
+    expect(() => pasteScenes(source(), { count: 1, size: 8, seed: 0, threshold: 2 })).toThrow(
+      'threshold must be a number in [0, 1], got 2',
+    );
+    expect(() => pasteScenes(source(), { count: 0, size: 8, seed: 0 })).toThrow(
+      'count must be an integer >= 1, got 0',
+    );
   });
 });

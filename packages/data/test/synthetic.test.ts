@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SYNTHETIC_CLASSES, syntheticClass, syntheticScenes, type DatasetBatch } from '@ediy/data';
+import {
+  MAX_SYNTHETIC_CLASSES,
+  syntheticClass,
+  syntheticScenes,
+  type DatasetBatch,
+} from '@ediy/data';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -15,7 +20,9 @@ function checkItem(b: DatasetBatch, i: number, size: number): void {
       if (m === 0) continue;
       labelled++;
       // every object pixel lies in a box of its class
-      const inBox = boxes.some((o) => o.classId === m - 1 && x >= o.x0 && x < o.x1 && y >= o.y0 && y < o.y1);
+      const inBox = boxes.some(
+        (o) => o.classId === m - 1 && x >= o.x0 && x < o.x1 && y >= o.y0 && y < o.y1,
+      );
       expect(inBox, `item ${i} pixel (${y},${x}) class ${m - 1}`).toBe(true);
     }
   }
@@ -39,7 +46,9 @@ describe('syntheticScenes', () => {
     expect(syntheticClass(5)).toEqual({ shape: 'diamond', colour: 'cyan', texture: 'solid' });
     expect(syntheticClass(43)).toEqual({ shape: 'square', colour: 'green', texture: 'stripes' });
     expect(syntheticClass(125)).toEqual({ shape: 'diamond', colour: 'orange', texture: 'checker' });
-    const seen = new Set(range(MAX_SYNTHETIC_CLASSES).map((k) => JSON.stringify(syntheticClass(k))));
+    const seen = new Set(
+      range(MAX_SYNTHETIC_CLASSES).map((k) => JSON.stringify(syntheticClass(k))),
+    );
     expect(seen.size).toBe(126);
     expect(() => syntheticClass(126)).toThrow(/\[0, 126\), got 126/);
   });
@@ -90,7 +99,14 @@ describe('syntheticScenes', () => {
 
   it('with one object, the box is the tight box of the mask and the label its class', () => {
     const size = 48;
-    const ds = syntheticScenes({ count: 10, size, numClasses: 20, seed: 11, minObjects: 1, maxObjects: 1 });
+    const ds = syntheticScenes({
+      count: 10,
+      size,
+      numClasses: 20,
+      seed: 11,
+      minObjects: 1,
+      maxObjects: 1,
+    });
     const b = ds.get(range(10));
     for (let i = 0; i < 10; i++) {
       const [box] = b.boxes?.[i] ?? [];
@@ -130,11 +146,21 @@ describe('syntheticScenes', () => {
 
   it('rejects bad options and indices, naming them', () => {
     const ok = { count: 4, size: 32, numClasses: 3, seed: 0 };
-    expect(() => syntheticScenes({ ...ok, size: 8 })).toThrow(/size must be an integer >= 16, got 8/);
-    expect(() => syntheticScenes({ ...ok, numClasses: 0 })).toThrow(/numClasses must be an integer >= 1, got 0/);
+    expect(() => syntheticScenes({ ...ok, size: 8 })).toThrow(
+      /size must be an integer >= 16, got 8/,
+    );
+    expect(() => syntheticScenes({ ...ok, numClasses: 0 })).toThrow(
+      /numClasses must be an integer >= 1, got 0/,
+    );
     expect(() => syntheticScenes({ ...ok, numClasses: 200 })).toThrow(/at most 126, got 200/);
-    expect(() => syntheticScenes({ ...ok, minObjects: 3, maxObjects: 2 })).toThrow(/maxObjects.*>= 3, got 2/);
-    expect(() => syntheticScenes({ ...ok, seed: Number.NaN })).toThrow(/seed must be a finite number, got NaN/);
-    expect(() => syntheticScenes(ok).get([4])).toThrow(/index 4 \(position 0\) must be an integer in \[0, 4\)/);
+    expect(() => syntheticScenes({ ...ok, minObjects: 3, maxObjects: 2 })).toThrow(
+      /maxObjects.*>= 3, got 2/,
+    );
+    expect(() => syntheticScenes({ ...ok, seed: Number.NaN })).toThrow(
+      /seed must be a finite number, got NaN/,
+    );
+    expect(() => syntheticScenes(ok).get([4])).toThrow(
+      /index 4 \(position 0\) must be an integer in \[0, 4\)/,
+    );
   });
 });

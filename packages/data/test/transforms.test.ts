@@ -15,17 +15,41 @@ describe('arrayDataset', () => {
   it('reads bytes as /255 and floats as they are, and checks its input', () => {
     const ds = numbered(4);
     expect(Array.from(ds.get([3, 0]).images)).toEqual([3 / 255, 0].map(Math.fround));
-    const f = arrayDataset({ name: 'f', images: Float32Array.from([0.5, 0.25]), imageShape: [1, 1, 1], labels: Int32Array.from([0, 1]), numClasses: 2 });
+    const f = arrayDataset({
+      name: 'f',
+      images: Float32Array.from([0.5, 0.25]),
+      imageShape: [1, 1, 1],
+      labels: Int32Array.from([0, 1]),
+      numClasses: 2,
+    });
     expect(Array.from(f.get([1]).images)).toEqual([0.25]);
-    expect(() => arrayDataset({ name: 'nan', images: Float32Array.from([0.5, Number.NaN]), imageShape: [1, 1, 1], labels: Int32Array.from([0, 1]), numClasses: 2 })).toThrow(
-      'nan: pixel value NaN at offset 1 must be a number in [0, 1]',
-    );
-    expect(() => arrayDataset({ name: 'lab', images: new Uint8Array(2), imageShape: [1, 1, 1], labels: Int32Array.from([0, 2]), numClasses: 2 })).toThrow(
-      'lab: label of image 1 is 2, expected a class in [0, 2)',
-    );
-    expect(() => arrayDataset({ name: 'len', images: new Uint8Array(3), imageShape: [1, 1, 1], labels: Int32Array.from([0, 1]), numClasses: 2 })).toThrow(
-      'len: images must hold 2 x 1x1x1 = 2 values (one image per label), got 3',
-    );
+    expect(() =>
+      arrayDataset({
+        name: 'nan',
+        images: Float32Array.from([0.5, Number.NaN]),
+        imageShape: [1, 1, 1],
+        labels: Int32Array.from([0, 1]),
+        numClasses: 2,
+      }),
+    ).toThrow('nan: pixel value NaN at offset 1 must be a number in [0, 1]');
+    expect(() =>
+      arrayDataset({
+        name: 'lab',
+        images: new Uint8Array(2),
+        imageShape: [1, 1, 1],
+        labels: Int32Array.from([0, 2]),
+        numClasses: 2,
+      }),
+    ).toThrow('lab: label of image 1 is 2, expected a class in [0, 2)');
+    expect(() =>
+      arrayDataset({
+        name: 'len',
+        images: new Uint8Array(3),
+        imageShape: [1, 1, 1],
+        labels: Int32Array.from([0, 1]),
+        numClasses: 2,
+      }),
+    ).toThrow('len: images must hold 2 x 1x1x1 = 2 values (one image per label), got 3');
   });
 });
 
@@ -50,11 +74,16 @@ describe('toRgb, subset, splitDataset', () => {
     const { train, test } = splitDataset(ds, { testFraction: 0.2, seed: 5 });
     expect(test.size).toBe(10);
     expect(train.size).toBe(40);
-    const ids = (d: typeof ds) => Array.from(d.get(Array.from({ length: d.size }, (_, i) => i)).images, (v) => Math.round(v * 255));
+    const ids = (d: typeof ds) =>
+      Array.from(d.get(Array.from({ length: d.size }, (_, i) => i)).images, (v) =>
+        Math.round(v * 255),
+      );
     const all = [...ids(train), ...ids(test)].sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(ids(splitDataset(ds, { testFraction: 0.2, seed: 5 }).test)).toEqual(ids(test));
     expect(ids(splitDataset(ds, { testFraction: 0.2, seed: 6 }).test)).not.toEqual(ids(test));
-    expect(() => splitDataset(ds, { testFraction: 1.5, seed: 0 })).toThrow('testFraction must be a number in [0, 1], got 1.5');
+    expect(() => splitDataset(ds, { testFraction: 1.5, seed: 0 })).toThrow(
+      'testFraction must be a number in [0, 1], got 1.5',
+    );
   });
 });

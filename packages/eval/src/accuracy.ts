@@ -14,7 +14,13 @@ export interface TopkAccuracy {
  * Whether `label` is among the `k` highest of `scores[offset .. offset+numClasses-1]`.
  * Ties rank the lower class id first, as argmax does.
  */
-export function inTopK(scores: ArrayLike<number>, offset: number, numClasses: number, label: number, k: number): boolean {
+export function inTopK(
+  scores: ArrayLike<number>,
+  offset: number,
+  numClasses: number,
+  label: number,
+  k: number,
+): boolean {
   const s = scores[offset + label] as number;
   let ahead = 0;
   for (let c = 0; c < numClasses; c++) {
@@ -28,10 +34,16 @@ export function inTopK(scores: ArrayLike<number>, offset: number, numClasses: nu
  * Top-1 and top-5 accuracy of row-major scores [n, numClasses] against `labels`.
  * With fewer than 5 classes, top-5 counts all classes (and is 1).
  */
-export function topkAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): TopkAccuracy {
+export function topkAccuracy(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): TopkAccuracy {
   const n = labels.length;
   if (scores.length !== n * numClasses) {
-    throw new Error(`scores must have ${n}x${numClasses} = ${n * numClasses} values, got ${scores.length}`);
+    throw new Error(
+      `scores must have ${n}x${numClasses} = ${n * numClasses} values, got ${scores.length}`,
+    );
   }
   if (n === 0) throw new Error('topkAccuracy needs at least one sample');
   let c1 = 0;

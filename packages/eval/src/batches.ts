@@ -21,19 +21,27 @@ export interface ImageBatches {
  * Validates `images` ([n,H,W,C], float32; a bare Float32Array needs `shape`) and
  * returns a batch reader.
  */
-export function imageBatches(images: ImagesInput, shape: readonly number[] | undefined, name: string): ImageBatches {
+export function imageBatches(
+  images: ImagesInput,
+  shape: readonly number[] | undefined,
+  name: string,
+): ImageBatches {
   if (images instanceof Float32Array) {
-    if (!shape) throw new Error(`${name} is a Float32Array, so options.shape [n,H,W,C] is required`);
+    if (!shape)
+      throw new Error(`${name} is a Float32Array, so options.shape [n,H,W,C] is required`);
     return imageBatches({ data: images, shape }, undefined, name);
   }
   if (images === null || typeof images !== 'object' || !('shape' in images)) {
-    throw new TypeError(`${name} must be a tf.Tensor4D, {data, shape} or a Float32Array, got ${String(images)}`);
+    throw new TypeError(
+      `${name} must be a tf.Tensor4D, {data, shape} or a Float32Array, got ${String(images)}`,
+    );
   }
   const d = assertShape({ shape: [...images.shape] }, ['n', 'H', 'W', 'C'], name);
   const dims = [d.n, d.H, d.W, d.C] as [number, number, number, number];
   assertInteger(dims[0], 1, `${name} count`);
   if (images instanceof tf.Tensor) {
-    if (images.dtype !== 'float32') throw new TypeError(`${name} must have dtype float32, got ${images.dtype}`);
+    if (images.dtype !== 'float32')
+      throw new TypeError(`${name} must have dtype float32, got ${images.dtype}`);
     const t = images;
     return {
       shape: dims,
@@ -44,11 +52,18 @@ export function imageBatches(images: ImagesInput, shape: readonly number[] | und
   if (!(data instanceof Float32Array)) throw new TypeError(`${name}.data must be a Float32Array`);
   const per = dims[1] * dims[2] * dims[3];
   if (data.length !== dims[0] * per) {
-    throw new Error(`${name}.data has ${data.length} values but shape [${dims.join(',')}] needs ${dims[0] * per}`);
+    throw new Error(
+      `${name}.data has ${data.length} values but shape [${dims.join(',')}] needs ${dims[0] * per}`,
+    );
   }
   return {
     shape: dims,
     batch: (start, size) =>
-      tf.tensor4d(data.subarray(start * per, (start + size) * per), [size, dims[1], dims[2], dims[3]]),
+      tf.tensor4d(data.subarray(start * per, (start + size) * per), [
+        size,
+        dims[1],
+        dims[2],
+        dims[3],
+      ]),
   };
 }

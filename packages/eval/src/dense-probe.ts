@@ -67,7 +67,14 @@ interface Split {
   W: number;
 }
 
-function readSplit(maps: FloatInput, masks: MaskInput, C: number | undefined, numClasses: number, which: string, ignore?: number): Split & { C: number } {
+function readSplit(
+  maps: FloatInput,
+  masks: MaskInput,
+  C: number | undefined,
+  numClasses: number,
+  which: string,
+  ignore?: number,
+): Split & { C: number } {
   const f = readFloat(maps, ['n', 'h', 'w', C ?? 'C'], `${which}Maps`);
   const n = f.dims.n as number;
   const mk = readMask(masks, [n, 'H', 'W'], numClasses, `${which}Masks`, {}, ignore);
@@ -84,7 +91,12 @@ function readSplit(maps: FloatInput, masks: MaskInput, C: number | undefined, nu
 }
 
 /** Per-pixel logits [B,H,W,K] of maps [B,h,w,C] under the 1x1 classifier (W, b). */
-function logits(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor, size: [number, number]): tf.Tensor4D {
+function logits(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor,
+  bias: tf.Tensor,
+  size: [number, number],
+): tf.Tensor4D {
   const [B, h, w, C] = x.shape;
   const K = bias.shape[0] as number;
   const regionLogits = tf.add(tf.matMul(tf.reshape(x, [B * h * w, C]), kernel), bias);
@@ -103,8 +115,15 @@ function logits(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor, size: [numbe
 export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
   const { numClasses, ignoreLabel } = options;
   assertInteger(numClasses, 2, 'numClasses');
-  if (ignoreLabel !== undefined && Number.isInteger(ignoreLabel) && ignoreLabel >= 0 && ignoreLabel < numClasses) {
-    throw new RangeError(`ignoreLabel must not be a class id in [0, ${numClasses - 1}], got ${ignoreLabel}`);
+  if (
+    ignoreLabel !== undefined &&
+    Number.isInteger(ignoreLabel) &&
+    ignoreLabel >= 0 &&
+    ignoreLabel < numClasses
+  ) {
+    throw new RangeError(
+      `ignoreLabel must not be a class id in [0, ${numClasses - 1}], got ${ignoreLabel}`,
+    );
   }
   const epochs = options.epochs ?? 20;
   const batchSize = options.batchSize ?? 8;
@@ -116,7 +135,14 @@ export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
   assertInRange(lr, 0, Infinity, 'learningRate');
   assertInRange(momentum, 0, 1, 'momentum');
   assertInRange(weightDecay, 0, Infinity, 'weightDecay');
-  const train = readSplit(options.trainMaps, options.trainMasks, undefined, numClasses, 'train', ignoreLabel);
+  const train = readSplit(
+    options.trainMaps,
+    options.trainMasks,
+    undefined,
+    numClasses,
+    'train',
+    ignoreLabel,
+  );
   const C = train.C;
   const test = readSplit(options.testMaps, options.testMasks, C, numClasses, 'test', ignoreLabel);
   if (options.standardize ?? true) {
@@ -176,7 +202,16 @@ export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
       }
       lossCurve.push(pixels > 0 ? lossSum / pixels : NaN);
     }
-    return scoreSegmentation(test, C, kernel.value, bias.value, numClasses, batchSize, ignoreLabel, lossCurve);
+    return scoreSegmentation(
+      test,
+      C,
+      kernel.value,
+      bias.value,
+      numClasses,
+      batchSize,
+      ignoreLabel,
+      lossCurve,
+    );
   } finally {
     disposeParams(params);
   }
@@ -198,7 +233,12 @@ function scoreSegmentation(
   for (let start = 0; start < test.n; start += batchSize) {
     const B = Math.min(batchSize, test.n - start);
     const pred = tf.tidy(() => {
-      const x = tf.tensor4d(test.maps.subarray(start * mapSize, (start + B) * mapSize), [B, test.h, test.w, C]);
+      const x = tf.tensor4d(test.maps.subarray(start * mapSize, (start + B) * mapSize), [
+        B,
+        test.h,
+        test.w,
+        C,
+      ]);
       return tf.argMax(logits(x, kernel, bias, [test.H, test.W]), -1).dataSync();
     });
     for (let p = 0; p < B * maskSize; p++) {
@@ -221,7 +261,9 @@ export function segmentationMetrics(
   numClasses: number,
 ): SegmentationMetrics {
   if (confusion.length !== numClasses * numClasses) {
-    throw new Error(`confusion must have ${numClasses}x${numClasses} entries, got ${confusion.length}`);
+    throw new Error(
+      `confusion must have ${numClasses}x${numClasses} entries, got ${confusion.length}`,
+    );
   }
   const perClassIoU: number[] = [];
   let correct = 0;
@@ -247,6 +289,7 @@ export function segmentationMetrics(
       perClassIoU.push(NaN);
     }
   }
-  if (total === 0) throw new Error('segmentation metrics need at least one labelled (non-ignored) pixel');
+  if (total === 0)
+    throw new Error('segmentation metrics need at least one labelled (non-ignored) pixel');
   return { mIoU: iouSum / present, pixelAccuracy: correct / total, perClassIoU };
 }

@@ -39,7 +39,8 @@ export function extractFeatures(
   images: ImagesInput,
   options: ExtractOptions = {},
 ): ExtractedFeatures {
-  if (typeof extractor !== 'function') throw new TypeError(`extractor must be a function, got ${String(extractor)}`);
+  if (typeof extractor !== 'function')
+    throw new TypeError(`extractor must be a function, got ${String(extractor)}`);
   const batchSize = options.batchSize ?? 32;
   assertInteger(batchSize, 1, 'batchSize');
   const source = imageBatches(images, options.shape, 'images');
@@ -66,7 +67,9 @@ export function extractFeatures(
       const p = out.pooled.dataSync();
       for (const v of p) {
         if (!Number.isFinite(v)) {
-          throw new RangeError(`extractor produced a non-finite pooled feature (${v}) in the batch at image ${start}`);
+          throw new RangeError(
+            `extractor produced a non-finite pooled feature (${v}) in the batch at image ${start}`,
+          );
         }
       }
       const C = bound.C as number;

@@ -64,7 +64,8 @@ export function fromLayersModel(model: LayersModel): FeatureExtractor {
   const inputs = pooledOut.inputs;
   if (inputs.length === 1 && inputs[0] === mapOut) {
     const layer = pooledOut.sourceLayer;
-    const pool = (map: tf.Tensor4D): tf.Tensor2D => layer.apply(map, { training: false }) as tf.Tensor2D;
+    const pool = (map: tf.Tensor4D): tf.Tensor2D =>
+      layer.apply(map, { training: false }) as tf.Tensor2D;
     return Object.assign(run, { pool });
   }
   return run;

@@ -47,14 +47,23 @@ export function saliencyGrid(
   path: string,
   options: SaliencyGridOptions = {},
 ): ImageSize {
-  if (!Array.isArray(rows) || rows.length === 0) throw new Error('saliencyGrid needs at least one row');
+  if (!Array.isArray(rows) || rows.length === 0)
+    throw new Error('saliencyGrid needs at least one row');
   const bound: Record<string, number> = {};
   const parsed = rows.map((row, r) => {
     if (typeof row?.label !== 'string') throw new TypeError(`rows[${r}].label must be a string`);
     const img = readFloat(row.images, ['n', 'H', 'W', 'C'], `rows[${r}].images`, bound);
     Object.assign(bound, { n: img.dims.n, H: img.dims.H, W: img.dims.W });
-    const heat = readFloat(row.heatmaps, [bound.n as number, bound.H as number, bound.W as number], `rows[${r}].heatmaps`);
-    return { label: row.label, images: { data: img.data, shape: img.shape }, heat: { data: heat.data, shape: heat.shape } };
+    const heat = readFloat(
+      row.heatmaps,
+      [bound.n as number, bound.H as number, bound.W as number],
+      `rows[${r}].heatmaps`,
+    );
+    return {
+      label: row.label,
+      images: { data: img.data, shape: img.shape },
+      heat: { data: heat.data, shape: heat.shape },
+    };
   });
   const n = bound.n as number;
   const H = bound.H as number;
@@ -75,7 +84,15 @@ export function saliencyGrid(
   for (let i = 0; i < width * height; i++) rgba.set([32, 32, 32, 255], i * 4);
   parsed.forEach((row, r) => {
     const top = pad + r * (cellH + pad);
-    drawText(rgba, width, row.label, pad, top + Math.floor((cellH - FONT_SIZE.height * fontScale) / 2), [255, 255, 255], fontScale);
+    drawText(
+      rgba,
+      width,
+      row.label,
+      pad,
+      top + Math.floor((cellH - FONT_SIZE.height * fontScale) / 2),
+      [255, 255, 255],
+      fontScale,
+    );
     for (let c = 0; c < n; c++) {
       const cell = overlayHeatmap(batchItem(row.images, c), batchItem(row.heat, c), options);
       const x0 = left + c * (cellW + pad);

@@ -63,11 +63,14 @@ export function readFloat(
   const dims = assertShape({ shape: [...x.shape] }, pattern, name, bound);
   let data: Float32Array;
   if (x instanceof tf.Tensor) {
-    if (x.dtype !== 'float32') throw new TypeError(`${name} must have dtype float32, got ${x.dtype}`);
+    if (x.dtype !== 'float32')
+      throw new TypeError(`${name} must have dtype float32, got ${x.dtype}`);
     data = x.dataSync() as Float32Array;
   } else {
     if (!(x.data instanceof Float32Array)) {
-      throw new TypeError(`${name}.data must be a Float32Array, got ${Object.prototype.toString.call(x.data)}`);
+      throw new TypeError(
+        `${name}.data must be a Float32Array, got ${Object.prototype.toString.call(x.data)}`,
+      );
     }
     if (x.data.length !== product(x.shape)) {
       throw new Error(
@@ -78,7 +81,9 @@ export function readFloat(
   }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
-      throw new RangeError(`${name} must hold finite values, got ${String(data[i])} at flat index ${i}`);
+      throw new RangeError(
+        `${name} must hold finite values, got ${String(data[i])} at flat index ${i}`,
+      );
     }
   }
   return { data, dims, shape: [...x.shape] };
@@ -97,7 +102,9 @@ export function readMask(
   ignoreLabel?: number,
 ): MaskRead {
   if (x === null || typeof x !== 'object' || !('shape' in x)) {
-    throw new TypeError(`${name} must be an int32 tf.Tensor or {data: Int32Array, shape}, got ${String(x)}`);
+    throw new TypeError(
+      `${name} must be an int32 tf.Tensor or {data: Int32Array, shape}, got ${String(x)}`,
+    );
   }
   const dims = assertShape({ shape: [...x.shape] }, pattern, name, bound);
   let data: Int32Array;
@@ -106,7 +113,9 @@ export function readMask(
     data = x.dataSync() as Int32Array;
   } else {
     if (!(x.data instanceof Int32Array)) {
-      throw new TypeError(`${name}.data must be an Int32Array, got ${Object.prototype.toString.call(x.data)}`);
+      throw new TypeError(
+        `${name}.data must be an Int32Array, got ${Object.prototype.toString.call(x.data)}`,
+      );
     }
     if (x.data.length !== product(x.shape)) {
       throw new Error(
@@ -119,7 +128,12 @@ export function readMask(
   return { data, dims };
 }
 
-function checkLabelValues(data: ArrayLike<number>, numClasses: number, name: string, ignoreLabel?: number): void {
+function checkLabelValues(
+  data: ArrayLike<number>,
+  numClasses: number,
+  name: string,
+  ignoreLabel?: number,
+): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i] as number;
     if (v === ignoreLabel) continue;
@@ -134,7 +148,12 @@ function checkLabelValues(data: ArrayLike<number>, numClasses: number, name: str
 }
 
 /** Checks `n` class labels in [0, numClasses) and returns them as an Int32Array. */
-export function readLabels(labels: ArrayLike<number>, n: number, numClasses: number, name: string): Int32Array {
+export function readLabels(
+  labels: ArrayLike<number>,
+  n: number,
+  numClasses: number,
+  name: string,
+): Int32Array {
   if (labels === null || typeof labels !== 'object' || typeof labels.length !== 'number') {
     throw new TypeError(`${name} must be an array of class ids, got ${String(labels)}`);
   }
@@ -149,7 +168,10 @@ export function readLabels(labels: ArrayLike<number>, n: number, numClasses: num
  * The `i`-th item of a batch, e.g. one image `[H,W,C]` of images `[n,H,W,C]`, as a
  * host array that shares the batch's memory (no copy).
  */
-export function batchItem<T extends Float32Array | Int32Array>(batch: HostArray<T>, i: number): HostArray<T> {
+export function batchItem<T extends Float32Array | Int32Array>(
+  batch: HostArray<T>,
+  i: number,
+): HostArray<T> {
   const n = batch.shape[0];
   if (n === undefined || !Number.isInteger(i) || i < 0 || i >= n) {
     throw new RangeError(`batchItem index must be an integer in [0, ${(n ?? 0) - 1}], got ${i}`);

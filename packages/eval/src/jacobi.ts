@@ -11,9 +11,16 @@
  * 6-10 sweeps.
  * @returns the eigenvalues in descending order.
  */
-export function symmetricEigenvalues(a: ArrayLike<number>, n: number, tol = 1e-14, maxSweeps = 60): Float64Array {
+export function symmetricEigenvalues(
+  a: ArrayLike<number>,
+  n: number,
+  tol = 1e-14,
+  maxSweeps = 60,
+): Float64Array {
   if (!Number.isInteger(n) || n < 1 || a.length !== n * n) {
-    throw new Error(`symmetricEigenvalues needs an n x n matrix, got n=${n} and ${a.length} values`);
+    throw new Error(
+      `symmetricEigenvalues needs an n x n matrix, got n=${n} and ${a.length} values`,
+    );
   }
   const m = Float64Array.from(a);
   for (let i = 0; i < n; i++) {
@@ -21,7 +28,9 @@ export function symmetricEigenvalues(a: ArrayLike<number>, n: number, tol = 1e-1
       const v = m[i * n + j] as number;
       const w = m[j * n + i] as number;
       if (!Number.isFinite(v) || !Number.isFinite(w)) {
-        throw new RangeError(`matrix entries must be finite, got ${Number.isFinite(v) ? w : v} at (${i},${j})`);
+        throw new RangeError(
+          `matrix entries must be finite, got ${Number.isFinite(v) ? w : v} at (${i},${j})`,
+        );
       }
       if (Math.abs(v - w) > 1e-6 * (Math.abs(v) + Math.abs(w) + 1)) {
         throw new Error(`matrix must be symmetric: entry (${i},${j}) is ${v}, (${j},${i}) is ${w}`);

@@ -57,7 +57,8 @@ export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
   const n = train.dims.n as number;
   const C = train.dims.C as number;
   assertInteger(k, 1, 'k');
-  if (k > n) throw new RangeError(`k must be at most the number of training features (${n}), got ${k}`);
+  if (k > n)
+    throw new RangeError(`k must be at most the number of training features (${n}), got ${k}`);
   const labels = readLabels(options.trainLabels, n, numClasses, 'trainLabels');
   const bank = tf.tidy(() => tf.transpose(l2Normalize(tf.tensor2d(train.data, [n, C]))));
   let disposed = false;
@@ -70,7 +71,9 @@ export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
       for (let start = 0; start < m; start += batchSize) {
         const size = Math.min(batchSize, m - start);
         const [vals, idx] = tf.tidy(() => {
-          const qb = l2Normalize(tf.tensor2d(q.data.subarray(start * C, (start + size) * C), [size, C]));
+          const qb = l2Normalize(
+            tf.tensor2d(q.data.subarray(start * C, (start + size) * C), [size, C]),
+          );
           const top = tf.topk(tf.matMul(qb, bank), k, true);
           return [top.values.dataSync(), top.indices.dataSync()];
         });
@@ -78,7 +81,9 @@ export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
           const row = (start + r) * numClasses;
           for (let j = 0; j < k; j++) {
             const cls = labels[idx[r * k + j] as number] as number;
-            out[row + cls] = (out[row + cls] as number) + Math.exp(((vals[r * k + j] as number) - 1) / temperature);
+            out[row + cls] =
+              (out[row + cls] as number) +
+              Math.exp(((vals[r * k + j] as number) - 1) / temperature);
           }
         }
       }

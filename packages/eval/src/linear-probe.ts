@@ -99,7 +99,9 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
           const x = tf.gather(xTrain, ix);
           const onehot = tf.oneHot(tf.gather(labels, ix), numClasses);
           const { value, grads } = tf.valueAndGrads((w: tf.Tensor, bias: tf.Tensor) =>
-            tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(tf.add(tf.matMul(x, w), bias))), 1))),
+            tf.neg(
+              tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(tf.add(tf.matMul(x, w), bias))), 1)),
+            ),
           )([W.value, b.value]);
           sgdStep([W, b], grads, rate, momentum);
           return value;

@@ -31,7 +31,11 @@ export interface OverlayOptions {
  * with a jet colormap.
  * @returns RGBA bytes, H*W*4, row-major, alpha 255.
  */
-export function overlayHeatmap(image: FloatInput, heat: FloatInput, options: OverlayOptions = {}): Uint8Array {
+export function overlayHeatmap(
+  image: FloatInput,
+  heat: FloatInput,
+  options: OverlayOptions = {},
+): Uint8Array {
   const alpha = options.alpha ?? 0.5;
   assertInRange(alpha, 0, 1, 'alpha');
   const img = readFloat(image, ['H', 'W', 'C'], 'image');

@@ -11,15 +11,25 @@ import { assertInteger } from '@ediy/backend';
  * to `path`, creating its directory. The bytes go to a temporary file beside `path`
  * that is then renamed over it, so readers never see a partial image.
  */
-export function writePng(path: string, rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): void {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string, got ${String(path)}`);
+export function writePng(
+  path: string,
+  rgba: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+): void {
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`path must be a non-empty string, got ${String(path)}`);
   assertInteger(width, 1, 'width');
   assertInteger(height, 1, 'height');
   if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) {
-    throw new TypeError(`rgba must be a Uint8Array or Uint8ClampedArray, got ${Object.prototype.toString.call(rgba)}`);
+    throw new TypeError(
+      `rgba must be a Uint8Array or Uint8ClampedArray, got ${Object.prototype.toString.call(rgba)}`,
+    );
   }
   if (rgba.length !== width * height * 4) {
-    throw new Error(`rgba must have width*height*4 = ${width * height * 4} bytes for ${width}x${height}, got ${rgba.length}`);
+    throw new Error(
+      `rgba must have width*height*4 = ${width * height * 4} bytes for ${width}x${height}, got ${rgba.length}`,
+    );
   }
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);

@@ -18,7 +18,8 @@ export function regionSimilarity(maps: FloatInput): number {
   const B = dims.B as number;
   const N = (dims.h as number) * (dims.w as number);
   const C = dims.C as number;
-  if (N < 2) throw new Error(`maps must have at least 2 regions per image (h*w >= 2), got h*w = ${N}`);
+  if (N < 2)
+    throw new Error(`maps must have at least 2 regions per image (h*w >= 2), got h*w = ${N}`);
   if (B < 1) throw new Error('maps must hold at least one image');
   return tf.tidy(() => {
     const x = tf.tensor3d(data, [B, N, C]);
@@ -62,7 +63,8 @@ export function effectiveRank(features: FloatInput, options: EffectiveRankOption
   // spurious rank to collapsed features.
   const mean = new Float64Array(C);
   if (options.center) {
-    for (let i = 0; i < data.length; i++) mean[i % C] = (mean[i % C] as number) + (data[i] as number) / n;
+    for (let i = 0; i < data.length; i++)
+      mean[i % C] = (mean[i % C] as number) + (data[i] as number) / n;
   }
   const size = Math.min(n, C);
   const sym = n < C ? rowGram(data, n, C, mean) : columnGram(data, n, C, mean);
@@ -89,19 +91,30 @@ function columnGram(data: Float32Array, n: number, C: number, mean: Float64Array
     const rows = Math.min(B, n - r0);
     block.fill(0);
     for (let r = 0; r < rows; r++) {
-      for (let i = 0; i < C; i++) block[r * C + i] = (data[(r0 + r) * C + i] as number) - (mean[i] as number);
+      for (let i = 0; i < C; i++)
+        block[r * C + i] = (data[(r0 + r) * C + i] as number) - (mean[i] as number);
     }
     for (let i = 0; i < C; i++) {
       const base = i * C;
-      const x0 = block[i] as number, x1 = block[C + i] as number, x2 = block[2 * C + i] as number;
-      const x3 = block[3 * C + i] as number, x4 = block[4 * C + i] as number, x5 = block[5 * C + i] as number;
-      const x6 = block[6 * C + i] as number, x7 = block[7 * C + i] as number;
+      const x0 = block[i] as number,
+        x1 = block[C + i] as number,
+        x2 = block[2 * C + i] as number;
+      const x3 = block[3 * C + i] as number,
+        x4 = block[4 * C + i] as number,
+        x5 = block[5 * C + i] as number;
+      const x6 = block[6 * C + i] as number,
+        x7 = block[7 * C + i] as number;
       for (let j = i; j < C; j++) {
         sym[base + j] =
           (sym[base + j] as number) +
-          x0 * (block[j] as number) + x1 * (block[C + j] as number) + x2 * (block[2 * C + j] as number) +
-          x3 * (block[3 * C + j] as number) + x4 * (block[4 * C + j] as number) + x5 * (block[5 * C + j] as number) +
-          x6 * (block[6 * C + j] as number) + x7 * (block[7 * C + j] as number);
+          x0 * (block[j] as number) +
+          x1 * (block[C + j] as number) +
+          x2 * (block[2 * C + j] as number) +
+          x3 * (block[3 * C + j] as number) +
+          x4 * (block[4 * C + j] as number) +
+          x5 * (block[5 * C + j] as number) +
+          x6 * (block[6 * C + j] as number) +
+          x7 * (block[7 * C + j] as number);
       }
     }
   }
@@ -137,12 +150,18 @@ export interface RegionDiversity {
  * Region diversity of maps [B,h,w,C]: the mean within-image region cosine similarity
  * and the effective rank of all region features of all images together.
  */
-export function regionDiversity(maps: FloatInput, options: EffectiveRankOptions = {}): RegionDiversity {
+export function regionDiversity(
+  maps: FloatInput,
+  options: EffectiveRankOptions = {},
+): RegionDiversity {
   const { data, dims } = readFloat(maps, ['B', 'h', 'w', 'C'], 'maps');
   const C = dims.C as number;
   const host = { data, shape: [data.length / C, C] };
   return {
-    meanRegionCosine: regionSimilarity({ data, shape: [dims.B as number, dims.h as number, dims.w as number, C] }),
+    meanRegionCosine: regionSimilarity({
+      data,
+      shape: [dims.B as number, dims.h as number, dims.w as number, C],
+    }),
     effectiveRank: effectiveRank(host, options),
   };
 }

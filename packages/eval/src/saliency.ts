@@ -38,7 +38,11 @@ function spatialNorm(x: tf.Tensor): tf.Tensor {
 }
 
 /** Grad-CAM score S, summed over the batch (images are independent, so dS_b/dA_b is kept). */
-function camScore(map: tf.Tensor4D, pool: (m: tf.Tensor4D) => tf.Tensor2D, target: 'norm' | 'cosine'): tf.Scalar {
+function camScore(
+  map: tf.Tensor4D,
+  pool: (m: tf.Tensor4D) => tf.Tensor2D,
+  target: 'norm' | 'cosine',
+): tf.Scalar {
   const pooled = pool(map);
   if (target === 'norm') return tf.sum(spatialNorm(pooled));
   const p = tf.reshape(pooled, [pooled.shape[0], 1, 1, pooled.shape[1]]);
@@ -60,8 +64,13 @@ function camScore(map: tf.Tensor4D, pool: (m: tf.Tensor4D) => tf.Tensor2D, targe
  * relu(A_ij . pooled), each region's agreement with the global feature.
  * Region maps are upsampled bilinearly (half-pixel centres). Leaves no tensors behind.
  */
-export function saliencyMaps(extractor: FeatureExtractor, images: ImagesInput, options: SaliencyOptions): HostArray {
-  if (typeof extractor !== 'function') throw new TypeError(`extractor must be a function, got ${String(extractor)}`);
+export function saliencyMaps(
+  extractor: FeatureExtractor,
+  images: ImagesInput,
+  options: SaliencyOptions,
+): HostArray {
+  if (typeof extractor !== 'function')
+    throw new TypeError(`extractor must be a function, got ${String(extractor)}`);
   const method = options?.method;
   if (method !== 'norm' && method !== 'gradcam') {
     throw new Error(`saliency method must be 'norm' or 'gradcam', got ${JSON.stringify(method)}`);
@@ -102,7 +111,8 @@ export function saliencyMaps(extractor: FeatureExtractor, images: ImagesInput, o
       return tf.mul(scaled, tf.cast(tf.greater(range, 1e-12), 'float32')).dataSync();
     });
     for (const v of heat) {
-      if (!Number.isFinite(v)) throw new RangeError(`saliency of the batch at image ${start} is not finite (${v})`);
+      if (!Number.isFinite(v))
+        throw new RangeError(`saliency of the batch at image ${start} is not finite (${v})`);
     }
     out.set(heat, start * H * W);
   }

@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Learning rate at `step` of `totalSteps`: base * (1 + cos(pi * step / totalSteps)) / 2. */
 export function cosineLearningRate(base: number, step: number, totalSteps: number): number {
   if (!(totalSteps >= 1) || !(step >= 0)) {
-    throw new RangeError(`cosineLearningRate needs step >= 0 and totalSteps >= 1, got ${step}, ${totalSteps}`);
+    throw new RangeError(
+      `cosineLearningRate needs step >= 0 and totalSteps >= 1, got ${step}, ${totalSteps}`,
+    );
   }
   return (base * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2;
 }
@@ -32,7 +34,12 @@ export function sgdParam(shape: number[], weightDecay: number): SgdParam {
  * One Nesterov step (PyTorch's form): g' = g + wd * w; v = mu * v + g';
  * w = w - lr * (g' + mu * v). Updates the variables in place; `grads` stay the caller's.
  */
-export function sgdStep(params: SgdParam[], grads: tf.Tensor[], lr: number, momentum: number): void {
+export function sgdStep(
+  params: SgdParam[],
+  grads: tf.Tensor[],
+  lr: number,
+  momentum: number,
+): void {
   tf.tidy(() => {
     params.forEach((p, i) => {
       const g0 = grads[i];

@@ -18,7 +18,9 @@ export interface ChannelStats {
 export function channelStats(data: Float32Array, C: number, eps = 1e-6): ChannelStats {
   const rows = data.length / C;
   if (!Number.isInteger(rows) || rows < 1) {
-    throw new Error(`channelStats needs a whole number of rows of ${C} channels, got ${data.length} values`);
+    throw new Error(
+      `channelStats needs a whole number of rows of ${C} channels, got ${data.length} values`,
+    );
   }
   const sum = new Float64Array(C);
   const sq = new Float64Array(C);

@@ -46,7 +46,10 @@ export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]
     // Rows: [B,h,w,K] -> [h, B*w*K], then Ry [H,h] @ it -> [H, B*w*K].
     const rows = tf.matMul(ry, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, B * w * K]));
     // Columns: [H,B,w,K] -> [w, H*B*K], then Rx [W,w] @ it -> [W, H*B*K].
-    const cols = tf.reshape(tf.transpose(tf.reshape(rows, [H, B, w, K]), [2, 0, 1, 3]), [w, H * B * K]);
+    const cols = tf.reshape(tf.transpose(tf.reshape(rows, [H, B, w, K]), [2, 0, 1, 3]), [
+      w,
+      H * B * K,
+    ]);
     const out = tf.reshape(tf.matMul(rx, cols), [W, H, B, K]);
     return tf.transpose(out, [2, 1, 0, 3]) as tf.Tensor4D;
   });

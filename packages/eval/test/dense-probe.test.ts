@@ -17,8 +17,16 @@ describe('upsampleBilinear', () => {
 
   it('matches tf.image.resizeBilinear with half-pixel centres', () => {
     const rng = new Rng(1);
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 3 * 4 * 2 }, () => rng.normal()), [2, 3, 4, 2]);
-    for (const size of [[5, 7], [6, 8], [3, 4], [2, 2]] as [number, number][]) {
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 3 * 4 * 2 }, () => rng.normal()),
+      [2, 3, 4, 2],
+    );
+    for (const size of [
+      [5, 7],
+      [6, 8],
+      [3, 4],
+      [2, 2],
+    ] as [number, number][]) {
       const mine = upsampleBilinear(x, size);
       const ref = tf.image.resizeBilinear(x, size, false, true);
       expect(mine.shape).toEqual(ref.shape);
@@ -33,14 +41,18 @@ describe('upsampleBilinear', () => {
   it('has the adjoint as gradient: d sum(up(x) * g) / dx = Ry^T g Rx', () => {
     const x = tf.zeros([1, 2, 2, 1]) as tf.Tensor4D;
     const g = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], [1, 4, 4, 1]);
-    const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(upsampleBilinear(t as tf.Tensor4D, [4, 4]), g)))(x);
+    const grad = tf.grad((t: tf.Tensor) =>
+      tf.sum(tf.mul(upsampleBilinear(t as tf.Tensor4D, [4, 4]), g)),
+    )(x);
     const r = bilinearMatrix(4, 2);
     const gd = g.dataSync();
     const want = [0, 0, 0, 0];
     for (let y = 0; y < 2; y++)
       for (let xx = 0; xx < 2; xx++)
         for (let Y = 0; Y < 4; Y++)
-          for (let X = 0; X < 4; X++) want[y * 2 + xx]! += (r[Y * 2 + y] as number) * (r[X * 2 + xx] as number) * (gd[Y * 4 + X] as number);
+          for (let X = 0; X < 4; X++)
+            want[y * 2 + xx]! +=
+              (r[Y * 2 + y] as number) * (r[X * 2 + xx] as number) * (gd[Y * 4 + X] as number);
     Array.from(grad.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 4));
     tf.dispose([x, g, grad]);
   });
@@ -86,7 +98,14 @@ describe('denseProbe', () => {
     const train = regionTask(12, 3, 3, 3, 1);
     const test = regionTask(6, 3, 3, 3, 2);
     const shuffled = regionTask(6, 3, 3, 3, 99).masks; // labels of another draw
-    const res = denseProbe({ trainMaps: train.maps, trainMasks: train.masks, testMaps: test.maps, testMasks: shuffled, numClasses: 3, epochs: 5 });
+    const res = denseProbe({
+      trainMaps: train.maps,
+      trainMasks: train.masks,
+      testMaps: test.maps,
+      testMasks: shuffled,
+      numClasses: 3,
+      epochs: 5,
+    });
     expect(res.pixelAccuracy).toBeLessThan(0.6);
   });
 
@@ -96,7 +115,14 @@ describe('denseProbe', () => {
     const masks = Int32Array.from(test.masks.data);
     const wrong = Int32Array.from(masks, (v) => 1 - v); // every label wrong...
     for (let i = 0; i < wrong.length; i++) if (i % 4 !== 0) wrong[i] = 255; // ...but 3/4 ignored
-    const opts = { trainMaps: train.maps, trainMasks: train.masks, testMaps: test.maps, numClasses: 2, epochs: 10, ignoreLabel: 255 };
+    const opts = {
+      trainMaps: train.maps,
+      trainMasks: train.masks,
+      testMaps: test.maps,
+      numClasses: 2,
+      epochs: 10,
+      ignoreLabel: 255,
+    };
     const right = denseProbe({ ...opts, testMasks: test.masks });
     const res = denseProbe({ ...opts, testMasks: { data: wrong, shape: test.masks.shape } });
     expect(right.pixelAccuracy).toBeGreaterThan(0.95);
@@ -105,21 +131,30 @@ describe('denseProbe', () => {
 
   it('names bad shapes and labels', () => {
     const t = regionTask(2, 2, 2, 2, 1);
-    const opts = { trainMaps: t.maps, trainMasks: t.masks, testMaps: t.maps, testMasks: t.masks, numClasses: 2, epochs: 1 };
-    expect(() => denseProbe({ ...opts, testMasks: { data: new Int32Array(2 * 16), shape: [2, 4, 4, 1] } })).toThrow(
-      /testMasks must have rank 3/,
-    );
-    expect(() => denseProbe({ ...opts, trainMasks: { data: new Int32Array(3 * 16), shape: [3, 4, 4] } })).toThrow(
-      /trainMasks must have shape \[2,H,W\], got \[3,4,4\]/,
-    );
+    const opts = {
+      trainMaps: t.maps,
+      trainMasks: t.masks,
+      testMaps: t.maps,
+      testMasks: t.masks,
+      numClasses: 2,
+      epochs: 1,
+    };
+    expect(() =>
+      denseProbe({ ...opts, testMasks: { data: new Int32Array(2 * 16), shape: [2, 4, 4, 1] } }),
+    ).toThrow(/testMasks must have rank 3/);
+    expect(() =>
+      denseProbe({ ...opts, trainMasks: { data: new Int32Array(3 * 16), shape: [3, 4, 4] } }),
+    ).toThrow(/trainMasks must have shape \[2,H,W\], got \[3,4,4\]/);
     const bad = Int32Array.from(t.masks.data);
     bad[5] = 2;
     expect(() => denseProbe({ ...opts, trainMasks: { data: bad, shape: t.masks.shape } })).toThrow(
       /trainMasks must hold integer class ids in \[0, 1\], got 2 at index 5/,
     );
-    expect(() => denseProbe({ ...opts, ignoreLabel: 1 })).toThrow(/ignoreLabel must not be a class id/);
-    expect(() => denseProbe({ ...opts, testMaps: { data: new Float32Array(2 * 4 * 5), shape: [2, 2, 2, 5] } })).toThrow(
-      /testMaps must have shape \[n,h,w,3\]/,
+    expect(() => denseProbe({ ...opts, ignoreLabel: 1 })).toThrow(
+      /ignoreLabel must not be a class id/,
     );
+    expect(() =>
+      denseProbe({ ...opts, testMaps: { data: new Float32Array(2 * 4 * 5), shape: [2, 2, 2, 5] } }),
+    ).toThrow(/testMaps must have shape \[n,h,w,3\]/);
   });
 });

@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { extractFeatures, fromLayersModel, globalAveragePool, type FeatureExtractor } from '@ediy/eval';
+import {
+  extractFeatures,
+  fromLayersModel,
+  globalAveragePool,
+  type FeatureExtractor,
+} from '@ediy/eval';
 import { leakedBy, randomImages, tinyModel } from './helpers.js';
 
 beforeAll(async () => {
@@ -29,7 +34,9 @@ describe('fromLayersModel', () => {
 
   it('rejects a model without two outputs', () => {
     const model = tinyModel();
-    const single = { outputs: [model.outputs[0]] } as unknown as Parameters<typeof fromLayersModel>[0];
+    const single = { outputs: [model.outputs[0]] } as unknown as Parameters<
+      typeof fromLayersModel
+    >[0];
     expect(() => fromLayersModel(single)).toThrow(/two outputs \[map, pooled\], got 1/);
     model.dispose();
   });
@@ -42,7 +49,9 @@ describe('extractFeatures', () => {
     const imgs = randomImages(5, 8, 4);
     const direct = tf.tidy(() => extractor(tf.tensor4d(imgs.data, [5, 8, 8, 3])).pooled.dataSync());
     let out: ReturnType<typeof extractFeatures> | undefined;
-    expect(leakedBy(() => (out = extractFeatures(extractor, imgs, { batchSize: 2, maps: true })))).toBe(0);
+    expect(
+      leakedBy(() => (out = extractFeatures(extractor, imgs, { batchSize: 2, maps: true }))),
+    ).toBe(0);
     expect(out?.pooled.shape).toEqual([5, 4]);
     expect(out?.maps?.shape).toEqual([5, 4, 4, 4]);
     expect(out?.pooled.data).toBeInstanceOf(Float32Array);
@@ -72,19 +81,33 @@ describe('extractFeatures', () => {
     expect(t.isDisposed).toBe(false);
     expect(a.maps).toBeUndefined();
     t.dispose();
-    expect(() => extractFeatures(extractor, imgs.data)).toThrow(/options.shape \[n,H,W,C\] is required/);
+    expect(() => extractFeatures(extractor, imgs.data)).toThrow(
+      /options.shape \[n,H,W,C\] is required/,
+    );
   });
 
   it('names bad inputs and bad extractor outputs', () => {
     const good: FeatureExtractor = (x) => ({ map: x, pooled: globalAveragePool(x) });
-    expect(() => extractFeatures(good, { data: new Float32Array(10), shape: [1, 2, 2, 3] })).toThrow(
-      /images.data has 10 values but shape \[1,2,2,3\] needs 12/,
+    expect(() =>
+      extractFeatures(good, { data: new Float32Array(10), shape: [1, 2, 2, 3] }),
+    ).toThrow(/images.data has 10 values but shape \[1,2,2,3\] needs 12/);
+    expect(() => extractFeatures(good, { data: new Float32Array(12), shape: [2, 2, 3] })).toThrow(
+      /images must have rank 4/,
     );
-    expect(() => extractFeatures(good, { data: new Float32Array(12), shape: [2, 2, 3] })).toThrow(/images must have rank 4/);
-    const badPooled: FeatureExtractor = (x) => ({ map: x, pooled: tf.zeros([x.shape[0], 5]) as tf.Tensor2D });
-    expect(() => extractFeatures(badPooled, randomImages(2, 2, 1))).toThrow(/extractor pooled has C=5/);
-    const nan: FeatureExtractor = (x) => ({ map: x, pooled: tf.fill([x.shape[0], 3], NaN) as tf.Tensor2D });
+    const badPooled: FeatureExtractor = (x) => ({
+      map: x,
+      pooled: tf.zeros([x.shape[0], 5]) as tf.Tensor2D,
+    });
+    expect(() => extractFeatures(badPooled, randomImages(2, 2, 1))).toThrow(
+      /extractor pooled has C=5/,
+    );
+    const nan: FeatureExtractor = (x) => ({
+      map: x,
+      pooled: tf.fill([x.shape[0], 3], NaN) as tf.Tensor2D,
+    });
     expect(() => extractFeatures(nan, randomImages(2, 2, 1))).toThrow(/non-finite pooled feature/);
-    expect(() => extractFeatures(good, randomImages(2, 2, 1), { batchSize: 0 })).toThrow(/batchSize must be an integer >= 1, got 0/);
+    expect(() => extractFeatures(good, randomImages(2, 2, 1), { batchSize: 0 })).toThrow(
+      /batchSize must be an integer >= 1, got 0/,
+    );
   });
 });

@@ -4,7 +4,13 @@ import { Rng } from '@ediy/backend';
 import type { HostArray } from '@ediy/eval';
 
 /** n rows of C features: class c is a bump on channel c plus noise; labels cycle. */
-export function separable(n: number, C: number, numClasses: number, seed: number, noise = 0.3): { x: HostArray; y: Int32Array } {
+export function separable(
+  n: number,
+  C: number,
+  numClasses: number,
+  seed: number,
+  noise = 0.3,
+): { x: HostArray; y: Int32Array } {
   const rng = new Rng(seed);
   const data = new Float32Array(n * C);
   const y = new Int32Array(n);
@@ -17,7 +23,12 @@ export function separable(n: number, C: number, numClasses: number, seed: number
 }
 
 /** Gaussian features with labels that carry no information about them. */
-export function randomTask(n: number, C: number, numClasses: number, seed: number): { x: HostArray; y: Int32Array } {
+export function randomTask(
+  n: number,
+  C: number,
+  numClasses: number,
+  seed: number,
+): { x: HostArray; y: Int32Array } {
   const rng = new Rng(seed);
   const data = Float32Array.from({ length: n * C }, () => rng.normal());
   const y = Int32Array.from({ length: n }, () => rng.int(numClasses));
@@ -45,7 +56,10 @@ export function tinyModel(size = 8, filters = 4, seed = 1): tfl.LayersModel {
 /** Random images [n,H,W,3] in [0,1] as a host array. */
 export function randomImages(n: number, size: number, seed: number): HostArray {
   const rng = new Rng(seed);
-  return { data: Float32Array.from({ length: n * size * size * 3 }, () => rng.next()), shape: [n, size, size, 3] };
+  return {
+    data: Float32Array.from({ length: n * size * size * 3 }, () => rng.next()),
+    shape: [n, size, size, 3],
+  };
 }
 
 /** Number of live tensors after running `fn` minus before. */
@@ -75,12 +89,16 @@ export function regionTask(
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const cls = rng.int(numClasses);
-        for (let c = 0; c < C; c++) maps[((i * h + y) * w + x) * C + c] = (c === cls ? 2 : 0) + 0.2 * rng.normal();
+        for (let c = 0; c < C; c++)
+          maps[((i * h + y) * w + x) * C + c] = (c === cls ? 2 : 0) + 0.2 * rng.normal();
         for (let dy = 0; dy < 2; dy++) {
           for (let dx = 0; dx < 2; dx++) masks[(i * 2 * h + 2 * y + dy) * 2 * w + 2 * x + dx] = cls;
         }
       }
     }
   }
-  return { maps: { data: maps, shape: [n, h, w, C] }, masks: { data: masks, shape: [n, 2 * h, 2 * w] } };
+  return {
+    maps: { data: maps, shape: [n, h, w, C] },
+    masks: { data: masks, shape: [n, 2 * h, 2 * w] },
+  };
 }

@@ -33,7 +33,13 @@ describe('knnClassifier', () => {
 
   it('does not overflow at a tiny temperature', () => {
     const { x, y } = separable(30, 4, 3, 2);
-    const clf = knnClassifier({ trainFeatures: x, trainLabels: y, numClasses: 3, k: 5, temperature: 1e-4 });
+    const clf = knnClassifier({
+      trainFeatures: x,
+      trainLabels: y,
+      numClasses: 3,
+      k: 5,
+      temperature: 1e-4,
+    });
     const out = clf.scores(x);
     clf.dispose();
     expect(out.data.every((v) => Number.isFinite(v))).toBe(true);
@@ -48,15 +54,17 @@ describe('knnClassifier', () => {
     expect(() => knnClassifier({ trainFeatures: x, trainLabels: y, numClasses: 2, k: 11 })).toThrow(
       /k must be at most the number of training features \(10\), got 11/,
     );
-    expect(() => knnClassifier({ trainFeatures: x, trainLabels: y, numClasses: 2, temperature: 0 })).toThrow(/temperature/);
-    expect(() => knnClassifier({ trainFeatures: x, trainLabels: Array.from(y).slice(1), numClasses: 2, k: 3 })).toThrow(
-      /trainLabels must have one label per feature row \(10\), got 9/,
-    );
+    expect(() =>
+      knnClassifier({ trainFeatures: x, trainLabels: y, numClasses: 2, temperature: 0 }),
+    ).toThrow(/temperature/);
+    expect(() =>
+      knnClassifier({ trainFeatures: x, trainLabels: Array.from(y).slice(1), numClasses: 2, k: 3 }),
+    ).toThrow(/trainLabels must have one label per feature row \(10\), got 9/);
     const bad = Array.from(y);
     bad[4] = 2;
-    expect(() => knnClassifier({ trainFeatures: x, trainLabels: bad, numClasses: 2, k: 3 })).toThrow(
-      /trainLabels must hold integer class ids in \[0, 1\], got 2 at index 4/,
-    );
+    expect(() =>
+      knnClassifier({ trainFeatures: x, trainLabels: bad, numClasses: 2, k: 3 }),
+    ).toThrow(/trainLabels must hold integer class ids in \[0, 1\], got 2 at index 4/);
   });
 });
 
@@ -91,7 +99,15 @@ describe('knnEvaluate', () => {
     const trainT = tf.tensor2d(train.x.data, [50, 4]);
     let acc = { top1: 0, top5: 0 };
     const leaked = leakedBy(() => {
-      acc = knnEvaluate({ trainFeatures: trainT, trainLabels: train.y, testFeatures: trainT, testLabels: train.y, numClasses: 2, k: 5, batchSize: 7 });
+      acc = knnEvaluate({
+        trainFeatures: trainT,
+        trainLabels: train.y,
+        testFeatures: trainT,
+        testLabels: train.y,
+        numClasses: 2,
+        k: 5,
+        batchSize: 7,
+      });
     });
     expect(leaked).toBe(0);
     expect(trainT.isDisposed).toBe(false);
@@ -102,7 +118,14 @@ describe('knnEvaluate', () => {
   it('names mismatched feature sizes and NaN', () => {
     const train = separable(20, 4, 2, 1);
     const test = separable(5, 3, 2, 1);
-    const opts = { trainFeatures: train.x, trainLabels: train.y, testFeatures: test.x, testLabels: test.y, numClasses: 2, k: 3 };
+    const opts = {
+      trainFeatures: train.x,
+      trainLabels: train.y,
+      testFeatures: test.x,
+      testLabels: test.y,
+      numClasses: 2,
+      k: 3,
+    };
     expect(() => knnEvaluate(opts)).toThrow(/testFeatures must have shape \[m,4\], got \[5,3\]/);
     const nan = Float32Array.from(train.x.data);
     nan[7] = NaN;

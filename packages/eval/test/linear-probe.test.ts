@@ -36,7 +36,16 @@ describe('linearProbe', () => {
   it('is near chance on random labels and reproducible from its seed', () => {
     const train = randomTask(300, 8, 4, 3);
     const test = randomTask(300, 8, 4, 4);
-    const opts = { trainFeatures: train.x, trainLabels: train.y, testFeatures: test.x, testLabels: test.y, numClasses: 4, epochs: 5, batchSize: 64, seed: 7 };
+    const opts = {
+      trainFeatures: train.x,
+      trainLabels: train.y,
+      testFeatures: test.x,
+      testLabels: test.y,
+      numClasses: 4,
+      epochs: 5,
+      batchSize: 64,
+      seed: 7,
+    };
     const a = linearProbe(opts);
     const b = linearProbe(opts);
     const c = linearProbe({ ...opts, seed: 8 });
@@ -48,13 +57,26 @@ describe('linearProbe', () => {
 
   it('names bad options and labels', () => {
     const train = separable(20, 4, 2, 1);
-    const opts = { trainFeatures: train.x, trainLabels: train.y, testFeatures: train.x, testLabels: train.y, numClasses: 2, epochs: 1 };
-    expect(() => linearProbe({ ...opts, epochs: 0 })).toThrow(/epochs must be an integer >= 1, got 0/);
-    expect(() => linearProbe({ ...opts, learningRate: NaN })).toThrow(/learningRate must be a number/);
-    expect(() => linearProbe({ ...opts, testLabels: [0.5, ...Array.from(train.y).slice(1)] })).toThrow(
-      /testLabels must hold integer class ids in \[0, 1\], got 0.5 at index 0/,
+    const opts = {
+      trainFeatures: train.x,
+      trainLabels: train.y,
+      testFeatures: train.x,
+      testLabels: train.y,
+      numClasses: 2,
+      epochs: 1,
+    };
+    expect(() => linearProbe({ ...opts, epochs: 0 })).toThrow(
+      /epochs must be an integer >= 1, got 0/,
     );
-    expect(() => linearProbe({ ...opts, numClasses: 1 })).toThrow(/numClasses must be an integer >= 2, got 1/);
+    expect(() => linearProbe({ ...opts, learningRate: NaN })).toThrow(
+      /learningRate must be a number/,
+    );
+    expect(() =>
+      linearProbe({ ...opts, testLabels: [0.5, ...Array.from(train.y).slice(1)] }),
+    ).toThrow(/testLabels must hold integer class ids in \[0, 1\], got 0.5 at index 0/);
+    expect(() => linearProbe({ ...opts, numClasses: 1 })).toThrow(
+      /numClasses must be an integer >= 2, got 1/,
+    );
   });
 });
 

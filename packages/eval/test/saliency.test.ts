@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
-import { fromLayersModel, globalAveragePool, saliencyMaps, type FeatureExtractor } from '@ediy/eval';
+import {
+  fromLayersModel,
+  globalAveragePool,
+  saliencyMaps,
+  type FeatureExtractor,
+} from '@ediy/eval';
 import { leakedBy, randomImages, tinyModel } from './helpers.js';
 
 beforeAll(async () => {
@@ -28,7 +33,11 @@ function argmax(a: ArrayLike<number>, from: number, len: number): number {
 }
 
 describe('saliencyMaps', () => {
-  for (const [method, target] of [['norm', 'norm'], ['gradcam', 'norm'], ['gradcam', 'cosine']] as const) {
+  for (const [method, target] of [
+    ['norm', 'norm'],
+    ['gradcam', 'norm'],
+    ['gradcam', 'cosine'],
+  ] as const) {
     it(`${method}${method === 'gradcam' ? ` (${target})` : ''} peaks on the one hot region, in [0,1] at image size`, () => {
       const imgs = randomImages(2, 16, 1);
       const heat = saliencyMaps(hotRegionExtractor(), imgs, { method, target, batchSize: 1 });
@@ -48,13 +57,25 @@ describe('saliencyMaps', () => {
     const rng = new Rng(5);
     const mapData = Float32Array.from({ length: 2 * 2 * 3 }, () => rng.normal());
     const extractor: FeatureExtractor = (images) => {
-      const map = tf.tile(tf.tensor4d(mapData, [1, 2, 2, 3]), [images.shape[0], 1, 1, 1]) as tf.Tensor4D;
+      const map = tf.tile(tf.tensor4d(mapData, [1, 2, 2, 3]), [
+        images.shape[0],
+        1,
+        1,
+        1,
+      ]) as tf.Tensor4D;
       return { map, pooled: globalAveragePool(map) };
     };
     // Images of the map's size, so no upsampling: the heat is the CAM itself.
     const heat = saliencyMaps(extractor, randomImages(1, 2, 2), { method: 'gradcam' });
-    const p = [0, 1, 2].map((c) => [0, 1, 2, 3].reduce((s, r) => s + (mapData[r * 3 + c] as number), 0) / 4);
-    const cam = [0, 1, 2, 3].map((r) => Math.max(0, [0, 1, 2].reduce((s, c) => s + (mapData[r * 3 + c] as number) * (p[c] as number), 0)));
+    const p = [0, 1, 2].map(
+      (c) => [0, 1, 2, 3].reduce((s, r) => s + (mapData[r * 3 + c] as number), 0) / 4,
+    );
+    const cam = [0, 1, 2, 3].map((r) =>
+      Math.max(
+        0,
+        [0, 1, 2].reduce((s, c) => s + (mapData[r * 3 + c] as number) * (p[c] as number), 0),
+      ),
+    );
     const lo = Math.min(...cam);
     const hi = Math.max(...cam);
     cam.forEach((v, r) => expect(heat.data[r]).toBeCloseTo((v - lo) / (hi - lo), 5));
@@ -63,7 +84,13 @@ describe('saliencyMaps', () => {
   it('follows a bright pixel through a LayersModel, using its pooling layer as the head', () => {
     const input = tfl.input({ shape: [8, 8, 1] });
     const map = tfl.layers
-      .conv2d({ filters: 2, kernelSize: 1, useBias: false, kernelInitializer: 'ones', activation: 'relu' })
+      .conv2d({
+        filters: 2,
+        kernelSize: 1,
+        useBias: false,
+        kernelInitializer: 'ones',
+        activation: 'relu',
+      })
       .apply(input) as tfl.SymbolicTensor;
     const pooled = tfl.layers.globalAveragePooling2d({}).apply(map) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: [map, pooled] });
@@ -89,13 +116,24 @@ describe('saliencyMaps', () => {
       return { map: m, pooled: globalAveragePool(m) };
     };
     expect(Math.max(...saliencyMaps(flat, randomImages(1, 4, 1), { method: 'norm' }).data)).toBe(0);
-    expect(leakedBy(() => saliencyMaps(extractor, randomImages(3, 8, 2), { method: 'norm', batchSize: 2 }))).toBe(0);
-    expect(() => saliencyMaps(extractor, randomImages(1, 8, 2), { method: 'cam' as 'norm' })).toThrow(
-      /saliency method must be 'norm' or 'gradcam', got "cam"/,
+    expect(
+      leakedBy(() =>
+        saliencyMaps(extractor, randomImages(3, 8, 2), { method: 'norm', batchSize: 2 }),
+      ),
+    ).toBe(0);
+    expect(() =>
+      saliencyMaps(extractor, randomImages(1, 8, 2), { method: 'cam' as 'norm' }),
+    ).toThrow(/saliency method must be 'norm' or 'gradcam', got "cam"/);
+    expect(() =>
+      saliencyMaps(extractor, randomImages(1, 8, 2), { method: 'gradcam', target: 'x' as 'norm' }),
+    ).toThrow(/target/);
+    const bad: FeatureExtractor = (images) => ({
+      map: tf.zeros([images.shape[0], 2, 2]) as unknown as tf.Tensor4D,
+      pooled: tf.zeros([1, 1]) as tf.Tensor2D,
+    });
+    expect(() => saliencyMaps(bad, randomImages(1, 4, 1), { method: 'norm' })).toThrow(
+      /extractor map must have rank 4/,
     );
-    expect(() => saliencyMaps(extractor, randomImages(1, 8, 2), { method: 'gradcam', target: 'x' as 'norm' })).toThrow(/target/);
-    const bad: FeatureExtractor = (images) => ({ map: tf.zeros([images.shape[0], 2, 2]) as unknown as tf.Tensor4D, pooled: tf.zeros([1, 1]) as tf.Tensor2D });
-    expect(() => saliencyMaps(bad, randomImages(1, 4, 1), { method: 'norm' })).toThrow(/extractor map must have rank 4/);
     model.dispose();
   });
 });

@@ -18,7 +18,11 @@ export interface LossWeights {
  * The paper's weights: all 1. The paper states no defaults; Table 2 varies each weight
  * between 0.1 and 1.0 and the row with all three at 1.0 is its reference.
  */
-export const PAPER_LOSS_WEIGHTS: Readonly<LossWeights> = Object.freeze({ lambda1: 1, lambda2: 1, lambda3: 1 });
+export const PAPER_LOSS_WEIGHTS: Readonly<LossWeights> = Object.freeze({
+  lambda1: 1,
+  lambda2: 1,
+  lambda3: 1,
+});
 
 /** The terms of Eq. 3; absent terms (Table 1 rows without a module) count as 0. */
 export interface EdiyTerms {
@@ -59,9 +63,12 @@ export function ediyLoss(terms: EdiyTerms, weights: LossWeights): EdiyLossResult
     present[key] = t;
   }
   const keys = Object.keys(present) as Array<keyof typeof WEIGHT_OF>;
-  if (keys.length === 0) throw new Error('ediyLoss needs at least one of terms.rDem, terms.rIem, terms.byol');
+  if (keys.length === 0)
+    throw new Error('ediyLoss needs at least one of terms.rDem, terms.rIem, terms.byol');
   const total = tf.tidy(() =>
-    keys.map((k) => tf.mul(present[k] as tf.Scalar, weights[WEIGHT_OF[k]])).reduce((a, b) => tf.add(a, b)),
+    keys
+      .map((k) => tf.mul(present[k] as tf.Scalar, weights[WEIGHT_OF[k]]))
+      .reduce((a, b) => tf.add(a, b)),
   ) as tf.Scalar;
   return { total, terms: present };
 }

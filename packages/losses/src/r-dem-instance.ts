@@ -42,10 +42,14 @@ export function rDemInstanceLoss(
 ): tf.Scalar {
   const negative = options.negative ?? 'pooled-local';
   if (negative !== 'pooled-local' && negative !== 'global') {
-    throw new Error(`R-INS negative must be 'pooled-local' or 'global', got ${JSON.stringify(negative)}`);
+    throw new Error(
+      `R-INS negative must be 'pooled-local' or 'global', got ${JSON.stringify(negative)}`,
+    );
   }
   if (negative === 'global' && !options.global) {
-    throw new Error("R-INS with negative 'global' needs options.global, the online global projections [g1, g2]");
+    throw new Error(
+      "R-INS with negative 'global' needs options.global, the online global projections [g1, g2]",
+    );
   }
   if (other.rank === 1 && (other.shape[0] as number) < 2) {
     throw new Error(`R-INS needs a batch of at least 2 images, got B=${other.shape[0]}`);
@@ -65,7 +69,8 @@ export function rDemInstanceLoss(
         [l, ['B', null, 'C'], `local[${v}] (as [B,N,C])`],
         [other, ['B'], 'other'],
       ]);
-      if ((B as number) < 2) throw new Error(`R-INS needs a batch of at least 2 images, got B=${B}`);
+      if ((B as number) < 2)
+        throw new Error(`R-INS needs a batch of at least 2 images, got B=${B}`);
       const g =
         negative === 'global'
           ? (options.global?.[v] as tf.Tensor2D)
@@ -75,11 +80,10 @@ export function rDemInstanceLoss(
         C: l.shape[2],
       });
       // g[o(b)] for every b, as [1,B,C] gathered with [1,B] indices
-      const gOther = tf.reshape(gatherRegions(tf.expandDims(g, 0), tf.expandDims(other, 0) as tf.Tensor2D), [
-        B as number,
-        1,
-        l.shape[2],
-      ]);
+      const gOther = tf.reshape(
+        gatherRegions(tf.expandDims(g, 0), tf.expandDims(other, 0) as tf.Tensor2D),
+        [B as number, 1, l.shape[2]],
+      );
       return tf.mean(cosine(l, gOther));
     });
     return tf.add(terms[0] as tf.Tensor, terms[1] as tf.Tensor) as tf.Scalar;

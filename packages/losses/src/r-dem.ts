@@ -59,7 +59,9 @@ export function rDemLoss(
 ): tf.Scalar {
   const reading = options.reading ?? 'per-view';
   if (reading !== 'per-view' && reading !== 'first-view-twice') {
-    throw new Error(`R-DEM reading must be 'per-view' or 'first-view-twice', got ${JSON.stringify(reading)}`);
+    throw new Error(
+      `R-DEM reading must be 'per-view' or 'first-view-twice', got ${JSON.stringify(reading)}`,
+    );
   }
   return tf.tidy(() => {
     const l1 = asRegions(local[0], 'local[0]');

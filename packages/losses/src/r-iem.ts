@@ -16,7 +16,11 @@ import { stopGradient } from './stop-gradient.js';
  * @param matches - int32 `[B,N]`, indices into w's `M` regions (Eq. 6 across views).
  * @returns a new scalar owned by the caller.
  */
-export function rIemTerm(prediction: tf.Tensor, target: tf.Tensor, matches: tf.Tensor2D): tf.Scalar {
+export function rIemTerm(
+  prediction: tf.Tensor,
+  target: tf.Tensor,
+  matches: tf.Tensor2D,
+): tf.Scalar {
   return tf.tidy(() => {
     const p = asRegions(prediction, 'prediction');
     const t = asRegions(target, 'target');
@@ -50,7 +54,10 @@ export function rIemLoss(
   matches: readonly [tf.Tensor2D, tf.Tensor2D],
 ): tf.Scalar {
   tf.tidy(() => {
-    const [p1, p2] = [asRegions(predictions[0], 'predictions[0]'), asRegions(predictions[1], 'predictions[1]')];
+    const [p1, p2] = [
+      asRegions(predictions[0], 'predictions[0]'),
+      asRegions(predictions[1], 'predictions[1]'),
+    ];
     const [t1, t2] = [asRegions(targets[0], 'targets[0]'), asRegions(targets[1], 'targets[1]')];
     const { N1, N2 } = assertShapes([
       [p1, ['B', 'N1', 'C'], 'predictions[0] (as [B,N,C])'],

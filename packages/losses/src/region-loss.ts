@@ -5,7 +5,11 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@ediy/backend';
 import { match, type CropBox, type MatcherName, type ViewIndex } from '@ediy/matchers';
 import type { DenseContrastiveOptions } from './region-losses/dense-contrastive.js';
-import type { RDemInstanceRegionOptions, RDemRegionOptions, RIemRegionOptions } from './region-losses/builtin.js';
+import type {
+  RDemInstanceRegionOptions,
+  RDemRegionOptions,
+  RIemRegionOptions,
+} from './region-losses/builtin.js';
 
 /** What one training step computed, as a region loss sees it. Tensors belong to the caller. */
 export interface RegionLossInputs {
@@ -41,7 +45,10 @@ export interface RegionLossInputs {
  * A region-level loss: a function of one step's tensors and its options, returning a
  * scalar that the caller owns. It must dispose what it allocates (tf.tidy).
  */
-export type RegionLoss<Options = Record<string, never>> = (inputs: RegionLossInputs, options: Options) => tf.Scalar;
+export type RegionLoss<Options = Record<string, never>> = (
+  inputs: RegionLossInputs,
+  options: Options,
+) => tf.Scalar;
 
 /**
  * The names a region loss can be looked up by, with their option types. Add your own with
@@ -77,13 +84,20 @@ const losses = new Map<string, RegionLoss<never>>();
  * Registers a region loss under `name` (declare it in {@link RegionLossRegistry} first).
  * Registering a name twice throws, unless `replace` is true.
  */
-export function registerRegionLoss<K extends RegionLossName>(name: K, loss: RegionLossRegistry[K], replace = false): void {
+export function registerRegionLoss<K extends RegionLossName>(
+  name: K,
+  loss: RegionLossRegistry[K],
+  replace = false,
+): void {
   if (typeof name !== 'string' || name.length === 0) {
     throw new Error(`region loss name must be a non-empty string, got ${JSON.stringify(name)}`);
   }
-  if (typeof loss !== 'function') throw new Error(`region loss '${name}' must be a function, got ${typeof loss}`);
+  if (typeof loss !== 'function')
+    throw new Error(`region loss '${name}' must be a function, got ${typeof loss}`);
   if (losses.has(name) && !replace) {
-    throw new Error(`a region loss named '${name}' is registered already; pass replace=true to replace it`);
+    throw new Error(
+      `a region loss named '${name}' is registered already; pass replace=true to replace it`,
+    );
   }
   losses.set(name, loss as RegionLoss<never>);
 }
@@ -98,9 +112,16 @@ export function regionLossNames(): string[] {
  * names, for an unknown one, and checks that the loss returned a scalar.
  * @returns a new scalar owned by the caller.
  */
-export function regionLoss<K extends RegionLossName>(name: K, inputs: RegionLossInputs, options: RegionLossOptions<K>): tf.Scalar {
+export function regionLoss<K extends RegionLossName>(
+  name: K,
+  inputs: RegionLossInputs,
+  options: RegionLossOptions<K>,
+): tf.Scalar {
   const loss = losses.get(name) as RegionLoss<RegionLossOptions<K>> | undefined;
-  if (!loss) throw new Error(`unknown region loss '${String(name)}'; registered region losses: ${regionLossNames().join(', ')}`);
+  if (!loss)
+    throw new Error(
+      `unknown region loss '${String(name)}'; registered region losses: ${regionLossNames().join(', ')}`,
+    );
   const value = loss(inputs, options);
   if (value?.rank !== 0) {
     const got = value ? `shape [${value.shape.join(',')}]` : String(value);

@@ -38,20 +38,34 @@ describe('denseContrastiveLoss (DenseCL-style, in-batch negatives)', () => {
     const inputs = createRegionLossInputs({
       local: [tf.tensor4d([1, 0, 0, 1], [2, 1, 1, 2]), tf.tensor4d([1, 1, 1, 0], [2, 1, 1, 2])],
       localPred: [tf.zeros([2, 1, 1, 2]), tf.zeros([2, 1, 1, 2])],
-      targetLocal: [tf.tensor4d([1, 0, 1, 1], [2, 1, 1, 2]), tf.tensor4d([1, 0, 0, 1], [2, 1, 1, 2])],
+      targetLocal: [
+        tf.tensor4d([1, 0, 1, 1], [2, 1, 1, 2]),
+        tf.tensor4d([1, 0, 0, 1], [2, 1, 1, 2]),
+      ],
       onlineGlobal: [tf.zeros([2, 2]), tf.zeros([2, 2])],
       targetGlobal: [tf.zeros([2, 2]), tf.zeros([2, 2])],
       teacher: [tf.ones([2, 1, 1, 3]), tf.ones([2, 1, 1, 3])],
       rng: new Rng(0),
     });
-    const v = regionLoss('dense-contrastive', inputs, { matcher: 'teacher', temperature: 0.5 }).dataSync()[0];
+    const v = regionLoss('dense-contrastive', inputs, {
+      matcher: 'teacher',
+      temperature: 0.5,
+    }).dataSync()[0];
     expect(v).toBeCloseTo((caseA + caseB) / 2, 5);
   });
 
   it('falls under gradient steps, and keys get no gradient', () => {
     const q = tf.variable(tf.randomNormal([3, 2, 2, 4], 0, 1, 'float32', 1));
     const k = tf.randomNormal([3, 2, 2, 4], 0, 1, 'float32', 2);
-    const m = tf.tensor2d([[0, 1, 2, 3], [3, 2, 1, 0], [1, 1, 2, 2]], [3, 4], 'int32');
+    const m = tf.tensor2d(
+      [
+        [0, 1, 2, 3],
+        [3, 2, 1, 0],
+        [1, 1, 2, 2],
+      ],
+      [3, 4],
+      'int32',
+    );
     const loss = () => denseContrastiveLoss(q, k, m);
     const before = loss().dataSync()[0] as number;
     const opt = tf.train.sgd(0.2);
@@ -65,8 +79,12 @@ describe('denseContrastiveLoss (DenseCL-style, in-batch negatives)', () => {
 
   it('rejects a batch of one and a bad temperature', () => {
     const one = tf.ones([1, 1, 2, 2]);
-    expect(() => denseContrastiveLoss(one, one, tf.zeros([1, 2], 'int32') as tf.Tensor2D)).toThrow(/at least 2 images .*B=1/);
+    expect(() => denseContrastiveLoss(one, one, tf.zeros([1, 2], 'int32') as tf.Tensor2D)).toThrow(
+      /at least 2 images .*B=1/,
+    );
     const two = tf.ones([2, 1, 1, 2]);
-    expect(() => denseContrastiveLoss(two, two, zeros(), 0)).toThrow(/temperature must be a finite number > 0, got 0/);
+    expect(() => denseContrastiveLoss(two, two, zeros(), 0)).toThrow(
+      /temperature must be a finite number > 0, got 0/,
+    );
   });
 });

@@ -13,6 +13,8 @@ afterAll(() => {
 });
 
 it('runs the snippets of docs/extending.md', async () => {
-  const ran = await runReadmeSnippets(fileURLToPath(new URL('../../../docs/extending.md', import.meta.url)));
+  const ran = await runReadmeSnippets(
+    fileURLToPath(new URL('../../../docs/extending.md', import.meta.url)),
+  );
   expect(ran).toBeGreaterThan(0);
 });

@@ -13,7 +13,10 @@ describe('ediyLoss (Eq. 3)', () => {
     const rDem = tf.scalar(0.5);
     const rIem = tf.scalar(1);
     const byol = tf.scalar(2);
-    const { total, terms } = ediyLoss({ rDem, rIem, byol }, { lambda1: 1, lambda2: 0.1, lambda3: 2 });
+    const { total, terms } = ediyLoss(
+      { rDem, rIem, byol },
+      { lambda1: 1, lambda2: 0.1, lambda3: 2 },
+    );
     expect(total.dataSync()[0]).toBeCloseTo(4.6, 6);
     expect(Object.keys(terms).sort()).toEqual(['byol', 'rDem', 'rIem']);
     expect(terms.rIem?.dataSync()[0]).toBe(1);
@@ -34,10 +37,16 @@ describe('ediyLoss (Eq. 3)', () => {
   it('rejects no terms, non-scalar terms and bad weights', () => {
     expect(() => ediyLoss({}, PAPER_LOSS_WEIGHTS)).toThrow(/at least one of terms.rDem/);
     const v = tf.ones([2]) as unknown as tf.Scalar;
-    expect(() => ediyLoss({ byol: v }, PAPER_LOSS_WEIGHTS)).toThrow(/terms.byol must be a scalar tensor, got \[2\]/);
+    expect(() => ediyLoss({ byol: v }, PAPER_LOSS_WEIGHTS)).toThrow(
+      /terms.byol must be a scalar tensor, got \[2\]/,
+    );
     const s = tf.scalar(1);
-    expect(() => ediyLoss({ byol: s }, { lambda1: 1, lambda2: -1, lambda3: 1 })).toThrow(/weights.lambda2 must be a number in \[0,.*got -1/);
-    expect(() => ediyLoss({ byol: s }, { lambda1: NaN, lambda2: 1, lambda3: 1 })).toThrow(/weights.lambda1 .*got NaN/);
+    expect(() => ediyLoss({ byol: s }, { lambda1: 1, lambda2: -1, lambda3: 1 })).toThrow(
+      /weights.lambda2 must be a number in \[0,.*got -1/,
+    );
+    expect(() => ediyLoss({ byol: s }, { lambda1: NaN, lambda2: 1, lambda3: 1 })).toThrow(
+      /weights.lambda1 .*got NaN/,
+    );
     tf.dispose([v, s]);
   });
 });

@@ -31,9 +31,18 @@ describe('rDemInstanceLoss (Table 1, R-INS)', () => {
     // g1 = image0 (0,1), image1 (1,0); g2 = image0 (1,0), image1 (0,1)
     // View 1: image0's (1,0),(0,1) vs g1[1]=(1,0): 1, 0; image1's (1,1),(1,-1) vs g1[0]=(0,1): .70711, -.70711 -> 0.25
     // View 2: image0's (0,1),(0,1) vs g2[1]=(0,1): 1, 1; image1's (1,0),(0,-1) vs g2[0]=(1,0): 1, 0 -> 0.75
-    const g1 = tf.tensor2d([[0, 1], [1, 0]]);
-    const g2 = tf.tensor2d([[1, 0], [0, 1]]);
-    const v = rDemInstanceLoss([l1(), l2()], other(), { negative: 'global', global: [g1, g2] }).dataSync()[0];
+    const g1 = tf.tensor2d([
+      [0, 1],
+      [1, 0],
+    ]);
+    const g2 = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
+    const v = rDemInstanceLoss([l1(), l2()], other(), {
+      negative: 'global',
+      global: [g1, g2],
+    }).dataSync()[0];
     expect(v).toBeCloseTo(1, 5);
   });
 
@@ -53,23 +62,35 @@ describe('rDemInstanceLoss (Table 1, R-INS)', () => {
   });
 
   it('rejects a missing global feature, bad options and mismatched shapes', () => {
-    expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'global' })).toThrow(/needs options.global/);
-    // @ts-expect-error not a negative kind
-    expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'queue' })).toThrow(/'pooled-local' or 'global', got "queue"/);
-    expect(() => rDemInstanceLoss([l1(), l2()], tf.tensor1d([1, 0, 0], 'int32'))).toThrow(/other has B=3/);
-    expect(() => rDemInstanceLoss([l1(), l2()], tf.tensor1d([1, 1], 'int32'))).toThrow(/other\[1\] = 1/);
-    const g = tf.ones([2, 3]) as tf.Tensor2D;
-    expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'global', global: [g, g] })).toThrow(/global\[0\] .*C/);
-    expect(() => rDemInstanceLoss([tf.ones([1, 1, 2, 2]), tf.ones([1, 1, 2, 2])], tf.tensor1d([0], 'int32'))).toThrow(
-      /at least 2 images, got B=1/,
+    expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'global' })).toThrow(
+      /needs options.global/,
     );
+    // @ts-expect-error not a negative kind
+    expect(() => rDemInstanceLoss([l1(), l2()], other(), { negative: 'queue' })).toThrow(
+      /'pooled-local' or 'global', got "queue"/,
+    );
+    expect(() => rDemInstanceLoss([l1(), l2()], tf.tensor1d([1, 0, 0], 'int32'))).toThrow(
+      /other has B=3/,
+    );
+    expect(() => rDemInstanceLoss([l1(), l2()], tf.tensor1d([1, 1], 'int32'))).toThrow(
+      /other\[1\] = 1/,
+    );
+    const g = tf.ones([2, 3]) as tf.Tensor2D;
+    expect(() =>
+      rDemInstanceLoss([l1(), l2()], other(), { negative: 'global', global: [g, g] }),
+    ).toThrow(/global\[0\] .*C/);
+    expect(() =>
+      rDemInstanceLoss([tf.ones([1, 1, 2, 2]), tf.ones([1, 1, 2, 2])], tf.tensor1d([0], 'int32')),
+    ).toThrow(/at least 2 images, got B=1/);
   });
 
   it('does not leak tensors', () => {
     const [a, b, o] = [l1(), l2(), other()];
     const before = tf.memory().numTensors;
     rDemInstanceLoss([a, b], o).dispose();
-    tf.grads((x: tf.Tensor, y: tf.Tensor) => rDemInstanceLoss([x, y], o))([a, b]).forEach((g) => g.dispose());
+    tf.grads((x: tf.Tensor, y: tf.Tensor) => rDemInstanceLoss([x, y], o))([a, b]).forEach((g) =>
+      g.dispose(),
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });

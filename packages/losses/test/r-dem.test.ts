@@ -27,14 +27,22 @@ describe('rDemLoss (Eq. 5)', () => {
     expect(rDemTerm(l1(), d1()).dataSync()[0]).toBeCloseTo((-1 + S - S - 1) / 4, 5);
     expect(rDemTerm(l2(), d2()).dataSync()[0]).toBeCloseTo(0.48, 5);
     expect(rDemLoss([l1(), l2()], [d1(), d2()]).dataSync()[0]).toBeCloseTo(-0.5 + 0.48, 5);
-    expect(rDemLoss([l1(), l2()], [d1(), d2()], { reading: 'per-view' }).dataSync()[0]).toBeCloseTo(-0.02, 5);
-    expect(rDemLoss([l1(), l2()], [d1(), d2()], { reading: 'first-view-twice' }).dataSync()[0]).toBeCloseTo(-1, 5);
+    expect(rDemLoss([l1(), l2()], [d1(), d2()], { reading: 'per-view' }).dataSync()[0]).toBeCloseTo(
+      -0.02,
+      5,
+    );
+    expect(
+      rDemLoss([l1(), l2()], [d1(), d2()], { reading: 'first-view-twice' }).dataSync()[0],
+    ).toBeCloseTo(-1, 5);
   });
 
   it('averages over the batch and accepts [B,N,C]', () => {
     // batch of the two maps above as two images of one view: (-0.5 + 0.48) / 2
     const both = tf.reshape(tf.concat([l1(), l2()]), [2, 4, 2]);
-    const parts = idx([[3, 2, 3, 0], [1, 0, 3, 2]]);
+    const parts = idx([
+      [3, 2, 3, 0],
+      [1, 0, 3, 2],
+    ]);
     expect(rDemTerm(both, parts).dataSync()[0]).toBeCloseTo(-0.01, 5);
   });
 
@@ -73,17 +81,25 @@ describe('rDemLoss (Eq. 5)', () => {
 
   it('rejects bad shapes and readings with the names of the inputs', () => {
     expect(() => rDemLoss([l1(), l2()], [idx([[0, 1, 2]]), d2()])).toThrow(/partners\[0\] has N=3/);
-    expect(() => rDemLoss([l1(), tf.ones([2, 2]) as tf.Tensor], [d1(), d2()])).toThrow(/local\[1\] must be \[B,H,W,C\] or \[B,N,C\]/);
-    expect(() => rDemLoss([l1(), l2()], [d1(), idx([[0, 1]])])).toThrow(/partners\[1\] .*dimension 1 is 2, expected 4/);
+    expect(() => rDemLoss([l1(), tf.ones([2, 2]) as tf.Tensor], [d1(), d2()])).toThrow(
+      /local\[1\] must be \[B,H,W,C\] or \[B,N,C\]/,
+    );
+    expect(() => rDemLoss([l1(), l2()], [d1(), idx([[0, 1]])])).toThrow(
+      /partners\[1\] .*dimension 1 is 2, expected 4/,
+    );
     // @ts-expect-error not a reading
-    expect(() => rDemLoss([l1(), l2()], [d1(), d2()], { reading: 'twice' })).toThrow(/reading must be 'per-view' or 'first-view-twice', got "twice"/);
+    expect(() => rDemLoss([l1(), l2()], [d1(), d2()], { reading: 'twice' })).toThrow(
+      /reading must be 'per-view' or 'first-view-twice', got "twice"/,
+    );
   });
 
   it('does not leak tensors, gradients included', () => {
     const [a, b, c, d] = [l1(), l2(), d1(), d2()];
     const before = tf.memory().numTensors;
     rDemLoss([a, b], [c, d]).dispose();
-    tf.grads((x: tf.Tensor, y: tf.Tensor) => rDemLoss([x, y], [c, d]))([a, b]).forEach((g) => g.dispose());
+    tf.grads((x: tf.Tensor, y: tf.Tensor) => rDemLoss([x, y], [c, d]))([a, b]).forEach((g) =>
+      g.dispose(),
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });

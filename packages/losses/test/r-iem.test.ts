@@ -40,12 +40,9 @@ describe('rIemLoss (Eq. 7)', () => {
   });
 
   it('gives the targets no gradient and the predictions one', () => {
-    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => rIemLoss([a, b], [c, d], [s1(), s2()]))([
-      p1(),
-      p2(),
-      t1(),
-      t2(),
-    ]);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+      rIemLoss([a, b], [c, d], [s1(), s2()]),
+    )([p1(), p2(), t1(), t2()]);
     expect(Array.from(grads[2]?.dataSync() ?? [1]).every((v) => v === 0)).toBe(true);
     expect(Array.from(grads[3]?.dataSync() ?? [1]).every((v) => v === 0)).toBe(true);
     expect(Math.max(...Array.from(grads[0]?.dataSync() ?? []).map(Math.abs))).toBeGreaterThan(0.1);
@@ -54,7 +51,10 @@ describe('rIemLoss (Eq. 7)', () => {
   it('falls under a few gradient steps on the predictions', () => {
     const p = tf.variable(tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 5));
     const t = tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 6);
-    const s = idx([[3, 2, 1, 0], [0, 0, 1, 1]]);
+    const s = idx([
+      [3, 2, 1, 0],
+      [0, 0, 1, 1],
+    ]);
     const loss = () => rIemLoss([p, p], [t, t], [s, s]);
     const before = loss().dataSync()[0] as number;
     const opt = tf.train.sgd(0.5);
@@ -65,17 +65,25 @@ describe('rIemLoss (Eq. 7)', () => {
   });
 
   it('rejects mismatched shapes and out-of-range matches', () => {
-    expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [s2(), s2()])).toThrow(/matches\[0\] has N1=3 .*predictions\[0\]/);
-    expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [idx([[1, 3]]), s2()])).toThrow(/indices must lie in \[0, 3\)/);
+    expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [s2(), s2()])).toThrow(
+      /matches\[0\] has N1=3 .*predictions\[0\]/,
+    );
+    expect(() => rIemLoss([p1(), p2()], [t1(), t2()], [idx([[1, 3]]), s2()])).toThrow(
+      /indices must lie in \[0, 3\)/,
+    );
     const wide = tf.ones([1, 1, 3, 4]);
-    expect(() => rIemLoss([p1(), p2()], [t1(), wide], [s1(), s2()])).toThrow(/targets\[1\] \(as \[B,N,C\]\) has C=4/);
+    expect(() => rIemLoss([p1(), p2()], [t1(), wide], [s1(), s2()])).toThrow(
+      /targets\[1\] \(as \[B,N,C\]\) has C=4/,
+    );
   });
 
   it('does not leak tensors, gradients included', () => {
     const [a, b, c, d, e, f] = [p1(), p2(), t1(), t2(), s1(), s2()];
     const before = tf.memory().numTensors;
     rIemLoss([a, b], [c, d], [e, f]).dispose();
-    tf.grads((x: tf.Tensor, y: tf.Tensor) => rIemLoss([x, y], [c, d], [e, f]))([a, b]).forEach((g) => g.dispose());
+    tf.grads((x: tf.Tensor, y: tf.Tensor) => rIemLoss([x, y], [c, d], [e, f]))([a, b]).forEach(
+      (g) => g.dispose(),
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });

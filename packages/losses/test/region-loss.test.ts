@@ -50,23 +50,34 @@ function value(t: tf.Scalar): number {
 
 describe('region loss registry', () => {
   it('registers the built-ins and the dense-contrastive example', () => {
-    expect(regionLossNames()).toEqual(expect.arrayContaining(['r-dem', 'r-iem', 'r-dem-ins', 'dense-contrastive']));
+    expect(regionLossNames()).toEqual(
+      expect.arrayContaining(['r-dem', 'r-iem', 'r-dem-ins', 'dense-contrastive']),
+    );
   });
 
   it("'r-dem' with the teacher matcher equals rDemLoss on Eq. 4 partners", () => {
     const x = inputs(1);
-    const direct = tf.tidy(() => rDemLoss(x.local, [mostDissimilarWithin(x.teacher[0]), mostDissimilarWithin(x.teacher[1])]));
+    const direct = tf.tidy(() =>
+      rDemLoss(x.local, [mostDissimilarWithin(x.teacher[0]), mostDissimilarWithin(x.teacher[1])]),
+    );
     expect(value(regionLoss('r-dem', x, { matcher: 'teacher' }))).toBeCloseTo(value(direct), 6);
     const twice = tf.tidy(() =>
-      rDemLoss(x.local, [mostDissimilarWithin(x.teacher[0]), mostDissimilarWithin(x.teacher[1])], { reading: 'first-view-twice' }),
+      rDemLoss(x.local, [mostDissimilarWithin(x.teacher[0]), mostDissimilarWithin(x.teacher[1])], {
+        reading: 'first-view-twice',
+      }),
     );
-    expect(value(regionLoss('r-dem', x, { matcher: 'teacher', reading: 'first-view-twice' }))).toBeCloseTo(value(twice), 6);
+    expect(
+      value(regionLoss('r-dem', x, { matcher: 'teacher', reading: 'first-view-twice' })),
+    ).toBeCloseTo(value(twice), 6);
   });
 
   it("'r-iem' with the teacher matcher equals rIemLoss on Eq. 6 matches of localPred vs targetLocal", () => {
     const x = inputs(2);
     const direct = tf.tidy(() =>
-      rIemLoss(x.localPred, x.targetLocal, [mostSimilarAcross(x.teacher[0], x.teacher[1]), mostSimilarAcross(x.teacher[1], x.teacher[0])]),
+      rIemLoss(x.localPred, x.targetLocal, [
+        mostSimilarAcross(x.teacher[0], x.teacher[1]),
+        mostSimilarAcross(x.teacher[1], x.teacher[0]),
+      ]),
     );
     expect(value(regionLoss('r-iem', x, { matcher: 'teacher' }))).toBeCloseTo(value(direct), 6);
   });
@@ -75,15 +86,26 @@ describe('region loss registry', () => {
     // p = t in both views gives cos = 1 everywhere: 2 - 1 - 1 = 0; across views it is not 0
     const x = inputs(8);
     const same = { ...x, localPred: x.targetLocal };
-    expect(value(regionLoss('r-iem', same, { matcher: 'teacher', pairing: 'same-view' }))).toBeCloseTo(0, 5);
+    expect(
+      value(regionLoss('r-iem', same, { matcher: 'teacher', pairing: 'same-view' })),
+    ).toBeCloseTo(0, 5);
     expect(value(regionLoss('r-iem', same, { matcher: 'teacher' }))).toBeGreaterThan(0.1);
     // @ts-expect-error not a pairing
-    expect(() => regionLoss('r-iem', x, { matcher: 'teacher', pairing: 'both' })).toThrow(/pairing must be 'across' or 'same-view', got "both"/);
+    expect(() => regionLoss('r-iem', x, { matcher: 'teacher', pairing: 'both' })).toThrow(
+      /pairing must be 'across' or 'same-view', got "both"/,
+    );
   });
 
   it("'r-dem-ins' draws the other image from the inputs' stream; its negative is the global projection by default", () => {
     const x = inputs(3);
-    const viaGlobal = value(tf.tidy(() => rDemInstanceLoss(x.local, otherImage(2, new Rng(3)), { negative: 'global', global: x.onlineGlobal })));
+    const viaGlobal = value(
+      tf.tidy(() =>
+        rDemInstanceLoss(x.local, otherImage(2, new Rng(3)), {
+          negative: 'global',
+          global: x.onlineGlobal,
+        }),
+      ),
+    );
     expect(value(regionLoss('r-dem-ins', x, {}))).toBeCloseTo(viaGlobal, 6);
     const y = inputs(3);
     const pooled = value(tf.tidy(() => rDemInstanceLoss(y.local, otherImage(2, new Rng(3)))));
@@ -99,21 +121,34 @@ describe('region loss registry', () => {
   });
 
   it('runs a user region loss declared by declaration merging, and checks its result', () => {
-    registerRegionLoss('mean-local', (inp, { scale }) => tf.tidy(() => tf.mul(tf.mean(inp.local[0]), scale) as tf.Scalar));
+    registerRegionLoss('mean-local', (inp, { scale }) =>
+      tf.tidy(() => tf.mul(tf.mean(inp.local[0]), scale) as tf.Scalar),
+    );
     const x = inputs(5);
     const expected = value(tf.mean(x.local[0]) as tf.Scalar) * 3;
     expect(value(regionLoss('mean-local', x, { scale: 3 }))).toBeCloseTo(expected, 5);
-    registerRegionLoss('not-scalar', (inp) => tf.mean(inp.local[0], [1, 2, 3]) as unknown as tf.Scalar);
-    expect(() => regionLoss('not-scalar', x, {})).toThrow(/region loss 'not-scalar' must return a scalar, got shape \[2\]/);
-    expect(() => registerRegionLoss('mean-local', () => tf.scalar(0))).toThrow(/registered already/);
+    registerRegionLoss(
+      'not-scalar',
+      (inp) => tf.mean(inp.local[0], [1, 2, 3]) as unknown as tf.Scalar,
+    );
+    expect(() => regionLoss('not-scalar', x, {})).toThrow(
+      /region loss 'not-scalar' must return a scalar, got shape \[2\]/,
+    );
+    expect(() => registerRegionLoss('mean-local', () => tf.scalar(0))).toThrow(
+      /registered already/,
+    );
   });
 
   it('fails to compile and throws at run time for an unknown name, listing the known ones', () => {
     const x = inputs(6);
     // @ts-expect-error 'pixpro' is not a key of RegionLossRegistry
-    expect(() => regionLoss('pixpro', x, {})).toThrow(/unknown region loss 'pixpro'; registered region losses: r-dem, r-iem, r-dem-ins, dense-contrastive/);
+    expect(() => regionLoss('pixpro', x, {})).toThrow(
+      /unknown region loss 'pixpro'; registered region losses: r-dem, r-iem, r-dem-ins, dense-contrastive/,
+    );
     // @ts-expect-error 'nearest' is not a matcher name
-    expect(() => regionLoss('r-dem', x, { matcher: 'nearest' })).toThrow(/unknown matcher 'nearest'/);
+    expect(() => regionLoss('r-dem', x, { matcher: 'nearest' })).toThrow(
+      /unknown matcher 'nearest'/,
+    );
   });
 
   it('does not leak tensors, gradients included', () => {
@@ -127,7 +162,15 @@ describe('region loss registry', () => {
     ] as const) {
       regionLoss(name, x, opts as never).dispose();
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-        regionLoss(name, { ...x, local: [a as tf.Tensor4D, b as tf.Tensor4D], localPred: [a as tf.Tensor4D, b as tf.Tensor4D] }, opts as never),
+        regionLoss(
+          name,
+          {
+            ...x,
+            local: [a as tf.Tensor4D, b as tf.Tensor4D],
+            localPred: [a as tf.Tensor4D, b as tf.Tensor4D],
+          },
+          opts as never,
+        ),
       )([x.local[0], x.local[1]]);
       g.forEach((t) => {
         expect(Array.from(t.dataSync()).every(Number.isFinite)).toBe(true);

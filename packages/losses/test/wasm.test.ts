@@ -26,24 +26,49 @@ describe('losses on wasm', () => {
   it('give the hand-computed values of the cpu tests', () => {
     // BYOL: see byol.test.ts, 4 - 2(.70711 - 1)/2 - 2(.98) = 2.33289
     const byol = byolLoss(
-      [tf.tensor2d([[1, 0], [0, 1]]), tf.tensor2d([[3, 4], [1, 0]])],
-      [tf.tensor2d([[4, 3], [2, 0]]), tf.tensor2d([[1, 1], [0, -2]])],
+      [
+        tf.tensor2d([
+          [1, 0],
+          [0, 1],
+        ]),
+        tf.tensor2d([
+          [3, 4],
+          [1, 0],
+        ]),
+      ],
+      [
+        tf.tensor2d([
+          [4, 3],
+          [2, 0],
+        ]),
+        tf.tensor2d([
+          [1, 1],
+          [0, -2],
+        ]),
+      ],
     );
     expect(byol.dataSync()[0]).toBeCloseTo(4 - (S - 1) - 1.96, 4);
     // R-DEM: see r-dem.test.ts, -0.5 + 0.48
     const l1 = tf.tensor4d([1, 0, 0, 1, 1, 1, -1, 0], [1, 2, 2, 2]);
     const l2 = tf.tensor4d([3, 4, 4, 3, 0, 2, 2, 0], [1, 2, 2, 2]);
-    expect(rDemLoss([l1, l2], [idx([[3, 2, 3, 0]]), idx([[1, 0, 3, 2]])]).dataSync()[0]).toBeCloseTo(-0.02, 4);
+    expect(
+      rDemLoss([l1, l2], [idx([[3, 2, 3, 0]]), idx([[1, 0, 3, 2]])]).dataSync()[0],
+    ).toBeCloseTo(-0.02, 4);
     // R-IEM: see r-iem.test.ts, 2 - (.70711 - 1)/2 - (2 + .70711)/3
     const p1 = tf.tensor4d([1, 0, 0, 1], [1, 1, 2, 2]);
     const t2 = tf.tensor4d([1, 0, 1, 1, 0, -1], [1, 1, 3, 2]);
     const p2 = tf.tensor4d([2, 0, 0, 1, 1, 1], [1, 1, 3, 2]);
     const t1 = tf.tensor4d([1, 0, 0, 5], [1, 1, 2, 2]);
-    expect(rIemLoss([p1, p2], [t1, t2], [idx([[1, 2]]), idx([[0, 1, 1]])]).dataSync()[0]).toBeCloseTo(2 - (S - 1) / 2 - (2 + S) / 3, 4);
+    expect(
+      rIemLoss([p1, p2], [t1, t2], [idx([[1, 2]]), idx([[0, 1, 1]])]).dataSync()[0],
+    ).toBeCloseTo(2 - (S - 1) / 2 - (2 + S) / 3, 4);
     // R-INS: see r-dem-instance.test.ts, 0.5 + (-2(.70711) - 1)/4
     const i1 = tf.tensor4d([1, 0, 0, 1, 1, 1, 1, -1], [2, 1, 2, 2]);
     const i2 = tf.tensor4d([0, 1, 0, 1, 1, 0, 0, -1], [2, 1, 2, 2]);
-    expect(rDemInstanceLoss([i1, i2], tf.tensor1d([1, 0], 'int32')).dataSync()[0]).toBeCloseTo(0.5 + (-2 * S - 1) / 4, 4);
+    expect(rDemInstanceLoss([i1, i2], tf.tensor1d([1, 0], 'int32')).dataSync()[0]).toBeCloseTo(
+      0.5 + (-2 * S - 1) / 4,
+      4,
+    );
   });
 
   it('differentiate one E-DIY step (R-DEM + R-IEM + BYOL) with no tf.gather gradient', () => {
@@ -58,7 +83,9 @@ describe('losses on wasm', () => {
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => {
       // a 1x1-conv-like local head, so the loss depends on a variable
-      const local = maps.map((m) => tf.reshape(tf.matMul(tf.reshape(m, [18, 4]), w), [2, 3, 3, 4])) as unknown as [tf.Tensor4D, tf.Tensor4D];
+      const local = maps.map((m) =>
+        tf.reshape(tf.matMul(tf.reshape(m, [18, 4]), w), [2, 3, 3, 4]),
+      ) as unknown as [tf.Tensor4D, tf.Tensor4D];
       const inputs = createRegionLossInputs({
         local,
         localPred: local,

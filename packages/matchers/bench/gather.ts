@@ -22,15 +22,31 @@ for (const n of [16, 49]) {
   const raw = Array.from({ length: 64 * n }, (_, i) => (i * 7919) % n);
   const idx = tf.tensor2d(raw, [64, n], 'int32');
   // tf.gather over the flattened [B*N, C] rows (batchDims 0)
-  const flatIdx = tf.tensor1d(raw.map((z, i) => Math.floor(i / n) * n + z), 'int32');
+  const flatIdx = tf.tensor1d(
+    raw.map((z, i) => Math.floor(i / n) * n + z),
+    'int32',
+  );
   const flat = tf.reshape(f, [64 * n, 256]);
   const fwdGather = time(() => tf.tidy(() => void tf.gather(flat, flatIdx).dataSync()), 20);
-  const fwdHot = time(() => tf.tidy(() => void gatherRegions(f, idx, { checkRange: false }).dataSync()), 20);
-  const loss = (x: tf.Tensor): tf.Scalar => tf.sum(gatherRegions(x as tf.Tensor3D, idx, { checkRange: false }));
+  const fwdHot = time(
+    () => tf.tidy(() => void gatherRegions(f, idx, { checkRange: false }).dataSync()),
+    20,
+  );
+  const loss = (x: tf.Tensor): tf.Scalar =>
+    tf.sum(gatherRegions(x as tf.Tensor3D, idx, { checkRange: false }));
   const bwdHot = time(() => tf.tidy(() => void tf.grad(loss)(f).dataSync()), 20);
   let bwdGather = 'n/a (no UnsortedSegmentSum)';
   try {
-    bwdGather = time(() => tf.tidy(() => void tf.grad((x: tf.Tensor) => tf.sum(tf.gather(x, flatIdx)))(flat).dataSync()), 20).toFixed(2);
+    bwdGather = time(
+      () =>
+        tf.tidy(
+          () =>
+            void tf
+              .grad((x: tf.Tensor) => tf.sum(tf.gather(x, flatIdx)))(flat)
+              .dataSync(),
+        ),
+      20,
+    ).toFixed(2);
   } catch {
     // wasm without UnsortedSegmentSum cannot differentiate tf.gather
   }

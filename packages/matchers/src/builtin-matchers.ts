@@ -28,22 +28,30 @@ export const randomMatcher: Matcher = (context, { kind, view }) => {
   const [own, other] = views(context, view);
   const [b, h, w] = own.shape;
   const n = h * w;
-  return kind === 'within' ? randomWithin(b, n, context.rng) : randomAcross(b, n, other.shape[1] * other.shape[2], context.rng);
+  return kind === 'within'
+    ? randomWithin(b, n, context.rng)
+    : randomAcross(b, n, other.shape[1] * other.shape[2], context.rng);
 };
 
 /** Geometric matcher (across only): {@link geometricAcross} on `context.boxes` and `context.flipped`. */
 export const geometricMatcher: Matcher = (context, { kind, view }) => {
   if (kind !== 'across') {
-    throw new Error(`matcher 'geometric' pairs regions across views only; got kind '${kind}' (use 'teacher' or 'random' within a view)`);
+    throw new Error(
+      `matcher 'geometric' pairs regions across views only; got kind '${kind}' (use 'teacher' or 'random' within a view)`,
+    );
   }
   if (!context.boxes || !context.flipped) {
-    throw new Error("matcher 'geometric' needs context.boxes and context.flipped (the crop boxes and flips of both views)");
+    throw new Error(
+      "matcher 'geometric' needs context.boxes and context.flipped (the crop boxes and flips of both views)",
+    );
   }
   const [own, other] = views(context, view);
   const w = view === 0 ? 1 : 0;
   const boxes = context.boxes[view];
   if (boxes.length !== own.shape[0]) {
-    throw new Error(`context.boxes[${view}] has ${boxes.length} boxes, expected one per image (B=${own.shape[0]})`);
+    throw new Error(
+      `context.boxes[${view}] has ${boxes.length} boxes, expected one per image (B=${own.shape[0]})`,
+    );
   }
   return geometricAcross(
     boxes,

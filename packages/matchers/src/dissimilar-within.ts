@@ -23,7 +23,9 @@ export function mostDissimilarWithin(teacherMap: tf.Tensor4D): tf.Tensor2D {
   const { H, W } = assertShape(teacherMap, ['B', 'H', 'W', 'C'], 'teacherMap');
   const n = (H as number) * (W as number);
   if (n < 2) {
-    throw new Error(`teacherMap must have at least 2 regions (H*W >= 2) to pick a different one, got H=${H}, W=${W}`);
+    throw new Error(
+      `teacherMap must have at least 2 regions (H*W >= 2) to pick a different one, got H=${H}, W=${W}`,
+    );
   }
   assertFiniteTensor(teacherMap, 'teacherMap');
   return tf.tidy(() => {

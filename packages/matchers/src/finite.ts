@@ -11,5 +11,6 @@ export function assertFiniteTensor(t: tf.Tensor, name: string): void {
   const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(t))));
   const hasBad = (bad.dataSync()[0] ?? 0) !== 0;
   bad.dispose();
-  if (hasBad) throw new Error(`${name} must hold only finite numbers, but it contains NaN or Infinity`);
+  if (hasBad)
+    throw new Error(`${name} must hold only finite numbers, but it contains NaN or Infinity`);
 }

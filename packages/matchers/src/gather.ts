@@ -41,14 +41,18 @@ export function gatherRegions(
     const [lo, hi] = range.dataSync();
     range.dispose();
     if (indices.size > 0 && ((lo as number) < 0 || (hi as number) >= n)) {
-      throw new RangeError(`indices must lie in [0, ${n}) (N = features.shape[1]), got values from ${lo} to ${hi}`);
+      throw new RangeError(
+        `indices must lie in [0, ${n}) (N = features.shape[1]), got values from ${lo} to ${hi}`,
+      );
     }
   }
   return tf.tidy(() => {
     // tf.oneHot needs depth >= 2 (with one region every index is 0), and tfjs-backend-wasm's
     // OneHot writes int32 whatever dtype is asked for, so it is built as int32 and cast.
     const hot =
-      n === 1 ? tf.ones([indices.shape[0], indices.shape[1], 1], 'int32') : tf.oneHot(indices, n, 1, 0, 'int32');
+      n === 1
+        ? tf.ones([indices.shape[0], indices.shape[1], 1], 'int32')
+        : tf.oneHot(indices, n, 1, 0, 'int32');
     return tf.matMul(tf.cast(hot, features.dtype) as tf.Tensor3D, features);
   });
 }

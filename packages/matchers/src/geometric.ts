@@ -13,18 +13,32 @@ function checkGrid(grid: Grid, name: string): void {
   assertInteger(grid[1], 1, `${name}[1] (w)`);
 }
 
-function checkBoxes(boxes: readonly CropBox[], flipped: readonly boolean[], name: string, batch?: number): void {
-  if (!Array.isArray(boxes)) throw new Error(`${name} must be an array of crop boxes, got ${typeof boxes}`);
+function checkBoxes(
+  boxes: readonly CropBox[],
+  flipped: readonly boolean[],
+  name: string,
+  batch?: number,
+): void {
+  if (!Array.isArray(boxes))
+    throw new Error(`${name} must be an array of crop boxes, got ${typeof boxes}`);
   if (batch !== undefined && boxes.length !== batch) {
-    throw new Error(`${name} has ${boxes.length} boxes but the other view has ${batch}; expected one box per image`);
+    throw new Error(
+      `${name} has ${boxes.length} boxes but the other view has ${batch}; expected one box per image`,
+    );
   }
   if (!Array.isArray(flipped) || flipped.length !== boxes.length) {
-    throw new Error(`flipped flags for ${name} must be ${boxes.length} booleans, got ${JSON.stringify(flipped)}`);
+    throw new Error(
+      `flipped flags for ${name} must be ${boxes.length} booleans, got ${JSON.stringify(flipped)}`,
+    );
   }
   boxes.forEach((b, i) => {
-    const ok = [b?.y0, b?.x0, b?.y1, b?.x1].every((v) => typeof v === 'number' && Number.isFinite(v));
+    const ok = [b?.y0, b?.x0, b?.y1, b?.x1].every(
+      (v) => typeof v === 'number' && Number.isFinite(v),
+    );
     if (!ok || !(b.y1 > b.y0) || !(b.x1 > b.x0)) {
-      throw new Error(`${name}[${i}] must be a finite box with y1 > y0 and x1 > x0, got ${JSON.stringify(b)}`);
+      throw new Error(
+        `${name}[${i}] must be a finite box with y1 > y0 and x1 > x0, got ${JSON.stringify(b)}`,
+      );
     }
   });
 }
@@ -79,7 +93,8 @@ export function geometricAcross(
   checkGrid(gridB, 'gridB');
   checkBoxes(boxesA, flippedA, 'boxesA');
   checkBoxes(boxesB, flippedB, 'boxesB', boxesA.length);
-  if (boxesA.length < 1) throw new Error('boxesA must hold at least one box (one per image), got 0');
+  if (boxesA.length < 1)
+    throw new Error('boxesA must hold at least one box (one per image), got 0');
   const nA = gridA[0] * gridA[1];
   const out = new Int32Array(boxesA.length * nA);
   boxesA.forEach((boxA, b) => {

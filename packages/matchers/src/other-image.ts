@@ -14,7 +14,9 @@ import type { Rng } from '@ediy/backend';
  */
 export function otherImage(batch: number, rng: Rng): tf.Tensor1D {
   if (!Number.isInteger(batch) || batch < 2) {
-    throw new RangeError(`otherImage needs a batch of at least 2 images to pick another one, got batch=${String(batch)}`);
+    throw new RangeError(
+      `otherImage needs a batch of at least 2 images to pick another one, got batch=${String(batch)}`,
+    );
   }
   const out = new Int32Array(batch);
   for (let i = 0; i < batch; i++) out[i] = (i + 1 + rng.int(batch - 1)) % batch;

@@ -18,7 +18,8 @@ export function randomWithin(batch: number, regions: number, rng: Rng): tf.Tenso
   assertInteger(regions, 2, 'regions (a region needs another region of its view)');
   const out = new Int32Array(batch * regions);
   for (let b = 0; b < batch; b++) {
-    for (let j = 0; j < regions; j++) out[b * regions + j] = (j + 1 + rng.int(regions - 1)) % regions;
+    for (let j = 0; j < regions; j++)
+      out[b * regions + j] = (j + 1 + rng.int(regions - 1)) % regions;
   }
   return tf.tensor2d(out, [batch, regions], 'int32');
 }
@@ -32,7 +33,12 @@ export function randomWithin(batch: number, regions: number, rng: Rng): tf.Tenso
  * @param rng - the seeded stream to draw from; it advances by `B*N_A` draws.
  * @returns int32 `[B,N_A]` indices into B's regions; owned by the caller.
  */
-export function randomAcross(batch: number, regionsA: number, regionsB: number, rng: Rng): tf.Tensor2D {
+export function randomAcross(
+  batch: number,
+  regionsA: number,
+  regionsB: number,
+  rng: Rng,
+): tf.Tensor2D {
   assertInteger(batch, 1, 'batch');
   assertInteger(regionsA, 1, 'regionsA');
   assertInteger(regionsB, 1, 'regionsB');

@@ -69,11 +69,19 @@ const matchers = new Map<string, Matcher>();
  * Registers a matcher under `name` (declare the name in {@link MatcherRegistry} first).
  * Registering a name twice throws, unless `replace` is true.
  */
-export function registerMatcher<K extends MatcherName>(name: K, matcher: MatcherRegistry[K], replace = false): void {
-  if (typeof name !== 'string' || name.length === 0) throw new Error(`matcher name must be a non-empty string, got ${JSON.stringify(name)}`);
-  if (typeof matcher !== 'function') throw new Error(`matcher '${name}' must be a function, got ${typeof matcher}`);
+export function registerMatcher<K extends MatcherName>(
+  name: K,
+  matcher: MatcherRegistry[K],
+  replace = false,
+): void {
+  if (typeof name !== 'string' || name.length === 0)
+    throw new Error(`matcher name must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (typeof matcher !== 'function')
+    throw new Error(`matcher '${name}' must be a function, got ${typeof matcher}`);
   if (matchers.has(name) && !replace) {
-    throw new Error(`a matcher named '${name}' is registered already; pass replace=true to replace it`);
+    throw new Error(
+      `a matcher named '${name}' is registered already; pass replace=true to replace it`,
+    );
   }
   matchers.set(name, matcher);
 }
@@ -88,7 +96,10 @@ export function matcherNames(): string[] {
  */
 export function getMatcher<K extends MatcherName>(name: K): MatcherRegistry[K] {
   const m = matchers.get(name);
-  if (!m) throw new Error(`unknown matcher '${String(name)}'; registered matchers: ${matcherNames().join(', ')}`);
+  if (!m)
+    throw new Error(
+      `unknown matcher '${String(name)}'; registered matchers: ${matcherNames().join(', ')}`,
+    );
   return m as MatcherRegistry[K];
 }
 
@@ -97,23 +108,36 @@ export function getMatcher<K extends MatcherName>(name: K): MatcherRegistry[K] {
  * `context.teacher[request.view]`).
  * @returns int32 `[B,N]` indices owned by the caller.
  */
-export function match(name: MatcherName, context: MatchContext, request: MatchRequest): tf.Tensor2D {
+export function match(
+  name: MatcherName,
+  context: MatchContext,
+  request: MatchRequest,
+): tf.Tensor2D {
   if (request.kind !== 'within' && request.kind !== 'across') {
-    throw new Error(`match request kind must be 'within' or 'across', got ${JSON.stringify(request.kind)}`);
+    throw new Error(
+      `match request kind must be 'within' or 'across', got ${JSON.stringify(request.kind)}`,
+    );
   }
   if (request.view !== 0 && request.view !== 1) {
     throw new Error(`match request view must be 0 or 1, got ${JSON.stringify(request.view)}`);
   }
   if (!Array.isArray(context.teacher) || context.teacher.length !== 2) {
-    throw new Error('context.teacher must be the two views\' [B,H,W,C] maps, [T1, T2]');
+    throw new Error("context.teacher must be the two views' [B,H,W,C] maps, [T1, T2]");
   }
   const result = getMatcher(name)(context, request);
   const [b, h, w] = context.teacher[request.view].shape;
   const want = [b, (h ?? 0) * (w ?? 0)];
-  if (result.dtype !== 'int32' || result.rank !== 2 || result.shape[0] !== want[0] || result.shape[1] !== want[1]) {
+  if (
+    result.dtype !== 'int32' ||
+    result.rank !== 2 ||
+    result.shape[0] !== want[0] ||
+    result.shape[1] !== want[1]
+  ) {
     const got = `${result.dtype} [${result.shape.join(',')}]`;
     result.dispose();
-    throw new Error(`matcher '${name}' must return int32 [${want.join(',')}] for view ${request.view}, got ${got}`);
+    throw new Error(
+      `matcher '${name}' must return int32 [${want.join(',')}] for view ${request.view}, got ${got}`,
+    );
   }
   return result;
 }

@@ -25,5 +25,7 @@ export function mostSimilarAcross(teacherMapA: tf.Tensor4D, teacherMapB: tf.Tens
   ]);
   assertFiniteTensor(teacherMapA, 'teacherMapA');
   assertFiniteTensor(teacherMapB, 'teacherMapB');
-  return tf.tidy(() => tf.cast(tf.argMax(pairwiseCosine(teacherMapA, teacherMapB), 2), 'int32') as tf.Tensor2D);
+  return tf.tidy(
+    () => tf.cast(tf.argMax(pairwiseCosine(teacherMapA, teacherMapB), 2), 'int32') as tf.Tensor2D,
+  );
 }

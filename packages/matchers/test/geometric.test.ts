@@ -65,14 +65,22 @@ describe('geometricAcross', () => {
 
   it('rejects bad boxes, flags, grids and batch mismatches by name', () => {
     const bad = { y0: 4, x0: 0, y1: 4, x1: 4 };
-    expect(() => geometricAcross([bad], [false], [square4], [false], [2, 2], [2, 2])).toThrow(/boxesA\[0\] must be a finite box with y1 > y0/);
-    expect(() => geometricAcross([square4], [false], [square4, square4], [false, false], [2, 2], [2, 2])).toThrow(
-      /boxesB has 2 boxes but the other view has 1/,
+    expect(() => geometricAcross([bad], [false], [square4], [false], [2, 2], [2, 2])).toThrow(
+      /boxesA\[0\] must be a finite box with y1 > y0/,
     );
-    expect(() => geometricAcross([square4], [], [square4], [false], [2, 2], [2, 2])).toThrow(/flipped flags for boxesA must be 1 booleans/);
-    expect(() => geometricAcross([square4], [false], [square4], [false], [0, 2], [2, 2])).toThrow(/gridA\[0\] \(h\) must be an integer >= 1, got 0/);
+    expect(() =>
+      geometricAcross([square4], [false], [square4, square4], [false, false], [2, 2], [2, 2]),
+    ).toThrow(/boxesB has 2 boxes but the other view has 1/);
+    expect(() => geometricAcross([square4], [], [square4], [false], [2, 2], [2, 2])).toThrow(
+      /flipped flags for boxesA must be 1 booleans/,
+    );
+    expect(() => geometricAcross([square4], [false], [square4], [false], [0, 2], [2, 2])).toThrow(
+      /gridA\[0\] \(h\) must be an integer >= 1, got 0/,
+    );
     const nan = { y0: 0, x0: NaN, y1: 4, x1: 4 };
-    expect(() => geometricAcross([square4], [false], [nan], [false], [2, 2], [2, 2])).toThrow(/boxesB\[0\]/);
+    expect(() => geometricAcross([square4], [false], [nan], [false], [2, 2], [2, 2])).toThrow(
+      /boxesB\[0\]/,
+    );
   });
 
   it('does not leak tensors', () => {

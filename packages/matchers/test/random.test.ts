@@ -36,7 +36,9 @@ describe('randomWithin (Table 1, R)', () => {
   });
 
   it('rejects a single region and bad sizes', () => {
-    expect(() => randomWithin(2, 1, new Rng(0))).toThrow(/regions .* must be an integer >= 2, got 1/);
+    expect(() => randomWithin(2, 1, new Rng(0))).toThrow(
+      /regions .* must be an integer >= 2, got 1/,
+    );
     expect(() => randomWithin(0, 4, new Rng(0))).toThrow(/batch must be an integer >= 1, got 0/);
     expect(() => randomWithin(1.5, 4, new Rng(0))).toThrow(/batch/);
   });
@@ -49,7 +51,9 @@ describe('randomAcross (Table 1, R)', () => {
     const values = new Set(t.arraySync().flat());
     expect([...values].sort()).toEqual([0, 1, 2]);
     t.dispose();
-    expect(() => randomAcross(2, 4, 0, new Rng(0))).toThrow(/regionsB must be an integer >= 1, got 0/);
+    expect(() => randomAcross(2, 4, 0, new Rng(0))).toThrow(
+      /regionsB must be an integer >= 1, got 0/,
+    );
   });
 });
 

@@ -79,29 +79,46 @@ describe('matcher registry', () => {
     // 2 -> 1: x=1 -> 1 (idx 0); x=3 -> 3 (idx 1); x=5 -> 3 (idx 1)
     const r1 = match('geometric', geo, { kind: 'across', view: 1 });
     expect(r1.arraySync()).toEqual([[0, 1, 1]]);
-    expect(() => match('geometric', geo, { kind: 'within', view: 0 })).toThrow(/'geometric' .* across views only; got kind 'within'/);
-    expect(() => match('geometric', ctx, { kind: 'across', view: 0 })).toThrow(/needs context.boxes and context.flipped/);
+    expect(() => match('geometric', geo, { kind: 'within', view: 0 })).toThrow(
+      /'geometric' .* across views only; got kind 'within'/,
+    );
+    expect(() => match('geometric', ctx, { kind: 'across', view: 0 })).toThrow(
+      /needs context.boxes and context.flipped/,
+    );
     tf.dispose([r0, r1, ...ctx.teacher]);
   });
 
   it('takes user matchers declared through declaration merging, and checks their output', () => {
     const ctx = context();
-    registerMatcher('first', (c, { view }) => tf.zeros([c.teacher[view].shape[0], c.teacher[view].shape[1] * c.teacher[view].shape[2]], 'int32'));
+    registerMatcher('first', (c, { view }) =>
+      tf.zeros(
+        [c.teacher[view].shape[0], c.teacher[view].shape[1] * c.teacher[view].shape[2]],
+        'int32',
+      ),
+    );
     const r = match('first', ctx, { kind: 'across', view: 1 });
     expect(r.arraySync()).toEqual([[0, 0, 0]]);
     expect(getMatcher('first')).toBeTypeOf('function');
     registerMatcher('broken', () => tf.zeros([1, 5], 'int32'));
-    expect(() => match('broken', ctx, { kind: 'within', view: 0 })).toThrow(/matcher 'broken' must return int32 \[1,2\] for view 0, got int32 \[1,5\]/);
-    expect(() => registerMatcher('first', () => tf.zeros([1, 1], 'int32'))).toThrow(/registered already/);
+    expect(() => match('broken', ctx, { kind: 'within', view: 0 })).toThrow(
+      /matcher 'broken' must return int32 \[1,2\] for view 0, got int32 \[1,5\]/,
+    );
+    expect(() => registerMatcher('first', () => tf.zeros([1, 1], 'int32'))).toThrow(
+      /registered already/,
+    );
     tf.dispose([r, ...ctx.teacher]);
   });
 
   it('fails to compile and throws at run time for an unknown name, listing the known ones', () => {
     const ctx = context();
     // @ts-expect-error 'nearest' is not a key of MatcherRegistry
-    expect(() => match('nearest', ctx, { kind: 'within', view: 0 })).toThrow(/unknown matcher 'nearest'; registered matchers: teacher, random, geometric/);
+    expect(() => match('nearest', ctx, { kind: 'within', view: 0 })).toThrow(
+      /unknown matcher 'nearest'; registered matchers: teacher, random, geometric/,
+    );
     // @ts-expect-error kind must be 'within' | 'across'
-    expect(() => match('teacher', ctx, { kind: 'sideways', view: 0 })).toThrow(/kind must be 'within' or 'across'/);
+    expect(() => match('teacher', ctx, { kind: 'sideways', view: 0 })).toThrow(
+      /kind must be 'within' or 'across'/,
+    );
     tf.dispose([...ctx.teacher]);
   });
 
@@ -109,7 +126,8 @@ describe('matcher registry', () => {
     const ctx = context();
     const before = tf.memory().numTensors;
     for (const name of ['teacher', 'random'] as const) {
-      for (const kind of ['within', 'across'] as const) match(name, ctx, { kind, view: 1 }).dispose();
+      for (const kind of ['within', 'across'] as const)
+        match(name, ctx, { kind, view: 1 }).dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([...ctx.teacher]);

@@ -29,8 +29,18 @@ describe('mostDissimilarWithin (Eq. 4)', () => {
     //   D(2)=argmin{r0:.707, r1:.707, r3:-.707}=3          D(3)=argmin{r0:0, r1:-1, r2:-.707}=1
     const t = map(
       [
-        [[1, 0], [0, 1], [-1, 0], [1, 1]],
-        [[2, 0], [0, 3], [1, 1], [0, -0.5]],
+        [
+          [1, 0],
+          [0, 1],
+          [-1, 0],
+          [1, 1],
+        ],
+        [
+          [2, 0],
+          [0, 3],
+          [1, 1],
+          [0, -0.5],
+        ],
       ],
       2,
       2,
@@ -65,8 +75,12 @@ describe('mostDissimilarWithin (Eq. 4)', () => {
   });
 
   it('rejects a single region, bad ranks and NaN', () => {
-    expect(() => mostDissimilarWithin(tf.ones([1, 1, 1, 2]) as tf.Tensor4D)).toThrow(/at least 2 regions/);
-    expect(() => mostDissimilarWithin(tf.ones([2, 4, 2]) as unknown as tf.Tensor4D)).toThrow(/teacherMap must have rank 4/);
+    expect(() => mostDissimilarWithin(tf.ones([1, 1, 1, 2]) as tf.Tensor4D)).toThrow(
+      /at least 2 regions/,
+    );
+    expect(() => mostDissimilarWithin(tf.ones([2, 4, 2]) as unknown as tf.Tensor4D)).toThrow(
+      /teacherMap must have rank 4/,
+    );
     const nan = tf.tensor4d([1, 0, NaN, 1], [1, 1, 2, 2]);
     expect(() => mostDissimilarWithin(nan)).toThrow(/teacherMap must hold only finite numbers/);
   });
@@ -85,8 +99,27 @@ describe('mostSimilarAcross (Eq. 6 across views)', () => {
     // View A: 1x2 grid a0=(1,0) a1=(0,1); view B: 3x1 grid b0=(0,2) b1=(1,0.1) b2=(-1,0).
     //   cos(a0, b) = (0, 1/sqrt(1.01)=.995, -1)  -> S(0)=1
     //   cos(a1, b) = (1, .1/sqrt(1.01)=.0995, 0) -> S(1)=0
-    const a = map([[[1, 0], [0, 1]]], 1, 2);
-    const b = map([[[0, 2], [1, 0.1], [-1, 0]]], 3, 1);
+    const a = map(
+      [
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+      1,
+      2,
+    );
+    const b = map(
+      [
+        [
+          [0, 2],
+          [1, 0.1],
+          [-1, 0],
+        ],
+      ],
+      3,
+      1,
+    );
     const s = mostSimilarAcross(a, b);
     expect(s.dtype).toBe('int32');
     expect(s.arraySync()).toEqual([[1, 0]]);
@@ -98,8 +131,12 @@ describe('mostSimilarAcross (Eq. 6 across views)', () => {
 
   it('rejects mismatched batch or channels with the names of both maps', () => {
     const a = tf.ones([2, 2, 2, 3]) as tf.Tensor4D;
-    expect(() => mostSimilarAcross(a, tf.ones([3, 2, 2, 3]) as tf.Tensor4D)).toThrow(/teacherMapB has B=3.*teacherMapA/);
-    expect(() => mostSimilarAcross(a, tf.ones([2, 2, 2, 4]) as tf.Tensor4D)).toThrow(/teacherMapB has C=4/);
+    expect(() => mostSimilarAcross(a, tf.ones([3, 2, 2, 3]) as tf.Tensor4D)).toThrow(
+      /teacherMapB has B=3.*teacherMapA/,
+    );
+    expect(() => mostSimilarAcross(a, tf.ones([2, 2, 2, 4]) as tf.Tensor4D)).toThrow(
+      /teacherMapB has C=4/,
+    );
     a.dispose();
   });
 });
@@ -108,7 +145,12 @@ describe('pairwiseCosine', () => {
   it('computes cosines by hand and treats zero vectors as cosine 0', () => {
     // a0=(3,4) |a0|=5; b0=(4,3): cos = (12+12)/25 = .96; b1=(0,0): 0
     const a = tf.tensor3d([[[3, 4]]]);
-    const b = tf.tensor3d([[[4, 3], [0, 0]]]);
+    const b = tf.tensor3d([
+      [
+        [4, 3],
+        [0, 0],
+      ],
+    ]);
     const s = pairwiseCosine(a, b);
     const v = s.arraySync()[0]?.[0] ?? [];
     expect(v[0]).toBeCloseTo(0.96, 6);

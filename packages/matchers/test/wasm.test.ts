@@ -26,14 +26,32 @@ describe('matchers on wasm', () => {
 
   it('gather and differentiate gatherRegions (no UnsortedSegmentSum needed)', () => {
     // indices [2,2,0]: row 0 picked once, row 1 never, row 2 twice -> grad of sum = [1, 0, 2] per channel
-    const f = tf.tensor3d([[[1, 2], [3, 4], [5, 6]]]);
+    const f = tf.tensor3d([
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+    ]);
     const idx = tf.tensor2d([[2, 2, 0]], [1, 3], 'int32');
     const before = tf.memory().numTensors;
     const out = gatherRegions(f, idx);
-    expect(out.arraySync()).toEqual([[[5, 6], [5, 6], [1, 2]]]);
+    expect(out.arraySync()).toEqual([
+      [
+        [5, 6],
+        [5, 6],
+        [1, 2],
+      ],
+    ]);
     out.dispose();
     const g = tf.grad((x: tf.Tensor) => tf.sum(gatherRegions(x as tf.Tensor3D, idx)))(f);
-    expect(g.arraySync()).toEqual([[[1, 1], [0, 0], [2, 2]]]);
+    expect(g.arraySync()).toEqual([
+      [
+        [1, 1],
+        [0, 0],
+        [2, 2],
+      ],
+    ]);
     expect(tf.memory().numTensors).toBe(before + 1);
     tf.dispose([f, idx, g]);
   });

@@ -12,7 +12,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
-import { ReplicaPool, addTiming, dataParallelStep, resolveWorkers, type PhaseTimings, type StepPhase, type WorkersOption } from '@ediy/trainer';
+import {
+  ReplicaPool,
+  addTiming,
+  dataParallelStep,
+  resolveWorkers,
+  type PhaseTimings,
+  type StepPhase,
+  type WorkersOption,
+} from '@ediy/trainer';
 import { benchSetup } from './setup.js';
 
 const { values } = parseArgs({
@@ -26,22 +34,50 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
   },
 });
-const shape = { batch: Number(values.batch), width: Number(values.width), size: Number(values.size) };
+const shape = {
+  batch: Number(values.batch),
+  width: Number(values.width),
+  size: Number(values.size),
+};
 const steps = Number(values.steps);
 const info = await initBackend({ prefer: values.backend as BackendPreference });
 const bench = benchSetup(shape);
 const rng = new Rng(0);
 const workers = resolveWorkers(Number(values.workers) as WorkersOption, bench.config);
-const pool = workers === 2 ? await ReplicaPool.start({ config: bench.config, views: bench.views, teacher: bench.teacher }) : undefined;
+const pool =
+  workers === 2
+    ? await ReplicaPool.start({ config: bench.config, views: bench.views, teacher: bench.teacher })
+    : undefined;
 
 async function step(i: number): Promise<PhaseTimings> {
-  const results = await dataParallelStep(bench.config, bench, bench.images, (k) => rng.fork(`s${i}-${k}`), bench.views, pool, i);
+  const results = await dataParallelStep(
+    bench.config,
+    bench,
+    bench.images,
+    (k) => rng.fork(`s${i}-${k}`),
+    bench.views,
+    pool,
+    i,
+  );
   const timings = results[0]?.timings ?? {};
   let t = performance.now();
   const all = results.map((r) => r.grads);
-  const grads = all.length === 1 ? (all[0] as tf.NamedTensorMap) : tf.tidy(() => Object.fromEntries(Object.keys(all[0] ?? {}).map((k) => [k, tf.div(tf.addN(all.map((g) => g[k] as tf.Tensor)), all.length)])));
+  const grads =
+    all.length === 1
+      ? (all[0] as tf.NamedTensorMap)
+      : tf.tidy(() =>
+          Object.fromEntries(
+            Object.keys(all[0] ?? {}).map((k) => [
+              k,
+              tf.div(tf.addN(all.map((g) => g[k] as tf.Tensor)), all.length),
+            ]),
+          ),
+        );
   bench.optimizer.applyGradients(grads);
-  tf.dispose([...Object.values(grads), ...(all.length === 1 ? [] : all.flatMap((g) => Object.values(g)))]);
+  tf.dispose([
+    ...Object.values(grads),
+    ...(all.length === 1 ? [] : all.flatMap((g) => Object.values(g))),
+  ]);
   addTiming(timings, 'optimizer', performance.now() - t);
   t = performance.now();
   bench.update({}); // EMA only: no gradients left to apply
@@ -56,20 +92,39 @@ const wall0 = performance.now();
 for (let i = 1; i <= steps; i++) runs.push(await step(i));
 const wall = performance.now() - wall0;
 const cpu = process.cpuUsage(cpu0);
-const phases: StepPhase[] = ['augment', 'teacher', 'target', 'online-forward', 'matchers', 'online-backward', 'readback', 'sync', 'optimizer', 'ema'];
+const phases: StepPhase[] = [
+  'augment',
+  'teacher',
+  'target',
+  'online-forward',
+  'matchers',
+  'online-backward',
+  'readback',
+  'sync',
+  'optimizer',
+  'ema',
+];
 const total = runs.map((r) => Object.values(r).reduce((a, b) => a + (b ?? 0), 0));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (x: number) => x.toFixed(0);
 
-console.log(`## ${info.name}: ResNet-18 small stem, width ${shape.width}, ${shape.size} px, batch ${shape.batch}, ${workers} thread(s); ${steps} steps after a warm-up`);
-console.log(`process CPU ${((cpu.user + cpu.system) / 1000 / wall).toFixed(2)} cores over ${(wall / 1000).toFixed(1)} s (${workers}.00 = no thread ever waited)\n`);
+console.log(
+  `## ${info.name}: ResNet-18 small stem, width ${shape.width}, ${shape.size} px, batch ${shape.batch}, ${workers} thread(s); ${steps} steps after a warm-up`,
+);
+console.log(
+  `process CPU ${((cpu.user + cpu.system) / 1000 / wall).toFixed(2)} cores over ${(wall / 1000).toFixed(1)} s (${workers}.00 = no thread ever waited)\n`,
+);
 console.log('| phase | mean ms | min ms | max ms | share |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const p of phases) {
   const xs = runs.map((r) => r[p] ?? 0);
-  console.log(`| ${p} | ${fmt(mean(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${((100 * mean(xs)) / mean(total)).toFixed(1)}% |`);
+  console.log(
+    `| ${p} | ${fmt(mean(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${((100 * mean(xs)) / mean(total)).toFixed(1)}% |`,
+  );
 }
-console.log(`| **step** | ${fmt(mean(total))} | ${fmt(Math.min(...total))} | ${fmt(Math.max(...total))} | ${(shape.batch / (mean(total) / 1000)).toFixed(1)} images/s |\n`);
+console.log(
+  `| **step** | ${fmt(mean(total))} | ${fmt(Math.min(...total))} | ${fmt(Math.max(...total))} | ${(shape.batch / (mean(total) / 1000)).toFixed(1)} images/s |\n`,
+);
 
 const profile = await tf.profile(async () => {
   await step(steps + 1);
@@ -86,10 +141,13 @@ for (const k of profile.kernels) {
   byKernel.set(k.name, e);
 }
 const top = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(values.top));
-console.log(`### kernels of one step under tf.profile (${profile.kernels.length} kernel calls, ${fmt(profiled)} ms in kernels)\n`);
+console.log(
+  `### kernels of one step under tf.profile (${profile.kernels.length} kernel calls, ${fmt(profiled)} ms in kernels)\n`,
+);
 console.log('| kernel | calls | ms | share |');
 console.log('| --- | ---: | ---: | ---: |');
-for (const [name, e] of top) console.log(`| ${name} | ${e.count} | ${fmt(e.ms)} | ${((100 * e.ms) / profiled).toFixed(1)}% |`);
+for (const [name, e] of top)
+  console.log(`| ${name} | ${e.count} | ${fmt(e.ms)} | ${((100 * e.ms) / profiled).toFixed(1)}% |`);
 
 // The convolutions by shape: where the time of the largest kernels goes.
 const convs = new Map<string, { count: number; ms: number }>();
@@ -104,5 +162,6 @@ for (const k of profile.kernels) {
 console.log('\n### the ten slowest conv/matmul shapes\n');
 console.log('| kernel and input shapes | calls | ms |');
 console.log('| --- | ---: | ---: |');
-for (const [key, e] of [...convs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)) console.log(`| ${key} | ${e.count} | ${fmt(e.ms)} |`);
+for (const [key, e] of [...convs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10))
+  console.log(`| ${key} | ${e.count} | ${fmt(e.ms)} |`);
 bench.dispose();

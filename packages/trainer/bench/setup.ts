@@ -9,7 +9,17 @@ import { byolViewParams, type ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { LARS, emaUpdate } from '@ediy/optim';
 import { useFastTransposedMatMul } from '@ediy/backend';
-import { buildOnline, buildTarget, emaPairs, resolveExperiment, useFastBatchNorm, type ExperimentConfig, type OnlineNetwork, type RowConfig, type TargetNetwork } from '@ediy/trainer';
+import {
+  buildOnline,
+  buildTarget,
+  emaPairs,
+  resolveExperiment,
+  useFastBatchNorm,
+  type ExperimentConfig,
+  type OnlineNetwork,
+  type RowConfig,
+  type TargetNetwork,
+} from '@ediy/trainer';
 
 /** Sizes of the benchmarked step. */
 export interface BenchShape {
@@ -85,7 +95,18 @@ export function benchSetup({ batch, width, size }: BenchShape): BenchSetup {
       }
     },
     dispose() {
-      for (const m of [online.backbone, online.projector, online.predictor, online.localProjector, online.localPredictor, target.backbone, target.projector, target.localProjector, teacher]) m?.dispose();
+      for (const m of [
+        online.backbone,
+        online.projector,
+        online.predictor,
+        online.localProjector,
+        online.localPredictor,
+        target.backbone,
+        target.projector,
+        target.localProjector,
+        teacher,
+      ])
+        m?.dispose();
       optimizer.dispose();
       images.dispose();
     },

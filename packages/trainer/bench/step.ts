@@ -14,7 +14,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
-import { ReplicaPool, dataParallelStep, resolveWorkers, type MicroStepResult, type ReplicaResult, type WorkersOption } from '@ediy/trainer';
+import {
+  ReplicaPool,
+  dataParallelStep,
+  resolveWorkers,
+  type MicroStepResult,
+  type ReplicaResult,
+  type WorkersOption,
+} from '@ediy/trainer';
 import { benchSetup } from './setup.js';
 
 const { values } = parseArgs({
@@ -29,20 +36,37 @@ const { values } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
   },
 });
-const shape = { batch: Number(values.batch), width: Number(values.width), size: Number(values.size) };
+const shape = {
+  batch: Number(values.batch),
+  width: Number(values.width),
+  size: Number(values.size),
+};
 const steps = Number(values.steps);
 const info = await initBackend({ prefer: values.backend as BackendPreference });
 const bench = benchSetup(shape);
-const workersOption = (values.workers === 'auto' ? 'auto' : Number(values.workers)) as WorkersOption;
+const workersOption = (
+  values.workers === 'auto' ? 'auto' : Number(values.workers)
+) as WorkersOption;
 const workers = resolveWorkers(workersOption, bench.config);
-const pool = workers === 2 ? await ReplicaPool.start({ config: bench.config, views: bench.views, teacher: bench.teacher }) : undefined;
+const pool =
+  workers === 2
+    ? await ReplicaPool.start({ config: bench.config, views: bench.views, teacher: bench.teacher })
+    : undefined;
 const rng = new Rng(0);
 
 let workerTensors: number | undefined;
 let workerHeap: number | undefined;
 
 async function step(i: number): Promise<void> {
-  const results = await dataParallelStep(bench.config, bench, bench.images, (k) => rng.fork(`s${i}-${k}`), bench.views, pool, i);
+  const results = await dataParallelStep(
+    bench.config,
+    bench,
+    bench.images,
+    (k) => rng.fork(`s${i}-${k}`),
+    bench.views,
+    pool,
+    i,
+  );
   const first = results[0] as MicroStepResult;
   const second = results[1];
   if (second) {
@@ -50,7 +74,14 @@ async function step(i: number): Promise<void> {
     workerHeap = (second as ReplicaResult).heapBytes;
   }
   const grads = second
-    ? tf.tidy(() => Object.fromEntries(Object.entries(first.grads).map(([k, g]) => [k, tf.div(tf.add(g, second.grads[k] as tf.Tensor), 2)])))
+    ? tf.tidy(() =>
+        Object.fromEntries(
+          Object.entries(first.grads).map(([k, g]) => [
+            k,
+            tf.div(tf.add(g, second.grads[k] as tf.Tensor), 2),
+          ]),
+        ),
+      )
     : first.grads;
   if (second) tf.dispose([...Object.values(first.grads), ...Object.values(second.grads)]);
   bench.update(grads);
@@ -63,16 +94,21 @@ try {
     const total = Number(values.memory);
     const every = Math.max(1, Math.round(total / 10));
     console.log(`${label}: memory over ${total} steps`);
-    console.log('| step | numTensors | worker numTensors | numBytes (MB) | wasm heap (MB) | worker wasm heap (MB) | RSS (MB) | JS heap (MB) | ms/step (last interval) |');
+    console.log(
+      '| step | numTensors | worker numTensors | numBytes (MB) | wasm heap (MB) | worker wasm heap (MB) | RSS (MB) | JS heap (MB) | ms/step (last interval) |',
+    );
     console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     let t = performance.now();
     for (let i = 1; i <= total; i++) {
       await step(i);
       if (i % every === 0 || i === 1) {
-        const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
+        const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8
+          .length;
         const m = tf.memory();
         const ms = (performance.now() - t) / (i === 1 ? 1 : every);
-        console.log(`| ${i} | ${m.numTensors} | ${workerTensors ?? '-'} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${heap === undefined ? '-' : (heap / 2 ** 20).toFixed(0)} | ${workerHeap === undefined ? '-' : (workerHeap / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} | ${ms.toFixed(0)} |`);
+        console.log(
+          `| ${i} | ${m.numTensors} | ${workerTensors ?? '-'} | ${(m.numBytes / 2 ** 20).toFixed(1)} | ${heap === undefined ? '-' : (heap / 2 ** 20).toFixed(0)} | ${workerHeap === undefined ? '-' : (workerHeap / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} | ${ms.toFixed(0)} |`,
+        );
         t = performance.now();
       }
     }
@@ -90,7 +126,9 @@ try {
     const cpu = process.cpuUsage(cpu0);
     const cores = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
     const spread = `per step ${times.map((x) => x.toFixed(0)).join(', ')} ms; ${cores.toFixed(2)} cores busy`;
-    console.log(`${label} ediy=true: ${mean.toFixed(1)} ms/step, ${ours.toFixed(1)} images/s (${spread})`);
+    console.log(
+      `${label} ediy=true: ${mean.toFixed(1)} ms/step, ${ours.toFixed(1)} images/s (${spread})`,
+    );
     if (!values['no-torch']) torchPeer(ours);
   }
 } finally {
@@ -99,7 +137,9 @@ try {
 }
 
 function torchPeer(ours: number): void {
-  const peer = fileURLToPath(new URL('../../../../shared/bench/torch_ediy_step.py', import.meta.url));
+  const peer = fileURLToPath(
+    new URL('../../../../shared/bench/torch_ediy_step.py', import.meta.url),
+  );
   if (!existsSync(peer)) {
     console.log(`PyTorch peer not found at ${peer}: ratio not measured`);
     return;
@@ -107,12 +147,27 @@ function torchPeer(ours: number): void {
   // Debian's python3-torch lives in the system interpreter, which may not be first on PATH.
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   try {
-    const args = [peer, '--width', String(shape.width), '--batch', String(shape.batch), '--size', String(shape.size), '--steps', String(steps), '--threads', '2', '--ediy'];
+    const args = [
+      peer,
+      '--width',
+      String(shape.width),
+      '--batch',
+      String(shape.batch),
+      '--size',
+      String(shape.size),
+      '--steps',
+      String(steps),
+      '--threads',
+      '2',
+      '--ediy',
+    ];
     const out = execFileSync(python, args, { encoding: 'utf8' }).trim();
     console.log(out);
     const m = /([\d.]+) images\/s/.exec(out);
     if (m) console.log(`ratio ediy/torch: ${(ours / Number(m[1])).toFixed(3)}`);
   } catch (err) {
-    console.log(`PyTorch peer failed (python3-torch installed? apt-get install python3-torch): ${(err as Error).message.split('\n')[0]}`);
+    console.log(
+      `PyTorch peer failed (python3-torch installed? apt-get install python3-torch): ${(err as Error).message.split('\n')[0]}`,
+    );
   }
 }

@@ -42,7 +42,9 @@ export function channelMeans(x: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => {
     const c = x.shape[x.rank - 1] as number;
     const n = x.size / c;
-    return tf.reshape(tf.avgPool(tf.reshape(x, [1, n, 1, c]) as tf.Tensor4D, [n, 1], 1, 'valid'), [c]);
+    return tf.reshape(tf.avgPool(tf.reshape(x, [1, n, 1, c]) as tf.Tensor4D, [n, 1], 1, 'valid'), [
+      c,
+    ]);
   });
 }
 
@@ -57,11 +59,21 @@ export function channelMeans(x: tf.Tensor): tf.Tensor1D {
  * @param epsilon - added to the variance.
  * @returns new tensors owned by the caller.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
-  if (x.rank < 2) throw new Error(`batchNormTraining: x must have rank >= 2 (channels last), got shape [${x.shape.join(',')}]`);
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): BatchNormTrainingResult {
+  if (x.rank < 2)
+    throw new Error(
+      `batchNormTraining: x must have rank >= 2 (channels last), got shape [${x.shape.join(',')}]`,
+    );
   const c = x.shape[x.rank - 1] as number;
   if (gamma.size !== c || beta.size !== c) {
-    throw new Error(`batchNormTraining: gamma and beta must have ${c} values (x's channels), got ${gamma.size} and ${beta.size}`);
+    throw new Error(
+      `batchNormTraining: gamma and beta must have ${c} values (x's channels), got ${gamma.size} and ${beta.size}`,
+    );
   }
   const n = x.size / c;
   // The statistics are computed inside the custom-gradient function, so the tape keeps
@@ -85,7 +97,10 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
         // dx = k * dy + a * xc + shift, with a = -k * inv^2 * mean(dy * xc) and shift = -k * mean(dy)
         const a = tf.mul(tf.neg(ks), tf.mul(tf.square(inv), meanDyXc)) as tf.Tensor1D;
         const shift = tf.mul(tf.neg(ks), meanDy) as tf.Tensor1D;
-        const dx = tf.add(channelAffine(dy, ks, shift), channelAffine(xcs, a, tf.zerosLike(a) as tf.Tensor1D));
+        const dx = tf.add(
+          channelAffine(dy, ks, shift),
+          channelAffine(xcs, a, tf.zerosLike(a) as tf.Tensor1D),
+        );
         return [dx, tf.mul(tf.mul(meanDyXc, inv), n), tf.mul(meanDy, n)];
       },
     };
@@ -129,14 +144,22 @@ export function useFastBatchNorm(model: LayersModel): number {
     const original = bn.call.bind(bn);
     bn.call = (inputs, kwargs) => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      if (!x || (Array.isArray(inputs) && inputs.length !== 1) || x.rank < 2 || (bn.axis !== -1 && bn.axis !== x.rank - 1)) {
+      if (
+        !x ||
+        (Array.isArray(inputs) && inputs.length !== 1) ||
+        x.rank < 2 ||
+        (bn.axis !== -1 && bn.axis !== x.rank - 1)
+      ) {
         return original(inputs, kwargs);
       }
       return tf.tidy(() => {
         const gamma = bn.gamma.read() as tf.Tensor1D;
         const beta = bn.beta.read() as tf.Tensor1D;
         if (kwargs.training !== true) {
-          const k = tf.mul(gamma, tf.rsqrt(tf.add(bn.movingVariance.read(), bn.epsilon))) as tf.Tensor1D;
+          const k = tf.mul(
+            gamma,
+            tf.rsqrt(tf.add(bn.movingVariance.read(), bn.epsilon)),
+          ) as tf.Tensor1D;
           return channelAffine(x, k, tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D);
         }
         const { y, mean, variance } = batchNormTraining(x, gamma, beta, bn.epsilon);

@@ -6,7 +6,15 @@
  * checkpoint where a resume would find it, and never touches the last good one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones';
 import type { RngState } from '@ediy/backend';
@@ -72,7 +80,10 @@ export function listCheckpoints(dir: string): number[] {
 export async function saveCheckpoint(
   dir: string,
   state: Omit<CheckpointState, 'format' | 'createdAt' | 'weights' | 'optimizer'>,
-  models: Record<string, { getWeights(): tf.Tensor[]; weights: ReadonlyArray<{ originalName: string }> }>,
+  models: Record<
+    string,
+    { getWeights(): tf.Tensor[]; weights: ReadonlyArray<{ originalName: string }> }
+  >,
   optimizerState: NamedTensor[],
   keep: number,
 ): Promise<string> {
@@ -88,7 +99,11 @@ export async function saveCheckpoint(
     tensors.set(
       name,
       t.dtype === 'int32'
-        ? { dtype: 'I64', shape: t.shape.slice(), data: BigInt64Array.from(values as Int32Array, (v) => BigInt(v)) }
+        ? {
+            dtype: 'I64',
+            shape: t.shape.slice(),
+            data: BigInt64Array.from(values as Int32Array, (v) => BigInt(v)),
+          }
         : { dtype: 'F32', shape: t.shape.slice(), data: Float32Array.from(values) },
     );
   };
@@ -139,7 +154,9 @@ export function loadCheckpoint(checkpointDir: string): Checkpoint {
     throw new Error(`${statePath}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (state.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${statePath}: checkpoint format ${CHECKPOINT_FORMAT} expected, got ${String(state.format)}`);
+    throw new Error(
+      `${statePath}: checkpoint format ${CHECKPOINT_FORMAT} expected, got ${String(state.format)}`,
+    );
   }
   if (!existsSync(tensorPath)) throw new Error(`${tensorPath}: checkpoint tensors not found`);
   const stored = readSafetensors(new Uint8Array(readFileSync(tensorPath)), tensorPath);
@@ -147,7 +164,11 @@ export function loadCheckpoint(checkpointDir: string): Checkpoint {
     const t = stored.get(key);
     if (!t) throw new Error(`${tensorPath}: tensor ${key} (${what}) missing`);
     return t.dtype === 'I64'
-      ? tf.tensor(Int32Array.from(t.data as BigInt64Array, (v) => Number(v)), t.shape, 'int32')
+      ? tf.tensor(
+          Int32Array.from(t.data as BigInt64Array, (v) => Number(v)),
+          t.shape,
+          'int32',
+        )
       : tf.tensor(Float32Array.from(t.data as Float32Array), t.shape, 'float32');
   };
   const weights: Record<string, tf.Tensor[]> = {};
@@ -156,7 +177,8 @@ export function loadCheckpoint(checkpointDir: string): Checkpoint {
     for (const [key, names] of Object.entries(state.weights)) {
       weights[key] = names.map((name, i) => take(`${key}/${i}`, name));
     }
-    for (const name of state.optimizer) optimizer.push({ name, tensor: take(`optimizer/${name}`, 'optimiser state') });
+    for (const name of state.optimizer)
+      optimizer.push({ name, tensor: take(`optimizer/${name}`, 'optimiser state') });
   } catch (err) {
     tf.dispose([...Object.values(weights).flat(), ...optimizer.map((o) => o.tensor)]);
     throw err;
@@ -173,18 +195,25 @@ export function latestCheckpoint(dir: string): string | undefined {
 
 /** Sets a model's weights from a checkpoint's list, checking count and shapes. */
 export function restoreWeights(
-  model: { setWeights(w: tf.Tensor[]): void; weights: ReadonlyArray<{ shape: ReadonlyArray<number | null>; originalName: string }> },
+  model: {
+    setWeights(w: tf.Tensor[]): void;
+    weights: ReadonlyArray<{ shape: ReadonlyArray<number | null>; originalName: string }>;
+  },
   values: tf.Tensor[] | undefined,
   key: string,
 ): void {
   if (!values) throw new Error(`checkpoint has no weights for ${key}`);
   if (values.length !== model.weights.length) {
-    throw new Error(`checkpoint has ${values.length} weights for ${key}, the model has ${model.weights.length}: was it made with another config?`);
+    throw new Error(
+      `checkpoint has ${values.length} weights for ${key}, the model has ${model.weights.length}: was it made with another config?`,
+    );
   }
   model.weights.forEach((w, i) => {
     const v = values[i] as tf.Tensor;
     if (!tf.util.arraysEqual(w.shape as number[], v.shape)) {
-      throw new Error(`checkpoint weight ${key}/${i} (${w.originalName}) has shape [${v.shape.join(',')}], the model expects [${w.shape.join(',')}]`);
+      throw new Error(
+        `checkpoint weight ${key}/${i} (${w.originalName}) has shape [${v.shape.join(',')}], the model expects [${w.shape.join(',')}]`,
+      );
     }
   });
   model.setWeights(values);

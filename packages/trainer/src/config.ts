@@ -153,27 +153,39 @@ export const BYOL_OPTIM: OptimConfig = {
 export function validateConfig(config: ExperimentConfig): void {
   const { method, scale, optim } = config;
   if (typeof config.name !== 'string' || !/^[\w.-]+$/.test(config.name)) {
-    throw new Error(`config.name must be a non-empty name of letters, digits, '.', '-', '_', got ${JSON.stringify(config.name)}`);
+    throw new Error(
+      `config.name must be a non-empty name of letters, digits, '.', '-', '_', got ${JSON.stringify(config.name)}`,
+    );
   }
   assertInteger(config.seed, 0, 'config.seed');
   assertInRange(method.byolWeight, 0, 1e6, 'config.method.byolWeight');
   method.regionLosses.forEach((term, i) => {
     if (typeof term.loss !== 'string' || term.loss === '') {
-      throw new Error(`config.method.regionLosses[${i}].loss must name a region loss, got ${JSON.stringify(term.loss)}`);
+      throw new Error(
+        `config.method.regionLosses[${i}].loss must name a region loss, got ${JSON.stringify(term.loss)}`,
+      );
     }
     if (typeof term.matcher !== 'string' || term.matcher === '') {
-      throw new Error(`config.method.regionLosses[${i}].matcher must name a matcher, got ${JSON.stringify(term.matcher)}`);
+      throw new Error(
+        `config.method.regionLosses[${i}].matcher must name a matcher, got ${JSON.stringify(term.matcher)}`,
+      );
     }
     assertInRange(term.weight, 0, 1e6, `config.method.regionLosses[${i}].weight`);
   });
   if (method.byolWeight === 0 && method.regionLosses.every((t) => t.weight === 0)) {
-    throw new Error('config.method has no loss term with a positive weight: set byolWeight or a region loss weight');
+    throw new Error(
+      'config.method has no loss term with a positive weight: set byolWeight or a region loss weight',
+    );
   }
   if (![18, 34, 50].includes(scale.backbone.depth)) {
-    throw new Error(`config.scale.backbone.depth must be 18, 34 or 50, got ${String(scale.backbone.depth)}`);
+    throw new Error(
+      `config.scale.backbone.depth must be 18, 34 or 50, got ${String(scale.backbone.depth)}`,
+    );
   }
   if (scale.backbone.stem !== 'imagenet' && scale.backbone.stem !== 'small') {
-    throw new Error(`config.scale.backbone.stem must be 'imagenet' or 'small', got ${JSON.stringify(scale.backbone.stem)}`);
+    throw new Error(
+      `config.scale.backbone.stem must be 'imagenet' or 'small', got ${JSON.stringify(scale.backbone.stem)}`,
+    );
   }
   assertInRange(scale.backbone.widthMultiplier, 1 / 64, 8, 'config.scale.backbone.widthMultiplier');
   assertInteger(scale.projector.hidden, 1, 'config.scale.projector.hidden');
@@ -184,21 +196,34 @@ export function validateConfig(config: ExperimentConfig): void {
   assertInteger(scale.epochs, 1, 'config.scale.epochs');
   if (scale.maxSteps !== undefined) assertInteger(scale.maxSteps, 1, 'config.scale.maxSteps');
   if (scale.data.kind === 'scenes') {
-    assertInteger(scale.data.count, scale.batchSize, 'config.scale.data.count (at least one batch)');
+    assertInteger(
+      scale.data.count,
+      scale.batchSize,
+      'config.scale.data.count (at least one batch)',
+    );
     assertInteger(scale.data.size, 8, 'config.scale.data.size');
     assertInteger(scale.data.numClasses, 1, 'config.scale.data.numClasses');
   } else if (scale.data.kind === 'path') {
     if (typeof scale.data.path !== 'string' || scale.data.path === '') {
-      throw new Error(`config.scale.data.path must be a file or folder path, got ${JSON.stringify(scale.data.path)}`);
+      throw new Error(
+        `config.scale.data.path must be a file or folder path, got ${JSON.stringify(scale.data.path)}`,
+      );
     }
   } else {
-    throw new Error(`config.scale.data.kind must be 'scenes' or 'path', got ${JSON.stringify((scale.data as { kind: unknown }).kind)}`);
+    throw new Error(
+      `config.scale.data.kind must be 'scenes' or 'path', got ${JSON.stringify((scale.data as { kind: unknown }).kind)}`,
+    );
   }
   assertInRange(optim.baseLr, 0, 100, 'config.optim.baseLr');
   assertInRange(optim.weightDecay, 0, 1, 'config.optim.weightDecay');
   assertInRange(optim.momentum, 0, 1, 'config.optim.momentum');
   assertInRange(optim.eta, 0, 1, 'config.optim.eta');
-  assertInRange(optim.warmupEpochs, 0, scale.epochs, 'config.optim.warmupEpochs (at most config.scale.epochs)');
+  assertInRange(
+    optim.warmupEpochs,
+    0,
+    scale.epochs,
+    'config.optim.warmupEpochs (at most config.scale.epochs)',
+  );
   assertInRange(optim.tau0, 0, 1, 'config.optim.tau0');
   assertInteger(config.checkpoint.every, 1, 'config.checkpoint.every');
   assertInteger(config.checkpoint.keep, 1, 'config.checkpoint.keep');

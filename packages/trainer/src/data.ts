@@ -12,7 +12,12 @@ import type { DataConfig } from './config.js';
 export async function openDataset(config: DataConfig, split: Split = 'train'): Promise<Dataset> {
   if (config.kind === 'scenes') {
     const count = split === 'train' ? config.count : Math.max(64, Math.round(config.count / 4));
-    return syntheticScenes({ count, size: config.size, numClasses: config.numClasses, seed: split === 'train' ? config.seed : config.seed + 1_000_003 });
+    return syntheticScenes({
+      count,
+      size: config.size,
+      numClasses: config.numClasses,
+      seed: split === 'train' ? config.seed : config.seed + 1_000_003,
+    });
   }
   const dataset = await openDatasetPath(config.path, split, config.size ?? 32);
   return dataset.imageShape[2] === 3 ? dataset : toRgb(dataset);

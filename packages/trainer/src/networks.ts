@@ -49,10 +49,16 @@ export function buildOnline(config: ExperimentConfig, prefix = 'online'): Online
     backbone: resnet({ ...scale.backbone, name: `${prefix}_backbone`, seed }),
     projector: mlp(channels, specs, { name: `${prefix}_projector`, seed: seed + 1 }),
     predictor: mlp(scale.projector.out, specs, { name: `${prefix}_predictor`, seed: seed + 2 }),
-    localProjector: localMlp(channels, specs, { name: `${prefix}_local_projector`, seed: seed + 3 }),
+    localProjector: localMlp(channels, specs, {
+      name: `${prefix}_local_projector`,
+      seed: seed + 3,
+    }),
   };
   if (config.method.localPredictor) {
-    net.localPredictor = localMlp(scale.projector.out, specs, { name: `${prefix}_local_predictor`, seed: seed + 4 });
+    net.localPredictor = localMlp(scale.projector.out, specs, {
+      name: `${prefix}_local_predictor`,
+      seed: seed + 4,
+    });
   }
   for (const m of onlineModules(net)) useFastBatchNorm(m);
   return net;
@@ -88,11 +94,20 @@ export function trainableVariables(models: readonly LayersModel[]): tf.Variable[
 
 /** The modules of the online network whose parameters the optimiser updates. */
 export function onlineModules(net: OnlineNetwork): LayersModel[] {
-  return [net.backbone, net.projector, net.predictor, net.localProjector, ...(net.localPredictor ? [net.localPredictor] : [])];
+  return [
+    net.backbone,
+    net.projector,
+    net.predictor,
+    net.localProjector,
+    ...(net.localPredictor ? [net.localPredictor] : []),
+  ];
 }
 
 /** The target modules paired with the online modules they follow, for the EMA. */
-export function emaPairs(online: OnlineNetwork, target: TargetNetwork): Array<[LayersModel, LayersModel]> {
+export function emaPairs(
+  online: OnlineNetwork,
+  target: TargetNetwork,
+): Array<[LayersModel, LayersModel]> {
   return [
     [online.backbone, target.backbone],
     [online.projector, target.projector],
@@ -101,7 +116,10 @@ export function emaPairs(online: OnlineNetwork, target: TargetNetwork): Array<[L
 }
 
 /** Every model of a run, keyed as its checkpoint names it. */
-export function namedModels(online: OnlineNetwork, target: TargetNetwork): Record<string, LayersModel> {
+export function namedModels(
+  online: OnlineNetwork,
+  target: TargetNetwork,
+): Record<string, LayersModel> {
   const out: Record<string, LayersModel> = {
     'online.backbone': online.backbone,
     'online.projector': online.projector,

@@ -3,7 +3,14 @@
  * two CPU cores finish in minutes a row, `smoke` seconds a row for tests and CI. A
  * preset changes scale only, never which loss terms, weights or matchers a row uses.
  */
-import { BYOL_OPTIM, type ExperimentConfig, type MethodConfig, type OptimConfig, type PaperRow, type ScaleConfig } from './config.js';
+import {
+  BYOL_OPTIM,
+  type ExperimentConfig,
+  type MethodConfig,
+  type OptimConfig,
+  type PaperRow,
+  type ScaleConfig,
+} from './config.js';
 
 /** The preset names. */
 export type PresetName = 'smoke' | 'mini' | 'paper';
@@ -51,7 +58,9 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
         data: { kind: 'scenes', count: 32, size: 20, numClasses: 3, seed: 1 },
       };
     default:
-      throw new Error(`preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(preset)}`);
+      throw new Error(
+        `preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(preset)}`,
+      );
   }
 }
 
@@ -59,14 +68,22 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
  * The optimiser settings of a preset: BYOL's, with the warm-up kept at the paper's
  * share of training (10 epochs of the paper's epochs) when the preset trains fewer epochs.
  */
-export function presetOptim(preset: PresetName, scale: ScaleConfig, paperEpochs = 300): OptimConfig {
+export function presetOptim(
+  preset: PresetName,
+  scale: ScaleConfig,
+  paperEpochs = 300,
+): OptimConfig {
   if (preset === 'paper') return { ...BYOL_OPTIM };
   const share = BYOL_OPTIM.warmupEpochs / paperEpochs;
   return { ...BYOL_OPTIM, warmupEpochs: Math.min(scale.epochs, share * scale.epochs) };
 }
 
 /** Steps between checkpoints per preset: a `mini` row can stop and resume midway. */
-export const CHECKPOINT_EVERY: Readonly<Record<PresetName, number>> = { smoke: 2, mini: 16, paper: 200 };
+export const CHECKPOINT_EVERY: Readonly<Record<PresetName, number>> = {
+  smoke: 2,
+  mini: 16,
+  paper: 200,
+};
 
 /** What an example row declares: the method and the paper bookkeeping, never the scale. */
 export interface RowConfig {

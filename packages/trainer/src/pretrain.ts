@@ -15,7 +15,14 @@ import { LARS, emaTau, emaUpdate, warmupCosineLr, type NamedTensor } from '@ediy
 import { validateConfig, type ExperimentConfig } from './config.js';
 import { latestCheckpoint, loadCheckpoint, restoreWeights, saveCheckpoint } from './checkpoint.js';
 import { openDataset } from './data.js';
-import { buildOnline, buildTarget, disposeModels, emaPairs, namedModels, onlineModules } from './networks.js';
+import {
+  buildOnline,
+  buildTarget,
+  disposeModels,
+  emaPairs,
+  namedModels,
+  onlineModules,
+} from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
 import { addTiming, termNames, type PhaseTimings } from './step.js';
 import { ReplicaPool, dataParallelStep, resolveWorkers, type WorkersOption } from './replica.js';
@@ -33,7 +40,9 @@ export class NonFiniteLossError extends Error {
     readonly term: string,
     readonly value: number,
   ) {
-    super(`loss term '${term}' is ${value} at step ${step}; stopping (the last good checkpoint is kept)`);
+    super(
+      `loss term '${term}' is ${value} at step ${step}; stopping (the last good checkpoint is kept)`,
+    );
     this.name = 'NonFiniteLossError';
   }
 }
@@ -92,18 +101,31 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
     const model = await loadModelFromDir(spec.modelDir);
     if (model.outputs.length !== 2) {
       model.dispose();
-      throw new Error(`teacher model ${spec.modelDir} must have two outputs [layer4 map, pooled], it has ${model.outputs.length}`);
+      throw new Error(
+        `teacher model ${spec.modelDir} must have two outputs [layer4 map, pooled], it has ${model.outputs.length}`,
+      );
     }
     model.trainable = false;
     useFastBatchNorm(model);
     return model;
   }
   const ckptDir = latestCheckpoint(join(spec.run, 'checkpoints'));
-  if (!ckptDir) throw new Error(`teacher run ${spec.run} has no checkpoint (expected ${join(spec.run, 'checkpoints', 'step-*')})`);
+  if (!ckptDir)
+    throw new Error(
+      `teacher run ${spec.run} has no checkpoint (expected ${join(spec.run, 'checkpoints', 'step-*')})`,
+    );
   const ckpt = loadCheckpoint(ckptDir);
   try {
-    const teacher = resnet({ ...ckpt.state.config.scale.backbone, name: 'teacher_backbone', seed: 0 });
-    restoreWeights(teacher, ckpt.weights['online.backbone'], `teacher (${ckptDir}) online.backbone`);
+    const teacher = resnet({
+      ...ckpt.state.config.scale.backbone,
+      name: 'teacher_backbone',
+      seed: 0,
+    });
+    restoreWeights(
+      teacher,
+      ckpt.weights['online.backbone'],
+      `teacher (${ckptDir}) online.backbone`,
+    );
     teacher.trainable = false;
     useFastBatchNorm(teacher);
     return teacher;
@@ -121,7 +143,9 @@ export function totalSteps(config: ExperimentConfig, size: number): number {
   const perStep = config.scale.batchSize * config.scale.accumulate;
   const stepsPerEpoch = Math.floor(size / perStep);
   if (stepsPerEpoch < 1) {
-    throw new Error(`the dataset has ${size} images, fewer than one optimiser step needs (batchSize ${config.scale.batchSize} x accumulate ${config.scale.accumulate})`);
+    throw new Error(
+      `the dataset has ${size} images, fewer than one optimiser step needs (batchSize ${config.scale.batchSize} x accumulate ${config.scale.accumulate})`,
+    );
   }
   const byEpochs = config.scale.epochs * stepsPerEpoch;
   return config.scale.maxSteps === undefined ? byEpochs : Math.min(byEpochs, config.scale.maxSteps);
@@ -135,10 +159,15 @@ export function totalSteps(config: ExperimentConfig, size: number): number {
  * its newest checkpoint stopped: same weights, optimiser state, data position and random
  * streams, so a run stopped and resumed gives the same losses as an uninterrupted one.
  */
-export async function pretrain(config: ExperimentConfig, options: PretrainOptions = {}): Promise<PretrainResult> {
+export async function pretrain(
+  config: ExperimentConfig,
+  options: PretrainOptions = {},
+): Promise<PretrainResult> {
   validateConfig(config);
   if (needsTeacher(config) && !config.teacher) {
-    throw new Error(`config ${config.name} uses the 'teacher' matcher but names no teacher (config.teacher = { run } or { modelDir })`);
+    throw new Error(
+      `config ${config.name} uses the 'teacher' matcher but names no teacher (config.teacher = { run } or { modelDir })`,
+    );
   }
   const runDir = resolve(options.runDir ?? join('runs', config.name));
   const ckptRoot = join(runDir, 'checkpoints');
@@ -147,7 +176,9 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   if (existsSync(configPath) && options.resume !== false) {
     const previous = readFileSync(configPath, 'utf8');
     if (previous !== `${JSON.stringify(config, null, 2)}\n` && latestCheckpoint(ckptRoot)) {
-      throw new Error(`${runDir} holds a run of another config: resume it with that config, or choose another run directory`);
+      throw new Error(
+        `${runDir} holds a run of another config: resume it with that config, or choose another run directory`,
+      );
     }
   }
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -173,21 +204,36 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
     weightDecay: config.optim.weightDecay,
     eta: config.optim.eta,
   });
-  const loader = new Loader(dataset, { batchSize: micro, seed: config.seed, shuffle: true, dropLast: true, prefetch: true });
+  const loader = new Loader(dataset, {
+    batchSize: micro,
+    seed: config.seed,
+    shuffle: true,
+    dropLast: true,
+    prefetch: true,
+  });
   let rng = new Rng(config.seed).fork('train');
-  const variableNames = onlineModules(online).flatMap((m) => m.trainableWeights.map((w) => (w.read() as tf.Variable).name));
+  const variableNames = onlineModules(online).flatMap((m) =>
+    m.trainableWeights.map((w) => (w.read() as tf.Variable).name),
+  );
   let step = 0;
 
   const resumeFrom = options.resume === false ? undefined : latestCheckpoint(ckptRoot);
   const release = (): void => {
-    disposeModels([...onlineModules(online), target.backbone, target.projector, target.localProjector, ...(teacher ? [teacher] : [])]);
+    disposeModels([
+      ...onlineModules(online),
+      target.backbone,
+      target.projector,
+      target.localProjector,
+      ...(teacher ? [teacher] : []),
+    ]);
     optimizer.dispose();
   };
   if (resumeFrom) {
     try {
       const ckpt = loadCheckpoint(resumeFrom);
       try {
-        for (const [key, model] of Object.entries(models)) restoreWeights(model, ckpt.weights[key], key);
+        for (const [key, model] of Object.entries(models))
+          restoreWeights(model, ckpt.weights[key], key);
         // LARS keeps its own references: the checkpoint's tensors are disposed below.
         await optimizer.setWeights(fromSlotNames(ckpt.optimizer, variableNames));
       } finally {
@@ -203,13 +249,22 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
   }
 
   const log = new JsonlLog(join(runDir, 'log.jsonl'));
-  const progress = options.progress === null ? undefined : new Progress(options.label ?? config.name, total, options.progress ?? process.stderr);
-  if (resumeFrom) progress?.message(`${options.label ?? config.name}: resuming at step ${step}/${total} from ${resumeFrom}`);
+  const progress =
+    options.progress === null
+      ? undefined
+      : new Progress(options.label ?? config.name, total, options.progress ?? process.stderr);
+  if (resumeFrom)
+    progress?.message(
+      `${options.label ?? config.name}: resuming at step ${step}/${total} from ${resumeFrom}`,
+    );
   const names = termNames(config);
   const records: StepRecord[] = [];
   const started = performance.now();
   let lastCheckpoint = resumeFrom ?? '';
-  const stopAt = Math.min(total, options.stopAfter === undefined ? total : step + options.stopAfter);
+  const stopAt = Math.min(
+    total,
+    options.stopAfter === undefined ? total : step + options.stopAfter,
+  );
   const warmupSteps = Math.round(config.optim.warmupEpochs * stepsPerEpoch);
   const save = async (): Promise<string> => {
     const state = await optimizer.getWeights(); // copies, ours to dispose
@@ -228,10 +283,21 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
 
   try {
     const workers = resolveWorkers(workersOption, config);
-    pool = await startPool(config, workers, workersOption === 'auto', views, teacher, options.workerImports ?? [], (m) => progress?.message(`${options.label ?? config.name}: ${m}`));
+    pool = await startPool(
+      config,
+      workers,
+      workersOption === 'auto',
+      views,
+      teacher,
+      options.workerImports ?? [],
+      (m) => progress?.message(`${options.label ?? config.name}: ${m}`),
+    );
     while (step < stopAt) {
       const t0 = performance.now();
-      const lr = warmupCosineLr({ baseLr: config.optim.baseLr, batchSize: effectiveBatch, warmupSteps, totalSteps: total }, step);
+      const lr = warmupCosineLr(
+        { baseLr: config.optim.baseLr, batchSize: effectiveBatch, warmupSteps, totalSteps: total },
+        step,
+      );
       const stepRng = rng.fork(`step-${step}`);
       let summed: tf.NamedTensorMap | undefined;
       const termSums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
@@ -256,14 +322,17 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
         } finally {
           disposeBatch(batch);
         }
-        for (const [phase, ms] of Object.entries(results[0]?.timings ?? {})) addTiming(phases, phase as keyof PhaseTimings, ms);
+        for (const [phase, ms] of Object.entries(results[0]?.timings ?? {}))
+          addTiming(phases, phase as keyof PhaseTimings, ms);
         for (const result of results) {
           lossSum += result.loss;
           for (const n of names) termSums[n] = (termSums[n] ?? 0) + (result.terms[n] ?? 0);
           if (!summed) summed = result.grads;
           else {
             const prev: tf.NamedTensorMap = summed;
-            summed = Object.fromEntries(Object.entries(result.grads).map(([k, g]) => [k, tf.add(prev[k] as tf.Tensor, g)]));
+            summed = Object.fromEntries(
+              Object.entries(result.grads).map(([k, g]) => [k, tf.add(prev[k] as tf.Tensor, g)]),
+            );
             tf.dispose([...Object.values(prev), ...Object.values(result.grads)]);
           }
         }
@@ -279,7 +348,12 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
       }
       const grads = summed as tf.NamedTensorMap;
       let t = performance.now();
-      const mean = parts === 1 ? grads : tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, parts)])));
+      const mean =
+        parts === 1
+          ? grads
+          : tf.tidy(() =>
+              Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, parts)])),
+            );
       optimizer.setLearningRate(lr);
       optimizer.applyGradients(mean);
       tf.dispose(Object.values(grads));
@@ -319,7 +393,14 @@ export async function pretrain(config: ExperimentConfig, options: PretrainOption
     await pool?.terminate();
     release();
   }
-  return { runDir, steps: step, totalSteps: total, finished: step >= total, checkpoint: lastCheckpoint, records };
+  return {
+    runDir,
+    steps: step,
+    totalSteps: total,
+    finished: step >= total,
+    checkpoint: lastCheckpoint,
+    records,
+  };
 }
 
 /**
@@ -349,7 +430,9 @@ async function startPool(
   if (missing.length === 0) return pool;
   await pool.terminate();
   if (auto) {
-    note(`one gradient thread: the worker thread does not know ${missing.join(', ')} (see workerImports)`);
+    note(
+      `one gradient thread: the worker thread does not know ${missing.join(', ')} (see workerImports)`,
+    );
     return undefined;
   }
   throw new Error(
@@ -376,7 +459,10 @@ function fromSlotNames(state: NamedTensor[], variableNames: readonly string[]): 
     const m = /^slot(\d+)(\/.*)$/.exec(name);
     if (!m) return { name, tensor };
     const variable = variableNames[Number(m[1])];
-    if (variable === undefined) throw new Error(`checkpoint optimiser state ${name} has no variable: the network has ${variableNames.length}`);
+    if (variable === undefined)
+      throw new Error(
+        `checkpoint optimiser state ${name} has no variable: the network has ${variableNames.length}`,
+      );
     return { name: `${variable}${m[2]}`, tensor };
   });
 }

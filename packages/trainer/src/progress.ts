@@ -45,7 +45,8 @@ export class JsonlLog {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 3600)
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${s}s`;
 }
@@ -86,7 +87,11 @@ export class Progress {
       const filled = Math.round((width * record.step) / this.total);
       this.stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`);
       if (record.step >= this.total) this.stream.write('\n');
-    } else if (record.step - this.lastPlain >= this.plainEvery || record.step === this.total || record.step === 1) {
+    } else if (
+      record.step - this.lastPlain >= this.plainEvery ||
+      record.step === this.total ||
+      record.step === 1
+    ) {
       this.lastPlain = record.step;
       this.stream.write(`${text}\n`);
     }

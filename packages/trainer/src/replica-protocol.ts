@@ -36,7 +36,15 @@ export interface StepMessage {
 /** What a replica answers. */
 export type ReplyMessage =
   | { type: 'ready'; regionLosses: string[]; matchers: string[] }
-  | { type: 'result'; grads: Array<Float32Array | null>; loss: number; terms: Record<string, number>; timings: PhaseTimings; numTensors: number; heapBytes?: number }
+  | {
+      type: 'result';
+      grads: Array<Float32Array | null>;
+      loss: number;
+      terms: Record<string, number>;
+      timings: PhaseTimings;
+      numTensors: number;
+      heapBytes?: number;
+    }
   | { type: 'error'; message: string; stack?: string };
 
 /**
@@ -44,7 +52,14 @@ export type ReplyMessage =
  * weights (in {@link onlineModules} order, also the order of the gradients), then the
  * target's trainable weights (in {@link emaPairs} order).
  */
-export function replicaVariables(online: OnlineNetwork, target: TargetNetwork): { online: tf.Variable[]; target: tf.Variable[] } {
-  const read = (models: readonly LayersModel[]) => models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
-  return { online: read(onlineModules(online)), target: read(emaPairs(online, target).map(([, t]) => t)) };
+export function replicaVariables(
+  online: OnlineNetwork,
+  target: TargetNetwork,
+): { online: tf.Variable[]; target: tf.Variable[] } {
+  const read = (models: readonly LayersModel[]) =>
+    models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
+  return {
+    online: read(onlineModules(online)),
+    target: read(emaPairs(online, target).map(([, t]) => t)),
+  };
 }

@@ -10,5 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export function ownedValues(t: tf.Tensor): Float32Array {
   const values = t.dataSync() as Float32Array;
-  return tf.getBackend() === 'wasm' && values.byteOffset === 0 && values.buffer.byteLength === values.byteLength ? values : values.slice();
+  return tf.getBackend() === 'wasm' &&
+    values.byteOffset === 0 &&
+    values.buffer.byteLength === values.byteLength
+    ? values
+    : values.slice();
 }

@@ -12,13 +12,22 @@ import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
 import { useFastBatchNorm } from './batchnorm.js';
 import { buildOnline, buildTarget } from './networks.js';
-import { replicaVariables, type InitMessage, type ReplyMessage, type StepMessage } from './replica-protocol.js';
+import {
+  replicaVariables,
+  type InitMessage,
+  type ReplyMessage,
+  type StepMessage,
+} from './replica-protocol.js';
 import { microStep } from './step.js';
 import { ownedValues } from './replica-values.js';
 
 interface Replica {
   init: InitMessage;
-  nets: { online: ReturnType<typeof buildOnline>; target: ReturnType<typeof buildTarget>; teacher?: LayersModel };
+  nets: {
+    online: ReturnType<typeof buildOnline>;
+    target: ReturnType<typeof buildTarget>;
+    teacher?: LayersModel;
+  };
   variables: { online: tf.Variable[]; target: tf.Variable[] };
 }
 
@@ -37,7 +46,11 @@ function reply(message: ReplyMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 async function setUp(init: InitMessage): Promise<void> {
-  await initBackend({ prefer: (init.backend === 'wasm' || init.backend === 'cpu' ? init.backend : 'auto') as BackendPreference });
+  await initBackend({
+    prefer: (init.backend === 'wasm' || init.backend === 'cpu'
+      ? init.backend
+      : 'auto') as BackendPreference,
+  });
   useFastTransposedMatMul();
   for (const specifier of init.imports) await import(specifier);
   const online = buildOnline(init.config, 'replica');
@@ -48,7 +61,11 @@ async function setUp(init: InitMessage): Promise<void> {
     teacher.trainable = false;
     useFastBatchNorm(teacher);
   }
-  replica = { init, nets: { online, target, ...(teacher ? { teacher } : {}) }, variables: replicaVariables(online, target) };
+  replica = {
+    init,
+    nets: { online, target, ...(teacher ? { teacher } : {}) },
+    variables: replicaVariables(online, target),
+  };
   reply({ type: 'ready', regionLosses: regionLossNames(), matchers: matcherNames() });
 }
 
@@ -57,7 +74,10 @@ function step(message: StepMessage): void {
   const { variables, nets, init } = replica;
   if (message.weights) {
     const all = [...variables.online, ...variables.target];
-    if (message.weights.length !== all.length) throw new Error(`replica-worker: got ${message.weights.length} weights, the networks have ${all.length}`);
+    if (message.weights.length !== all.length)
+      throw new Error(
+        `replica-worker: got ${message.weights.length} weights, the networks have ${all.length}`,
+      );
     all.forEach((v, i) => {
       const value = tf.tensor(message.weights?.[i] as Float32Array, v.shape, 'float32');
       v.assign(value);
@@ -82,13 +102,22 @@ function step(message: StepMessage): void {
     tf.dispose(Object.values(result.grads));
   }
   reply(
-    { type: 'result', grads, loss: result.loss, terms: result.terms, timings: result.timings, numTensors: tf.memory().numTensors, ...heapBytes() },
+    {
+      type: 'result',
+      grads,
+      loss: result.loss,
+      terms: result.terms,
+      timings: result.timings,
+      numTensors: tf.memory().numTensors,
+      ...heapBytes(),
+    },
     grads.flatMap((g) => (g ? [g.buffer as ArrayBuffer] : [])),
   );
 }
 
 port.on('message', (message: InitMessage | StepMessage) => {
-  const run = message.type === 'init' ? setUp(message) : Promise.resolve().then(() => step(message));
+  const run =
+    message.type === 'init' ? setUp(message) : Promise.resolve().then(() => step(message));
   run.catch((err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
     reply({ type: 'error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) });

@@ -22,7 +22,12 @@ import type { Rng, RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
-import { replicaVariables, type InitMessage, type ReplyMessage, type StepMessage } from './replica-protocol.js';
+import {
+  replicaVariables,
+  type InitMessage,
+  type ReplyMessage,
+  type StepMessage,
+} from './replica-protocol.js';
 import { ownedValues } from './replica-values.js';
 import { addTiming, microStep, type MicroStepResult } from './step.js';
 
@@ -38,13 +43,19 @@ export const AUTO_WORKERS_MIN_BATCH = 32;
  * micro-batch has at least {@link AUTO_WORKERS_MIN_BATCH} images (smaller steps spend
  * more on copying weights than they gain), else 1.
  */
-export function resolveWorkers(option: WorkersOption, config: ExperimentConfig, cores = availableParallelism()): 1 | 2 {
+export function resolveWorkers(
+  option: WorkersOption,
+  config: ExperimentConfig,
+  cores = availableParallelism(),
+): 1 | 2 {
   if (option !== 1 && option !== 2 && option !== 'auto') {
     throw new Error(`workers must be 1, 2 or 'auto', got ${JSON.stringify(option)}`);
   }
   const batch = config.scale.batchSize;
   if (option === 2 && batch % 2 !== 0) {
-    throw new Error(`workers: 2 splits each micro-batch in halves: config.scale.batchSize must be even, got ${batch}`);
+    throw new Error(
+      `workers: 2 splits each micro-batch in halves: config.scale.batchSize must be even, got ${batch}`,
+    );
   }
   if (option !== 'auto') return option;
   return cores >= 2 && batch % 2 === 0 && batch >= AUTO_WORKERS_MIN_BATCH ? 2 : 1;
@@ -84,7 +95,9 @@ function startWorker(): Worker {
   try {
     api = createRequire(self).resolve('tsx/esm/api');
   } catch {
-    throw new Error('@ediy/trainer runs from its TypeScript sources here, and its worker thread needs tsx to load them: install tsx, or use workers: 1');
+    throw new Error(
+      '@ediy/trainer runs from its TypeScript sources here, and its worker thread needs tsx to load them: install tsx, or use workers: 1',
+    );
   }
   const tsx = pathToFileURL(api.replace(/\.cjs$/, '.mjs')).href;
   const options = existsSync(tsconfig) ? `{ tsconfig: ${JSON.stringify(tsconfig)} }` : '{}';
@@ -138,9 +151,20 @@ export class ReplicaPool {
     };
     const worker = startWorker();
     // Only listeners added here are removed: Worker keeps internal ones of its own.
-    let listeners: { message: (m: ReplyMessage) => void; error: (e: Error) => void; exit: (code: number) => void } | undefined;
+    let listeners:
+      | {
+          message: (m: ReplyMessage) => void;
+          error: (e: Error) => void;
+          exit: (code: number) => void;
+        }
+      | undefined;
     const ready = await new Promise<ReplyMessage>((resolve, reject) => {
-      listeners = { message: resolve, error: reject, exit: (code) => reject(new Error(`the replica worker exited with code ${code} while starting`)) };
+      listeners = {
+        message: resolve,
+        error: reject,
+        exit: (code) =>
+          reject(new Error(`the replica worker exited with code ${code} while starting`)),
+      };
       worker.on('message', listeners.message);
       worker.on('error', listeners.error);
       worker.on('exit', listeners.exit);
@@ -158,7 +182,9 @@ export class ReplicaPool {
       });
     if (ready.type !== 'ready') {
       await worker.terminate();
-      throw new Error(`the replica worker failed to start: ${ready.type === 'error' ? ready.message : ready.type}`);
+      throw new Error(
+        `the replica worker failed to start: ${ready.type === 'error' ? ready.message : ready.type}`,
+      );
     }
     const pool = new ReplicaPool(worker, ready.regionLosses, ready.matchers);
     worker.on('message', pool.onMessage);
@@ -169,7 +195,8 @@ export class ReplicaPool {
 
   private readonly onMessage = (m: ReplyMessage): void => this.settle(m);
   private readonly onError = (e: Error): void => this.fail(e);
-  private readonly onExit = (code: number): void => this.fail(new Error(`the replica worker exited with code ${code}`));
+  private readonly onExit = (code: number): void =>
+    this.fail(new Error(`the replica worker exited with code ${code}`));
 
   /** The config's region losses and matchers the worker does not know (registered in this thread only). */
   missingNames(config: ExperimentConfig): string[] {
@@ -200,11 +227,20 @@ export class ReplicaPool {
    * computes while this thread does its own share.
    * @returns the worker's result, its gradients as new tensors (the caller owns them).
    */
-  step(images: tf.Tensor4D, rng: RngState, nets: { online: OnlineNetwork; target: TargetNetwork }, weightsVersion: number): Promise<ReplicaResult> {
+  step(
+    images: tf.Tensor4D,
+    rng: RngState,
+    nets: { online: OnlineNetwork; target: TargetNetwork },
+    weightsVersion: number,
+  ): Promise<ReplicaResult> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.pending) return Promise.reject(new Error('ReplicaPool.step: the previous step has not finished'));
+    if (this.pending)
+      return Promise.reject(new Error('ReplicaPool.step: the previous step has not finished'));
     const variables = replicaVariables(nets.online, nets.target);
-    const weights = this.sentVersion === weightsVersion ? undefined : [...variables.online, ...variables.target].map(ownedValues);
+    const weights =
+      this.sentVersion === weightsVersion
+        ? undefined
+        : [...variables.online, ...variables.target].map(ownedValues);
     const message: StepMessage = {
       type: 'step',
       images: { data: ownedValues(images), shape: images.shape },
@@ -214,7 +250,10 @@ export class ReplicaPool {
     const reply = new Promise<ReplyMessage>((resolve, reject) => {
       this.pending = { resolve, reject };
     });
-    this.worker.postMessage(message, [message.images.data.buffer as ArrayBuffer, ...(weights ?? []).map((w) => w.buffer as ArrayBuffer)]);
+    this.worker.postMessage(message, [
+      message.images.data.buffer as ArrayBuffer,
+      ...(weights ?? []).map((w) => w.buffer as ArrayBuffer),
+    ]);
     this.sentVersion = weightsVersion;
     return reply.then((m) => {
       if (m.type === 'error') {
@@ -227,7 +266,14 @@ export class ReplicaPool {
         const values = m.grads[i];
         if (values) grads[v.name] = tf.tensor(values, v.shape, 'float32');
       });
-      return { grads, loss: m.loss, terms: m.terms, timings: m.timings, numTensors: m.numTensors, ...(m.heapBytes === undefined ? {} : { heapBytes: m.heapBytes }) };
+      return {
+        grads,
+        loss: m.loss,
+        terms: m.terms,
+        timings: m.timings,
+        numTensors: m.numTensors,
+        ...(m.heapBytes === undefined ? {} : { heapBytes: m.heapBytes }),
+      };
     });
   }
 
@@ -260,9 +306,15 @@ export async function dataParallelStep(
 ): Promise<MicroStepResult[]> {
   if (!pool) return [microStep(config, nets, images, rngFor(0), views)];
   const batch = images.shape[0];
-  if (batch % 2 !== 0) throw new Error(`dataParallelStep: the micro-batch must have an even size to split in halves, got ${batch}`);
+  if (batch % 2 !== 0)
+    throw new Error(
+      `dataParallelStep: the micro-batch must have an even size to split in halves, got ${batch}`,
+    );
   const start = performance.now();
-  const [mine, theirs] = tf.tidy(() => [tf.slice(images, [0, 0, 0, 0], [batch / 2, -1, -1, -1]), tf.slice(images, [batch / 2, 0, 0, 0], [-1, -1, -1, -1])]) as [tf.Tensor4D, tf.Tensor4D];
+  const [mine, theirs] = tf.tidy(() => [
+    tf.slice(images, [0, 0, 0, 0], [batch / 2, -1, -1, -1]),
+    tf.slice(images, [batch / 2, 0, 0, 0], [-1, -1, -1, -1]),
+  ]) as [tf.Tensor4D, tf.Tensor4D];
   let remote: Promise<ReplicaResult>;
   try {
     remote = pool.step(theirs, rngFor(1).state(), nets, weightsVersion);

@@ -7,7 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Rng } from '@ediy/backend';
 import { byolViews, type AugmentedView, type ViewParams } from '@ediy/augment';
-import { byolLoss, createRegionLossInputs, regionLoss, type RegionLossInputs, type RegionLossName } from '@ediy/losses';
+import {
+  byolLoss,
+  createRegionLossInputs,
+  regionLoss,
+  type RegionLossInputs,
+  type RegionLossName,
+} from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
 
@@ -78,7 +84,11 @@ function first(out: tf.Tensor[]): tf.Tensor {
 }
 
 /** Runs a backbone returning `[map, pooled]`. */
-function backboneForward(model: LayersModel, x: tf.Tensor, training: boolean): [tf.Tensor4D, tf.Tensor2D] {
+function backboneForward(
+  model: LayersModel,
+  x: tf.Tensor,
+  training: boolean,
+): [tf.Tensor4D, tf.Tensor2D] {
   const [map, pooled] = applyModel(model, x, training);
   if (!map || !pooled) throw new Error(`backbone ${model.name} must return [map, pooled]`);
   return [map as tf.Tensor4D, pooled as tf.Tensor2D];
@@ -89,11 +99,18 @@ function backboneForward(model: LayersModel, x: tf.Tensor, training: boolean): [
  * its moving statistics), so each image's map does not depend on the rest of the batch:
  * both views go through it as one batch of 2B, which gives the same maps in one pass.
  */
-function teacherMaps(teacher: LayersModel, x1: tf.Tensor4D, x2: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+function teacherMaps(
+  teacher: LayersModel,
+  x1: tf.Tensor4D,
+  x2: tf.Tensor4D,
+): [tf.Tensor4D, tf.Tensor4D] {
   return tf.tidy(() => {
     const maps = first(applyModel(teacher, tf.concat([x1, x2], 0), false)) as tf.Tensor4D;
     const b = x1.shape[0];
-    return [tf.slice(maps, [0, 0, 0, 0], [b, -1, -1, -1]), tf.slice(maps, [b, 0, 0, 0], [-1, -1, -1, -1])];
+    return [
+      tf.slice(maps, [0, 0, 0, 0], [b, -1, -1, -1]),
+      tf.slice(maps, [b, 0, 0, 0], [-1, -1, -1, -1]),
+    ];
   });
 }
 
@@ -133,8 +150,14 @@ export function microStep(
     const [tm1, tg1] = backboneForward(target.backbone, x1, true);
     const [tm2, tg2] = backboneForward(target.backbone, x2, true);
     return {
-      globals: [first(applyModel(target.projector, tg1, true)), first(applyModel(target.projector, tg2, true))] as [tf.Tensor2D, tf.Tensor2D],
-      locals: [first(applyModel(target.localProjector, tm1, true)), first(applyModel(target.localProjector, tm2, true))] as [tf.Tensor4D, tf.Tensor4D],
+      globals: [
+        first(applyModel(target.projector, tg1, true)),
+        first(applyModel(target.projector, tg2, true)),
+      ] as [tf.Tensor2D, tf.Tensor2D],
+      locals: [
+        first(applyModel(target.localProjector, tm1, true)),
+        first(applyModel(target.localProjector, tm2, true)),
+      ] as [tf.Tensor4D, tf.Tensor4D],
     };
   });
   lap('target');
@@ -143,8 +166,13 @@ export function microStep(
   let matcherMs = 0;
 
   const kept: tf.Scalar[] = [];
-  const variables = [online.backbone, online.projector, online.predictor, online.localProjector, ...(online.localPredictor ? [online.localPredictor] : [])]
-    .flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
+  const variables = [
+    online.backbone,
+    online.projector,
+    online.predictor,
+    online.localProjector,
+    ...(online.localPredictor ? [online.localPredictor] : []),
+  ].flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
 
   let forwardEnd = 0;
   const { value, grads } = tf.variableGrads(() => {

@@ -11,7 +11,9 @@ beforeAll(async () => {
 /** A model of one BatchNormalization layer with non-trivial gamma, beta and moving statistics. */
 function bnModel(shape: number[], seed: number): tfl.LayersModel {
   const input = tfl.input({ shape });
-  const out = tfl.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(input) as tfl.SymbolicTensor;
+  const out = tfl.layers
+    .batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 })
+    .apply(input) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
   const c = shape[shape.length - 1] as number;
   model.setWeights([
@@ -35,8 +37,15 @@ function trainStep(model: tfl.LayersModel, x: tf.Tensor, w: tf.Tensor) {
     y = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
     return tf.sum(tf.mul(y, w)) as tf.Scalar;
   }, vars);
-  const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(model.apply(xi, { training: true }) as tf.Tensor, w)))(x);
-  return { y: y as tf.Tensor, grads: vars.map((v) => grads[v.name] as tf.Tensor), dx, moving: model.getWeights().slice(2) };
+  const dx = tf.grad((xi: tf.Tensor) =>
+    tf.sum(tf.mul(model.apply(xi, { training: true }) as tf.Tensor, w)),
+  )(x);
+  return {
+    y: y as tf.Tensor,
+    grads: vars.map((v) => grads[v.name] as tf.Tensor),
+    dx,
+    moving: model.getWeights().slice(2),
+  };
 }
 
 describe('batchNormTraining', () => {
@@ -48,13 +57,17 @@ describe('batchNormTraining', () => {
     const { y, mean, variance } = batchNormTraining(x, tf.tensor1d([2]), tf.tensor1d([0.5]), 0);
     expect(mean.dataSync()[0]).toBeCloseTo(2, 5);
     expect(variance.dataSync()[0]).toBeCloseTo(14 / 3, 5);
-    Array.from(y.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(2 * (xhat[i] as number) + 0.5, 5));
+    Array.from(y.dataSync()).forEach((v, i) =>
+      expect(v).toBeCloseTo(2 * (xhat[i] as number) + 0.5, 5),
+    );
     // loss = y[0]: dy = [1, 0, 0]; dx_i = gamma / std * (dy_i - mean(dy) - xhat_i * mean(dy * xhat))
     const dy = [1, 0, 0];
     const meanDyXhat = (xhat[0] as number) / 3;
     const expected = dy.map((d, i) => (2 / std) * (d - 1 / 3 - (xhat[i] as number) * meanDyXhat));
     const g = tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) =>
-      tf.sum(tf.slice(batchNormTraining(xi, gi as tf.Tensor1D, bi as tf.Tensor1D, 0).y, [0, 0], [1, 1])),
+      tf.sum(
+        tf.slice(batchNormTraining(xi, gi as tf.Tensor1D, bi as tf.Tensor1D, 0).y, [0, 0], [1, 1]),
+      ),
     )([x, tf.tensor1d([2]), tf.tensor1d([0.5])]);
     Array.from(g[0]!.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(expected[i] as number, 5));
     expect(g[1]!.dataSync()[0]).toBeCloseTo(xhat[0] as number, 5); // dgamma = sum(dy * xhat)
@@ -62,14 +75,39 @@ describe('batchNormTraining', () => {
   });
 
   it('refuses a vector input and mismatched gamma', () => {
-    expect(() => batchNormTraining(tf.ones([4]), tf.ones([4]) as tf.Tensor1D, tf.ones([4]) as tf.Tensor1D, 1e-5)).toThrow('x must have rank >= 2 (channels last), got shape [4]');
-    expect(() => batchNormTraining(tf.ones([2, 3]), tf.ones([4]) as tf.Tensor1D, tf.ones([3]) as tf.Tensor1D, 1e-5)).toThrow("gamma and beta must have 3 values (x's channels), got 4 and 3");
+    expect(() =>
+      batchNormTraining(
+        tf.ones([4]),
+        tf.ones([4]) as tf.Tensor1D,
+        tf.ones([4]) as tf.Tensor1D,
+        1e-5,
+      ),
+    ).toThrow('x must have rank >= 2 (channels last), got shape [4]');
+    expect(() =>
+      batchNormTraining(
+        tf.ones([2, 3]),
+        tf.ones([4]) as tf.Tensor1D,
+        tf.ones([3]) as tf.Tensor1D,
+        1e-5,
+      ),
+    ).toThrow("gamma and beta must have 3 values (x's channels), got 4 and 3");
   });
 
   it('channelMeans and channelAffine act per channel', () => {
-    const x = tf.tensor3d([[[1, 10], [2, 20]], [[3, 30], [4, 40]]]);
+    const x = tf.tensor3d([
+      [
+        [1, 10],
+        [2, 20],
+      ],
+      [
+        [3, 30],
+        [4, 40],
+      ],
+    ]);
     expect(Array.from(channelMeans(x).dataSync())).toEqual([2.5, 25]);
-    expect(Array.from(channelAffine(x, tf.tensor1d([2, -1]), tf.tensor1d([1, 0])).dataSync())).toEqual([3, -10, 5, -20, 7, -30, 9, -40]);
+    expect(
+      Array.from(channelAffine(x, tf.tensor1d([2, -1]), tf.tensor1d([1, 0])).dataSync()),
+    ).toEqual([3, -10, 5, -20, 7, -30, 9, -40]);
   });
 });
 
@@ -91,8 +129,15 @@ describe('useFastBatchNorm', () => {
     a.grads.forEach((g, i) => expect(maxDiff(g, b.grads[i] as tf.Tensor)).toBeLessThan(1e-3));
     a.moving.forEach((m, i) => expect(maxDiff(m, b.moving[i] as tf.Tensor)).toBeLessThan(1e-5));
     // the moving statistics did move
-    expect(maxDiff(a.moving[0] as tf.Tensor, bnModel(shape.slice(1), 1).getWeights()[2] as tf.Tensor)).toBeGreaterThan(1e-3);
-    expect(maxDiff(slow.apply(x, { training: false }) as tf.Tensor, fast.apply(x, { training: false }) as tf.Tensor)).toBeLessThan(1e-4);
+    expect(
+      maxDiff(a.moving[0] as tf.Tensor, bnModel(shape.slice(1), 1).getWeights()[2] as tf.Tensor),
+    ).toBeGreaterThan(1e-3);
+    expect(
+      maxDiff(
+        slow.apply(x, { training: false }) as tf.Tensor,
+        fast.apply(x, { training: false }) as tf.Tensor,
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it('allocates nothing that outlives a training call', () => {
@@ -101,7 +146,10 @@ describe('useFastBatchNorm', () => {
     const x = tf.randomNormal([2, 3, 3, 4]);
     const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
     const run = () => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        vars,
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     run();

@@ -12,14 +12,26 @@ describe('presets', () => {
   });
 
   it('paper preset is ResNet-50 at 224 px with an effective batch of 4096 and the table epochs', () => {
-    const config = resolveExperiment({ ...EDIY_RANDOM_ROW, paper: { table: 2, row: 1, label: 'x', epochs: 100, numbers: {} } }, { preset: 'paper' });
+    const config = resolveExperiment(
+      { ...EDIY_RANDOM_ROW, paper: { table: 2, row: 1, label: 'x', epochs: 100, numbers: {} } },
+      { preset: 'paper' },
+    );
     expect(config.scale.backbone).toEqual({ depth: 50, stem: 'imagenet', widthMultiplier: 1 });
     expect(config.scale.imageSize).toBe(224);
     expect(config.scale.batchSize * config.scale.accumulate).toBe(4096);
     expect(config.scale.epochs).toBe(100);
-    expect(config.optim).toMatchObject({ baseLr: 0.2, weightDecay: 1.5e-6, momentum: 0.9, eta: 1e-3, warmupEpochs: 10, tau0: 0.996 });
+    expect(config.optim).toMatchObject({
+      baseLr: 0.2,
+      weightDecay: 1.5e-6,
+      momentum: 0.9,
+      eta: 1e-3,
+      warmupEpochs: 10,
+      tau0: 0.996,
+    });
     // 0.2 x 4096 / 256 = 3.2, the paper's initial learning rate
-    expect((config.optim.baseLr * config.scale.batchSize * config.scale.accumulate) / 256).toBeCloseTo(3.2, 10);
+    expect(
+      (config.optim.baseLr * config.scale.batchSize * config.scale.accumulate) / 256,
+    ).toBeCloseTo(3.2, 10);
   });
 
   it('keep the paper share of warm-up in the scaled presets', () => {
@@ -28,7 +40,9 @@ describe('presets', () => {
   });
 
   it('reject an unknown preset', () => {
-    expect(() => presetScale('huge' as never)).toThrow('preset must be one of smoke, mini, paper, got "huge"');
+    expect(() => presetScale('huge' as never)).toThrow(
+      'preset must be one of smoke, mini, paper, got "huge"',
+    );
   });
 });
 
@@ -42,12 +56,39 @@ describe('validateConfig', () => {
   it.each([
     [{ ...good, seed: -1 }, 'config.seed must be an integer >= 0, got -1'],
     [{ ...good, name: 'a b' }, /config.name must be a non-empty name/],
-    [{ ...good, scale: { ...good.scale, batchSize: 1 } }, 'config.scale.batchSize must be an integer >= 2, got 1'],
-    [{ ...good, scale: { ...good.scale, backbone: { ...good.scale.backbone, depth: 20 as never } } }, 'config.scale.backbone.depth must be 18, 34 or 50, got 20'],
-    [{ ...good, method: { ...good.method, byolWeight: 0, regionLosses: [] } }, /no loss term with a positive weight/],
-    [{ ...good, method: { ...good.method, regionLosses: [{ loss: 'r-dem', weight: Number.NaN, matcher: 'random' }] } }, /regionLosses\[0\].weight must be a number in \[0, 1000000\], got NaN/],
-    [{ ...good, optim: { ...good.optim, tau0: 1.5 } }, 'config.optim.tau0 must be a number in [0, 1], got 1.5'],
-    [{ ...good, scale: { ...good.scale, data: { kind: 'path', path: '' } } }, /config.scale.data.path must be a file or folder path/],
+    [
+      { ...good, scale: { ...good.scale, batchSize: 1 } },
+      'config.scale.batchSize must be an integer >= 2, got 1',
+    ],
+    [
+      {
+        ...good,
+        scale: { ...good.scale, backbone: { ...good.scale.backbone, depth: 20 as never } },
+      },
+      'config.scale.backbone.depth must be 18, 34 or 50, got 20',
+    ],
+    [
+      { ...good, method: { ...good.method, byolWeight: 0, regionLosses: [] } },
+      /no loss term with a positive weight/,
+    ],
+    [
+      {
+        ...good,
+        method: {
+          ...good.method,
+          regionLosses: [{ loss: 'r-dem', weight: Number.NaN, matcher: 'random' }],
+        },
+      },
+      /regionLosses\[0\].weight must be a number in \[0, 1000000\], got NaN/,
+    ],
+    [
+      { ...good, optim: { ...good.optim, tau0: 1.5 } },
+      'config.optim.tau0 must be a number in [0, 1], got 1.5',
+    ],
+    [
+      { ...good, scale: { ...good.scale, data: { kind: 'path', path: '' } } },
+      /config.scale.data.path must be a file or folder path/,
+    ],
   ])('names the bad field (%#)', (config, message) => {
     expect(() => validateConfig(config as never)).toThrow(message);
   });

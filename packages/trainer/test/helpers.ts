@@ -10,7 +10,10 @@ export function tempDir(label: string): string {
 }
 
 /** BYOL alone. */
-export const BYOL_ROW: RowConfig = { name: 'byol', method: { byolWeight: 1, regionLosses: [], localPredictor: true } };
+export const BYOL_ROW: RowConfig = {
+  name: 'byol',
+  method: { byolWeight: 1, regionLosses: [], localPredictor: true },
+};
 
 /** E-DIY with random pairs (no teacher needed). */
 export const EDIY_RANDOM_ROW: RowConfig = {
@@ -26,7 +29,15 @@ export const EDIY_RANDOM_ROW: RowConfig = {
 };
 
 /** A smoke-scale experiment of a row, `steps` optimiser steps long. */
-export function smoke(row: RowConfig, steps: number, extra: Partial<ExperimentConfig> = {}): ExperimentConfig {
-  const config = resolveExperiment(row, { preset: 'smoke', seed: 3, scale: { maxSteps: steps, epochs: steps } });
+export function smoke(
+  row: RowConfig,
+  steps: number,
+  extra: Partial<ExperimentConfig> = {},
+): ExperimentConfig {
+  const config = resolveExperiment(row, {
+    preset: 'smoke',
+    seed: 3,
+    scale: { maxSteps: steps, epochs: steps },
+  });
   return { ...config, checkpoint: { every: 1, keep: 2 }, ...extra };
 }

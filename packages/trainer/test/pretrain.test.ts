@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import { registerRegionLoss } from '@ediy/losses';
-import { NonFiniteLossError, latestCheckpoint, listCheckpoints, loadCheckpoint, pretrain, type StepRecord } from '@ediy/trainer';
+import {
+  NonFiniteLossError,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  pretrain,
+  type StepRecord,
+} from '@ediy/trainer';
 import { BYOL_ROW, EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
 
 beforeAll(async () => {
@@ -19,7 +26,10 @@ describe('pretrain', () => {
     const config = smoke(EDIY_RANDOM_ROW, 3);
     const result = await pretrain(config, { runDir, progress: null });
     expect(result).toMatchObject({ steps: 3, totalSteps: 3, finished: true });
-    const log = readFileSync(join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepRecord);
+    const log = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as StepRecord);
     expect(log.map((r) => r.step)).toEqual([1, 2, 3]);
     for (const r of log) {
       expect(Object.keys(r.terms)).toEqual(['byol', 'r-dem', 'r-iem']);
@@ -60,15 +70,30 @@ describe('pretrain', () => {
 
   it('stops on a NaN loss naming the step and the term, and keeps the last good checkpoint', async () => {
     let calls = 0;
-    registerRegionLoss('nan-at-step-2' as never, ((inputs: { local: [tf.Tensor, tf.Tensor] }) => {
-      calls += 1;
-      return tf.mul(tf.mean(inputs.local[0]), calls >= 2 ? Number.NaN : 0) as tf.Scalar;
-    }) as never);
+    registerRegionLoss(
+      'nan-at-step-2' as never,
+      ((inputs: { local: [tf.Tensor, tf.Tensor] }) => {
+        calls += 1;
+        return tf.mul(tf.mean(inputs.local[0]), calls >= 2 ? Number.NaN : 0) as tf.Scalar;
+      }) as never,
+    );
     const runDir = tempDir('nan');
-    const config = smoke({ name: 'nan', method: { byolWeight: 1, regionLosses: [{ loss: 'nan-at-step-2', weight: 1, matcher: 'random' }], localPredictor: true } }, 4);
+    const config = smoke(
+      {
+        name: 'nan',
+        method: {
+          byolWeight: 1,
+          regionLosses: [{ loss: 'nan-at-step-2', weight: 1, matcher: 'random' }],
+          localPredictor: true,
+        },
+      },
+      4,
+    );
     const error = await pretrain(config, { runDir, progress: null }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NonFiniteLossError);
-    expect((error as Error).message).toBe("loss term 'nan-at-step-2' is NaN at step 2; stopping (the last good checkpoint is kept)");
+    expect((error as Error).message).toBe(
+      "loss term 'nan-at-step-2' is NaN at step 2; stopping (the last good checkpoint is kept)",
+    );
     const last = latestCheckpoint(join(runDir, 'checkpoints'));
     expect(last).toMatch(/step-00000001$/);
     const ckpt = loadCheckpoint(last as string);
@@ -79,17 +104,44 @@ describe('pretrain', () => {
   it('uses a teacher from a BYOL run directory', async () => {
     const teacherDir = tempDir('teacher');
     await pretrain(smoke(BYOL_ROW, 1), { runDir: teacherDir, progress: null });
-    const row = { ...EDIY_RANDOM_ROW, name: 'tg', method: { ...EDIY_RANDOM_ROW.method, regionLosses: EDIY_RANDOM_ROW.method.regionLosses.map((t) => ({ ...t, matcher: 'teacher' })) } };
-    const result = await pretrain(smoke(row, 2, { teacher: { run: teacherDir } }), { runDir: tempDir('student'), progress: null });
+    const row = {
+      ...EDIY_RANDOM_ROW,
+      name: 'tg',
+      method: {
+        ...EDIY_RANDOM_ROW.method,
+        regionLosses: EDIY_RANDOM_ROW.method.regionLosses.map((t) => ({
+          ...t,
+          matcher: 'teacher',
+        })),
+      },
+    };
+    const result = await pretrain(smoke(row, 2, { teacher: { run: teacherDir } }), {
+      runDir: tempDir('student'),
+      progress: null,
+    });
     expect(result.steps).toBe(2);
     expect(Number.isFinite(result.records[1]!.terms['r-dem'])).toBe(true);
   });
 
   it('refuses a teacher-guided row without a teacher, and a missing teacher run', async () => {
-    const row = { ...EDIY_RANDOM_ROW, name: 'tg', method: { ...EDIY_RANDOM_ROW.method, regionLosses: [{ loss: 'r-dem', weight: 1, matcher: 'teacher' }] } };
-    await expect(pretrain(smoke(row, 1), { runDir: tempDir('noteacher'), progress: null })).rejects.toThrow(/uses the 'teacher' matcher but names no teacher/);
+    const row = {
+      ...EDIY_RANDOM_ROW,
+      name: 'tg',
+      method: {
+        ...EDIY_RANDOM_ROW.method,
+        regionLosses: [{ loss: 'r-dem', weight: 1, matcher: 'teacher' }],
+      },
+    };
+    await expect(
+      pretrain(smoke(row, 1), { runDir: tempDir('noteacher'), progress: null }),
+    ).rejects.toThrow(/uses the 'teacher' matcher but names no teacher/);
     const missing = join(tempDir('empty'), 'nope');
-    await expect(pretrain(smoke(row, 1, { teacher: { run: missing } }), { runDir: tempDir('badteacher'), progress: null })).rejects.toThrow(`teacher run ${missing} has no checkpoint`);
+    await expect(
+      pretrain(smoke(row, 1, { teacher: { run: missing } }), {
+        runDir: tempDir('badteacher'),
+        progress: null,
+      }),
+    ).rejects.toThrow(`teacher run ${missing} has no checkpoint`);
   });
 
   it('ignores a half-written checkpoint a crash left and reports a corrupt one by file', async () => {
@@ -106,14 +158,18 @@ describe('pretrain', () => {
     expect(readdirSync(ckpts).filter((n) => n.startsWith('.tmp'))).toEqual([]);
     const statePath = join(ckpts, 'step-00000002', 'state.json');
     writeFileSync(statePath, '{ not json');
-    expect(() => loadCheckpoint(join(ckpts, 'step-00000002'))).toThrow(`${statePath}: not valid JSON`);
+    expect(() => loadCheckpoint(join(ckpts, 'step-00000002'))).toThrow(
+      `${statePath}: not valid JSON`,
+    );
     expect(existsSync(join(ckpts, 'step-00000001'))).toBe(true);
   });
 
   it('refuses to resume a run directory of another config', async () => {
     const runDir = tempDir('other');
     await pretrain(smoke(BYOL_ROW, 1), { runDir, progress: null });
-    await expect(pretrain(smoke(EDIY_RANDOM_ROW, 1), { runDir, progress: null })).rejects.toThrow(/holds a run of another config/);
+    await expect(pretrain(smoke(EDIY_RANDOM_ROW, 1), { runDir, progress: null })).rejects.toThrow(
+      /holds a run of another config/,
+    );
   });
 });
 
@@ -127,7 +183,9 @@ describe('pretrain on a checkpoint that cannot be restored', () => {
     state.weights['online.backbone'] = state.weights['online.backbone'].slice(1);
     writeFileSync(statePath, JSON.stringify(state));
     const before = tf.memory().numTensors;
-    await expect(pretrain(config, { runDir, progress: null })).rejects.toThrow(/checkpoint has \d+ weights for online.backbone, the model has \d+/);
+    await expect(pretrain(config, { runDir, progress: null })).rejects.toThrow(
+      /checkpoint has \d+ weights for online.backbone, the model has \d+/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -4,7 +4,18 @@ import { initBackend, Rng } from '@ediy/backend';
 import { byolViewParams } from '@ediy/augment';
 import { registerRegionLoss } from '@ediy/losses';
 import { resnet } from '@ediy/backbones';
-import { ReplicaPool, buildOnline, buildTarget, dataParallelStep, microStep, pretrain, resolveWorkers, useFastBatchNorm, type MicroStepResult, type ReplicaResult } from '@ediy/trainer';
+import {
+  ReplicaPool,
+  buildOnline,
+  buildTarget,
+  dataParallelStep,
+  microStep,
+  pretrain,
+  resolveWorkers,
+  useFastBatchNorm,
+  type MicroStepResult,
+  type ReplicaResult,
+} from '@ediy/trainer';
 import { EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
 
 beforeAll(async () => {
@@ -26,8 +37,12 @@ describe('resolveWorkers', () => {
   });
 
   it('refuses an odd batch for two threads and an unknown value', () => {
-    expect(() => resolveWorkers(2, withBatch(7))).toThrow('config.scale.batchSize must be even, got 7');
-    expect(() => resolveWorkers(3 as never, config)).toThrow("workers must be 1, 2 or 'auto', got 3");
+    expect(() => resolveWorkers(2, withBatch(7))).toThrow(
+      'config.scale.batchSize must be even, got 7',
+    );
+    expect(() => resolveWorkers(3 as never, config)).toThrow(
+      "workers must be 1, 2 or 'auto', got 3",
+    );
   });
 });
 
@@ -35,13 +50,17 @@ describe('two threads', () => {
   it('give the losses of one thread with half the batch and twice the accumulation', async () => {
     const base = smoke(EDIY_RANDOM_ROW, 3);
     const two = await pretrain(base, { runDir: tempDir('w2'), progress: null, workers: 2 });
-    const half = { ...base, scale: { ...base.scale, batchSize: base.scale.batchSize / 2, accumulate: 2 } };
+    const half = {
+      ...base,
+      scale: { ...base.scale, batchSize: base.scale.batchSize / 2, accumulate: 2 },
+    };
     const one = await pretrain(half, { runDir: tempDir('w1'), progress: null, workers: 1 });
     expect(two.records).toHaveLength(3);
     two.records.forEach((r, i) => {
       const ref = one.records[i]!;
       expect(r.loss).toBeCloseTo(ref.loss, 5);
-      for (const [name, value] of Object.entries(ref.terms)) expect(r.terms[name]).toBeCloseTo(value, 5);
+      for (const [name, value] of Object.entries(ref.terms))
+        expect(r.terms[name]).toBeCloseTo(value, 5);
       expect(r.phases.sync).toBeGreaterThan(0);
     });
     // the runs moved: a step's loss differs from the first
@@ -50,24 +69,57 @@ describe('two threads', () => {
 
   it('resume exactly', async () => {
     const config = smoke(EDIY_RANDOM_ROW, 3);
-    const whole = await pretrain(config, { runDir: tempDir('w2-whole'), progress: null, workers: 2 });
+    const whole = await pretrain(config, {
+      runDir: tempDir('w2-whole'),
+      progress: null,
+      workers: 2,
+    });
     const split = tempDir('w2-split');
-    const first = await pretrain(config, { runDir: split, progress: null, workers: 2, stopAfter: 1 });
+    const first = await pretrain(config, {
+      runDir: split,
+      progress: null,
+      workers: 2,
+      stopAfter: 1,
+    });
     const second = await pretrain(config, { runDir: split, progress: null, workers: 2 });
-    expect([...first.records, ...second.records].map((r) => [r.loss, r.terms])).toEqual(whole.records.map((r) => [r.loss, r.terms]));
+    expect([...first.records, ...second.records].map((r) => [r.loss, r.terms])).toEqual(
+      whole.records.map((r) => [r.loss, r.terms]),
+    );
   });
 
   it('refuse a region loss registered in this thread only, naming it', async () => {
-    registerRegionLoss('main-thread-only' as never, ((inputs: { local: [tf.Tensor, tf.Tensor] }) => tf.mean(inputs.local[0]) as tf.Scalar) as never);
-    const config = smoke({ name: 'local-loss', method: { byolWeight: 1, regionLosses: [{ loss: 'main-thread-only', weight: 1, matcher: 'random' }], localPredictor: true } }, 1);
-    await expect(pretrain(config, { runDir: tempDir('unknown'), progress: null, workers: 2 })).rejects.toThrow(
+    registerRegionLoss(
+      'main-thread-only' as never,
+      ((inputs: { local: [tf.Tensor, tf.Tensor] }) =>
+        tf.mean(inputs.local[0]) as tf.Scalar) as never,
+    );
+    const config = smoke(
+      {
+        name: 'local-loss',
+        method: {
+          byolWeight: 1,
+          regionLosses: [{ loss: 'main-thread-only', weight: 1, matcher: 'random' }],
+          localPredictor: true,
+        },
+      },
+      1,
+    );
+    await expect(
+      pretrain(config, { runDir: tempDir('unknown'), progress: null, workers: 2 }),
+    ).rejects.toThrow(
       "workers: 2 needs every region loss and matcher registered in the worker thread too, and it does not know region loss 'main-thread-only'",
     );
   });
 
   it('compute in the worker what this thread computes for the same half, teacher included, and leak no tensor in either thread', async () => {
     const base = smoke(EDIY_RANDOM_ROW, 1);
-    const config = { ...base, method: { ...base.method, regionLosses: base.method.regionLosses.map((t) => ({ ...t, matcher: 'teacher' })) } };
+    const config = {
+      ...base,
+      method: {
+        ...base.method,
+        regionLosses: base.method.regionLosses.map((t) => ({ ...t, matcher: 'teacher' })),
+      },
+    };
     const online = buildOnline(config);
     const target = buildTarget(config, online);
     const teacher = resnet({ ...config.scale.backbone, name: 'replica_test_teacher', seed: 5 });
@@ -80,7 +132,15 @@ describe('two threads', () => {
     try {
       for (let i = 0; i < 3; i++) {
         const rngFor = (k: number) => new Rng(i).fork(`r${k}`);
-        const results = await dataParallelStep(config, { online, target, teacher }, images, rngFor, views, pool, i);
+        const results = await dataParallelStep(
+          config,
+          { online, target, teacher },
+          images,
+          rngFor,
+          views,
+          pool,
+          i,
+        );
         expect(results).toHaveLength(2);
         const [mine, theirs] = results as [MicroStepResult, ReplicaResult];
         if (i === 0) {
@@ -90,7 +150,9 @@ describe('two threads', () => {
           expect(theirs.loss).toBeCloseTo(local.loss, 5);
           expect(Object.keys(theirs.grads).sort()).toEqual(Object.keys(local.grads).sort());
           for (const [name, g] of Object.entries(local.grads)) {
-            expect(tf.max(tf.abs(tf.sub(g, theirs.grads[name] as tf.Tensor))).dataSync()[0]).toBeLessThan(1e-5);
+            expect(
+              tf.max(tf.abs(tf.sub(g, theirs.grads[name] as tf.Tensor))).dataSync()[0],
+            ).toBeLessThan(1e-5);
           }
           tf.dispose([half, ...Object.values(local.grads)]);
           expect(Math.abs(mine.loss - theirs.loss)).toBeGreaterThan(1e-6); // the halves differ

@@ -6,7 +6,13 @@
  * gives the same numbers an order of magnitude faster (x [64,256], dy [64,1024]:
  * `x^T dy` 356 ms as a transposed product, 6 ms as transpose + product).
  */
-import { BatchMatMul, Transpose, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import {
+  BatchMatMul,
+  Transpose,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+} from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 let installed: KernelConfig | undefined;
@@ -32,7 +38,11 @@ export function useFastTransposedMatMul(): boolean {
       const perm = t.shape.map((_, i) => i);
       const r = perm.length;
       [perm[r - 2], perm[r - 1]] = [r - 1, r - 2];
-      const out = transpose.kernelFunc({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as TensorInfo;
+      const out = transpose.kernelFunc({
+        inputs: { x: t },
+        backend: args.backend,
+        attrs: { perm },
+      }) as TensorInfo;
       made.push(out);
       return out;
     };
@@ -46,7 +56,12 @@ export function useFastTransposedMatMul(): boolean {
       for (const t of made) (args.backend as KernelBackend).disposeData(t.dataId);
     }
   };
-  installed = { kernelName: BatchMatMul, backendName: 'wasm', kernelFunc, ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}) };
+  installed = {
+    kernelName: BatchMatMul,
+    backendName: 'wasm',
+    kernelFunc,
+    ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+  };
   unregisterKernel(BatchMatMul, 'wasm');
   registerKernel(installed);
   return true;

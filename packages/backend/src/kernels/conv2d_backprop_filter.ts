@@ -23,9 +23,29 @@ const PATCH_ROWS_LIMIT = 32;
  * `[Cin, kh, kw, Cout]`. A 1x1 filter, or a filter over few input channels, is a single
  * matrix product `patches^T [kh*kw*Cin, N] @ dy [N, Cout]` over the N output positions.
  */
-function filterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = g;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
+function filterGradient(
+  calls: WasmCalls,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const {
+    batch,
+    inHeight: H,
+    inWidth: W,
+    inChannels: ci,
+    outHeight: oh,
+    outWidth: ow,
+    outChannels: co,
+  } = g;
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    padTop,
+    padLeft,
+  } = g;
   if (kh * kw * ci <= PATCH_ROWS_LIMIT || kh * kw === 1) {
     const patches = calls.patchesT(x, { kh, kw, sh, sw, dh: 1, dw: 1, padTop, padLeft }, oh, ow);
     const dw = calls.matMul(patches, calls.reshape(dy, [batch * oh * ow, co]));
@@ -42,7 +62,14 @@ function filterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo, g: Conv
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-  const g = convGeometry(Conv2DBackpropFilter, x.shape, a.filterShape, dy.shape, { ...a, dilations: 1 }, false);
+  const g = convGeometry(
+    Conv2DBackpropFilter,
+    x.shape,
+    a.filterShape,
+    dy.shape,
+    { ...a, dilations: 1 },
+    false,
+  );
   const calls = new WasmCalls(backend);
   try {
     return calls.keep(filterGradient(calls, x, dy, g));

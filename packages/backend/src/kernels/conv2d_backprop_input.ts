@@ -31,14 +31,25 @@ export interface AxisPhase {
  * dx[r + s*m] = sum_t dy[m + q - t] w[k0 + s*t] with k0 = (r + pad) mod s and
  * q = (r + pad - k0) / s, which is a correlation of dy with the flipped sub-filter.
  */
-export function axisPhases(size: number, outSize: number, k: number, s: number, pad: number): AxisPhase[] {
+export function axisPhases(
+  size: number,
+  outSize: number,
+  k: number,
+  s: number,
+  pad: number,
+): AxisPhase[] {
   const rows = Math.ceil(size / s);
   const phases: AxisPhase[] = [];
   for (let r = 0; r < s; r++) {
     const k0 = (((r + pad) % s) + s) % s;
     const taps = k0 < k ? Math.ceil((k - k0) / s) : 0;
     const q = (r + pad - k0) / s;
-    phases.push({ taps, start: k - 1 - k0 - s * (taps - 1), before: taps - 1 - q, after: rows + q - outSize });
+    phases.push({
+      taps,
+      start: k - 1 - k0 - s * (taps - 1),
+      before: taps - 1 - q,
+      after: rows + q - outSize,
+    });
   }
   return phases;
 }
@@ -49,9 +60,21 @@ export function axisPhases(size: number, outSize: number, k: number, s: number, 
  * s*s sub-pixel phases, each a stride-1 conv of dy with the sub-filter of the taps that
  * reach it (no zeros inserted into dy, so no wasted multiplications), then interleaved.
  */
-function inputGradient(calls: WasmCalls, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+function inputGradient(
+  calls: WasmCalls,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
   const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow } = g;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    padTop,
+    padLeft,
+  } = g;
   const rowPhases = axisPhases(H, oh, kh, sh, padTop);
   const colPhases = axisPhases(W, ow, kw, sw, padLeft);
   const parts: Array<TensorInfo | null> = [];
@@ -76,7 +99,14 @@ function inputGradient(calls: WasmCalls, dy: TensorInfo, filter: TensorInfo, g: 
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-  const g = convGeometry(Conv2DBackpropInput, a.inputShape, filter.shape, dy.shape, { ...a, dilations: 1 }, false);
+  const g = convGeometry(
+    Conv2DBackpropInput,
+    a.inputShape,
+    filter.shape,
+    dy.shape,
+    { ...a, dilations: 1 },
+    false,
+  );
   const calls = new WasmCalls(backend);
   try {
     return calls.keep(inputGradient(calls, dy, filter, g));

@@ -50,7 +50,9 @@ export function convGeometry(
 ): ConvGeometry {
   const format = attrs.dataFormat ?? 'NHWC';
   if (format !== 'NHWC') {
-    throw new Error(`${kernelName} on wasm supports dataFormat 'NHWC' only, got '${String(format)}'`);
+    throw new Error(
+      `${kernelName} on wasm supports dataFormat 'NHWC' only, got '${String(format)}'`,
+    );
   }
   if (xShape.length !== 4 || filterShape.length !== 4 || dyShape.length !== 4) {
     throw new Error(
@@ -74,9 +76,14 @@ export function convGeometry(
   }
   const want = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
   if (want.some((d, i) => d !== dyShape[i])) {
-    throw new Error(`${kernelName}: dy must have shape [${want.join(',')}], got [${dyShape.join(',')}]`);
+    throw new Error(
+      `${kernelName}: dy must have shape [${want.join(',')}], got [${dyShape.join(',')}]`,
+    );
   }
-  if (info.strideHeight > 1 && info.dilationHeight > 1 || info.strideWidth > 1 && info.dilationWidth > 1) {
+  if (
+    (info.strideHeight > 1 && info.dilationHeight > 1) ||
+    (info.strideWidth > 1 && info.dilationWidth > 1)
+  ) {
     throw new Error(
       `${kernelName}: strides and dilations cannot both exceed 1 on one axis; got strides [${info.strideHeight},${info.strideWidth}], dilations [${info.dilationHeight},${info.dilationWidth}]`,
     );

@@ -13,8 +13,21 @@ import { WasmCalls } from './wasm_calls.js';
  * x[b, o*s + i*d - pad, c] * dy[b, o, c*M + m]: for each filter tap, the strided window
  * of the zero-padded input times dy, summed over batch and positions.
  */
-function depthwiseFilterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { batch, inHeight: H, inWidth: W, inChannels: c, outHeight: oh, outWidth: ow, outChannels: cm } = g;
+function depthwiseFilterGradient(
+  calls: WasmCalls,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const {
+    batch,
+    inHeight: H,
+    inWidth: W,
+    inChannels: c,
+    outHeight: oh,
+    outWidth: ow,
+    outChannels: cm,
+  } = g;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = g;
   const { dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
   const mult = cm / c;
@@ -30,8 +43,15 @@ function depthwiseFilterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo
   const taps: TensorInfo[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const window = calls.window(padded, { start: i * dh, step: sh, count: oh }, { start: j * dw, step: sw, count: ow });
-      const product = calls.mul(mult === 1 ? window : calls.reshape(window, [batch, oh, ow, c, 1]), grad);
+      const window = calls.window(
+        padded,
+        { start: i * dh, step: sh, count: oh },
+        { start: j * dw, step: sw, count: ow },
+      );
+      const product = calls.mul(
+        mult === 1 ? window : calls.reshape(window, [batch, oh, ow, c, 1]),
+        grad,
+      );
       calls.release(window);
       taps.push(calls.reshape(calls.sum(product, [0, 1, 2]), [1, cm]));
       calls.release(product);
@@ -43,7 +63,14 @@ function depthwiseFilterGradient(calls: WasmCalls, x: TensorInfo, dy: TensorInfo
 const depthwiseConv2dNativeBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-  const g = convGeometry(DepthwiseConv2dNativeBackpropFilter, x.shape, a.filterShape, dy.shape, a, true);
+  const g = convGeometry(
+    DepthwiseConv2dNativeBackpropFilter,
+    x.shape,
+    a.filterShape,
+    dy.shape,
+    a,
+    true,
+  );
   const calls = new WasmCalls(backend);
   try {
     return calls.keep(depthwiseFilterGradient(calls, x, dy, g));

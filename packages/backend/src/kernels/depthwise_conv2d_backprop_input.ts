@@ -14,8 +14,21 @@ import { WasmCalls } from './wasm_calls.js';
  * `[kh, kw, C*M, 1]`, then a sum over the multiplier. A stride s > 1 first spreads dy
  * onto the input grid with s-1 zeros between rows and columns.
  */
-function depthwiseInputGradient(calls: WasmCalls, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { batch, inHeight: H, inWidth: W, inChannels: c, outHeight: oh, outWidth: ow, outChannels: cm } = g;
+function depthwiseInputGradient(
+  calls: WasmCalls,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const {
+    batch,
+    inHeight: H,
+    inWidth: W,
+    inChannels: c,
+    outHeight: oh,
+    outWidth: ow,
+    outChannels: cm,
+  } = g;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = g;
   const { dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
   let spread = dy;
@@ -34,7 +47,12 @@ function depthwiseInputGradient(calls: WasmCalls, dy: TensorInfo, filter: Tensor
   const flipped = calls.reshape(calls.reverse(filter, [0, 1]), [kh, kw, cm, 1]);
   const top = (kh - 1) * dh - padTop;
   const left = (kw - 1) * dw - padLeft;
-  const pads = [top, H + (kh - 1) * dh - top - rows, left, W + (kw - 1) * dw - left - cols] as const;
+  const pads = [
+    top,
+    H + (kh - 1) * dh - top - rows,
+    left,
+    W + (kw - 1) * dw - left - cols,
+  ] as const;
   const dx = calls.conv(spread, flipped, pads, [1, 1], [dh, dw], true);
   return cm === c ? dx : calls.sum(calls.reshape(dx, [batch, H, W, c, cm / c]), [4]);
 }
@@ -42,7 +60,14 @@ function depthwiseInputGradient(calls: WasmCalls, dy: TensorInfo, filter: Tensor
 const depthwiseConv2dNativeBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-  const g = convGeometry(DepthwiseConv2dNativeBackpropInput, a.inputShape, filter.shape, dy.shape, a, true);
+  const g = convGeometry(
+    DepthwiseConv2dNativeBackpropInput,
+    a.inputShape,
+    filter.shape,
+    dy.shape,
+    a,
+    true,
+  );
   const calls = new WasmCalls(backend);
   try {
     return calls.keep(depthwiseInputGradient(calls, dy, filter, g));

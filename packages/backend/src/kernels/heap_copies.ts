@@ -53,12 +53,19 @@ export function flippedTransposedFilter(
  * cols.start + cols.step*n, c]; the window must lie inside `x`.
  * @returns a new `[B, rows.count, cols.count, C]` tensor the caller owns.
  */
-export function stridedWindow(backend: BackendWasm, x: TensorInfo, rows: AxisRange, cols: AxisRange): TensorInfo {
+export function stridedWindow(
+  backend: BackendWasm,
+  x: TensorInfo,
+  rows: AxisRange,
+  cols: AxisRange,
+): TensorInfo {
   const [b, h, w, c] = x.shape as [number, number, number, number];
   const lastRow = rows.start + rows.step * (rows.count - 1);
   const lastCol = cols.start + cols.step * (cols.count - 1);
   if (rows.start < 0 || cols.start < 0 || lastRow >= h || lastCol >= w) {
-    throw new Error(`strided window rows ${rows.start}..${lastRow}, cols ${cols.start}..${lastCol} is outside [${x.shape.join(',')}]`);
+    throw new Error(
+      `strided window rows ${rows.start}..${lastRow}, cols ${cols.start}..${lastCol} is outside [${x.shape.join(',')}]`,
+    );
   }
   const out = output(backend, [b, rows.count, cols.count, c]);
   const src = backend.typedArrayFromHeap(x);
@@ -94,7 +101,9 @@ export function interleavePhases(
   const out = output(backend, outShape);
   const dst = backend.typedArrayFromHeap(out);
   const srcs = phases.map((t) => (t === null ? null : backend.typedArrayFromHeap(t)));
-  const dims = phases.map((t) => (t === null ? [0, 0] : [t.shape[1] as number, t.shape[2] as number]));
+  const dims = phases.map((t) =>
+    t === null ? [0, 0] : [t.shape[1] as number, t.shape[2] as number],
+  );
   let p = 0;
   for (let n = 0; n < b; n++) {
     for (let i = 0; i < h; i++) {
@@ -127,7 +136,16 @@ export function interleavePhases(
 export function transposedPatches(
   backend: BackendWasm,
   x: TensorInfo,
-  kernel: { kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; padTop: number; padLeft: number },
+  kernel: {
+    kh: number;
+    kw: number;
+    sh: number;
+    sw: number;
+    dh: number;
+    dw: number;
+    padTop: number;
+    padLeft: number;
+  },
   oh: number,
   ow: number,
 ): TensorInfo {
@@ -148,7 +166,8 @@ export function transposedPatches(
             const col = q * sw + j * dw - padLeft;
             const inside = row >= 0 && row < h && col >= 0 && col < w;
             const from = ((bi * h + row) * w + col) * c;
-            for (let ch = 0; ch < c; ch++) dst[(tap + ch) * n + col0 + q] = inside ? (src[from + ch] as number) : 0;
+            for (let ch = 0; ch < c; ch++)
+              dst[(tap + ch) * n + col0 + q] = inside ? (src[from + ch] as number) : 0;
           }
         }
       }

@@ -42,7 +42,17 @@ function tileAxis(
     dst.set(src.subarray(srcOff, srcOff + d), dstOff);
   } else {
     for (let i = 0; i < d; i++) {
-      tileAxis(src, dst, shape, reps, srcStrides, dstStrides, axis + 1, srcOff + i * (srcStrides[axis] as number), dstOff + i * (dstStrides[axis] as number));
+      tileAxis(
+        src,
+        dst,
+        shape,
+        reps,
+        srcStrides,
+        dstStrides,
+        axis + 1,
+        srcOff + i * (srcStrides[axis] as number),
+        dstOff + i * (dstStrides[axis] as number),
+      );
     }
   }
   repeatBlock(dst, dstOff, d * (dstStrides[axis] as number), r);
@@ -50,7 +60,8 @@ function tileAxis(
 
 function strides(shape: readonly number[]): number[] {
   const out = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) out[i] = (out[i + 1] as number) * (shape[i + 1] as number);
+  for (let i = shape.length - 2; i >= 0; i--)
+    out[i] = (out[i + 1] as number) * (shape[i + 1] as number);
   return out;
 }
 
@@ -59,8 +70,14 @@ const tile: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x } = inputs as { x: TensorInfo };
   const { reps } = attrs as unknown as { reps: number[] };
   const wasm = backend as BackendWasm;
-  if (!Array.isArray(reps) || reps.length !== x.shape.length || reps.some((r) => !Number.isInteger(r) || r < 0)) {
-    throw new Error(`Tile: reps must be ${x.shape.length} non-negative integers (one per axis of x), got ${JSON.stringify(reps)}`);
+  if (
+    !Array.isArray(reps) ||
+    reps.length !== x.shape.length ||
+    reps.some((r) => !Number.isInteger(r) || r < 0)
+  ) {
+    throw new Error(
+      `Tile: reps must be ${x.shape.length} non-negative integers (one per axis of x), got ${JSON.stringify(reps)}`,
+    );
   }
   if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') {
     throw new Error(`Tile on wasm supports float32, int32 and bool tensors, got ${x.dtype}`);

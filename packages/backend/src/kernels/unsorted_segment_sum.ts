@@ -16,7 +16,9 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const { numSegments } = attrs as unknown as { numSegments: number };
   const wasm = backend as BackendWasm;
   if (!Number.isInteger(numSegments) || numSegments < 1) {
-    throw new Error(`UnsortedSegmentSum: numSegments must be a positive integer, got ${String(numSegments)}`);
+    throw new Error(
+      `UnsortedSegmentSum: numSegments must be a positive integer, got ${String(numSegments)}`,
+    );
   }
   const idsRank = segmentIds.shape.length;
   if (segmentIds.shape.some((d, i) => d !== x.shape[i])) {
@@ -42,11 +44,14 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
     if (id < 0) continue;
     if (id >= numSegments) {
       wasm.disposeData(out.dataId);
-      throw new Error(`UnsortedSegmentSum: segmentIds[${n}] = ${id} is out of range [0, ${numSegments})`);
+      throw new Error(
+        `UnsortedSegmentSum: segmentIds[${n}] = ${id} is out of range [0, ${numSegments})`,
+      );
     }
     const from = n * inner;
     const to = id * inner;
-    for (let j = 0; j < inner; j++) sums[to + j] = (sums[to + j] as number) + (values[from + j] as number);
+    for (let j = 0; j < inner; j++)
+      sums[to + j] = (sums[to + j] as number) + (values[from + j] as number);
   }
   return out;
 };

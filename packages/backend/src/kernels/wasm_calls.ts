@@ -3,9 +3,19 @@
  * kernel, with every intermediate result freed when the caller is done.
  */
 import { getKernel } from '@tensorflow/tfjs-core';
-import type { KernelBackend, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type {
+  KernelBackend,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { flippedTransposedFilter, interleavePhases, stridedWindow, transposedPatches } from './heap_copies.js';
+import {
+  flippedTransposedFilter,
+  interleavePhases,
+  stridedWindow,
+  transposedPatches,
+} from './heap_copies.js';
 import type { AxisRange } from './heap_copies.js';
 
 /** Explicit spatial padding `[top, bottom, left, right]`; negative entries crop. */
@@ -29,7 +39,9 @@ export class WasmCalls {
   run(kernelName: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
     const kernel = getKernel(kernelName, 'wasm');
     if (kernel === undefined) {
-      throw new Error(`tfjs-backend-wasm has no '${kernelName}' kernel, which the training kernels need`);
+      throw new Error(
+        `tfjs-backend-wasm has no '${kernelName}' kernel, which the training kernels need`,
+      );
     }
     const out = kernel.kernelFunc({ inputs, attrs, backend: this.backend });
     if (Array.isArray(out)) {
@@ -70,7 +82,9 @@ export class WasmCalls {
 
   /** See {@link flippedTransposedFilter}. */
   flippedFilter(filter: TensorInfo, rows: AxisRange, cols: AxisRange): TensorInfo {
-    return this.adopt(flippedTransposedFilter(this.backend as unknown as BackendWasm, filter, rows, cols));
+    return this.adopt(
+      flippedTransposedFilter(this.backend as unknown as BackendWasm, filter, rows, cols),
+    );
   }
 
   /** See {@link stridedWindow}. */
@@ -79,7 +93,12 @@ export class WasmCalls {
   }
 
   /** See {@link transposedPatches}. */
-  patchesT(x: TensorInfo, kernel: Parameters<typeof transposedPatches>[2], oh: number, ow: number): TensorInfo {
+  patchesT(
+    x: TensorInfo,
+    kernel: Parameters<typeof transposedPatches>[2],
+    oh: number,
+    ow: number,
+  ): TensorInfo {
     return this.adopt(transposedPatches(this.backend as unknown as BackendWasm, x, kernel, oh, ow));
   }
 
@@ -90,7 +109,9 @@ export class WasmCalls {
     sw: number,
     shape: [number, number, number, number],
   ): TensorInfo {
-    return this.adopt(interleavePhases(this.backend as unknown as BackendWasm, phases, sh, sw, shape));
+    return this.adopt(
+      interleavePhases(this.backend as unknown as BackendWasm, phases, sh, sw, shape),
+    );
   }
 
   /** A view of `x` with another shape (shares memory). */
@@ -177,9 +198,14 @@ export class WasmCalls {
     const rows = h - t - Math.max(0, -bottom);
     const cols = w - l - Math.max(0, -right);
     if (rows <= 0 || cols <= 0) {
-      throw new Error(`padding [${pads.join(',')}] crops all of a tensor of shape [${x.shape.join(',')}]`);
+      throw new Error(
+        `padding [${pads.join(',')}] crops all of a tensor of shape [${x.shape.join(',')}]`,
+      );
     }
     const cropped = this.slice(x, [0, t, l, 0], [b, rows, cols, c]);
-    return [cropped, [Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right)]];
+    return [
+      cropped,
+      [Math.max(0, top), Math.max(0, bottom), Math.max(0, left), Math.max(0, right)],
+    ];
   }
 }

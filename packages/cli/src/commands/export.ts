@@ -49,9 +49,14 @@ export async function exportCommand(args: ParsedArgs, io: CliIO): Promise<number
   const cmd = 'export';
   const run = resolve(args.positionals[0] as string);
   const format = choiceFlag(args, 'format', EXPORT_FORMATS, 'tfjs', cmd);
-  const out = resolve(requiredString(args, 'out', cmd, format === 'tfjs' ? 'dir' : 'file.safetensors'));
+  const out = resolve(
+    requiredString(args, 'out', cmd, format === 'tfjs' ? 'dir' : 'file.safetensors'),
+  );
   if (format === 'torchvision' && !out.endsWith('.safetensors')) {
-    throw new UsageError(`ediy ${cmd}: --out must name a .safetensors file with --format torchvision, got ${JSON.stringify(args.values['out'])}`, cmd);
+    throw new UsageError(
+      `ediy ${cmd}: --out must name a .safetensors file with --format torchvision, got ${JSON.stringify(args.values['out'])}`,
+      cmd,
+    );
   }
   if (!existsSync(join(run, 'checkpoints'))) {
     throw new UsageError(
@@ -65,7 +70,9 @@ export async function exportCommand(args: ParsedArgs, io: CliIO): Promise<number
     const result = await exportBackbone(
       model,
       config.scale.backbone,
-      format === 'tfjs' ? { format, out } : { format, out, metadata: { format: 'pt', source: `ediy ${config.name} step ${step}` } },
+      format === 'tfjs'
+        ? { format, out }
+        : { format, out, metadata: { format: 'pt', source: `ediy ${config.name} step ${step}` } },
     );
     println(io.stderr, `ediy: exported the online backbone of ${run} at step ${step} (${format})`);
     println(io.stdout, result.path);

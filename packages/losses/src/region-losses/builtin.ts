@@ -42,7 +42,10 @@ export interface RDemInstanceRegionOptions {
 /** 'r-dem': {@link rDemLoss} on `local`, partners `match(matcher, 'within', v)`. */
 export const rDemRegionLoss: RegionLoss<RDemRegionOptions> = (inputs, options) =>
   tf.tidy(() => {
-    const partners = [inputs.match(options.matcher, 'within', 0), inputs.match(options.matcher, 'within', 1)] as const;
+    const partners = [
+      inputs.match(options.matcher, 'within', 0),
+      inputs.match(options.matcher, 'within', 1),
+    ] as const;
     return rDemLoss(inputs.local, partners, options.reading ? { reading: options.reading } : {});
   });
 
@@ -54,18 +57,26 @@ export const rIemRegionLoss: RegionLoss<RIemRegionOptions> = (inputs, options) =
   tf.tidy(() => {
     const pairing = options.pairing ?? 'across';
     if (pairing !== 'across' && pairing !== 'same-view') {
-      throw new Error(`r-iem pairing must be 'across' or 'same-view', got ${JSON.stringify(pairing)}`);
+      throw new Error(
+        `r-iem pairing must be 'across' or 'same-view', got ${JSON.stringify(pairing)}`,
+      );
     }
     if (pairing === 'same-view') {
       const self = inputs.localPred.map((p) => {
         const [b, h, w] = p.shape;
-        return tf.tile(tf.reshape(tf.range(0, h * w, 1, 'int32'), [1, h * w]), [b, 1]) as tf.Tensor2D;
+        return tf.tile(tf.reshape(tf.range(0, h * w, 1, 'int32'), [1, h * w]), [
+          b,
+          1,
+        ]) as tf.Tensor2D;
       });
       // rIemLoss pairs predictions[v] with targets[w]; swapping the targets pairs each view with itself
       const [t1, t2] = inputs.targetLocal;
       return rIemLoss(inputs.localPred, [t2, t1], [self[0] as tf.Tensor2D, self[1] as tf.Tensor2D]);
     }
-    const matches = [inputs.match(options.matcher, 'across', 0), inputs.match(options.matcher, 'across', 1)] as const;
+    const matches = [
+      inputs.match(options.matcher, 'across', 0),
+      inputs.match(options.matcher, 'across', 1),
+    ] as const;
     return rIemLoss(inputs.localPred, inputs.targetLocal, matches);
   });
 
@@ -74,7 +85,11 @@ export const rDemInstanceRegionLoss: RegionLoss<RDemInstanceRegionOptions> = (in
   tf.tidy(() => {
     const other = otherImage(inputs.local[0].shape[0], inputs.rng);
     const negative = options.negative ?? 'global';
-    return rDemInstanceLoss(inputs.local, other, negative === 'global' ? { negative, global: inputs.onlineGlobal } : { negative });
+    return rDemInstanceLoss(
+      inputs.local,
+      other,
+      negative === 'global' ? { negative, global: inputs.onlineGlobal } : { negative },
+    );
   });
 
 registerRegionLoss('r-dem', rDemRegionLoss);

@@ -32,7 +32,12 @@ export interface DenseContrastiveOptions {
  * @param temperature - tau > 0.
  * @returns a new scalar owned by the caller.
  */
-export function denseContrastiveLoss(query: tf.Tensor, key: tf.Tensor, matches: tf.Tensor2D, temperature = 0.2): tf.Scalar {
+export function denseContrastiveLoss(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  matches: tf.Tensor2D,
+  temperature = 0.2,
+): tf.Scalar {
   if (!(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) {
     throw new RangeError(`temperature must be a finite number > 0, got ${String(temperature)}`);
   }
@@ -44,7 +49,10 @@ export function denseContrastiveLoss(query: tf.Tensor, key: tf.Tensor, matches: 
       [k, ['B', null, 'C'], 'key (as [B,M,C])'],
       [matches, ['B', 'N'], 'matches'],
     ]) as { B: number; N: number; C: number };
-    if (B < 2) throw new Error(`dense contrastive loss needs a batch of at least 2 images for negatives, got B=${B}`);
+    if (B < 2)
+      throw new Error(
+        `dense contrastive loss needs a batch of at least 2 images for negatives, got B=${B}`,
+      );
     const qn = unit(q);
     const pos = tf.sum(tf.mul(qn, unit(gatherRegions(k, matches))), -1, true); // [B,N,1]
     const pooled = unit(tf.mean(k, 1)); // [B,C]
@@ -52,7 +60,9 @@ export function denseContrastiveLoss(query: tf.Tensor, key: tf.Tensor, matches: 
     // an image is not its own negative: push its column to -1e9 before the softmax
     const own = tf.reshape(tf.mul(tf.eye(B), -1e9), [B, 1, B]);
     const logits = tf.div(tf.concat([pos, tf.add(neg, own)], 2), temperature);
-    return tf.mean(tf.sub(tf.logSumExp(logits, 2), tf.squeeze(tf.slice(logits, [0, 0, 0], [B, N, 1]), [2]))) as tf.Scalar;
+    return tf.mean(
+      tf.sub(tf.logSumExp(logits, 2), tf.squeeze(tf.slice(logits, [0, 0, 0], [B, N, 1]), [2])),
+    ) as tf.Scalar;
   });
 }
 
@@ -64,8 +74,18 @@ export const denseContrastiveRegionLoss: RegionLoss<DenseContrastiveOptions> = (
   tf.tidy(() => {
     const matcher = options.matcher ?? 'teacher';
     const tau = options.temperature ?? 0.2;
-    const l1 = denseContrastiveLoss(inputs.local[0], inputs.targetLocal[1], inputs.match(matcher, 'across', 0), tau);
-    const l2 = denseContrastiveLoss(inputs.local[1], inputs.targetLocal[0], inputs.match(matcher, 'across', 1), tau);
+    const l1 = denseContrastiveLoss(
+      inputs.local[0],
+      inputs.targetLocal[1],
+      inputs.match(matcher, 'across', 0),
+      tau,
+    );
+    const l2 = denseContrastiveLoss(
+      inputs.local[1],
+      inputs.targetLocal[0],
+      inputs.match(matcher, 'across', 1),
+      tau,
+    );
     return tf.div(tf.add(l1, l2), 2) as tf.Scalar;
   });
 

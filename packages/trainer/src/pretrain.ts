@@ -22,6 +22,7 @@ import {
   emaPairs,
   namedModels,
   onlineModules,
+  trainableVariables,
 } from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
 import { addTiming, termNames, type PhaseTimings } from './step.js';
@@ -212,9 +213,7 @@ export async function pretrain(
     prefetch: true,
   });
   let rng = new Rng(config.seed).fork('train');
-  const variableNames = onlineModules(online).flatMap((m) =>
-    m.trainableWeights.map((w) => (w.read() as tf.Variable).name),
-  );
+  const variableNames = trainableVariables(onlineModules(online)).map((v) => v.name);
   let step = 0;
 
   const resumeFrom = options.resume === false ? undefined : latestCheckpoint(ckptRoot);
@@ -363,11 +362,7 @@ export async function pretrain(
       step += 1;
       const tau = emaTau({ tau0: config.optim.tau0, totalSteps: total }, step);
       for (const [from, to] of emaPairs(online, target)) {
-        emaUpdate(
-          to.trainableWeights.map((w) => w.read() as tf.Variable),
-          from.trainableWeights.map((w) => w.read() as tf.Variable),
-          tau,
-        );
+        emaUpdate(trainableVariables([to]), trainableVariables([from]), tau);
       }
       addTiming(phases, 'ema', performance.now() - t);
       const seconds = (performance.now() - t0) / 1000;

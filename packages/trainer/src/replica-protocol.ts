@@ -4,12 +4,17 @@
  * the order of {@link replicaVariables}.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { PhaseTimings } from './step.js';
-import { emaPairs, onlineModules, type OnlineNetwork, type TargetNetwork } from './networks.js';
+import {
+  emaPairs,
+  onlineModules,
+  trainableVariables,
+  type OnlineNetwork,
+  type TargetNetwork,
+} from './networks.js';
 
 /** Sets a replica up. */
 export interface InitMessage {
@@ -56,8 +61,7 @@ export function replicaVariables(
   online: OnlineNetwork,
   target: TargetNetwork,
 ): { online: tf.Variable[]; target: tf.Variable[] } {
-  const read = (models: readonly LayersModel[]) =>
-    models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
+  const read = trainableVariables;
   return {
     online: read(onlineModules(online)),
     target: read(emaPairs(online, target).map(([, t]) => t)),

@@ -15,7 +15,12 @@ import {
   type RegionLossName,
 } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
-import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import {
+  onlineModules,
+  trainableVariables,
+  type OnlineNetwork,
+  type TargetNetwork,
+} from './networks.js';
 
 /**
  * The phases a training step is timed in. {@link microStep} times the first seven;
@@ -166,13 +171,7 @@ export function microStep(
   let matcherMs = 0;
 
   const kept: tf.Scalar[] = [];
-  const variables = [
-    online.backbone,
-    online.projector,
-    online.predictor,
-    online.localProjector,
-    ...(online.localPredictor ? [online.localPredictor] : []),
-  ].flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
+  const variables = trainableVariables(onlineModules(online));
 
   let forwardEnd = 0;
   const { value, grads } = tf.variableGrads(() => {

@@ -208,12 +208,15 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       options.checkpointEvery,
     );
   const teacherConfig = resolveRow(TABLE1.byol, seeds[0] as number);
+  // Training time of the teacher in this call: the BYOL row reuses it, and the ETA counts it there.
+  let teacherSeconds = 0;
   if (teacherNeeded) {
     const done = join(teacherDir, 'done.json');
     if (existsSync(done)) {
       assertSameConfig(teacherDir, teacherConfig);
       say(`ediy: teacher done (${teacherDir})`);
     } else {
+      const teacherStarted = performance.now();
       const result = await pretrain(teacherConfig, {
         runDir: teacherDir,
         progress,
@@ -225,6 +228,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
           `teacher run ${teacherDir} stopped at step ${result.steps}/${result.totalSteps}`,
         );
       writeJson(done, { steps: result.steps, checkpoint: result.checkpoint });
+      teacherSeconds = (performance.now() - teacherStarted) / 1000;
     }
   }
 
@@ -289,7 +293,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       });
       if (!skipped) {
         worked.runs += 1;
-        worked.seconds += (performance.now() - runStarted) / 1000;
+        worked.seconds +=
+          (performance.now() - runStarted) / 1000 + (isTeacher ? teacherSeconds : 0);
         const left = total - index;
         const eta = formatDuration((worked.seconds / worked.runs) * left);
         if (left > 0) say(`ediy: ${index}/${total} runs done; about ${eta} left for ${left} more`);

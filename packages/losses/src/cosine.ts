@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Norm below which a vector counts as zero, so its cosine with anything is 0. */
 export const EPSILON = 1e-12;
 
-/** `x / max(|x|, eps)` along the last axis. */
+/** `x / max(|x|, eps)` along the last axis (|x| as sqrt(sum(x^2)): tf.norm is ~10x slower on wasm). */
 export function unit(x: tf.Tensor): tf.Tensor {
-  return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), EPSILON));
+  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), -1, true)), EPSILON));
 }
 
 /**

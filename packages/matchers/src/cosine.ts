@@ -34,7 +34,7 @@ export function pairwiseCosine(a: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
       [fb, ['B', null, 'C'], 'b (as [B,M,C])'],
     ]);
     const unit = (x: tf.Tensor3D): tf.Tensor3D =>
-      tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), COSINE_EPSILON));
+      tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), -1, true)), COSINE_EPSILON));
     return tf.matMul(unit(fa), unit(fb), false, true);
   });
 }

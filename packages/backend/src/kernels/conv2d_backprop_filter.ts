@@ -70,12 +70,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     { ...a, dilations: 1 },
     false,
   );
-  const calls = new WasmCalls(backend);
-  try {
-    return calls.keep(filterGradient(calls, x, dy, g));
-  } finally {
-    calls.dispose();
-  }
+  return WasmCalls.scoped(backend, (calls) => filterGradient(calls, x, dy, g));
 };
 
 /** `Conv2DBackpropFilter` on wasm: a forward conv of transposed operands, or one matmul for 1x1 filters and few input channels. */

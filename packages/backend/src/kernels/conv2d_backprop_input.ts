@@ -107,12 +107,7 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     { ...a, dilations: 1 },
     false,
   );
-  const calls = new WasmCalls(backend);
-  try {
-    return calls.keep(inputGradient(calls, dy, filter, g));
-  } finally {
-    calls.dispose();
-  }
+  return WasmCalls.scoped(backend, (calls) => inputGradient(calls, dy, filter, g));
 };
 
 /** `Conv2DBackpropInput` on wasm: forward convs of dy with the flipped filter (sub-pixel phases for stride > 1). */

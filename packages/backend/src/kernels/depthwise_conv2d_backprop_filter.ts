@@ -71,12 +71,7 @@ const depthwiseConv2dNativeBackpropFilter: KernelFunc = ({ inputs, backend, attr
     a,
     true,
   );
-  const calls = new WasmCalls(backend);
-  try {
-    return calls.keep(depthwiseFilterGradient(calls, x, dy, g));
-  } finally {
-    calls.dispose();
-  }
+  return WasmCalls.scoped(backend, (calls) => depthwiseFilterGradient(calls, x, dy, g));
 };
 
 /** `DepthwiseConv2dNativeBackpropFilter` on wasm: per filter tap, a strided window times dy, summed. */

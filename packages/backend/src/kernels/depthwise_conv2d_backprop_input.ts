@@ -68,12 +68,7 @@ const depthwiseConv2dNativeBackpropInput: KernelFunc = ({ inputs, backend, attrs
     a,
     true,
   );
-  const calls = new WasmCalls(backend);
-  try {
-    return calls.keep(depthwiseInputGradient(calls, dy, filter, g));
-  } finally {
-    calls.dispose();
-  }
+  return WasmCalls.scoped(backend, (calls) => depthwiseInputGradient(calls, dy, filter, g));
 };
 
 /** `DepthwiseConv2dNativeBackpropInput` on wasm: a depthwise conv of dy with the flipped filter. */

@@ -35,6 +35,19 @@ export class WasmCalls {
     this.backend = backend as KernelBackend;
   }
 
+  /**
+   * Runs `body` in a fresh scope on `backend` and returns its result, which the caller
+   * owns; every other tensor the scope made is freed, also when `body` throws.
+   */
+  static scoped(backend: object, body: (calls: WasmCalls) => TensorInfo): TensorInfo {
+    const calls = new WasmCalls(backend);
+    try {
+      return calls.keep(body(calls));
+    } finally {
+      calls.dispose();
+    }
+  }
+
   /** Runs the wasm kernel `kernelName`; the scope owns the result. */
   run(kernelName: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
     const kernel = getKernel(kernelName, 'wasm');

@@ -18,6 +18,13 @@ export {
 export { loadRow, checkRow, type LoadedRow } from './rows.js';
 export {
   reproduce,
+  reproduceShard,
+  collect,
+  planReproduce,
+  writePlan,
+  trainTeacher,
+  runJobs,
+  reproduceOut,
   drawSaliencyGrid,
   saliencyPair,
   assertSameConfig,
@@ -26,11 +33,32 @@ export {
   readRunEval,
   REPRODUCIBLE_TABLES,
   type ReproduceOptions,
+  type CollectOptions,
   type ReproduceOutput,
   type ReproducibleTable,
   type RunEvalRecord,
   type SaliencyRun,
 } from './reproduce.js';
+export {
+  planJobs,
+  parseShard,
+  shardJobs,
+  withTeacherLock,
+  type PlanInput,
+  type ReproduceJob,
+  type ReproducePlan,
+  type Shard,
+  type TeacherLockOptions,
+} from './plan.js';
+export {
+  submitSlurm,
+  batchScript,
+  shellQuote,
+  parseJobId,
+  EDIY_BIN,
+  type SlurmOptions,
+  type SlurmSubmission,
+} from './slurm.js';
 export { openHeldOut, HELD_OUT_SEED_OFFSET } from './held-out.js';
 export {
   evaluateRun,

@@ -9,12 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { TABLE1, TABLES } from '@ediy/examples';
+import { TABLES } from '@ediy/examples';
 import { fromLayersModel, saliencyGrid, saliencyMaps, type HostArray } from '@ediy/eval';
 import {
   formatDuration,
   pretrain,
-  resolveExperiment,
   type DataConfig,
   type ExperimentConfig,
   type PresetName,
@@ -34,7 +33,16 @@ import {
   type RunResult,
 } from './results.js';
 import { meanLossCurve, readStepLog } from './run-log.js';
-import { needsTeacher } from './teacher.js';
+import {
+  planJobs,
+  shardJobs,
+  withTeacherLock,
+  type ReproduceJob,
+  type ReproducePlan,
+  type Shard,
+} from './plan.js';
+
+export { withCheckpointEvery } from './plan.js';
 
 /** The tables `reproduce` runs. */
 export const REPRODUCIBLE_TABLES = ['table1', 'table2'] as const;
@@ -131,14 +139,6 @@ export function assertSameConfig(runDir: string, config: ExperimentConfig): void
   }
 }
 
-/** `config` with its checkpoint interval set to `every` (unchanged when undefined). */
-export function withCheckpointEvery(
-  config: ExperimentConfig,
-  every: number | undefined,
-): ExperimentConfig {
-  return every === undefined ? config : { ...config, checkpoint: { ...config.checkpoint, every } };
-}
-
 /** The rows of a table to run, checked against `only`. */
 export function tableRows(
   table: ReproducibleTable,
@@ -171,134 +171,244 @@ export function saliencyPair(
   ];
 }
 
+/** Options of {@link collect}: the plan's options, and what the report says of the work. */
+export interface CollectOptions extends ReproduceOptions {
+  /**
+   * Seconds the report gives (default: the training and evaluation seconds the runs
+   * recorded, summed, which is the compute time whichever machines did it).
+   */
+  seconds?: number;
+}
+
+/** The absolute output folder of a reproduction. */
+export function reproduceOut(options: ReproduceOptions): string {
+  return resolve(options.out ?? join('reproduce', `${options.table}-${options.preset ?? 'mini'}`));
+}
+
+/** The job list of a reproduction (see {@link planJobs}); nothing is written. */
+export function planReproduce(options: ReproduceOptions): ReproducePlan {
+  return planJobs({
+    table: options.table,
+    rows: tableRows(options.table, options.rows),
+    preset: options.preset ?? 'mini',
+    seeds: options.seeds ?? [0],
+    out: reproduceOut(options),
+    ...(options.data ? { data: options.data } : {}),
+    ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
+    ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
+  });
+}
+
+/** Writes `plan.json` into the plan's output folder; returns its path. */
+export function writePlan(plan: ReproducePlan): string {
+  mkdirSync(plan.out, { recursive: true });
+  const path = join(plan.out, 'plan.json');
+  writeJson(path, plan);
+  return path;
+}
+
+function sayer(options: ReproduceOptions): {
+  progress: ProgressStream | null;
+  say: (text: string) => void;
+} {
+  const progress = options.progress === undefined ? process.stderr : options.progress;
+  return { progress, say: (text) => progress?.write(`${text}\n`) };
+}
+
+/** What `teacher/done.json` holds. */
+interface TeacherDone {
+  steps: number;
+  checkpoint: string;
+  trainSeconds?: number;
+}
+
 /**
- * Reproduces a table at a preset. The backend must be initialised (the `ediy` command
- * does it from `--backend`). Returns the results and the files written.
+ * Trains the plan's teacher unless it is done (its `done.json` exists and its config is
+ * the plan's). With `lock`, several processes may call this at once: one trains it, the
+ * others wait for it (see {@link withTeacherLock}). Returns the seconds spent training
+ * here (0 when it was done or another process trained it).
+ */
+export async function trainTeacher(
+  plan: ReproducePlan,
+  options: ReproduceOptions & { lock?: boolean },
+): Promise<number> {
+  const job = plan.teacher;
+  if (!job) return 0;
+  const { progress, say } = sayer(options);
+  const done = join(job.runDir, 'done.json');
+  if (existsSync(done)) {
+    assertSameConfig(job.runDir, job.config);
+    say(`ediy: teacher done (${job.runDir})`);
+    return 0;
+  }
+  let seconds = 0;
+  const train = async (): Promise<void> => {
+    const t0 = performance.now();
+    const result = await pretrain(job.config, {
+      runDir: job.runDir,
+      progress,
+      label: 'teacher (table1/byol)',
+      workers: options.workers ?? 1,
+    });
+    if (!result.finished)
+      throw new Error(
+        `teacher run ${job.runDir} stopped at step ${result.steps}/${result.totalSteps}`,
+      );
+    seconds = (performance.now() - t0) / 1000;
+    const record: TeacherDone = {
+      steps: result.steps,
+      checkpoint: result.checkpoint,
+      trainSeconds: seconds,
+    };
+    writeJson(done, record);
+  };
+  if (!options.lock) {
+    await train();
+    return seconds;
+  }
+  mkdirSync(plan.out, { recursive: true });
+  await withTeacherLock(join(plan.out, 'teacher.lock'), done, train, {
+    onWait: (holder) => say(`ediy: waiting for the teacher, trained by ${holder}`),
+  });
+  if (seconds === 0) assertSameConfig(job.runDir, job.config);
+  return seconds;
+}
+
+/**
+ * Trains and evaluates `jobs` of `plan` in order, skipping those whose `eval.json`
+ * exists (after checking their config) and resuming interrupted ones. The teacher must
+ * be done. `teacherSeconds` (the teacher's training in this call) counts towards the
+ * job that reuses the teacher's folder, for the ETA.
+ */
+export async function runJobs(
+  plan: ReproducePlan,
+  jobs: readonly ReproduceJob[],
+  options: ReproduceOptions,
+  teacherSeconds = 0,
+): Promise<void> {
+  const { progress, say } = sayer(options);
+  const settings = EVAL_SETTINGS[plan.preset];
+  const total = plan.jobs.length;
+  const worked = { runs: 0, seconds: 0 };
+  for (const [n, job] of jobs.entries()) {
+    const index = plan.jobs.indexOf(job) + 1 || n + 1;
+    const evalPath = join(job.runDir, 'eval.json');
+    const label = `[${index}/${total}] ${plan.table}/${job.row} seed ${job.seed}`;
+    const runStarted = performance.now();
+    if (existsSync(evalPath)) {
+      assertSameConfig(job.runDir, job.config);
+      say(`ediy: ${label}: done, skipping (${relative(process.cwd(), evalPath)})`);
+      continue;
+    }
+    const t0 = performance.now();
+    if (job.teacherRun) say(`ediy: ${label}: the teacher run, evaluating it`);
+    const result = await pretrain(job.config, {
+      runDir: job.runDir,
+      progress,
+      label,
+      workers: options.workers ?? 1,
+    });
+    const trainSeconds = (performance.now() - t0) / 1000;
+    if (!result.finished)
+      throw new Error(`${job.runDir} stopped at step ${result.steps}/${result.totalSteps}`);
+    const t1 = performance.now();
+    const evaluation = await evaluateRun(job.runDir, {
+      settings,
+      ...(plan.data ? { data: plan.data } : {}),
+    });
+    const log = readStepLog(join(job.runDir, 'log.jsonl'));
+    const record: RunEvalRecord = {
+      metrics: evaluation.metrics,
+      steps: result.steps,
+      finalLoss: log[log.length - 1]?.loss ?? NaN,
+      checkpoint: evaluation.checkpoint,
+      trainSeconds,
+      evalSeconds: (performance.now() - t1) / 1000,
+    };
+    writeJson(evalPath, record);
+    say(
+      `ediy: ${label}: ${METRICS.map((m) => `${m.label} ${Number.isFinite(record.metrics[m.key]) ? record.metrics[m.key].toFixed(3) : 'n/a'}`).join(', ')}`,
+    );
+    worked.runs += 1;
+    worked.seconds +=
+      (performance.now() - runStarted) / 1000 + (job.teacherRun ? teacherSeconds : 0);
+    const left = jobs.length - n - 1;
+    const eta = formatDuration((worked.seconds / worked.runs) * left);
+    if (left > 0) say(`ediy: ${index}/${total} runs done; about ${eta} left for ${left} more`);
+  }
+}
+
+/**
+ * Reproduces a table at a preset on this machine: the teacher, every row job, then
+ * {@link collect}. The backend must be initialised (the `ediy` command does it from
+ * `--backend`). Returns the results and the files written.
  */
 export async function reproduce(options: ReproduceOptions): Promise<ReproduceOutput> {
   const started = performance.now();
-  const preset = options.preset ?? 'mini';
-  const seeds = [...(options.seeds ?? [0])];
-  if (seeds.length === 0) throw new Error('reproduce needs at least one seed');
-  const out = resolve(options.out ?? join('reproduce', `${options.table}-${preset}`));
-  const progress = options.progress === undefined ? process.stderr : options.progress;
-  const say = (text: string): void => {
-    progress?.write(`${text}\n`);
-  };
-  const rows = tableRows(options.table, options.rows);
-  mkdirSync(out, { recursive: true });
-  const files: string[] = [];
-  const common = {
-    preset,
-    ...(options.data ? { data: options.data } : {}),
-    ...(options.maxSteps ? { scale: { maxSteps: options.maxSteps } } : {}),
-  };
-  const settings = EVAL_SETTINGS[preset];
+  const plan = planReproduce(options);
+  writePlan(plan);
+  const teacherSeconds = await trainTeacher(plan, options);
+  await runJobs(plan, plan.jobs, options, teacherSeconds);
+  return collect({ ...options, seconds: (performance.now() - started) / 1000 });
+}
 
-  // The teacher: Table 1's BYOL row at this preset, trained once.
-  const teacherDir = join(out, 'teacher');
-  const teacherNeeded = rows.some(([, row]) => needsTeacher(row));
-  const resolveRow = (
-    row: RowConfig,
-    seed: number,
-    teacher?: ExperimentConfig['teacher'],
-  ): ExperimentConfig =>
-    withCheckpointEvery(
-      resolveExperiment(row, { ...common, seed, ...(teacher ? { teacher } : {}) }),
-      options.checkpointEvery,
+/**
+ * Runs slice `shard` of the row jobs (see {@link shardJobs}), for any scheduler that
+ * starts `n` processes at once on a shared output folder. The teacher is trained by the
+ * first shard to need it while the others wait (see {@link withTeacherLock}). Returns
+ * the run folders of the slice.
+ */
+export async function reproduceShard(
+  options: ReproduceOptions & { shard: Shard },
+): Promise<string[]> {
+  const plan = planReproduce(options);
+  const { say } = sayer(options);
+  const jobs = shardJobs(plan.jobs, options.shard);
+  say(
+    `ediy: shard ${options.shard.index}/${options.shard.count}: ${jobs.length} of ${plan.jobs.length} runs (${jobs.map((j) => j.id).join(', ') || 'none'})`,
+  );
+  writePlan(plan);
+  const teacherSeconds = plan.teacher ? await trainTeacher(plan, { ...options, lock: true }) : 0;
+  await runJobs(plan, jobs, options, teacherSeconds);
+  return jobs.map((j) => j.runDir);
+}
+
+/**
+ * Builds `results.json`, `results.md` and the plots from the finished runs in the
+ * output folder, without training: every job of the plan must have its `eval.json`
+ * (a run made with other settings is refused, as {@link assertSameConfig} does).
+ * @throws listing the runs that are not finished.
+ */
+export async function collect(options: CollectOptions): Promise<ReproduceOutput> {
+  const plan = planReproduce(options);
+  const { say } = sayer(options);
+  const { out, preset, seeds } = plan;
+  const missing = plan.jobs.filter((j) => !existsSync(join(j.runDir, 'eval.json')));
+  if (missing.length > 0) {
+    throw new Error(
+      `${out}: ${missing.length} of ${plan.jobs.length} runs are not finished (no eval.json): ${missing.map((j) => j.id).join(', ')}`,
     );
-  const teacherConfig = resolveRow(TABLE1.byol, seeds[0] as number);
-  // Training time of the teacher in this call: the BYOL row reuses it, and the ETA counts it there.
-  let teacherSeconds = 0;
-  if (teacherNeeded) {
-    const done = join(teacherDir, 'done.json');
-    if (existsSync(done)) {
-      assertSameConfig(teacherDir, teacherConfig);
-      say(`ediy: teacher done (${teacherDir})`);
-    } else {
-      const teacherStarted = performance.now();
-      const result = await pretrain(teacherConfig, {
-        runDir: teacherDir,
-        progress,
-        label: 'teacher (table1/byol)',
-        workers: options.workers ?? 1,
-      });
-      if (!result.finished)
-        throw new Error(
-          `teacher run ${teacherDir} stopped at step ${result.steps}/${result.totalSteps}`,
-        );
-      writeJson(done, { steps: result.steps, checkpoint: result.checkpoint });
-      teacherSeconds = (performance.now() - teacherStarted) / 1000;
-    }
   }
-
+  let recordedSeconds = 0;
+  if (plan.teacher) {
+    const done = join(plan.teacher.runDir, 'done.json');
+    const record = existsSync(done) ? (JSON.parse(readFileSync(done, 'utf8')) as TeacherDone) : {};
+    recordedSeconds += (record as Partial<TeacherDone>).trainSeconds ?? 0;
+  }
   const results: RowResult[] = [];
-  const total = rows.length * seeds.length;
-  const worked = { runs: 0, seconds: 0 };
-  let index = 0;
-  for (const [id, row] of rows) {
+  for (const [id, row] of tableRows(options.table, options.rows)) {
     const runs: RunResult[] = [];
-    for (const seed of seeds) {
-      index += 1;
-      const config = resolveRow(row, seed, needsTeacher(row) ? { run: teacherDir } : undefined);
-      // The BYOL row at the teacher's seed is the teacher run itself: train it once.
-      const isTeacher = teacherNeeded && JSON.stringify(config) === JSON.stringify(teacherConfig);
-      const runDir = isTeacher ? teacherDir : join(out, 'runs', id, `seed-${seed}`);
-      const evalPath = join(runDir, 'eval.json');
-      const label = `[${index}/${total}] ${options.table}/${id} seed ${seed}`;
-      let record: RunEvalRecord;
-      const runStarted = performance.now();
-      const skipped = existsSync(evalPath);
-      if (skipped) {
-        assertSameConfig(runDir, config);
-        say(`ediy: ${label}: done, skipping (${relative(process.cwd(), evalPath)})`);
-        record = readRunEval(evalPath);
-      } else {
-        const t0 = performance.now();
-        if (isTeacher) say(`ediy: ${label}: the teacher run, evaluating it`);
-        const result = await pretrain(config, {
-          runDir,
-          progress,
-          label,
-          workers: options.workers ?? 1,
-        });
-        const trainSeconds = (performance.now() - t0) / 1000;
-        if (!result.finished)
-          throw new Error(`${runDir} stopped at step ${result.steps}/${result.totalSteps}`);
-        const t1 = performance.now();
-        const evaluation = await evaluateRun(runDir, {
-          settings,
-          ...(options.data ? { data: options.data } : {}),
-        });
-        const log = readStepLog(join(runDir, 'log.jsonl'));
-        record = {
-          metrics: evaluation.metrics,
-          steps: result.steps,
-          finalLoss: log[log.length - 1]?.loss ?? NaN,
-          checkpoint: evaluation.checkpoint,
-          trainSeconds,
-          evalSeconds: (performance.now() - t1) / 1000,
-        };
-        writeJson(evalPath, record);
-        say(
-          `ediy: ${label}: ${METRICS.map((m) => `${m.label} ${Number.isFinite(record.metrics[m.key]) ? record.metrics[m.key].toFixed(3) : 'n/a'}`).join(', ')}`,
-        );
-      }
+    for (const job of plan.jobs.filter((j) => j.row === id)) {
+      assertSameConfig(job.runDir, job.config);
+      const record = readRunEval(join(job.runDir, 'eval.json'));
+      recordedSeconds += record.trainSeconds + record.evalSeconds;
       runs.push({
-        seed,
-        runDir,
+        seed: job.seed,
+        runDir: job.runDir,
         steps: record.steps,
         finalLoss: record.finalLoss,
         metrics: record.metrics,
       });
-      if (!skipped) {
-        worked.runs += 1;
-        worked.seconds +=
-          (performance.now() - runStarted) / 1000 + (isTeacher ? teacherSeconds : 0);
-        const left = total - index;
-        const eta = formatDuration((worked.seconds / worked.runs) * left);
-        if (left > 0) say(`ediy: ${index}/${total} runs done; about ${eta} left for ${left} more`);
-      }
     }
     results.push({
       id,
@@ -310,6 +420,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
     });
   }
 
+  const files: string[] = [];
   const plotDir = join(out, 'plots');
   const plots: string[] = [];
   const savePlot = (name: string, draw: () => { save(path: string): void }): void => {
@@ -340,7 +451,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
       }),
     );
   }
-  const pair = saliencyPair(results, teacherNeeded ? teacherDir : undefined);
+  const pair = saliencyPair(results, plan.teacher?.runDir);
   if (pair) {
     const path = join(plotDir, 'saliency-grid.png');
     await drawSaliencyGrid(pair, path, options.data, 6);
@@ -353,9 +464,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceOut
     seeds,
     backend: options.backend ?? tf.getBackend(),
     data: options.data?.kind === 'path' ? options.data.path : 'scenes',
-    ...(teacherNeeded ? { teacher: teacherDir } : {}),
+    ...(plan.teacher ? { teacher: plan.teacher.runDir } : {}),
     rows: results,
-    seconds: (performance.now() - started) / 1000,
+    seconds: options.seconds ?? recordedSeconds,
     createdAt: new Date().toISOString(),
   };
   const jsonPath = join(out, 'results.json');

@@ -1,7 +1,7 @@
 /**
  * `ediy reproduce <table1|table2>`: the whole table at a preset (see {@link reproduce}).
  */
-import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
+import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { describeBackend, setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
@@ -20,7 +20,36 @@ import {
   seedsFlag,
   workersFlag,
 } from '../options.js';
-import { REPRODUCIBLE_TABLES, reproduce, tableRows, type ReproducibleTable } from '../reproduce.js';
+import { parseShard, type Shard } from '../plan.js';
+import {
+  REPRODUCIBLE_TABLES,
+  collect,
+  planReproduce,
+  reproduce,
+  reproduceShard,
+  tableRows,
+  trainTeacher,
+  writePlan,
+  type ReproduceOptions,
+  type ReproducibleTable,
+} from '../reproduce.js';
+import { submitSlurm } from '../slurm.js';
+
+/** The flags that choose what part of a reproduction a call does (at most one). */
+export const REPRODUCE_MODES = ['plan', 'shard', 'teacher-only', 'collect', 'slurm'] as const;
+
+/** Flags that are the same for every job of a reproduction, passed on to Slurm jobs. */
+const SHARED_FLAGS = [
+  'preset',
+  'seed',
+  'seeds',
+  'data',
+  'backend',
+  'workers',
+  'rows',
+  'checkpoint-every',
+  'max-steps',
+] as const;
 
 /** The `reproduce` command. */
 export const REPRODUCE_SPEC: CommandSpec = {
@@ -54,12 +83,43 @@ export const REPRODUCE_SPEC: CommandSpec = {
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
     'max-steps': { type: 'string', value: 'n', description: 'cap every run at n optimiser steps' },
+    plan: {
+      type: 'boolean',
+      description:
+        'write the job list (the teacher, then every row for every seed) to <out>/plan.json and print it; train nothing',
+    },
+    shard: {
+      type: 'string',
+      value: 'k/n',
+      description:
+        'run only the k-th of n contiguous slices of the row jobs (after the teacher, which the first shard to need it trains while the others wait)',
+    },
+    'teacher-only': { type: 'boolean', description: 'train only the teacher' },
+    collect: {
+      type: 'boolean',
+      description:
+        'train nothing: build results.json, results.md and the plots from the finished runs in <out>',
+    },
+    slurm: {
+      type: 'boolean',
+      description:
+        'submit to Slurm: the teacher, an array of one task per row and seed (afterok on the teacher), and a collecting job (afterok on the array)',
+    },
+    'sbatch-args': {
+      type: 'string',
+      value: 'args',
+      description: "extra sbatch arguments for every job, space-separated (e.g. '--partition=gpu')",
+    },
   },
   details: `Examples:
   ediy reproduce table1 --preset smoke
   ediy reproduce table1 --preset mini --seeds 0,1,2
+  ediy reproduce table1 --preset smoke --plan
+  ediy reproduce table1 --preset smoke --shard 2/4     # one of four processes on a shared --out
+  ediy reproduce table1 --preset smoke --collect
+  ediy reproduce table1 --preset mini --slurm --sbatch-args '--partition=cpu --cpus-per-task=2'
 Run it again to resume: finished rows (with eval.json) are skipped, an interrupted row
-resumes from its newest checkpoint.`,
+resumes from its newest checkpoint. See docs/scaling.md.`,
 };
 
 /** Runs `ediy reproduce`. */
@@ -89,13 +149,33 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   } catch (err) {
     throw new UsageError(`ediy ${cmd}: --rows: ${(err as Error).message}`, cmd);
   }
-  const info = await setupBackend(prefer, io);
+  const modes = REPRODUCE_MODES.filter((m) =>
+    m === 'shard' ? stringFlag(args, m) !== undefined : booleanFlag(args, m),
+  );
+  if (modes.length > 1) {
+    throw new UsageError(
+      `ediy ${cmd}: give at most one of ${REPRODUCE_MODES.map((m) => `--${m}`).join(', ')}; got ${modes.map((m) => `--${m}`).join(' and ')}`,
+      cmd,
+    );
+  }
+  const sbatchArgs = stringFlag(args, 'sbatch-args');
+  if (sbatchArgs !== undefined && modes[0] !== 'slurm') {
+    throw new UsageError(`ediy ${cmd}: --sbatch-args needs --slurm`, cmd);
+  }
+  let shard: Shard | undefined;
+  const shardText = stringFlag(args, 'shard');
+  if (shardText !== undefined) {
+    try {
+      shard = parseShard(shardText);
+    } catch (err) {
+      throw new UsageError(`ediy ${cmd}: --shard: ${(err as Error).message}`, cmd);
+    }
+  }
   const out = stringFlag(args, 'out');
-  const { files } = await reproduce({
+  const options: ReproduceOptions = {
     table: table as ReproducibleTable,
     preset,
     seeds,
-    backend: describeBackend(info),
     progress: io.stderr,
     ...(data ? { data } : {}),
     ...(out ? { out } : {}),
@@ -103,7 +183,57 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     workers,
-  });
+  };
+  if (modes[0] === 'plan' || modes[0] === 'slurm') {
+    const plan = planReproduce(options);
+    const path = writePlan(plan);
+    if (modes[0] === 'plan') {
+      println(
+        io.stderr,
+        `ediy: ${plan.teacher ? 'the teacher, then ' : ''}${plan.jobs.length} row jobs`,
+      );
+      println(io.stdout, path);
+      return 0;
+    }
+    const command = ['reproduce', table];
+    for (const flag of SHARED_FLAGS) {
+      const value = stringFlag(args, flag);
+      if (value !== undefined)
+        command.push(`--${flag}`, flag === 'data' && data?.kind === 'path' ? data.path : value);
+    }
+    command.push('--out', plan.out);
+    const submission = submitSlurm(plan, {
+      command,
+      ...(sbatchArgs ? { sbatchArgs: sbatchArgs.split(/\s+/).filter(Boolean) } : {}),
+    });
+    println(
+      io.stderr,
+      `ediy: submitted ${submission.teacher ? `teacher ${submission.teacher}, ` : ''}array ${submission.array} (${submission.tasks} tasks), collect ${submission.collect}; logs in ${plan.out}/slurm`,
+    );
+    println(
+      io.stdout,
+      `${submission.teacher ?? ''} ${submission.array} ${submission.collect}`.trim(),
+    );
+    return 0;
+  }
+  const info = await setupBackend(prefer, io);
+  const backend = describeBackend(info);
+  if (modes[0] === 'teacher-only') {
+    const plan = planReproduce(options);
+    writePlan(plan);
+    if (!plan.teacher) println(io.stderr, `ediy: no row of ${table} needs a teacher`);
+    else await trainTeacher(plan, { ...options, lock: true });
+    return 0;
+  }
+  if (shard) {
+    const dirs = await reproduceShard({ ...options, backend, shard });
+    for (const d of dirs) println(io.stdout, d);
+    return 0;
+  }
+  const { files } =
+    modes[0] === 'collect'
+      ? await collect({ ...options, backend })
+      : await reproduce({ ...options, backend });
   for (const f of files) println(io.stdout, f);
   return 0;
 }

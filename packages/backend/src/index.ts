@@ -8,3 +8,4 @@ export * from './init.js';
 export * from './kernels/index.js';
 export * from './random.js';
 export * from './validate.js';
+export * from './webgpu.js';

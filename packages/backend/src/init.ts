@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { registerWasmTrainingKernels, useFastTransposedMatMul } from './kernels/index.js';
+import { loadWebGpu, WEBGPU_INSTALL_HINT, type GpuAdapterReport } from './webgpu.js';
 
 /**
  * Makes sure tfjs has its gradient functions. The Node build of tfjs-core registers
@@ -20,10 +21,16 @@ export async function ensureGradients(): Promise<boolean> {
   return tf.getGradient('Sum') !== undefined;
 }
 
-/** A backend family ediy can run on. `tensorflow` means libtensorflow through tfjs-node(-gpu). */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * A backend family ediy can run on. `tensorflow` means libtensorflow through tfjs-node(-gpu);
+ * `webgpu` means tfjs-backend-webgpu on Dawn (npm `webgpu`).
+ */
+export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
-/** What {@link initBackend} may choose from. `auto` tries tensorflow, wasm, cpu in turn. */
+/**
+ * What {@link initBackend} may choose from. `auto` tries a real (not software) WebGPU
+ * adapter, then tensorflow, wasm, cpu in turn.
+ */
 export type BackendPreference = BackendName | 'auto';
 
 /** Options of {@link initBackend}. */
@@ -46,6 +53,8 @@ export interface BackendInfo {
   package: string;
   /** Human-readable notes: fallbacks taken, GPU libraries missing, and so on. */
   warnings: string[];
+  /** On `webgpu`: the adapter it runs on (vendor, architecture, software fallback or not). */
+  adapter?: GpuAdapterReport;
 }
 
 /** The CUDA 11.2 / cuDNN 8.1 libraries libtensorflow 2.9.1 (tfjs-node-gpu 4.x) dlopens. */
@@ -103,19 +112,38 @@ async function tryImport(name: string): Promise<unknown | undefined> {
   }
 }
 
-async function initTensorflow(warnings: string[]): Promise<BackendInfo | undefined> {
+/**
+ * Whether a tfjs-node(-gpu) backend really runs its kernels on a GPU, as libtensorflow
+ * itself reports it (`NodeJSKernelBackend.isUsingGpuDevice`, set from the devices
+ * libtensorflow created at start-up), rather than guessed from library file names.
+ */
+export function tensorflowUsesGpu(backend: unknown = tf.backend()): boolean {
+  return (backend as { isUsingGpuDevice?: unknown } | null)?.isUsingGpuDevice === true;
+}
+
+async function initTensorflow(
+  warnings: string[],
+  gpuOnly = false,
+): Promise<BackendInfo | undefined> {
   // tfjs-node-gpu first: it is what a GPU user installs; tfjs-node is the CPU build.
   if (await tryImport('@tensorflow/tfjs-node-gpu')) {
     await tf.setBackend('tensorflow');
     await tf.ready();
-    const missing = missingCudaLibraries();
-    const gpu = missing.length === 0 && hasNvidiaDevice();
+    const gpu = tensorflowUsesGpu();
     if (!gpu) {
+      // libtensorflow has no GPU device: say the likely cause.
+      const missing = missingCudaLibraries();
       warnings.push(
         missing.length > 0
           ? `@tensorflow/tfjs-node-gpu loaded but runs on the CPU: CUDA 11.2/cuDNN 8.1 libraries not found (${missing.join(', ')}). See docs/gpu.md.`
-          : '@tensorflow/tfjs-node-gpu loaded but runs on the CPU: no NVIDIA device (/dev/nvidia0) found.',
+          : hasNvidiaDevice()
+            ? '@tensorflow/tfjs-node-gpu loaded but libtensorflow created no GPU device: it runs on the CPU. See docs/gpu.md.'
+            : '@tensorflow/tfjs-node-gpu loaded but runs on the CPU: no NVIDIA device (/dev/nvidia0) found.',
       );
+      if (gpuOnly) {
+        warnings.push('skipped @tensorflow/tfjs-node-gpu on the CPU');
+        return undefined;
+      }
     }
     return {
       name: 'tensorflow',
@@ -168,6 +196,7 @@ async function initCpu(warnings: string[]): Promise<BackendInfo | undefined> {
 }
 
 const INSTALL_HINT: Record<BackendName, string> = {
+  webgpu: WEBGPU_INSTALL_HINT,
   tensorflow:
     'install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (their install downloads libtensorflow; see docs/gpu.md for an offline install)',
   wasm: 'install @tensorflow/tfjs-backend-wasm',
@@ -177,8 +206,9 @@ const INSTALL_HINT: Record<BackendName, string> = {
 /**
  * Selects and initialises a tfjs backend.
  *
- * With `prefer: 'auto'` it tries `tensorflow` (tfjs-node-gpu, then tfjs-node, when
- * installed), then `wasm`, then `cpu`, and reports every fallback in `warnings`. An
+ * With `prefer: 'auto'` it tries `webgpu` (only on a real GPU adapter, never a software
+ * fallback), then `tensorflow` (tfjs-node-gpu, then tfjs-node, when installed), then
+ * `wasm`, then `cpu`, and reports every fallback in `warnings`. An
  * explicit preference that cannot be satisfied throws, naming the backend and how to
  * install it. On wasm it registers the gradient kernels training needs.
  *
@@ -191,16 +221,18 @@ const INSTALL_HINT: Record<BackendName, string> = {
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const prefer = options.prefer ?? 'auto';
   const loaders: Record<BackendName, (w: string[]) => Promise<BackendInfo | undefined>> = {
-    tensorflow: initTensorflow,
+    webgpu: (w) => loadWebGpu(w, prefer === 'auto'),
+    tensorflow: (w) => initTensorflow(w, prefer === 'auto'),
     wasm: initWasm,
     cpu: initCpu,
   };
   if (prefer !== 'auto' && !(prefer in loaders)) {
     throw new Error(
-      `backend must be one of auto, tensorflow, wasm, cpu; got ${JSON.stringify(prefer)}`,
+      `backend must be one of auto, webgpu, tensorflow, wasm, cpu; got ${JSON.stringify(prefer)}`,
     );
   }
-  const order: BackendName[] = prefer === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [prefer];
+  const order: BackendName[] =
+    prefer === 'auto' ? ['webgpu', 'tensorflow', 'wasm', 'cpu'] : [prefer];
   const warnings: string[] = [];
   for (const name of order) {
     let info: BackendInfo | undefined;

@@ -1,6 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { CUDA11_LIBRARIES, initBackend, missingCudaLibraries } from '@ediy/backend';
+import { createRequire } from 'node:module';
+import {
+  CUDA11_LIBRARIES,
+  initBackend,
+  missingCudaLibraries,
+  tensorflowUsesGpu,
+} from '@ediy/backend';
+
+const installed = (name: string): boolean => {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+// The tensorflow tests depend on whether tfjs-node(-gpu) is installed here (it is not in
+// this repository's lockfile, but a developer may have it).
+const tfjsNode = installed('@tensorflow/tfjs-node');
+const tfjsNodeGpu = installed('@tensorflow/tfjs-node-gpu');
 
 describe('initBackend', () => {
   it('initialises wasm when asked and reports it', async () => {
@@ -19,22 +38,48 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
   });
 
-  it('falls back from tensorflow under auto and says why', async () => {
-    const info = await initBackend({ prefer: 'auto' });
-    // tfjs-node is not installed on this project's machines: wasm is the portable default.
-    expect(info.name).toBe('wasm');
-    expect(info.warnings.join('\n')).toMatch(/tfjs-node\(-gpu\) not installed/);
-  });
+  it.skipIf(tfjsNode || tfjsNodeGpu)(
+    'falls back from tensorflow under auto and says why',
+    async () => {
+      const info = await initBackend({ prefer: 'auto' });
+      // tfjs-node is not installed on this project's machines: wasm is the portable default.
+      expect(info.name).toBe('wasm');
+      expect(info.warnings.join('\n')).toMatch(/tfjs-node\(-gpu\) not installed/);
+    },
+  );
 
-  it('throws a clear error for an explicit backend that is not installed', async () => {
-    await expect(initBackend({ prefer: 'tensorflow' })).rejects.toThrow(
-      /backend 'tensorflow' is not available: install @tensorflow\/tfjs-node-gpu/,
-    );
+  it.skipIf(tfjsNode || tfjsNodeGpu)(
+    'throws a clear error for an explicit backend that is not installed',
+    async () => {
+      await expect(initBackend({ prefer: 'tensorflow' })).rejects.toThrow(
+        /backend 'tensorflow' is not available: install @tensorflow\/tfjs-node-gpu/,
+      );
+    },
+  );
+
+  it.runIf(tfjsNode || tfjsNodeGpu)(
+    'with tfjs-node installed, tensorflow reports the device libtensorflow really uses',
+    async () => {
+      const info = await initBackend({ prefer: 'tensorflow' });
+      expect(info.name).toBe('tensorflow');
+      expect(info.device).toBe(tensorflowUsesGpu() ? 'gpu' : 'cpu');
+      const auto = await initBackend({ prefer: 'auto' });
+      // auto takes tfjs-node-gpu only on a GPU; the CPU build tfjs-node is taken as is
+      if (info.device === 'cpu' && tfjsNodeGpu) expect(auto.name).not.toBe('tensorflow');
+    },
+  );
+
+  it('asks the tfjs-node backend itself whether it runs on a GPU', async () => {
+    expect(tensorflowUsesGpu({ isUsingGpuDevice: true })).toBe(true);
+    expect(tensorflowUsesGpu({ isUsingGpuDevice: false })).toBe(false);
+    expect(tensorflowUsesGpu({})).toBe(false);
+    await initBackend({ prefer: 'wasm' });
+    expect(tensorflowUsesGpu()).toBe(false);
   });
 
   it('rejects an unknown backend name', async () => {
-    await expect(initBackend({ prefer: 'webgpu' as never })).rejects.toThrow(
-      'backend must be one of auto, tensorflow, wasm, cpu; got "webgpu"',
+    await expect(initBackend({ prefer: 'tpu' as never })).rejects.toThrow(
+      /^backend must be one of auto, webgpu, tensorflow, .*wasm, cpu; got "tpu"$/,
     );
   });
 

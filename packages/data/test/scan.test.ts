@@ -1,0 +1,94 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatUnreadable, scanImageFolder } from '@ediy/data';
+import { tempDir } from './fixtures.js';
+import { writeImage, writeTruncatedJpeg } from './images.js';
+
+const { dir, cleanup } = tempDir();
+afterAll(cleanup);
+
+describe('scanImageFolder', () => {
+  it('lists images by class with their oriented sizes, without decoding them', async () => {
+    const root = join(dir, 'plain');
+    await writeImage(join(root, 'b', 'x.png'), 8, 6, () => [1, 2, 3]);
+    await writeImage(join(root, 'a', 'deep', 'y.jpg'), 10, 4, () => [9, 9, 9]);
+    // EXIF orientation 6 (rotated 90 degrees): 30x12 stored, 12x30 as seen
+    await writeImage(join(root, 'a', 'z.jpg'), 30, 12, () => [5, 5, 5], { orientation: 6 });
+    writeFileSync(join(root, 'a', 'notes.txt'), 'ignored');
+    const scan = await scanImageFolder(root);
+    expect(scan.classNames).toEqual(['a', 'b']);
+    expect(scan.total).toBe(3);
+    expect(scan.unreadable).toEqual([]);
+    expect(
+      scan.items.map((i) => [i.path.slice(root.length + 1), i.label, i.width, i.height]),
+    ).toEqual([
+      ['a/deep/y.jpg', 0, 10, 4],
+      ['a/z.jpg', 0, 12, 30],
+      ['b/x.png', 1, 8, 6],
+    ]);
+    expect(formatUnreadable(scan)).toBe('');
+    const flat = await scanImageFolder(root, { labeled: 'none' });
+    expect(flat.items.map((i) => i.label)).toEqual([-1, -1, -1]);
+  });
+
+  it('lists unreadable images with the reason and a count; strict makes them an error', async () => {
+    const root = join(dir, 'mixed');
+    await writeImage(join(root, 'a', 'good.jpg'), 8, 8, () => [1, 2, 3]);
+    writeFileSync(join(root, 'a', 'text.jpg'), 'not an image at all');
+    await writeTruncatedJpeg(join(root, 'b', 'cut.jpg'));
+    writeFileSync(join(root, 'b', 'empty.png'), '');
+    const scan = await scanImageFolder(root);
+    // the header of cut.jpg is intact: only a full decode finds it
+    expect(scan.items.map((i) => i.path.slice(root.length + 1))).toEqual([
+      'a/good.jpg',
+      'b/cut.jpg',
+    ]);
+    expect(scan.unreadable.map((u) => u.path.slice(root.length + 1))).toEqual([
+      'a/text.jpg',
+      'b/empty.png',
+    ]);
+    for (const u of scan.unreadable) expect(u.reason.length).toBeGreaterThan(5);
+    const report = formatUnreadable(scan);
+    expect(report.split('\n')[0]).toBe(`${root}: 2 of 4 images are unreadable:`);
+    expect(report).toMatch(/\n {2}a\/text.jpg: .+\n {2}b\/empty.png: .+$/);
+    expect(formatUnreadable(scan, 1)).toMatch(/\n {2}\.\.\. and 1 more$/);
+
+    const decoded = await scanImageFolder(root, { verify: 'decode' });
+    expect(decoded.items.map((i) => i.path.slice(root.length + 1))).toEqual(['a/good.jpg']);
+    expect(decoded.unreadable.map((u) => u.path.slice(root.length + 1))).toEqual([
+      'a/text.jpg',
+      'b/cut.jpg',
+      'b/empty.png',
+    ]);
+    await expect(scanImageFolder(root, { strict: true })).rejects.toThrow(
+      /2 of 4 images are unreadable:\n {2}a\/text.jpg: .+\n {2}b\/empty.png: .+\n\(strict: unreadable images are errors\)$/,
+    );
+  });
+
+  it('maps a second folder onto given class names, and names bad folders and options', async () => {
+    const root = join(dir, 'val');
+    await writeImage(join(root, 'b', 'x.jpg'), 8, 8, () => [1, 2, 3]);
+    const scan = await scanImageFolder(root, { classNames: ['a', 'b', 'c'] });
+    expect(scan.items.map((i) => i.label)).toEqual([1]);
+    expect(scan.classNames).toEqual(['a', 'b', 'c']);
+    await expect(scanImageFolder(root, { classNames: ['a'] })).rejects.toThrow(
+      `${root}: subfolder(s) b are not among the expected classes (a)`,
+    );
+    await expect(scanImageFolder(join(dir, 'absent'))).rejects.toThrow(
+      `${join(dir, 'absent')}: folder not found (expected a folder of PNG/JPEG images)`,
+    );
+    await expect(scanImageFolder(join(root, 'b'))).rejects.toThrow(/no subfolders; labeled/);
+    writeFileSync(join(dir, 'bad.jpg'), 'x');
+    await expect(scanImageFolder(dir, { labeled: 'none', verify: 'all' as never })).rejects.toThrow(
+      "scanImageFolder: verify must be 'header' or 'decode', got all",
+    );
+    const onlyBad = join(dir, 'onlybad');
+    await writeImage(join(onlyBad, 'a', 'x.jpg'), 4, 4, () => [0, 0, 0]);
+    writeFileSync(join(onlyBad, 'a', 'x.jpg'), 'broken');
+    writeFileSync(join(onlyBad, 'a', 'y.jpg'), 'broken too');
+    await expect(scanImageFolder(onlyBad)).rejects.toThrow(
+      `${onlyBad}: all 2 images are unreadable`,
+    );
+  });
+});

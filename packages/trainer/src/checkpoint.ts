@@ -3,23 +3,19 @@
  * config, weight names) and `tensors.safetensors` (every model weight, BatchNorm
  * statistics included, and the optimiser state). A checkpoint is written into a
  * temporary folder and renamed into place, so a crash never leaves a half-written
- * checkpoint where a resume would find it, and never touches the last good one.
+ * checkpoint where a resume would find it, and never touches the last good one. Both
+ * files are flushed to the disk (fsync) before the rename, and the folder after it; a
+ * file-system error names the path and the system's reason.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones';
 import type { RngState } from '@ediy/backend';
 import type { NamedTensor } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
+import { countNonFinite } from './finite.js';
+import { fsCall, syncFolder, writeFileDurably } from './run-dir.js';
 
 /** Format version written into every checkpoint. */
 export const CHECKPOINT_FORMAT = 1;
@@ -32,7 +28,7 @@ export interface CheckpointState {
   step: number;
   /** The data loader's position after the last step. */
   dataPosition: { epoch: number; index: number };
-  /** The run's random stream after the last step. */
+  /** The run's random stream after the last step: four unsigned 32-bit words ({@link normalRngState}). */
   rng: RngState;
   /** The run's config. */
   config: ExperimentConfig;
@@ -57,6 +53,18 @@ export interface Checkpoint {
 }
 
 const STEP_DIR = /^step-(\d{8})$/;
+
+/**
+ * The one form an RNG state is stored in: each word as an unsigned 32-bit integer
+ * (`Rng.state()` may hold a word as a signed one, depending on the operations that
+ * produced it; both denote the same stream).
+ */
+export function normalRngState(state: RngState): RngState {
+  if (!Array.isArray(state) || state.length !== 4 || state.some((w) => !Number.isInteger(w))) {
+    throw new Error(`an RNG state must be four 32-bit integers, got ${JSON.stringify(state)}`);
+  }
+  return [state[0] >>> 0, state[1] >>> 0, state[2] >>> 0, state[3] >>> 0];
+}
 
 /** The folder name of a step's checkpoint. */
 export function checkpointName(step: number): string {
@@ -87,11 +95,11 @@ export async function saveCheckpoint(
   optimizerState: NamedTensor[],
   keep: number,
 ): Promise<string> {
-  mkdirSync(dir, { recursive: true });
+  fsCall('create the checkpoint folder', dir, () => mkdirSync(dir, { recursive: true }));
   const final = join(dir, checkpointName(state.step));
   const tmp = join(dir, `.tmp-${checkpointName(state.step)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
+  fsCall('remove', tmp, () => rmSync(tmp, { recursive: true, force: true }));
+  fsCall('create', tmp, () => mkdirSync(tmp));
   const tensors = new Map<string, SafeTensor>();
   const weightNames: Record<string, string[]> = {};
   const put = async (name: string, t: tf.Tensor): Promise<void> => {
@@ -116,18 +124,21 @@ export async function saveCheckpoint(
     }
     for (const { name, tensor } of optimizerState) await put(`optimizer/${name}`, tensor);
     const bytes = writeSafetensors(tensors);
-    writeFileSync(join(tmp, 'tensors.safetensors'), bytes);
+    writeFileDurably(join(tmp, 'tensors.safetensors'), bytes);
     const full: CheckpointState = {
       ...state,
+      rng: normalRngState(state.rng),
       format: CHECKPOINT_FORMAT,
       weights: weightNames,
       optimizer: optimizerState.map((o) => o.name),
       createdAt: new Date().toISOString(),
     };
     // state.json last: a folder without it is never taken for a checkpoint.
-    writeFileSync(join(tmp, 'state.json'), `${JSON.stringify(full, null, 1)}\n`);
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
+    writeFileDurably(join(tmp, 'state.json'), `${JSON.stringify(full, null, 1)}\n`);
+    syncFolder(tmp);
+    fsCall('replace', final, () => rmSync(final, { recursive: true, force: true }));
+    fsCall('rename the checkpoint into place:', final, () => renameSync(tmp, final));
+    syncFolder(dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
@@ -147,9 +158,10 @@ export function loadCheckpoint(checkpointDir: string): Checkpoint {
   const statePath = join(checkpointDir, 'state.json');
   const tensorPath = join(checkpointDir, 'tensors.safetensors');
   if (!existsSync(statePath)) throw new Error(`${statePath}: checkpoint state not found`);
+  const text = fsCall('read', statePath, () => readFileSync(statePath, 'utf8'));
   let state: CheckpointState;
   try {
-    state = JSON.parse(readFileSync(statePath, 'utf8')) as CheckpointState;
+    state = JSON.parse(text) as CheckpointState;
   } catch (err) {
     throw new Error(`${statePath}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
@@ -159,10 +171,21 @@ export function loadCheckpoint(checkpointDir: string): Checkpoint {
     );
   }
   if (!existsSync(tensorPath)) throw new Error(`${tensorPath}: checkpoint tensors not found`);
-  const stored = readSafetensors(new Uint8Array(readFileSync(tensorPath)), tensorPath);
+  const stored = readSafetensors(
+    new Uint8Array(fsCall('read', tensorPath, () => readFileSync(tensorPath))),
+    tensorPath,
+  );
   const take = (key: string, what: string): tf.Tensor => {
     const t = stored.get(key);
     if (!t) throw new Error(`${tensorPath}: tensor ${key} (${what}) missing`);
+    if (t.dtype === 'F32') {
+      const { nan, infinite } = countNonFinite(t.data as Float32Array);
+      if (nan + infinite > 0) {
+        throw new Error(
+          `${tensorPath}: tensor ${key} (${what}) holds ${nan} NaN and ${infinite} infinite values (of ${t.data.length}): the checkpoint is damaged`,
+        );
+      }
+    }
     return t.dtype === 'I64'
       ? tf.tensor(
           Int32Array.from(t.data as BigInt64Array, (v) => Number(v)),

@@ -13,5 +13,8 @@ export * from './networks.js';
 export * from './step.js';
 export * from './batchnorm.js';
 export * from './pretrain.js';
+export * from './update.js';
+export * from './finite.js';
+export * from './run-dir.js';
 export * from './replica.js';
 export * from './data.js';

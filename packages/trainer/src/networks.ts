@@ -7,7 +7,14 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { featureChannels, resnet } from '@ediy/backbones';
-import { localMlp, mlp, type LayerSpec } from '@ediy/projectors';
+import {
+  BYOL_PREDICTOR,
+  BYOL_PROJECTOR,
+  localMlp,
+  mlp,
+  scaleSpecs,
+  type LayerSpec,
+} from '@ediy/projectors';
 import type { ExperimentConfig } from './config.js';
 import { useFastBatchNorm } from './batchnorm.js';
 
@@ -35,27 +42,40 @@ export interface TargetNetwork {
   localProjector: LayersModel;
 }
 
-/** Dense-BN-ReLU-Dense as BYOL, at the config's widths. */
-export function headSpecs(hidden: number, out: number): LayerSpec[] {
-  return [{ units: hidden, norm: 'bn', act: 'relu' }, { units: out }];
+/**
+ * The heads' layers: BYOL's projector and predictor (`@ediy/projectors`' presets,
+ * Linear-BN-ReLU-Linear, the last Linear without bias) at the config's widths. The
+ * local projector and predictor are the same layers as 1x1 convolutions.
+ */
+export function headSpecs(scale: ExperimentConfig['scale']): {
+  projector: LayerSpec[];
+  predictor: LayerSpec[];
+} {
+  return {
+    projector: scaleSpecs(BYOL_PROJECTOR, scale.projector),
+    predictor: scaleSpecs(BYOL_PREDICTOR, scale.projector),
+  };
 }
 
 /** Builds the online network, with seeded initialisation and fast BatchNorm ({@link useFastBatchNorm}). */
 export function buildOnline(config: ExperimentConfig, prefix = 'online'): OnlineNetwork {
   const { scale, seed } = config;
   const channels = featureChannels(scale.backbone);
-  const specs = headSpecs(scale.projector.hidden, scale.projector.out);
+  const specs = headSpecs(scale);
   const net: OnlineNetwork = {
     backbone: resnet({ ...scale.backbone, name: `${prefix}_backbone`, seed }),
-    projector: mlp(channels, specs, { name: `${prefix}_projector`, seed: seed + 1 }),
-    predictor: mlp(scale.projector.out, specs, { name: `${prefix}_predictor`, seed: seed + 2 }),
-    localProjector: localMlp(channels, specs, {
+    projector: mlp(channels, specs.projector, { name: `${prefix}_projector`, seed: seed + 1 }),
+    predictor: mlp(scale.projector.out, specs.predictor, {
+      name: `${prefix}_predictor`,
+      seed: seed + 2,
+    }),
+    localProjector: localMlp(channels, specs.projector, {
       name: `${prefix}_local_projector`,
       seed: seed + 3,
     }),
   };
   if (config.method.localPredictor) {
-    net.localPredictor = localMlp(scale.projector.out, specs, {
+    net.localPredictor = localMlp(scale.projector.out, specs.predictor, {
       name: `${prefix}_local_predictor`,
       seed: seed + 4,
     });
@@ -68,11 +88,14 @@ export function buildOnline(config: ExperimentConfig, prefix = 'online'): Online
 export function buildTarget(config: ExperimentConfig, online: OnlineNetwork): TargetNetwork {
   const { scale, seed } = config;
   const channels = featureChannels(scale.backbone);
-  const specs = headSpecs(scale.projector.hidden, scale.projector.out);
+  const specs = headSpecs(scale);
   const target: TargetNetwork = {
     backbone: resnet({ ...scale.backbone, name: 'target_backbone', seed }),
-    projector: mlp(channels, specs, { name: 'target_projector', seed: seed + 1 }),
-    localProjector: localMlp(channels, specs, { name: 'target_local_projector', seed: seed + 3 }),
+    projector: mlp(channels, specs.projector, { name: 'target_projector', seed: seed + 1 }),
+    localProjector: localMlp(channels, specs.projector, {
+      name: 'target_local_projector',
+      seed: seed + 3,
+    }),
   };
   copyWeights(online.backbone, target.backbone);
   copyWeights(online.projector, target.projector);

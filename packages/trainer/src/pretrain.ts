@@ -5,48 +5,38 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
 import { Loader, disposeBatch } from '@ediy/data';
 import { byolViewParams } from '@ediy/augment';
 import { loadModelFromDir, resnet } from '@ediy/backbones';
-import { LARS, emaTau, emaUpdate, warmupCosineLr, type NamedTensor } from '@ediy/optim';
+import { LARS, emaTau, warmupCosineLr, type NamedTensor } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
-import { latestCheckpoint, loadCheckpoint, restoreWeights, saveCheckpoint } from './checkpoint.js';
+import {
+  checkpointName,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  restoreWeights,
+  saveCheckpoint,
+  type Checkpoint,
+} from './checkpoint.js';
 import { openDataset } from './data.js';
 import {
   buildOnline,
   buildTarget,
   disposeModels,
-  emaPairs,
   namedModels,
   onlineModules,
   trainableVariables,
 } from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
-import { addTiming, termNames, type PhaseTimings } from './step.js';
-import { ReplicaPool, dataParallelStep, resolveWorkers, type WorkersOption } from './replica.js';
+import { ReplicaPool, resolveWorkers, type WorkersOption } from './replica.js';
 import { useFastBatchNorm } from './batchnorm.js';
-
-/** Raised when a loss term is NaN or infinite; the last good checkpoint is left intact. */
-export class NonFiniteLossError extends Error {
-  /**
-   * @param step - the optimiser step (1-based) at which it happened.
-   * @param term - the first non-finite term (`loss` for the weighted sum).
-   * @param value - its value.
-   */
-  constructor(
-    readonly step: number,
-    readonly term: string,
-    readonly value: number,
-  ) {
-    super(
-      `loss term '${term}' is ${value} at step ${step}; stopping (the last good checkpoint is kept)`,
-    );
-    this.name = 'NonFiniteLossError';
-  }
-}
+import { assertWeightsFinite } from './finite.js';
+import { trainStep } from './update.js';
+import { firstDifference, fsCall, holdsRun, moveRunAside, truncateLog } from './run-dir.js';
 
 /** Options of {@link pretrain}. */
 export interface PretrainOptions {
@@ -76,6 +66,15 @@ export interface PretrainOptions {
    * region losses or matchers (the worker knows only the built-in ones otherwise).
    */
   workerImports?: readonly string[];
+  /**
+   * Where warnings go: a damaged checkpoint moved aside, an earlier run moved aside by a
+   * fresh one. Default: a line on the progress stream (or process.stderr).
+   */
+  onWarning?: (message: string) => void;
+  /** Stops the run after the current step, as Ctrl-C does (see {@link pretrain}). */
+  signal?: AbortSignal;
+  /** Whether Ctrl-C (SIGINT) stops the run after the current step (default true). */
+  handleSigint?: boolean;
 }
 
 /** What {@link pretrain} did. */
@@ -105,6 +104,12 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
       throw new Error(
         `teacher model ${spec.modelDir} must have two outputs [layer4 map, pooled], it has ${model.outputs.length}`,
       );
+    }
+    try {
+      assertWeightsFinite(model, `teacher model ${spec.modelDir}`);
+    } catch (err) {
+      model.dispose();
+      throw err;
     }
     model.trainable = false;
     useFastBatchNorm(model);
@@ -152,6 +157,52 @@ export function totalSteps(config: ExperimentConfig, size: number): number {
   return config.scale.maxSteps === undefined ? byEpochs : Math.min(byEpochs, config.scale.maxSteps);
 }
 
+/** Raised when a run is stopped (Ctrl-C or `signal`) after a step: its checkpoint is written. */
+export class PretrainInterruptedError extends Error {
+  /**
+   * @param step - the steps completed.
+   * @param total - the steps of the schedule.
+   * @param checkpoint - the checkpoint written for `step`, from which a rerun resumes.
+   */
+  constructor(
+    readonly step: number,
+    readonly total: number,
+    readonly checkpoint: string,
+  ) {
+    super(
+      `stopped at step ${step}/${total} (checkpoint ${checkpoint}); run the same command again to resume from step ${step}`,
+    );
+    this.name = 'PretrainInterruptedError';
+  }
+}
+
+interface Resumable {
+  ckpt: Checkpoint;
+  damaged: Array<{ dir: string; reason: string }>;
+}
+
+/**
+ * The newest checkpoint under `ckptRoot` that loads (complete, well formed, every
+ * tensor finite), with the newer ones that did not. Throws when checkpoints exist and
+ * none of them loads, naming each and why.
+ */
+function newestLoadable(ckptRoot: string): Resumable | undefined {
+  const steps = listCheckpoints(ckptRoot).reverse();
+  const damaged: Array<{ dir: string; reason: string }> = [];
+  for (const s of steps) {
+    const dir = join(ckptRoot, checkpointName(s));
+    try {
+      return { ckpt: loadCheckpoint(dir), damaged };
+    } catch (err) {
+      damaged.push({ dir, reason: (err as Error).message });
+    }
+  }
+  if (damaged.length === 0) return undefined;
+  throw new Error(
+    `no checkpoint under ${ckptRoot} can be restored: ${damaged.map((d) => d.reason).join('; ')}. Move them away to start afresh (pretrain with resume: false, ediy pretrain --fresh)`,
+  );
+}
+
 /**
  * Pre-trains a network as the config says, checkpointing as it goes. On wasm it
  * installs {@link useFastTransposedMatMul} (same numbers, faster dense-layer gradients).
@@ -159,6 +210,16 @@ export function totalSteps(config: ExperimentConfig, size: number): number {
  * With `resume` (default) a run directory holding checkpoints continues exactly where
  * its newest checkpoint stopped: same weights, optimiser state, data position and random
  * streams, so a run stopped and resumed gives the same losses as an uninterrupted one.
+ * The config must equal the run's `config.json` and the checkpoint's own copy. A newest
+ * checkpoint that cannot be read (damaged, truncated, a non-finite tensor) is moved
+ * aside to `damaged-step-N` with a warning and the previous one is used; the log is cut
+ * back to the step resumed from. With `resume: false` an earlier run in the folder is
+ * moved aside to `<runDir>.replaced-<time>` (said in a warning) and the run starts in
+ * an empty folder.
+ *
+ * Ctrl-C (SIGINT) or `signal` stops the run after the current step: its checkpoint is
+ * written and a {@link PretrainInterruptedError} says at which step it stopped and that
+ * a rerun resumes there. A second Ctrl-C quits at once.
  */
 export async function pretrain(
   config: ExperimentConfig,
@@ -170,19 +231,38 @@ export async function pretrain(
       `config ${config.name} uses the 'teacher' matcher but names no teacher (config.teacher = { run } or { modelDir })`,
     );
   }
+  const label = options.label ?? config.name;
+  const progressStream =
+    options.progress === null ? undefined : (options.progress ?? process.stderr);
+  const warn =
+    options.onWarning ??
+    ((message: string) =>
+      (progressStream ?? process.stderr).write(`${label}: warning: ${message}\n`));
   const runDir = resolve(options.runDir ?? join('runs', config.name));
   const ckptRoot = join(runDir, 'checkpoints');
-  mkdirSync(runDir, { recursive: true });
   const configPath = join(runDir, 'config.json');
-  if (existsSync(configPath) && options.resume !== false) {
-    const previous = readFileSync(configPath, 'utf8');
-    if (previous !== `${JSON.stringify(config, null, 2)}\n` && latestCheckpoint(ckptRoot)) {
+  const configText = `${JSON.stringify(config, null, 2)}\n`;
+  const resume = options.resume !== false;
+  if (!resume && existsSync(runDir) && holdsRun(runDir)) {
+    const aside = moveRunAside(runDir);
+    warn(`a fresh run: the earlier run in ${runDir} was moved to ${aside}`);
+  }
+  fsCall('create the run directory', runDir, () => mkdirSync(runDir, { recursive: true }));
+  if (resume && existsSync(configPath) && listCheckpoints(ckptRoot).length > 0) {
+    const previous = fsCall('read', configPath, () => readFileSync(configPath, 'utf8'));
+    if (previous !== configText) {
+      let where = '';
+      try {
+        const d = firstDifference(config, JSON.parse(previous));
+        if (d) where = `: ${d.replace('there)', `in ${configPath})`)}`;
+      } catch {
+        where = `: ${configPath} is not valid JSON`;
+      }
       throw new Error(
-        `${runDir} holds a run of another config: resume it with that config, or choose another run directory`,
+        `${runDir} holds a run of another config${where}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
       );
     }
   }
-  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
   useFastTransposedMatMul();
   const dataset = await openDataset(config.scale.data);
@@ -193,30 +273,17 @@ export async function pretrain(
   // Blur sigma scales with the view size, so a small view is blurred as a 224 px one is.
   const views = byolViewParams(config.scale.imageSize, { scaleBlurSigma: true });
 
+  // Read before anything is allocated: a run that cannot resume leaves nothing behind.
+  const resumable = resume ? newestLoadable(ckptRoot) : undefined;
   const online = buildOnline(config);
   const target = buildTarget(config, online);
-  const teacher = await loadTeacher(config);
-  const models = namedModels(online, target);
-  const workersOption = options.workers ?? 1;
-  let pool: ReplicaPool | undefined;
+  let teacher: LayersModel | undefined;
   const optimizer = new LARS({
     learningRate: 0,
     momentum: config.optim.momentum,
     weightDecay: config.optim.weightDecay,
     eta: config.optim.eta,
   });
-  const loader = new Loader(dataset, {
-    batchSize: micro,
-    seed: config.seed,
-    shuffle: true,
-    dropLast: true,
-    prefetch: true,
-  });
-  let rng = new Rng(config.seed).fork('train');
-  const variableNames = trainableVariables(onlineModules(online)).map((v) => v.name);
-  let step = 0;
-
-  const resumeFrom = options.resume === false ? undefined : latestCheckpoint(ckptRoot);
   const release = (): void => {
     disposeModels([
       ...onlineModules(online),
@@ -227,10 +294,29 @@ export async function pretrain(
     ]);
     optimizer.dispose();
   };
-  if (resumeFrom) {
-    try {
-      const ckpt = loadCheckpoint(resumeFrom);
+  const models = namedModels(online, target);
+  const loader = new Loader(dataset, {
+    batchSize: micro,
+    seed: config.seed,
+    shuffle: true,
+    dropLast: true,
+    prefetch: true,
+  });
+  let rng = new Rng(config.seed).fork('train');
+  const variableNames = trainableVariables(onlineModules(online)).map((v) => v.name);
+  let step = 0;
+  const resumeFrom = resumable?.ckpt.dir;
+  try {
+    teacher = await loadTeacher(config);
+    if (resumable) {
+      const { ckpt } = resumable;
       try {
+        const d = firstDifference(config, ckpt.state.config);
+        if (d) {
+          throw new Error(
+            `${ckpt.dir} was written by another config: ${d.replace('there)', 'in the checkpoint)')}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
+          );
+        }
         for (const [key, model] of Object.entries(models))
           restoreWeights(model, ckpt.weights[key], key);
         // LARS keeps its own references: the checkpoint's tensors are disposed below.
@@ -241,25 +327,31 @@ export async function pretrain(
       step = ckpt.state.step;
       loader.seek(ckpt.state.dataPosition);
       rng = Rng.fromState(ckpt.state.rng);
-    } catch (err) {
-      release();
-      throw err;
     }
+  } catch (err) {
+    release();
+    throw err;
   }
-
-  const log = new JsonlLog(join(runDir, 'log.jsonl'));
-  const progress =
-    options.progress === null
-      ? undefined
-      : new Progress(options.label ?? config.name, total, options.progress ?? process.stderr);
+  for (const { dir, reason } of resumable?.damaged ?? []) {
+    const aside = join(ckptRoot, `damaged-${basename(dir)}`);
+    fsCall('move the damaged checkpoint to', aside, () => {
+      rmSync(aside, { recursive: true, force: true });
+      renameSync(dir, aside);
+    });
+    warn(`${reason}; moved it to ${aside} and resuming from the previous checkpoint ${resumeFrom}`);
+  }
+  fsCall('write', configPath, () => writeFileSync(configPath, configText));
+  const logPath = join(runDir, 'log.jsonl');
+  // Steps after the checkpoint were logged by a run that stopped before saving them: they are run again.
+  if (resume) truncateLog(logPath, step);
+  const log = new JsonlLog(logPath);
+  const progress = progressStream ? new Progress(label, total, progressStream) : undefined;
   if (resumeFrom)
-    progress?.message(
-      `${options.label ?? config.name}: resuming at step ${step}/${total} from ${resumeFrom}`,
-    );
-  const names = termNames(config);
+    progress?.message(`${label}: resuming at step ${step}/${total} from ${resumeFrom}`);
   const records: StepRecord[] = [];
   const started = performance.now();
   let lastCheckpoint = resumeFrom ?? '';
+  let savedStep = resumable ? step : -1;
   const stopAt = Math.min(
     total,
     options.stopAfter === undefined ? total : step + options.stopAfter,
@@ -268,19 +360,40 @@ export async function pretrain(
   const save = async (): Promise<string> => {
     const state = await optimizer.getWeights(); // copies, ours to dispose
     try {
-      return await saveCheckpoint(
+      const dir = await saveCheckpoint(
         ckptRoot,
         { step, dataPosition: loader.position(), rng: rng.state(), config },
         models,
         toSlotNames(state, variableNames),
         config.checkpoint.keep,
       );
+      savedStep = step;
+      return dir;
     } finally {
       tf.dispose(state.map((s) => s.tensor));
     }
   };
 
+  let interrupted = options.signal?.aborted ?? false;
+  const onInterrupt = (): void => {
+    interrupted = true;
+    progress?.message(
+      `${label}: stopping after step ${step + 1} (its checkpoint is written); Ctrl-C again quits at once`,
+    );
+  };
+  const quit = (): never => process.exit(130);
+  const onSigint = (): void => {
+    onInterrupt();
+    // A second Ctrl-C ends the process, as without this handler.
+    process.once('SIGINT', quit);
+  };
+  if (options.handleSigint !== false) process.once('SIGINT', onSigint);
+  options.signal?.addEventListener('abort', onInterrupt, { once: true });
+
+  const nets = { online, target, ...(teacher ? { teacher } : {}) };
+  let pool: ReplicaPool | undefined;
   try {
+    const workersOption = options.workers ?? 1;
     const workers = resolveWorkers(workersOption, config);
     pool = await startPool(
       config,
@@ -289,82 +402,32 @@ export async function pretrain(
       views,
       teacher,
       options.workerImports ?? [],
-      (m) => progress?.message(`${options.label ?? config.name}: ${m}`),
+      (m) => progress?.message(`${label}: ${m}`),
     );
-    while (step < stopAt) {
+    while (step < stopAt && !interrupted) {
       const t0 = performance.now();
       const lr = warmupCosineLr(
         { baseLr: config.optim.baseLr, batchSize: effectiveBatch, warmupSteps, totalSteps: total },
         step,
       );
-      const stepRng = rng.fork(`step-${step}`);
-      let summed: tf.NamedTensorMap | undefined;
-      const termSums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
-      let lossSum = 0;
-      let epoch = loader.position().epoch;
-      const phases: PhaseTimings = {};
-      const replicas = pool ? 2 : 1;
-      for (let m = 0; m < config.scale.accumulate; m++) {
-        epoch = loader.position().epoch;
-        const batch = loader.next();
-        let results;
-        try {
-          results = await dataParallelStep(
-            config,
-            { online, target, ...(teacher ? { teacher } : {}) },
-            batch.images,
-            (k) => stepRng.fork(`micro-${m * replicas + k}`),
-            views,
-            pool,
-            step,
-          );
-        } finally {
-          disposeBatch(batch);
-        }
-        for (const [phase, ms] of Object.entries(results[0]?.timings ?? {}))
-          addTiming(phases, phase as keyof PhaseTimings, ms);
-        for (const result of results) {
-          lossSum += result.loss;
-          for (const n of names) termSums[n] = (termSums[n] ?? 0) + (result.terms[n] ?? 0);
-          if (!summed) summed = result.grads;
-          else {
-            const prev: tf.NamedTensorMap = summed;
-            summed = Object.fromEntries(
-              Object.entries(result.grads).map(([k, g]) => [k, tf.add(prev[k] as tf.Tensor, g)]),
-            );
-            tf.dispose([...Object.values(prev), ...Object.values(result.grads)]);
-          }
-        }
-      }
-      const parts = config.scale.accumulate * replicas;
-      const loss = lossSum / parts;
-      const terms = Object.fromEntries(names.map((n) => [n, (termSums[n] ?? 0) / parts]));
-      for (const [term, value] of [...Object.entries(terms), ['loss', loss] as const]) {
-        if (!Number.isFinite(value)) {
-          tf.dispose(Object.values(summed ?? {}));
-          throw new NonFiniteLossError(step + 1, term, value);
-        }
-      }
-      const grads = summed as tf.NamedTensorMap;
-      let t = performance.now();
-      const mean =
-        parts === 1
-          ? grads
-          : tf.tidy(() =>
-              Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, parts)])),
-            );
-      optimizer.setLearningRate(lr);
-      optimizer.applyGradients(mean);
-      tf.dispose(Object.values(grads));
-      if (mean !== grads) tf.dispose(Object.values(mean));
-      addTiming(phases, 'optimizer', performance.now() - t);
-      t = performance.now();
-      step += 1;
+      // BYOL's schedule: update k (0-based) moves the target with tau(k).
       const tau = emaTau({ tau0: config.optim.tau0, totalSteps: total }, step);
-      for (const [from, to] of emaPairs(online, target)) {
-        emaUpdate(trainableVariables([to]), trainableVariables([from]), tau);
-      }
-      addTiming(phases, 'ema', performance.now() - t);
+      let epoch = loader.position().epoch;
+      const { loss, terms, phases } = await trainStep(
+        { config, nets, optimizer, views, ...(pool ? { pool } : {}) },
+        {
+          step,
+          lr,
+          tau,
+          rng: rng.fork(`step-${step}`),
+          batch: () => {
+            epoch = loader.position().epoch;
+            const batch = loader.next();
+            return { images: batch.images, dispose: () => disposeBatch(batch) };
+          },
+        },
+      );
+      step += 1;
       const seconds = (performance.now() - t0) / 1000;
       const record: StepRecord = {
         step,
@@ -382,9 +445,21 @@ export async function pretrain(
       const perStep = record.elapsedSec / records.length;
       progress?.update(record, perStep * (total - step));
       options.onStep?.(record);
-      if (step % config.checkpoint.every === 0 || step === stopAt) lastCheckpoint = await save();
+      // Signals are delivered between event-loop turns: give them one after each step.
+      await new Promise((done) => setImmediate(done));
+      if (step % config.checkpoint.every === 0 || step === stopAt || interrupted)
+        lastCheckpoint = await save();
+    }
+    if (interrupted && step < total) {
+      if (savedStep !== step) lastCheckpoint = await save();
+      const error = new PretrainInterruptedError(step, total, lastCheckpoint);
+      progress?.message(`${label}: ${error.message}`);
+      throw error;
     }
   } finally {
+    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGINT', quit);
+    options.signal?.removeEventListener('abort', onInterrupt);
     await pool?.terminate();
     release();
   }

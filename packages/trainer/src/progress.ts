@@ -4,6 +4,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsCall } from './run-dir.js';
 import type { PhaseTimings } from './step.js';
 
 /** One logged step. Loss terms are named as the config names them (`byol`, `r-dem`, ...). */
@@ -18,7 +19,7 @@ export interface StepRecord {
   terms: Record<string, number>;
   /** Learning rate used at this step. */
   lr: number;
-  /** EMA momentum of the target after this step. */
+  /** EMA momentum tau(k) of this step's target update (k = step - 1, BYOL's schedule). */
   tau: number;
   /** Training throughput of this step, images per second (each image gives two views). */
   imagesPerSec: number;
@@ -32,12 +33,12 @@ export interface StepRecord {
 export class JsonlLog {
   /** @param path - the file; its folder is created. */
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+    fsCall('create the folder of', path, () => mkdirSync(dirname(path), { recursive: true }));
   }
 
   /** Appends one record as a line. */
   write(record: object): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    fsCall('append to', this.path, () => appendFileSync(this.path, `${JSON.stringify(record)}\n`));
   }
 }
 

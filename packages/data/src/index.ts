@@ -21,5 +21,7 @@ export * from './scan.js';
 export * from './crop.js';
 export * from './streaming.js';
 export * from './stratified.js';
+export * from './folder-dataset.js';
+export * from './held-out.js';
 export { isGzip } from './files.js';
 export * from './open.js';

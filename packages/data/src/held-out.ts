@@ -14,8 +14,7 @@ import { loadIdx } from './idx.js';
 import type { SkippedImage } from './image-folder.js';
 import { formatUnreadable, scanImageFolder, type FolderScan, type ScanOptions } from './scan.js';
 import { stratifiedSplit } from './stratified.js';
-import { syntheticScenes } from './synthetic.js';
-import { subset, toRgb } from './transforms.js';
+import { subset } from './transforms.js';
 import type { Dataset } from './types.js';
 
 /** Added to the embedded scenes' seed to draw their held-out scenes (so they never coincide with the training scenes). */
@@ -297,84 +296,6 @@ export async function openPathParts(
     unreadable: folder.unreadable,
     report: folder.report,
   };
-}
-
-/**
- * What a run trains on, as the trainer's data config states it: the embedded synthetic
- * scenes, or a path in any format this package reads.
- */
-export type DataSpec =
-  | {
-      /** The embedded, seeded synthetic scenes. */
-      kind: 'scenes';
-      /** Number of training scenes. */
-      count: number;
-      /** Side of the square images. */
-      size: number;
-      /** Number of object classes. */
-      numClasses: number;
-      /** Dataset seed; the held-out scenes use `seed + HELD_OUT_SEED_OFFSET`. */
-      seed: number;
-    }
-  | {
-      /** A path: IDX, CIFAR, or an image folder. */
-      kind: 'path';
-      /** File or folder. */
-      path: string;
-      /** Side image-folder images are resized to (default 32). */
-      size?: number;
-    };
-
-/** Options of {@link openDataParts}. */
-export interface OpenDataPartsOptions extends HeldOutOptions {
-  /** Held-out scenes drawn for `kind: 'scenes'` (default `max(64, round(count / 4))`). */
-  heldOutCount?: number;
-  /** Unreadable images are errors (default false). */
-  strict?: boolean;
-}
-
-/**
- * The training and held-out parts of a run's data, with three channels: what both
- * pre-training (`train`) and evaluation (`heldOut`) read, so they can never overlap.
- * Replaces opening the same path twice with different rules.
- */
-export async function openDataParts(
-  spec: DataSpec,
-  options: OpenDataPartsOptions = {},
-): Promise<DataParts> {
-  if (spec?.kind === 'scenes') {
-    const heldOutCount = options.heldOutCount ?? Math.max(64, Math.round(spec.count / 4));
-    assertInteger(heldOutCount, 1, 'openDataParts: heldOutCount');
-    const train = syntheticScenes({
-      count: spec.count,
-      size: spec.size,
-      numClasses: spec.numClasses,
-      seed: spec.seed,
-    });
-    const heldOut = syntheticScenes({
-      count: heldOutCount,
-      size: spec.size,
-      numClasses: spec.numClasses,
-      seed: spec.seed + HELD_OUT_SEED_OFFSET,
-    });
-    return {
-      train,
-      heldOut,
-      how: 'seed',
-      unreadable: [],
-      report: `synthetic scenes: ${train.size} training and ${heldOut.size} held-out scenes (held out: seed ${spec.seed + HELD_OUT_SEED_OFFSET})`,
-    };
-  }
-  if (spec?.kind !== 'path') {
-    throw new TypeError(
-      `openDataParts: spec.kind must be 'scenes' or 'path', got ${String((spec as { kind?: unknown })?.kind)}`,
-    );
-  }
-  const parts = await openPathParts(spec.path, {
-    ...options,
-    ...(spec.size !== undefined ? { size: spec.size } : {}),
-  });
-  return { ...parts, train: toRgb(parts.train), heldOut: toRgb(parts.heldOut) };
 }
 
 /**

@@ -23,5 +23,7 @@ export * from './streaming.js';
 export * from './stratified.js';
 export * from './folder-dataset.js';
 export * from './held-out.js';
+export * from './pasted-scenes.js';
+export * from './data-spec.js';
 export { isGzip } from './files.js';
 export * from './open.js';

@@ -27,8 +27,13 @@ export interface PasteScenesOptions {
   threshold?: number;
   /** Output channels: the source's (default) or 3 (a gray source is copied to R, G, B). */
   channels?: 1 | 3;
-  /** Canvas: `black` (default) or `texture` (the noise/stripes/gradient backgrounds of {@link syntheticScenes}). */
-  background?: 'black' | 'texture';
+  /**
+   * Canvas: `black` (default), `texture` (the noise/stripes/gradient backgrounds of
+   * {@link syntheticScenes}), or a dataset of real backgrounds (photos) of
+   * `[size, size, channels]`, one drawn per scene (e.g. {@link loadFolderScan} of a folder
+   * of photos at `size`).
+   */
+  background?: 'black' | 'texture' | Dataset;
 }
 
 interface Placement {
@@ -67,9 +72,10 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
   assertInRange(threshold, 0, 1, 'pasteScenes: threshold');
   if (!Number.isFinite(seed))
     throw new RangeError(`pasteScenes: seed must be a finite number, got ${String(seed)}`);
-  if (background !== 'black' && background !== 'texture') {
+  const photos = typeof background === 'object' ? background : undefined;
+  if (!photos && background !== 'black' && background !== 'texture') {
     throw new RangeError(
-      `pasteScenes: background must be 'black' or 'texture', got ${String(background)}`,
+      `pasteScenes: background must be 'black', 'texture' or a dataset, got ${String(background)}`,
     );
   }
   if (source.numClasses < 1) {
@@ -88,10 +94,18 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
       `pasteScenes: channels ${String(channels)} cannot be made from ${sc}-channel ${source.name}; expected ${sc}${sc === 1 ? ' or 3' : ''}`,
     );
   }
+  if (photos) {
+    const [bh, bw, bc] = photos.imageShape;
+    if (bh !== size || bw !== size || bc !== channels || photos.size < 1) {
+      throw new RangeError(
+        `pasteScenes: background dataset ${photos.name} has ${photos.size} images of ${bh}x${bw}x${bc}, expected at least one of ${size}x${size}x${channels}`,
+      );
+    }
+  }
   const root = new Rng(seed);
   const hw = size * size;
   const dataset: Dataset = {
-    name: `pasteScenes(${source.name}, seed=${seed})`,
+    name: `pasteScenes(${source.name}, seed=${seed}${photos ? `, on ${photos.name}` : ''})`,
     size: count,
     imageShape: [size, size, channels],
     numClasses: source.numClasses,
@@ -122,6 +136,15 @@ export function pasteScenes(source: Dataset, options: PasteScenesOptions): Datas
           wanted.push(p.source);
         }
         plans.push(plan);
+      }
+      if (photos) {
+        const picks = Array.from({ length: n }, (_, i) =>
+          root
+            .fork(`scene:${indices[i] as number}`)
+            .fork('photo')
+            .int(photos.size),
+        );
+        images.set(photos.get(picks).images);
       }
       const items = source.get(wanted);
       const itemPixels = sh * sw * sc;

@@ -9,3 +9,5 @@ export * from './kernels/index.js';
 export * from './random.js';
 export * from './validate.js';
 export * from './webgpu.js';
+export { nativeEngineStatus } from './native.js';
+export type { NativeEngineReport } from './native.js';

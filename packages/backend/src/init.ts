@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { registerWasmTrainingKernels, useFastTransposedMatMul } from './kernels/index.js';
 import { loadWebGpu, WEBGPU_INSTALL_HINT, type GpuAdapterReport } from './webgpu.js';
+import { disableNative, enableNative } from './native.js';
 
 /**
  * Makes sure tfjs has its gradient functions. The Node build of tfjs-core registers
@@ -23,9 +24,11 @@ export async function ensureGradients(): Promise<boolean> {
 
 /**
  * A backend family ediy can run on. `tensorflow` means libtensorflow through tfjs-node(-gpu);
- * `webgpu` means tfjs-backend-webgpu on Dawn (npm `webgpu`).
+ * `webgpu` means tfjs-backend-webgpu on Dawn (npm `webgpu`); `native` means the wasm
+ * backend with its heavy kernels run by oneDNN on all cores (`@ediy/backend-native`);
+ * `wasm` the plain wasm backend (XNNPACK, one thread).
  */
-export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'webgpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
 
 /**
  * What {@link initBackend} may choose from. `auto` tries a real (not software) WebGPU
@@ -39,6 +42,11 @@ export interface InitBackendOptions {
   prefer?: BackendPreference;
   /** Print the chosen backend and any warnings with `console.warn` (default false). */
   verbose?: boolean;
+  /**
+   * On `native`: OpenMP threads inside each kernel (default: every core). A given count
+   * gives the same results bit for bit.
+   */
+  threads?: number;
 }
 
 /** What {@link initBackend} really got. */
@@ -55,6 +63,10 @@ export interface BackendInfo {
   warnings: string[];
   /** On `webgpu`: the adapter it runs on (vendor, architecture, software fallback or not). */
   adapter?: GpuAdapterReport;
+  /** On `native`: `wasm + oneDNN 2.6.3 (2 threads, avx2)`. */
+  engine?: string;
+  /** On `native`: OpenMP threads inside each kernel. */
+  threads?: number;
 }
 
 /** The CUDA 11.2 / cuDNN 8.1 libraries libtensorflow 2.9.1 (tfjs-node-gpu 4.x) dlopens. */
@@ -169,6 +181,7 @@ async function initTensorflow(
 
 async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
   if (!(await tryImport('@tensorflow/tfjs-backend-wasm'))) return undefined;
+  await disableNative();
   registerWasmTrainingKernels();
   useFastTransposedMatMul();
   if (!(await tf.setBackend('wasm'))) return undefined;
@@ -179,6 +192,23 @@ async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
     device: 'cpu',
     package: '@tensorflow/tfjs-backend-wasm',
     warnings,
+  };
+}
+
+async function initNative(
+  warnings: string[],
+  threads: number | undefined,
+): Promise<BackendInfo | undefined> {
+  const wasm = await initWasm(warnings);
+  if (!wasm) return undefined;
+  const engine = await enableNative(warnings, threads);
+  if (!engine) return undefined;
+  return {
+    ...wasm,
+    name: 'native',
+    package: '@ediy/backend-native',
+    engine: engine.summary,
+    threads: engine.threads,
   };
 }
 
@@ -199,6 +229,8 @@ const INSTALL_HINT: Record<BackendName, string> = {
   webgpu: WEBGPU_INSTALL_HINT,
   tensorflow:
     'install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (their install downloads libtensorflow; see docs/gpu.md for an offline install)',
+  native:
+    'install oneDNN (Debian/Ubuntu: apt-get install libdnnl-dev; macOS: brew install onednn), then npm rebuild @ediy/backend-native',
   wasm: 'install @tensorflow/tfjs-backend-wasm',
   cpu: 'install @tensorflow/tfjs-backend-cpu',
 };
@@ -208,7 +240,9 @@ const INSTALL_HINT: Record<BackendName, string> = {
  *
  * With `prefer: 'auto'` it tries `webgpu` (only on a real GPU adapter, never a software
  * fallback), then `tensorflow` (tfjs-node-gpu, then tfjs-node, when installed), then
- * `wasm`, then `cpu`, and reports every fallback in `warnings`. An
+ * `native` (oneDNN under wasm, when `@ediy/backend-native` is built), then `wasm`, then
+ * `cpu`, and reports every fallback in `warnings` (one line says why `native` was not
+ * used and how to get it). An
  * explicit preference that cannot be satisfied throws, naming the backend and how to
  * install it. On wasm it registers the gradient kernels training needs.
  *
@@ -223,16 +257,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const loaders: Record<BackendName, (w: string[]) => Promise<BackendInfo | undefined>> = {
     webgpu: (w) => loadWebGpu(w, prefer === 'auto'),
     tensorflow: (w) => initTensorflow(w, prefer === 'auto'),
+    native: (w) => initNative(w, options.threads),
     wasm: initWasm,
     cpu: initCpu,
   };
   if (prefer !== 'auto' && !(prefer in loaders)) {
     throw new Error(
-      `backend must be one of auto, webgpu, tensorflow, wasm, cpu; got ${JSON.stringify(prefer)}`,
+      `backend must be one of auto, webgpu, tensorflow, native, wasm, cpu; got ${JSON.stringify(prefer)}`,
     );
   }
   const order: BackendName[] =
-    prefer === 'auto' ? ['webgpu', 'tensorflow', 'wasm', 'cpu'] : [prefer];
+    prefer === 'auto' ? ['webgpu', 'tensorflow', 'native', 'wasm', 'cpu'] : [prefer];
   const warnings: string[] = [];
   for (const name of order) {
     let info: BackendInfo | undefined;
@@ -253,7 +288,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         );
       }
       if (options.verbose) {
-        console.warn(`ediy: backend ${info.name} (${info.package}) on ${info.device}`);
+        console.warn(
+          `ediy: backend ${info.name} (${info.engine ?? info.package}) on ${info.device}`,
+        );
         for (const w of info.warnings) console.warn(`ediy: ${w}`);
       }
       return info;

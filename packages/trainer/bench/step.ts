@@ -2,16 +2,14 @@
  * Images/s of one E-DIY training step (ResNet-18 small-image stem, width 32, 32 px views,
  * batch 64: two views, frozen teacher, EMA target, online forward + backward, LARS, EMA)
  * on the chosen backend and number of gradient threads, beside the PyTorch peer of the
- * same step (shared/bench/torch_ediy_step.py, 2 threads) run in a child process.
+ * same step (tools/bench/torch_step.py, same thread count) run in a child process.
+ * `bench/compare.ts` (the root `npm run bench`) runs it in every configuration.
  *
- * Usage: npm run bench -- [--backend wasm] [--batch 64] [--width 32] [--size 32] [--steps 3]
- *                         [--workers auto|1|2] [--no-torch]
+ * Usage: npx tsx --tsconfig tsconfig.check.json bench/step.ts [--backend auto] [--threads N]
+ *          [--batch 64] [--width 32] [--size 32] [--steps 3] [--workers 1|2] [--no-torch] [--json]
  *        npm run bench -- --memory 1000 [--batch 16 --width 16]   (memory over many steps)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
 import {
@@ -23,15 +21,18 @@ import {
   type WorkersOption,
 } from '@ediy/trainer';
 import { benchSetup } from './setup.js';
+import { runTorchStep } from './torch.js';
 
 const { values } = parseArgs({
   options: {
-    backend: { type: 'string', default: 'wasm' },
+    backend: { type: 'string', default: 'auto' },
+    threads: { type: 'string' },
+    json: { type: 'boolean', default: false },
     batch: { type: 'string', default: '64' },
     width: { type: 'string', default: '32' },
     size: { type: 'string', default: '32' },
     steps: { type: 'string', default: '3' },
-    workers: { type: 'string', default: 'auto' },
+    workers: { type: 'string', default: '1' },
     memory: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
   },
@@ -42,7 +43,11 @@ const shape = {
   size: Number(values.size),
 };
 const steps = Number(values.steps);
-const info = await initBackend({ prefer: values.backend as BackendPreference });
+const threads = values.threads === undefined ? undefined : Number(values.threads);
+const info = await initBackend({
+  prefer: values.backend as BackendPreference,
+  ...(threads === undefined ? {} : { threads }),
+});
 const bench = benchSetup(shape);
 const workersOption = (
   values.workers === 'auto' ? 'auto' : Number(values.workers)
@@ -87,7 +92,7 @@ async function step(i: number): Promise<void> {
   bench.update(grads);
 }
 
-const label = `ediy ${info.name} (${info.package}) width=${shape.width} batch=${shape.batch} size=${shape.size} workers=${workers}`;
+const label = `ediy ${info.name} (${info.engine ?? info.package}) width=${shape.width} batch=${shape.batch} size=${shape.size} workers=${workers}`;
 try {
   await step(0); // warm-up: kernel compilation, allocation, the worker's first weights
   if (values.memory !== undefined) {
@@ -124,50 +129,42 @@ try {
     const mean = times.reduce((a, b) => a + b, 0) / steps;
     const ours = shape.batch / (mean / 1000);
     const cpu = process.cpuUsage(cpu0);
-    const cores = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
-    const spread = `per step ${times.map((x) => x.toFixed(0)).join(', ')} ms; ${cores.toFixed(2)} cores busy`;
-    console.log(
-      `${label} ediy=true: ${mean.toFixed(1)} ms/step, ${ours.toFixed(1)} images/s (${spread})`,
-    );
-    if (!values['no-torch']) torchPeer(ours);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const cores = (cpuSeconds * 1000) / (performance.now() - wall0);
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          backend: info.name,
+          engine: info.engine ?? info.package,
+          threads: info.threads ?? 1,
+          workers,
+          msPerStep: mean,
+          imagesPerSecond: ours,
+          cpuSecondsPerStep: cpuSeconds / steps,
+          stepsMs: times,
+        }),
+      );
+    } else {
+      const spread = `per step ${times.map((x) => x.toFixed(0)).join(', ')} ms; ${(cpuSeconds / steps).toFixed(2)} CPU-s/step; ${cores.toFixed(2)} cores busy`;
+      console.log(
+        `${label} ediy=true: ${mean.toFixed(1)} ms/step, ${ours.toFixed(1)} images/s (${spread})`,
+      );
+      if (!values['no-torch']) torchPeer(ours, info.threads ?? workers);
+    }
   }
 } finally {
   await pool?.terminate();
   bench.dispose();
 }
 
-function torchPeer(ours: number): void {
-  const peer = fileURLToPath(
-    new URL('../../../../shared/bench/torch_ediy_step.py', import.meta.url),
-  );
-  if (!existsSync(peer)) {
-    console.log(`PyTorch peer not found at ${peer}: ratio not measured`);
+function torchPeer(ours: number, torchThreads: number): void {
+  const out = runTorchStep({ ...shape, steps, threads: torchThreads });
+  if (typeof out === 'string') {
+    console.log(out);
     return;
   }
-  // Debian's python3-torch lives in the system interpreter, which may not be first on PATH.
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  try {
-    const args = [
-      peer,
-      '--width',
-      String(shape.width),
-      '--batch',
-      String(shape.batch),
-      '--size',
-      String(shape.size),
-      '--steps',
-      String(steps),
-      '--threads',
-      '2',
-      '--ediy',
-    ];
-    const out = execFileSync(python, args, { encoding: 'utf8' }).trim();
-    console.log(out);
-    const m = /([\d.]+) images\/s/.exec(out);
-    if (m) console.log(`ratio ediy/torch: ${(ours / Number(m[1])).toFixed(3)}`);
-  } catch (err) {
-    console.log(
-      `PyTorch peer failed (python3-torch installed? apt-get install python3-torch): ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
+  console.log(
+    `torch ${out.torch} threads=${out.threads}: ${out.msPerStep.toFixed(0)} ms/step, ${out.imagesPerSecond.toFixed(1)} images/s, ${out.cpuSecondsPerStep.toFixed(2)} CPU-s/step`,
+  );
+  console.log(`ratio ediy/torch (images/s): ${(ours / out.imagesPerSecond).toFixed(3)}`);
 }

@@ -27,6 +27,8 @@ let installed: KernelConfig | undefined;
 export function useFastTransposedMatMul(): boolean {
   const original = getKernel(BatchMatMul, 'wasm');
   if (original === undefined || original === installed) return false;
+  // The native engine's matrix product reads transposed operands in place already.
+  if ((original as { ediyNative?: boolean }).ediyNative === true) return false;
   const kernelFunc: KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };

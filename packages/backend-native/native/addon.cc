@@ -1,0 +1,524 @@
+// ediy_dnnl: oneDNN kernels that read and write tfjs-backend-wasm tensors in place.
+//
+// Written by hand because no maintained package binds oneDNN to Node: this file is the
+// whole binding. Every entry point receives the wasm module's memory (an ArrayBuffer)
+// and byte offsets into it, so tensors are used where tfjs keeps them and nothing is
+// copied. The tensors are NHWC (activations), HWIO or [kh, kw, C, multiplier]
+// (filters) and row-major matrices, as tfjs lays them out; oneDNN is told their exact
+// layout through memory descriptors and reorders weights into its blocked formats
+// itself. Primitives are cached per shape and per JS thread (the main thread and each
+// worker have their own), so no lock is taken on the way to a kernel.
+#include <napi.h>
+
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dnnl.hpp"
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& cpuEngine() {
+  thread_local dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream& cpuStream() {
+  thread_local dnnl::stream s(cpuEngine());
+  return s;
+}
+
+// The activations tfjs fuses into FusedConv2D and _FusedMatMul, as codes the TypeScript
+// side passes (see src/activation.ts).
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kLeakyRelu = 3, kElu = 4, kSigmoid = 5 };
+
+dnnl::primitive_attr activationAttr(int act, float alpha) {
+  dnnl::primitive_attr attr;
+  if (act == kLinear) return attr;
+  dnnl::post_ops po;
+  switch (act) {
+    case kRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case kRelu6:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+      break;
+    case kLeakyRelu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
+      break;
+    case kElu:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f);
+      break;
+    case kSigmoid:
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+      break;
+    default:
+      throw std::invalid_argument("unknown activation code " + std::to_string(act));
+  }
+  attr.set_post_ops(po);
+  return attr;
+}
+
+// Reads argument `i` as a number; throws a TypeError naming it otherwise.
+double num(const Napi::Array& a, uint32_t i, const char* what) {
+  Napi::Value v = a.Get(i);
+  if (!v.IsNumber()) {
+    throw std::invalid_argument(std::string("parameter ") + what + " (index " + std::to_string(i) +
+                                ") must be a number");
+  }
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+struct Heap {
+  uint8_t* base;
+  size_t bytes;
+  float* at(double offset, size_t count, const char* what) const {
+    if (offset < 0 || offset + count * sizeof(float) > static_cast<double>(bytes)) {
+      std::ostringstream m;
+      m << what << ": " << count << " floats at byte offset " << offset
+        << " do not fit in the wasm heap of " << bytes << " bytes";
+      throw std::out_of_range(m.str());
+    }
+    return reinterpret_cast<float*>(base + static_cast<size_t>(offset));
+  }
+};
+
+Heap heapOf(const Napi::Value& v) {
+  if (!v.IsArrayBuffer()) throw std::invalid_argument("heap must be the wasm memory's ArrayBuffer");
+  auto buf = v.As<Napi::ArrayBuffer>();
+  return Heap{static_cast<uint8_t*>(buf.Data()), buf.ByteLength()};
+}
+
+// ---------------------------------------------------------------------------------------
+// Convolutions: forward (with bias and activation), backward data, backward weights.
+
+enum ConvKind { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
+
+struct ConvShape {
+  int64_t kind, n, h, w, c, oh, ow, o, kh, kw, groups, sh, sw, dh, dw, pt, pl, pb, pr;
+  bool hasBias;
+  int64_t act;
+  float alpha;
+
+  std::string key() const {
+    std::ostringstream k;
+    k << kind << ':' << n << ',' << h << ',' << w << ',' << c << ',' << oh << ',' << ow << ','
+      << o << ',' << kh << ',' << kw << ',' << groups << ',' << sh << ',' << sw << ',' << dh
+      << ',' << dw << ',' << pt << ',' << pl << ',' << pb << ',' << pr << ',' << hasBias << ','
+      << act << ',' << alpha;
+    return k.str();
+  }
+
+  memory::desc actDesc(int64_t channels, int64_t rows, int64_t cols) const {
+    return memory::desc({n, channels, rows, cols}, dt::f32, tag::nhwc);
+  }
+  memory::desc src() const { return actDesc(c, h, w); }
+  memory::desc dst() const { return actDesc(o, oh, ow); }
+
+  // The filter as tfjs stores it: HWIO, or [kh, kw, C, multiplier] for a depthwise conv.
+  memory::desc userWeights() const {
+    if (groups == 1) {
+      return memory::desc({o, c, kh, kw}, dt::f32, memory::dims{1, o, kw * c * o, c * o});
+    }
+    const int64_t m = o / groups;  // channel multiplier; c == groups
+    return memory::desc({groups, m, 1, kh, kw}, dt::f32,
+                        memory::dims{m, 1, m, kw * c * m, c * m});
+  }
+  memory::desc anyWeights() const {
+    if (groups == 1) return memory::desc({o, c, kh, kw}, dt::f32, tag::any);
+    return memory::desc({groups, o / groups, 1, kh, kw}, dt::f32, tag::any);
+  }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+};
+
+struct ConvPlan {
+  dnnl::primitive prim;
+  memory::desc userWeights;
+  memory::desc primWeights;
+  bool reorderWeights = false;
+  dnnl::reorder weightsReorder;  // user -> prim (forward, backward data) or prim -> user
+  std::unique_ptr<float[]> weightsBuffer;
+};
+
+// Per JS thread (main or worker): plans hold scratch buffers, so threads never share them.
+thread_local std::unordered_map<std::string, std::unique_ptr<ConvPlan>> convPlans;
+thread_local size_t convPlanHits = 0;
+
+dnnl::convolution_forward::primitive_desc forwardPd(const ConvShape& s, bool withBias,
+                                                   const dnnl::primitive_attr& attr) {
+  memory::desc bias = withBias ? memory::desc({s.o}, dt::f32, tag::x) : memory::desc();
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
+                                    dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(),
+                                    bias, s.dst(), s.strides(), s.dilates(), s.padL(), s.padR());
+  return dnnl::convolution_forward::primitive_desc(d, attr, cpuEngine());
+}
+
+ConvPlan& convPlan(const ConvShape& s) {
+  std::string key = s.key();
+  auto found = convPlans.find(key);
+  if (found != convPlans.end()) {
+    ++convPlanHits;
+    return *found->second;
+  }
+  auto plan = std::make_unique<ConvPlan>();
+  plan->userWeights = s.userWeights();
+  const auto& eng = cpuEngine();
+  if (s.kind == kForward) {
+    auto pd = forwardPd(s, s.hasBias, activationAttr(static_cast<int>(s.act), s.alpha));
+    plan->primWeights = pd.weights_desc();
+    plan->prim = dnnl::convolution_forward(pd);
+  } else if (s.kind == kBackwardData) {
+    auto hint = forwardPd(s, false, dnnl::primitive_attr());
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src(),
+                                            s.anyWeights(), s.dst(), s.strides(), s.dilates(),
+                                            s.padL(), s.padR());
+    dnnl::convolution_backward_data::primitive_desc pd(d, eng, hint);
+    plan->primWeights = pd.weights_desc();
+    plan->prim = dnnl::convolution_backward_data(pd);
+  } else if (s.kind == kBackwardWeights) {
+    auto hint = forwardPd(s, false, dnnl::primitive_attr());
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(),
+                                               s.anyWeights(), s.dst(), s.strides(), s.dilates(),
+                                               s.padL(), s.padR());
+    dnnl::convolution_backward_weights::primitive_desc pd(d, eng, hint);
+    plan->primWeights = pd.diff_weights_desc();
+    plan->prim = dnnl::convolution_backward_weights(pd);
+  } else {
+    throw std::invalid_argument("unknown convolution kind " + std::to_string(s.kind));
+  }
+  plan->reorderWeights = plan->primWeights != plan->userWeights;
+  if (plan->reorderWeights) {
+    plan->weightsBuffer.reset(new float[plan->primWeights.get_size() / sizeof(float) + 16]);
+    if (s.kind == kBackwardWeights) {
+      plan->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(
+          eng, plan->primWeights, eng, plan->userWeights));
+    } else {
+      plan->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(
+          eng, plan->userWeights, eng, plan->primWeights));
+    }
+  }
+  auto& ref = *plan;
+  convPlans.emplace(std::move(key), std::move(plan));
+  return ref;
+}
+
+// conv(heap, params): params = [kind, n, h, w, c, oh, ow, o, kh, kw, groups, sh, sw, dh, dw,
+// pt, pl, pb, pr, srcOffset, weightsOffset, dstOffset, biasOffset (-1: none), act, alpha].
+// forward: src, weights (, bias) -> dst; backward data: dst (dy), weights -> src (dx);
+// backward weights: src (x), dst (dy) -> weights (dw).
+Napi::Value Conv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 2 || !info[1].IsArray()) {
+      throw std::invalid_argument("conv(heap, params) takes the wasm heap and a parameter array");
+    }
+    Heap heap = heapOf(info[0]);
+    auto p = info[1].As<Napi::Array>();
+    if (p.Length() != 25) throw std::invalid_argument("conv: expected 25 parameters");
+    auto i64 = [&](uint32_t i, const char* what) { return static_cast<int64_t>(num(p, i, what)); };
+    ConvShape s{};
+    s.kind = i64(0, "kind");
+    s.n = i64(1, "n");
+    s.h = i64(2, "h");
+    s.w = i64(3, "w");
+    s.c = i64(4, "c");
+    s.oh = i64(5, "oh");
+    s.ow = i64(6, "ow");
+    s.o = i64(7, "o");
+    s.kh = i64(8, "kh");
+    s.kw = i64(9, "kw");
+    s.groups = i64(10, "groups");
+    s.sh = i64(11, "sh");
+    s.sw = i64(12, "sw");
+    s.dh = i64(13, "dh");
+    s.dw = i64(14, "dw");
+    s.pt = i64(15, "pt");
+    s.pl = i64(16, "pl");
+    s.pb = i64(17, "pb");
+    s.pr = i64(18, "pr");
+    double srcOff = num(p, 19, "srcOffset");
+    double weiOff = num(p, 20, "weightsOffset");
+    double dstOff = num(p, 21, "dstOffset");
+    double biasOff = num(p, 22, "biasOffset");
+    s.hasBias = s.kind == kForward && biasOff >= 0;
+    s.act = s.kind == kForward ? i64(23, "act") : 0;
+    s.alpha = s.kind == kForward ? static_cast<float>(num(p, 24, "alpha")) : 0.f;
+    if (s.groups < 1 || s.c % s.groups != 0 || s.o % s.groups != 0) {
+      throw std::invalid_argument("conv: groups must divide the input and output channels");
+    }
+    if (s.groups > 1 && s.groups != s.c) {
+      throw std::invalid_argument("conv: only depthwise grouping (groups == channels) is supported");
+    }
+    float* src = heap.at(srcOff, s.n * s.h * s.w * s.c, "src");
+    float* dst = heap.at(dstOff, s.n * s.oh * s.ow * s.o, "dst");
+    float* wei = heap.at(weiOff, s.kh * s.kw * s.o * (s.c / s.groups), "weights");
+    float* bias = s.hasBias ? heap.at(biasOff, s.o, "bias") : nullptr;
+
+    ConvPlan& plan = convPlan(s);
+    auto& eng = cpuEngine();
+    auto& strm = cpuStream();
+    memory srcMem(s.src(), eng, src);
+    memory dstMem(s.dst(), eng, dst);
+    memory userWei(plan.userWeights, eng, wei);
+    memory primWei = plan.reorderWeights ? memory(plan.primWeights, eng, plan.weightsBuffer.get())
+                                         : userWei;
+    if (s.kind == kForward) {
+      if (plan.reorderWeights) plan.weightsReorder.execute(strm, userWei, primWei);
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, srcMem}, {DNNL_ARG_WEIGHTS, primWei}, {DNNL_ARG_DST, dstMem}};
+      if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(memory::desc({s.o}, dt::f32, tag::x), eng, bias));
+      plan.prim.execute(strm, args);
+    } else if (s.kind == kBackwardData) {
+      if (plan.reorderWeights) plan.weightsReorder.execute(strm, userWei, primWei);
+      plan.prim.execute(strm, {{DNNL_ARG_DIFF_DST, dstMem},
+                               {DNNL_ARG_WEIGHTS, primWei},
+                               {DNNL_ARG_DIFF_SRC, srcMem}});
+    } else {
+      plan.prim.execute(strm, {{DNNL_ARG_SRC, srcMem},
+                               {DNNL_ARG_DIFF_DST, dstMem},
+                               {DNNL_ARG_DIFF_WEIGHTS, primWei}});
+      if (plan.reorderWeights) plan.weightsReorder.execute(strm, primWei, userWei);
+    }
+    strm.wait();
+    return env.Undefined();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(env, std::string("oneDNN: ") + e.what() + " (status " +
+                                    std::to_string(static_cast<int>(e.status)) + ")");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Matrix products: out[b] = act(op(a[b]) @ op(b[b]) + bias), batch broadcast from 1.
+
+struct MatMulPlan {
+  dnnl::matmul prim;
+  memory::desc a, b, out, bias;
+};
+
+thread_local std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> matmulPlans;
+
+// matmul(heap, params): params = [batch, m, k, n, aBatch, bBatch, transposeA, transposeB,
+// aOffset, bOffset, outOffset, biasOffset (-1: none), biasLength (n or 1), act, alpha].
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 2 || !info[1].IsArray()) {
+      throw std::invalid_argument("matmul(heap, params) takes the wasm heap and a parameter array");
+    }
+    Heap heap = heapOf(info[0]);
+    auto p = info[1].As<Napi::Array>();
+    if (p.Length() != 15) throw std::invalid_argument("matmul: expected 15 parameters");
+    auto i64 = [&](uint32_t i, const char* what) { return static_cast<int64_t>(num(p, i, what)); };
+    int64_t batch = i64(0, "batch"), m = i64(1, "m"), k = i64(2, "k"), n = i64(3, "n");
+    int64_t aBatch = i64(4, "aBatch"), bBatch = i64(5, "bBatch");
+    bool ta = i64(6, "transposeA") != 0, tb = i64(7, "transposeB") != 0;
+    double aOff = num(p, 8, "aOffset"), bOff = num(p, 9, "bOffset"), outOff = num(p, 10, "outOffset");
+    double biasOff = num(p, 11, "biasOffset");
+    int64_t biasLen = i64(12, "biasLength");
+    int act = static_cast<int>(i64(13, "act"));
+    float alpha = static_cast<float>(num(p, 14, "alpha"));
+    if ((aBatch != batch && aBatch != 1) || (bBatch != batch && bBatch != 1)) {
+      throw std::invalid_argument("matmul: batch sizes must equal the output's or be 1");
+    }
+    bool hasBias = biasOff >= 0;
+    if (hasBias && biasLen != n && biasLen != 1) {
+      throw std::invalid_argument("matmul: the bias must have n or 1 values");
+    }
+    float* a = heap.at(aOff, aBatch * m * k, "a");
+    float* b = heap.at(bOff, bBatch * k * n, "b");
+    float* out = heap.at(outOff, batch * m * n, "out");
+    float* bias = hasBias ? heap.at(biasOff, biasLen, "bias") : nullptr;
+
+    std::ostringstream key;
+    key << batch << ',' << m << ',' << k << ',' << n << ',' << aBatch << ',' << bBatch << ',' << ta
+        << ',' << tb << ',' << hasBias << ',' << biasLen << ',' << act << ',' << alpha;
+    auto& slot = matmulPlans[key.str()];
+    if (!slot) {
+      auto plan = std::make_unique<MatMulPlan>();
+      plan->a = ta ? memory::desc({aBatch, m, k}, dt::f32, memory::dims{k * m, 1, m})
+                   : memory::desc({aBatch, m, k}, dt::f32, memory::dims{m * k, k, 1});
+      plan->b = tb ? memory::desc({bBatch, k, n}, dt::f32, memory::dims{n * k, 1, k})
+                   : memory::desc({bBatch, k, n}, dt::f32, memory::dims{k * n, n, 1});
+      plan->out = memory::desc({batch, m, n}, dt::f32, memory::dims{m * n, n, 1});
+      plan->bias = hasBias ? memory::desc({1, 1, biasLen}, dt::f32, memory::dims{biasLen, biasLen, 1})
+                           : memory::desc();
+      dnnl::matmul::desc d(plan->a, plan->b, plan->bias, plan->out);
+      dnnl::matmul::primitive_desc pd(d, activationAttr(act, alpha), cpuEngine());
+      plan->prim = dnnl::matmul(pd);
+      slot = std::move(plan);
+    }
+    auto& eng = cpuEngine();
+    auto& strm = cpuStream();
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(slot->a, eng, a)},
+                                         {DNNL_ARG_WEIGHTS, memory(slot->b, eng, b)},
+                                         {DNNL_ARG_DST, memory(slot->out, eng, out)}};
+    if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(slot->bias, eng, bias));
+    slot->prim.execute(strm, args);
+    strm.wait();
+    return env.Undefined();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(env, std::string("oneDNN: ") + e.what() + " (status " +
+                                    std::to_string(static_cast<int>(e.status)) + ")");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-channel sums over rows, deterministic for any thread count: the rows are cut into
+// a fixed number of blocks (not one per thread), each block summed in order, then the
+// block sums added in block order.
+
+constexpr int64_t kSumBlocks = 64;
+
+// columnMeans(heap, xOffset, rows, cols, outOffset, scale): out[c] = scale * sum_r x[r, c].
+Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 6) {
+      throw std::invalid_argument("columnSums(heap, xOffset, rows, cols, outOffset, scale)");
+    }
+    Heap heap = heapOf(info[0]);
+    double xOff = info[1].As<Napi::Number>().DoubleValue();
+    int64_t rows = info[2].As<Napi::Number>().Int64Value();
+    int64_t cols = info[3].As<Napi::Number>().Int64Value();
+    double outOff = info[4].As<Napi::Number>().DoubleValue();
+    float scale = info[5].As<Napi::Number>().FloatValue();
+    const float* x = heap.at(xOff, rows * cols, "x");
+    float* out = heap.at(outOff, cols, "out");
+    int64_t blocks = rows < kSumBlocks ? (rows > 0 ? rows : 1) : kSumBlocks;
+    std::vector<float> partial(static_cast<size_t>(blocks * cols), 0.f);
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
+      float* acc = partial.data() + blk * cols;
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* row = x + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+      }
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      float s = 0.f;
+      for (int64_t blk = 0; blk < blocks; ++blk) s += partial[blk * cols + c];
+      out[c] = s * scale;
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// channelAffine(heap, xOffset, rows, cols, scaleOffset, shiftOffset, outOffset):
+// out[r, c] = x[r, c] * scale[c] + shift[c]. May run in place (out == x).
+Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 7) {
+      throw std::invalid_argument(
+          "channelAffine(heap, xOffset, rows, cols, scaleOffset, shiftOffset, outOffset)");
+    }
+    Heap heap = heapOf(info[0]);
+    double xOff = info[1].As<Napi::Number>().DoubleValue();
+    int64_t rows = info[2].As<Napi::Number>().Int64Value();
+    int64_t cols = info[3].As<Napi::Number>().Int64Value();
+    double scaleOff = info[4].As<Napi::Number>().DoubleValue();
+    double shiftOff = info[5].As<Napi::Number>().DoubleValue();
+    double outOff = info[6].As<Napi::Number>().DoubleValue();
+    const float* x = heap.at(xOff, rows * cols, "x");
+    const float* scale = heap.at(scaleOff, cols, "scale");
+    const float* shift = shiftOff >= 0 ? heap.at(shiftOff, cols, "shift") : nullptr;
+    float* out = heap.at(outOff, rows * cols, "out");
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      float* yr = out + r * cols;
+      if (shift != nullptr) {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * scale[c];
+      }
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "setThreads(n) takes a thread count");
+  }
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(env, "setThreads: the thread count must be >= 1");
+  omp_set_num_threads(n);
+  return env.Undefined();
+}
+
+const char* isaName(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "other";
+  }
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto v = dnnl::version();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                       std::to_string(v->patch));
+  o.Set("isa", isaName(dnnl::get_effective_cpu_isa()));
+  o.Set("threads", omp_get_max_threads());
+  o.Set("cachedPlans", static_cast<double>(convPlans.size() + matmulPlans.size()));
+  o.Set("planHits", static_cast<double>(convPlanHits));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv", Napi::Function::New(env, Conv, "conv"));
+  exports.Set("matmul", Napi::Function::New(env, MatMul, "matmul"));
+  exports.Set("columnSums", Napi::Function::New(env, ColumnSums, "columnSums"));
+  exports.Set("channelAffine", Napi::Function::New(env, ChannelAffine, "channelAffine"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ediy_dnnl, Init)

@@ -1,0 +1,90 @@
+/**
+ * Loading the compiled oneDNN addon (`build/Release/ediy_dnnl.node`), and why it could
+ * not be loaded when it cannot.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon reports about itself. */
+export interface AddonInfo {
+  /** oneDNN's version, e.g. `2.6.3`. */
+  version: string;
+  /** The instruction set oneDNN dispatches to on this CPU (`avx2`, `avx512_core`, ...). */
+  isa: string;
+  /** OpenMP threads the calling thread's kernels use. */
+  threads: number;
+  /** Primitives cached by this thread. */
+  cachedPlans: number;
+  /** Convolution calls that found their primitive cached. */
+  planHits: number;
+}
+
+/**
+ * The addon's functions. Offsets are byte offsets into `heap`, the wasm module's memory;
+ * see `native/addon.cc` for the parameter lists.
+ * @internal
+ */
+export interface Addon {
+  conv(heap: ArrayBuffer, params: number[]): void;
+  matmul(heap: ArrayBuffer, params: number[]): void;
+  columnSums(
+    heap: ArrayBuffer,
+    xOffset: number,
+    rows: number,
+    cols: number,
+    outOffset: number,
+    scale: number,
+  ): void;
+  channelAffine(
+    heap: ArrayBuffer,
+    xOffset: number,
+    rows: number,
+    cols: number,
+    scaleOffset: number,
+    shiftOffset: number,
+    outOffset: number,
+  ): void;
+  setThreads(n: number): void;
+  info(): AddonInfo;
+}
+
+/** How to get the native engine when it is missing. */
+export const NATIVE_INSTALL_HINT =
+  'install oneDNN (Debian/Ubuntu: apt-get install libdnnl-dev; macOS: brew install onednn) and run `npm rebuild @ediy/backend-native`';
+
+/** The addon's path inside this package. */
+export const ADDON_PATH = fileURLToPath(
+  new URL('../build/Release/ediy_dnnl.node', import.meta.url),
+);
+
+let loaded: { addon?: Addon; reason?: string } | undefined;
+
+/**
+ * Loads the addon once per thread.
+ *
+ * OpenMP's threads spin for a while after each kernel by default, burning the cores
+ * the single-threaded wasm kernels between two oneDNN calls need; unless the user set
+ * `OMP_WAIT_POLICY`, it is set to `PASSIVE` before the addon (and with it libgomp) loads.
+ * @returns the addon, or the reason it could not be loaded.
+ * @internal
+ */
+export function loadAddon(): { addon?: Addon; reason?: string } {
+  if (loaded) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    loaded = {
+      reason: `the oneDNN addon is not built (${ADDON_PATH} missing); ${NATIVE_INSTALL_HINT}`,
+    };
+    return loaded;
+  }
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  try {
+    const require = createRequire(import.meta.url);
+    loaded = { addon: require(ADDON_PATH) as Addon };
+  } catch (err) {
+    loaded = {
+      reason: `the oneDNN addon at ${ADDON_PATH} failed to load: ${(err as Error).message}; ${NATIVE_INSTALL_HINT}`,
+    };
+  }
+  return loaded;
+}

@@ -1,0 +1,507 @@
+/**
+ * The tfjs kernels the native engine registers for the `wasm` backend. Each reads its
+ * inputs where tfjs-backend-wasm keeps them (the wasm heap), allocates its output with
+ * the backend's `makeOutput`, and has oneDNN write into it; anything it does not cover
+ * (NCHW, PReLU, unusual broadcasting, a padding oneDNN cannot express) goes to the
+ * kernel it replaced, so every op still runs.
+ */
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  util,
+} from '@tensorflow/tfjs-core';
+import type {
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { Addon } from './addon.js';
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
+interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** Counts of how each registered kernel ran since the last {@link resetNativeKernelStats}. */
+export interface NativeKernelStats {
+  /** Calls served by oneDNN (or the native loops), per kernel name. */
+  native: Record<string, number>;
+  /** Calls passed to the replaced wasm kernel, per kernel name and reason. */
+  fallback: Record<string, number>;
+}
+
+const stats: NativeKernelStats = { native: {}, fallback: {} };
+
+/** How the native kernels have run so far (a copy). */
+export function nativeKernelStats(): NativeKernelStats {
+  return { native: { ...stats.native }, fallback: { ...stats.fallback } };
+}
+
+/** Sets every count of {@link nativeKernelStats} back to zero. */
+export function resetNativeKernelStats(): void {
+  stats.native = {};
+  stats.fallback = {};
+}
+
+const ACTIVATIONS: Record<string, number> = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  leakyrelu: 3,
+  elu: 4,
+  sigmoid: 5,
+};
+
+/** Thrown inside a kernel to send the call to the replaced wasm kernel. */
+class Unsupported extends Error {}
+
+function offset(backend: WasmBackendLike, t: TensorInfo): number {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (data === undefined)
+    throw new Error(`tensor ${t.dataId as unknown as string} is not on the wasm backend`);
+  return data.memoryOffset;
+}
+
+function requireFloat(...ts: Array<TensorInfo | undefined>): void {
+  for (const t of ts) {
+    if (t !== undefined && t.dtype !== 'float32') throw new Unsupported(`dtype ${t.dtype}`);
+    if (t !== undefined && t.shape.some((d) => d === 0)) throw new Unsupported('empty tensor');
+  }
+}
+
+/** NHWC conv geometry as the addon's parameter list wants it. */
+function convParams(
+  kind: 0 | 1 | 2,
+  info: backend_util.Conv2DInfo,
+  groups: number,
+): {
+  params: number[];
+  set: (
+    src: number,
+    wei: number,
+    dst: number,
+    bias?: number,
+    act?: number,
+    alpha?: number,
+  ) => number[];
+} {
+  if (info.dataFormat !== 'channelsLast') throw new Unsupported('NCHW');
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  // oneDNN wants the bottom/right padding that makes the output extent exact.
+  const pb = (outHeight - 1) * info.strideHeight + info.effectiveFilterHeight - inHeight - pt;
+  const pr = (outWidth - 1) * info.strideWidth + info.effectiveFilterWidth - inWidth - pl;
+  if (pt < 0 || pl < 0) throw new Unsupported('negative padding');
+  const params = [
+    kind,
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    groups,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    pt,
+    pl,
+    pb,
+    pr,
+  ];
+  return {
+    params,
+    set: (src, wei, dst, bias = -1, act = 0, alpha = 0) => [
+      ...params,
+      src,
+      wei,
+      dst,
+      bias,
+      act,
+      alpha,
+    ],
+  };
+}
+
+function activationCode(attrs: NamedAttrMap, inputs: NamedTensorInfoMap): [number, number] {
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  if (inputs.preluActivationWeights !== undefined || !(activation in ACTIVATIONS)) {
+    throw new Unsupported(`activation ${activation}`);
+  }
+  return [ACTIVATIONS[activation] as number, (attrs.leakyreluAlpha as number | undefined) ?? 0.2];
+}
+
+type NativeKernel = (
+  addon: Addon,
+  backend: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap,
+) => TensorInfo;
+
+/** Allocates `shape`, runs `fill` with its offset, and frees it again if `fill` throws. */
+function withOutput(
+  backend: WasmBackendLike,
+  shape: number[],
+  fill: (out: number) => void,
+): TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  try {
+    fill(offset(backend, out));
+  } catch (err) {
+    backend.disposeData(out.dataId);
+    throw err;
+  }
+  return out;
+}
+
+const heap = (backend: WasmBackendLike): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;
+
+function forwardConv(depthwise: boolean, fused: boolean): NativeKernel {
+  return (addon, backend, inputs, attrs) => {
+    const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
+    requireFloat(x, filter, bias);
+    const [act, alpha] = fused ? activationCode(attrs, inputs) : [0, 0];
+    const dataFormat = backend_util.convertConv2DDataFormat(attrs.dataFormat as 'NHWC' | 'NCHW');
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      attrs.strides as [number, number] | number,
+      attrs.dilations as [number, number] | number,
+      attrs.pad as 'valid' | 'same',
+      attrs.dimRoundingMode as 'floor' | undefined,
+      depthwise,
+      dataFormat,
+    );
+    if (bias !== undefined && util.sizeFromShape(bias.shape) !== info.outChannels) {
+      throw new Unsupported(`bias of shape [${bias.shape.join(',')}]`);
+    }
+    const groups = depthwise ? info.inChannels : 1;
+    const { set } = convParams(0, info, groups);
+    return withOutput(backend, info.outShape, (out) => {
+      addon.conv(
+        heap(backend),
+        set(
+          offset(backend, x),
+          offset(backend, filter),
+          out,
+          bias ? offset(backend, bias) : -1,
+          act,
+          alpha,
+        ),
+      );
+    });
+  };
+}
+
+/** Per-channel affine of a 1x1, multiplier-1 depthwise conv: one pass, all cores. */
+const channelAffineConv: NativeKernel = (addon, backend, inputs, attrs) => {
+  const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
+  requireFloat(x, filter, bias);
+  const [, , c, m] = filter.shape as [number, number, number, number];
+  const [act] = activationCode(attrs, inputs);
+  const strides = attrs.strides;
+  const dilations = attrs.dilations;
+  const one = (v: unknown) => v === 1 || (Array.isArray(v) && v.every((e) => e === 1));
+  if (
+    filter.shape[0] !== 1 ||
+    filter.shape[1] !== 1 ||
+    m !== 1 ||
+    act !== 0 ||
+    !one(strides) ||
+    !(dilations === undefined || one(dilations)) ||
+    (attrs.dataFormat ?? 'NHWC') !== 'NHWC' ||
+    (bias !== undefined && util.sizeFromShape(bias.shape) !== c)
+  ) {
+    return forwardConv(true, true)(addon, backend, inputs, attrs);
+  }
+  const rows = util.sizeFromShape(x.shape) / c;
+  return withOutput(backend, [...x.shape], (out) => {
+    addon.channelAffine(
+      heap(backend),
+      offset(backend, x),
+      rows,
+      c,
+      offset(backend, filter),
+      bias ? offset(backend, bias) : -1,
+      out,
+    );
+  });
+};
+
+function backpropInput(depthwise: boolean): NativeKernel {
+  return (addon, backend, inputs, attrs) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    requireFloat(dy, filter);
+    const dataFormat = backend_util.convertConv2DDataFormat(
+      ((attrs.dataFormat as string | undefined) ?? 'NHWC') as 'NHWC' | 'NCHW',
+    );
+    const inputShape = attrs.inputShape as [number, number, number, number];
+    const info = backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides as [number, number] | number,
+      depthwise ? (attrs.dilations as [number, number] | number) : 1,
+      attrs.pad as 'valid' | 'same',
+      attrs.dimRoundingMode as 'floor' | undefined,
+      depthwise,
+      dataFormat,
+    );
+    if (!util.arraysEqual(dy.shape, info.outShape)) {
+      throw new Error(
+        `${depthwise ? 'DepthwiseConv2dNativeBackpropInput' : 'Conv2DBackpropInput'}: dy has shape [${dy.shape.join(',')}], expected [${info.outShape.join(',')}]`,
+      );
+    }
+    const { set } = convParams(1, info, depthwise ? info.inChannels : 1);
+    return withOutput(backend, [...inputShape], (out) => {
+      addon.conv(heap(backend), set(out, offset(backend, filter), offset(backend, dy)));
+    });
+  };
+}
+
+function backpropFilter(depthwise: boolean): NativeKernel {
+  return (addon, backend, inputs, attrs) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    requireFloat(x, dy);
+    const dataFormat = backend_util.convertConv2DDataFormat(
+      ((attrs.dataFormat as string | undefined) ?? 'NHWC') as 'NHWC' | 'NCHW',
+    );
+    const filterShape = attrs.filterShape as [number, number, number, number];
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      attrs.strides as [number, number] | number,
+      depthwise ? (attrs.dilations as [number, number] | number) : 1,
+      attrs.pad as 'valid' | 'same',
+      attrs.dimRoundingMode as 'floor' | undefined,
+      depthwise,
+      dataFormat,
+    );
+    if (!util.arraysEqual(dy.shape, info.outShape)) {
+      throw new Error(
+        `${depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter'}: dy has shape [${dy.shape.join(',')}], expected [${info.outShape.join(',')}]`,
+      );
+    }
+    const { set } = convParams(2, info, depthwise ? info.inChannels : 1);
+    return withOutput(backend, [...filterShape], (out) => {
+      addon.conv(heap(backend), set(offset(backend, x), out, offset(backend, dy)));
+    });
+  };
+}
+
+function matMul(fused: boolean): NativeKernel {
+  return (addon, backend, inputs, attrs) => {
+    const { a, b, bias } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo };
+    requireFloat(a, b, bias);
+    const [act, alpha] = fused ? activationCode(attrs, inputs) : [0, 0];
+    const ta = attrs.transposeA === true;
+    const tb = attrs.transposeB === true;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    if (ra < 2 || rb < 2) throw new Unsupported('rank < 2');
+    const m = a.shape[ta ? ra - 1 : ra - 2] as number;
+    const k = a.shape[ta ? ra - 2 : ra - 1] as number;
+    const kb = b.shape[tb ? rb - 1 : rb - 2] as number;
+    const n = b.shape[tb ? rb - 2 : rb - 1] as number;
+    if (k !== kb) {
+      throw new Error(
+        `BatchMatMul: inner dimensions of [${a.shape.join(',')}] and [${b.shape.join(',')}] (transposeA=${ta}, transposeB=${tb}) must agree, got ${k} and ${kb}`,
+      );
+    }
+    const batchA = a.shape.slice(0, -2);
+    const batchB = b.shape.slice(0, -2);
+    const sa = util.sizeFromShape(batchA);
+    const sb = util.sizeFromShape(batchB);
+    let outBatch: number[];
+    if (sa === sb && util.arraysEqual(batchA, batchB)) outBatch = batchA;
+    else if (sa === 1) outBatch = batchB.length >= batchA.length ? batchB : batchA.map(() => 1);
+    else if (sb === 1) outBatch = batchA.length >= batchB.length ? batchA : batchB.map(() => 1);
+    else throw new Unsupported('batch broadcast');
+    const batch = Math.max(sa, sb);
+    let biasLen = 0;
+    if (bias !== undefined) {
+      biasLen = util.sizeFromShape(bias.shape);
+      const lastIsN = bias.shape[bias.shape.length - 1] === n && biasLen === n;
+      if (!(lastIsN || biasLen === 1))
+        throw new Unsupported(`bias of shape [${bias.shape.join(',')}]`);
+    }
+    return withOutput(backend, [...outBatch, m, n], (out) => {
+      addon.matmul(heap(backend), [
+        batch,
+        m,
+        k,
+        n,
+        sa,
+        sb,
+        ta ? 1 : 0,
+        tb ? 1 : 0,
+        offset(backend, a),
+        offset(backend, b),
+        out,
+        bias ? offset(backend, bias) : -1,
+        biasLen,
+        act,
+        alpha,
+      ]);
+    });
+  };
+}
+
+/** Average pooling over each image's whole map (what channel means are), else the wasm kernel. */
+const globalAvgPool: NativeKernel = (addon, backend, inputs, attrs) => {
+  const { x } = inputs as { x: TensorInfo };
+  requireFloat(x);
+  if (x.shape.length !== 4) throw new Unsupported('rank');
+  const [batch, h, w, c] = x.shape as [number, number, number, number];
+  const info = backend_util.computePool2DInfo(
+    [batch, h, w, c],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'valid' | 'same',
+    attrs.dimRoundingMode as 'floor' | undefined,
+  );
+  const p = info.padInfo;
+  if (
+    info.filterHeight !== h ||
+    info.filterWidth !== w ||
+    info.outHeight !== 1 ||
+    info.outWidth !== 1 ||
+    p.top !== 0 ||
+    p.bottom !== 0 ||
+    p.left !== 0 ||
+    p.right !== 0
+  ) {
+    throw new Unsupported('not a whole-map pooling');
+  }
+  const rows = h * w;
+  return withOutput(backend, [batch, 1, 1, c], (out) => {
+    const xo = offset(backend, x);
+    for (let i = 0; i < batch; i++) {
+      addon.columnSums(heap(backend), xo + i * rows * c * 4, rows, c, out + i * c * 4, 1 / rows);
+    }
+  });
+};
+
+const NATIVE: Record<string, NativeKernel> = {
+  Conv2D: forwardConv(false, false),
+  FusedConv2D: forwardConv(false, true),
+  Conv2DBackpropInput: backpropInput(false),
+  Conv2DBackpropFilter: backpropFilter(false),
+  DepthwiseConv2dNative: forwardConv(true, false),
+  FusedDepthwiseConv2D: channelAffineConv,
+  DepthwiseConv2dNativeBackpropInput: backpropInput(true),
+  DepthwiseConv2dNativeBackpropFilter: backpropFilter(true),
+  BatchMatMul: matMul(false),
+  _FusedMatMul: matMul(true),
+  AvgPool: globalAvgPool,
+};
+
+/** The tfjs kernels the native engine provides for the `wasm` backend. */
+export const NATIVE_KERNELS: readonly string[] = Object.keys(NATIVE);
+
+const replaced = new Map<string, KernelConfig>();
+const registered = new Map<string, KernelConfig>();
+const setUp = new WeakMap<object, Set<string>>();
+
+function fallback(
+  name: string,
+  why: string,
+  args: Parameters<KernelFunc>[0],
+): TensorInfo | TensorInfo[] {
+  const prev = replaced.get(name);
+  stats.fallback[`${name}: ${why}`] = (stats.fallback[`${name}: ${why}`] ?? 0) + 1;
+  if (prev === undefined) {
+    throw new Error(
+      `${name}: the native kernel does not cover this call (${why}) and no wasm kernel is registered`,
+    );
+  }
+  // A kernel replaced before the backend was set up never had its setupFunc run.
+  const done = setUp.get(args.backend) ?? new Set<string>();
+  if (!done.has(name) && prev.setupFunc !== undefined) prev.setupFunc(args.backend);
+  done.add(name);
+  setUp.set(args.backend, done);
+  return prev.kernelFunc(args);
+}
+
+/**
+ * Registers {@link NATIVE_KERNELS} for the `wasm` backend over whatever is registered
+ * now (tfjs-backend-wasm's kernels, or ediy's wasm training kernels), keeping those for
+ * the calls the native kernels do not cover. Call it after the wasm backend package is
+ * imported. Safe to call repeatedly.
+ * @returns the kernel names this call registered.
+ * @internal
+ */
+export function registerKernels(addon: Addon): string[] {
+  const done: string[] = [];
+  for (const [name, kernel] of Object.entries(NATIVE)) {
+    const current = getKernel(name, 'wasm');
+    if (current !== undefined && current === registered.get(name)) continue;
+    if (current !== undefined) {
+      replaced.set(name, current);
+      unregisterKernel(name, 'wasm');
+    }
+    const config: KernelConfig & { ediyNative: true } = {
+      ediyNative: true,
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        try {
+          const out = kernel(
+            addon,
+            args.backend as unknown as WasmBackendLike,
+            args.inputs,
+            args.attrs ?? {},
+          );
+          stats.native[name] = (stats.native[name] ?? 0) + 1;
+          return out;
+        } catch (err) {
+          if (err instanceof Unsupported) return fallback(name, err.message, args);
+          throw err;
+        }
+      },
+    };
+    registerKernel(config);
+    registered.set(name, config);
+    done.push(name);
+  }
+  return done;
+}
+
+/**
+ * Puts back the kernels {@link registerKernels} replaced (for comparisons and tests).
+ * @returns the kernel names restored.
+ * @internal
+ */
+export function unregisterKernels(): string[] {
+  const done: string[] = [];
+  for (const [name, config] of registered) {
+    if (getKernel(name, 'wasm') !== config) continue;
+    unregisterKernel(name, 'wasm');
+    const prev = replaced.get(name);
+    if (prev !== undefined) registerKernel(prev);
+    done.push(name);
+  }
+  registered.clear();
+  replaced.clear();
+  return done;
+}
+
+/**
+ * The kernel that the native engine replaced under `name`, if any.
+ * @internal
+ */
+export function replacedKernel(name: string): KernelConfig | undefined {
+  return replaced.get(name);
+}

@@ -5,6 +5,7 @@ import {
   CUDA11_LIBRARIES,
   initBackend,
   missingCudaLibraries,
+  nativeEngineStatus,
   tensorflowUsesGpu,
 } from '@ediy/backend';
 
@@ -42,9 +43,15 @@ describe('initBackend', () => {
     'falls back from tensorflow under auto and says why',
     async () => {
       const info = await initBackend({ prefer: 'auto' });
-      // tfjs-node is not installed on this project's machines: wasm is the portable default.
-      expect(info.name).toBe('wasm');
+      // tfjs-node is not installed on this project's machines: the native engine when its
+      // addon is built, else wasm, the portable default, with a line saying why.
+      const native = await nativeEngineStatus();
+      expect(info.name).toBe(native.available ? 'native' : 'wasm');
       expect(info.warnings.join('\n')).toMatch(/tfjs-node\(-gpu\) not installed/);
+      if (!native.available) {
+        expect(info.warnings.join('\n')).toMatch(/native engine unavailable: .*libdnnl-dev/);
+      }
+      await initBackend({ prefer: 'wasm' });
     },
   );
 
@@ -95,5 +102,40 @@ describe('ensureGradients', () => {
     await initBackend({ prefer: 'cpu' });
     const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, 2]));
     expect(Array.from(g.dataSync())).toEqual([2, 4]);
+  });
+});
+
+describe('initBackend on the native engine', async () => {
+  const native = await nativeEngineStatus();
+
+  it.runIf(native.available)(
+    'reports wasm + oneDNN and its threads; wasm puts the plain kernels back',
+    async () => {
+      const info = await initBackend({ prefer: 'native', threads: 1 });
+      expect(info).toMatchObject({
+        name: 'native',
+        tfjsBackend: 'wasm',
+        device: 'cpu',
+        threads: 1,
+      });
+      expect(info.engine).toMatch(/^wasm \+ oneDNN \d+\.\d+\.\d+ \(1 thread, \w+\)$/);
+      expect(tf.getBackend()).toBe('wasm');
+      expect((tf.getKernel('Conv2D', 'wasm') as { ediyNative?: boolean }).ediyNative).toBe(true);
+      await initBackend({ prefer: 'wasm' });
+      expect(
+        (tf.getKernel('Conv2D', 'wasm') as { ediyNative?: boolean }).ediyNative,
+      ).toBeUndefined();
+    },
+  );
+
+  it.runIf(!native.available)('an explicit native preference says how to get it', async () => {
+    await expect(initBackend({ prefer: 'native' })).rejects.toThrow(/libdnnl-dev/);
+  });
+
+  it.runIf(native.available)('rejects a thread count that is not a whole number', async () => {
+    await expect(initBackend({ prefer: 'native', threads: 0 })).rejects.toThrow(
+      /threads must be a whole number >= 1, got 0/,
+    );
+    await initBackend({ prefer: 'wasm' });
   });
 });

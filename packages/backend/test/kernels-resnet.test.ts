@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '@ediy/backend';
+import { initBackend, nativeEngineStatus, Rng } from '@ediy/backend';
+import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
 import { expectClose, initBoth, randomValues, runOn } from './kernels-helpers.js';
 
 type Params = Record<string, tf.Tensor>;
@@ -118,5 +119,55 @@ describe('training a small ResNet on wasm', () => {
     expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
     expect(tf.engine().backend.numDataIds()).toBe(dataIdsAfterFirst);
     tf.dispose([images, labels, ...Object.values(vars)]);
+  });
+});
+
+const native = await nativeEngineStatus();
+
+describe.runIf(native.available)('training a small ResNet on the native engine', () => {
+  beforeAll(initBoth);
+
+  const rng = new Rng(7);
+  const values = initialValues(rng);
+  const imageValues = randomValues(rng, [4, 8, 8, 3]);
+  const labelValues = Int32Array.from([1, 0, 4, 1]);
+  const grads = () => {
+    const params = NAMES.map((n) => tf.tensor(values[n] as Float32Array, SHAPES[n]));
+    const images = tf.tensor4d(imageValues, [4, 8, 8, 3]);
+    const labels = tf.tensor1d(labelValues, 'int32');
+    return tf.grads((...ps: tf.Tensor[]) => {
+      const p: Params = {};
+      NAMES.forEach((n, i) => (p[n] = ps[i] as tf.Tensor));
+      return loss(p, images, labels);
+    })(params);
+  };
+
+  it('tf.grads equal the plain wasm path and the cpu backend, with the convs run by oneDNN', async () => {
+    const want = await runOn('cpu', grads);
+    await initBackend({ prefer: 'wasm' });
+    const plain = await runOn('wasm', grads);
+    const info = await initBackend({ prefer: 'native', threads: 2 });
+    expect(info.engine).toMatch(/^wasm \+ oneDNN \d+\.\d+\.\d+ \(2 threads, /);
+    resetNativeKernelStats();
+    const got = await runOn('wasm', grads);
+    const stats = nativeKernelStats();
+    expect(stats.native.Conv2D).toBe(6);
+    expect(stats.native.Conv2DBackpropInput).toBeGreaterThanOrEqual(5);
+    expect(stats.native.Conv2DBackpropFilter).toBe(6);
+    NAMES.forEach((name, i) => {
+      expectClose(
+        got[i] as Float32Array,
+        plain[i] as Float32Array,
+        1e-4,
+        `native vs wasm d/d ${name}`,
+      );
+      expectClose(
+        got[i] as Float32Array,
+        want[i] as Float32Array,
+        1e-4,
+        `native vs cpu d/d ${name}`,
+      );
+    });
+    await initBackend({ prefer: 'wasm' });
   });
 });

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { byolViewParams, type ViewParams } from '@ediy/augment';
 import type { ExperimentConfig, RowConfig } from '@ediy/trainer';
 import { resolveExperiment } from '@ediy/trainer';
 
@@ -40,4 +41,19 @@ export function smoke(
     scale: { maxSteps: steps, epochs: steps },
   });
   return { ...config, checkpoint: { every: 1, keep: 2 }, ...extra };
+}
+
+/** Views without randomness: the whole image, resized; the second view not normalised. */
+export function fixedViews(size: number): readonly [ViewParams, ViewParams] {
+  const [a] = byolViewParams(size);
+  const fixed: ViewParams = {
+    ...(a as ViewParams),
+    crop: { size, scale: [1, 1], ratio: [1, 1] },
+    flipProb: 0,
+    colorJitter: { ...(a as ViewParams).colorJitter, prob: 0 },
+    grayscaleProb: 0,
+    blur: { ...(a as ViewParams).blur, prob: 0 },
+    solarizeProb: 0,
+  };
+  return [fixed, { ...fixed, normalize: null }];
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
-import { byolViewParams, byolViews, type ViewParams } from '@ediy/augment';
+import { byolViewParams, byolViews } from '@ediy/augment';
 import { resnet, featureChannels } from '@ediy/backbones';
 import { byolLoss, regressionLoss, rDemLoss, rIemLoss } from '@ediy/losses';
 import { mostDissimilarWithin, mostSimilarAcross } from '@ediy/matchers';
@@ -36,7 +36,7 @@ import {
   type OnlineNetwork,
   type TargetNetwork,
 } from '@ediy/trainer';
-import { EDIY_RANDOM_ROW, smoke } from './helpers.js';
+import { EDIY_RANDOM_ROW, fixedViews, smoke } from './helpers.js';
 
 beforeAll(async () => {
   await initBackend({ prefer: 'wasm' });
@@ -238,21 +238,6 @@ function batchNormFromMovingStatistics(model: LayersModel): void {
     const call = layer.call.bind(layer);
     layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
   }
-}
-
-/** Views without randomness: the whole image, resized; the second view not normalised. */
-function fixedViews(size: number): readonly [ViewParams, ViewParams] {
-  const [a] = byolViewParams(size);
-  const fixed: ViewParams = {
-    ...a,
-    crop: { size, scale: [1, 1], ratio: [1, 1] },
-    flipProb: 0,
-    colorJitter: { ...a.colorJitter, prob: 0 },
-    grayscaleProb: 0,
-    blur: { ...a.blur, prob: 0 },
-    solarizeProb: 0,
-  };
-  return [fixed, { ...fixed, normalize: null }];
 }
 
 describe('an accumulated step', () => {

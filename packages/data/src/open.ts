@@ -42,6 +42,11 @@ const IDX_NAMES: Record<Split, { images: string[]; labels: string[] }> = {
  *   `train.bin` / `test.bin` (also inside `cifar-10-batches-bin/`);
  * - any other folder: an image folder (class = sub-folder), resized to `size`.
  * Images always come out with three channels.
+ *
+ * A source without its own test part (a plain image folder, a lone IDX or CIFAR file)
+ * gives the same, whole data for both splits here. To train and evaluate on disjoint
+ * parts, use {@link openDataParts} (or {@link openPathParts}), which holds a seeded,
+ * stratified part out of training.
  * @param split - which half of a dataset that ships train and test files (image folders:
  *   a `train`/`test` sub-folder when there is one).
  * @param size - side image-folder images are resized to.

@@ -310,7 +310,7 @@ describe('held-out parts of IDX, CIFAR and the embedded scenes', () => {
     for (const y of [0, 1, 2])
       expect(Math.abs(count(got, y) - (count(all, y) * 30) / 64)).toBeLessThan(1);
     await expect(openDataParts({ kind: 'web' } as never)).rejects.toThrow(
-      "spec.kind must be 'scenes' or 'path', got web",
+      "spec.kind must be 'scenes', 'path' or 'pasted', got web",
     );
   });
 });

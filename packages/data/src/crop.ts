@@ -4,9 +4,18 @@
  * centred crop for evaluation.
  */
 import type { Rng } from '@ediy/backend';
-import type { CropBox } from './decode-protocol.js';
 
-export type { CropBox } from './decode-protocol.js';
+/** A box to cut from an image, in whole pixels of the EXIF-oriented image. */
+export interface CropBox {
+  /** First column. */
+  left: number;
+  /** First row. */
+  top: number;
+  /** Width in pixels (>= 1). */
+  width: number;
+  /** Height in pixels (>= 1). */
+  height: number;
+}
 
 /** How the streaming loader cuts each image before resizing it to the output side. */
 export type CropSpec =

@@ -2,18 +2,7 @@
  * Messages between {@link StreamingImageLoader} and its decode threads.
  * @internal
  */
-
-/** A box to cut from an image, in pixels of the EXIF-oriented image. */
-export interface CropBox {
-  /** First column. */
-  left: number;
-  /** First row. */
-  top: number;
-  /** Width in pixels (>= 1). */
-  width: number;
-  /** Height in pixels (>= 1). */
-  height: number;
-}
+import type { CropBox } from './crop.js';
 
 /** A request to a decode thread: the images of one chunk of a batch. */
 export interface DecodeRequest {

@@ -123,6 +123,24 @@ describe('StreamingImageLoader', () => {
         items,
       },
     );
+    // EXIF orientation 6 turns the stored image a quarter clockwise: its left (red) half is the top
+    const turned = join(dir, 'turned');
+    await writeImage(
+      join(turned, 'a', 'x.jpg'),
+      32,
+      16,
+      (x) => (x < 16 ? [255, 0, 0] : [0, 0, 255]),
+      {
+        orientation: 6,
+      },
+    );
+    const t = await scanImageFolder(turned);
+    const tl = loader({ crop: { kind: 'full' }, batchSize: 1, size: 8 }, t);
+    const tb = await tl.nextArrays();
+    expect(tb.crops[0]).toEqual({ left: 0, top: 0, width: 16, height: 32 });
+    expect(tb.images[0]).toBeGreaterThan(0.9); // top-left red
+    expect(tb.images[7 * 8 * 3 + 2]).toBeGreaterThan(0.9); // bottom-left blue
+
     const b = await l.nextArrays();
     expect(b.flipped.some((f) => f) && b.flipped.some((f) => !f)).toBe(true);
     for (let j = 0; j < 8; j++) {

@@ -3,7 +3,7 @@
  * header with sharp (libvips) for its size, and lists the files it cannot read, with why.
  * Nothing is decoded into memory; the streaming loader decodes on the fly.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { IMAGE_EXTENSIONS, type SkippedImage } from './image-folder.js';
@@ -57,6 +57,36 @@ export interface ScanOptions {
   verify?: 'header' | 'decode';
   /** Files read at once (default 16). */
   concurrency?: number;
+  /**
+   * A JSON file that keeps what each file's header said (keyed by path, size and
+   * modification time), so scanning the same folder again reads only new or changed files.
+   * Written after every scan; a missing or unreadable cache file is ignored.
+   */
+  cache?: string;
+}
+
+type Probe = { width: number; height: number } | { reason: string };
+
+interface CacheFile {
+  version: 1;
+  verify: 'header' | 'decode';
+  /** path -> [bytes, mtimeMs, width, height] or [bytes, mtimeMs, reason] */
+  entries: Record<string, [number, number, number, number] | [number, number, string]>;
+}
+
+async function readCache(
+  path: string | undefined,
+  verify: 'header' | 'decode',
+): Promise<CacheFile['entries']> {
+  if (path === undefined) return {};
+  try {
+    const c = JSON.parse(await readFile(path, 'utf8')) as CacheFile;
+    // a header-level cache cannot answer a full decode check; a decode-level one can answer both
+    if (c?.version !== 1 || (verify === 'decode' && c.verify !== 'decode')) return {};
+    return c.entries ?? {};
+  } catch {
+    return {};
+  }
 }
 
 async function listImages(dir: string): Promise<string[]> {
@@ -168,26 +198,52 @@ export async function scanImageFolder(dir: string, options: ScanOptions = {}): P
     );
   }
 
-  const results: ({ width: number; height: number } | { reason: string })[] = new Array(
-    files.length,
-  );
+  if (options.cache !== undefined && typeof options.cache !== 'string') {
+    throw new TypeError(`scanImageFolder: cache must be a file path, got ${String(options.cache)}`);
+  }
+  const cached = await readCache(options.cache, verify);
+  const fresh: CacheFile['entries'] = {};
+  const results: Probe[] = new Array(files.length);
   let next = 0;
   const work = async (): Promise<void> => {
     while (next < files.length) {
       const k = next++;
+      const path = (files[k] as { path: string }).path;
+      let key: [number, number] | undefined;
       try {
-        results[k] = await probe((files[k] as { path: string }).path, verify);
+        const st = await stat(path);
+        key = [st.size, st.mtimeMs];
+        const hit = cached[path];
+        if (hit && hit[0] === st.size && hit[1] === st.mtimeMs) {
+          results[k] = hit.length === 4 ? { width: hit[2], height: hit[3] } : { reason: hit[2] };
+        } else {
+          results[k] = await probe(path, verify);
+        }
       } catch (err) {
         results[k] = { reason: reasonOf(err) };
       }
+      const r = results[k] as Probe;
+      if (key) fresh[path] = 'reason' in r ? [...key, r.reason] : [...key, r.width, r.height];
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, work));
+  if (options.cache !== undefined) {
+    const body: CacheFile = { version: 1, verify, entries: { ...cached, ...fresh } };
+    const tmp = `${options.cache}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, JSON.stringify(body));
+      await rename(tmp, options.cache);
+    } catch (err) {
+      throw new Error(`${options.cache}: cannot write the scan cache (${reasonOf(err)})`, {
+        cause: err,
+      });
+    }
+  }
 
   const items: ImageEntry[] = [];
   const unreadable: SkippedImage[] = [];
   for (const [k, f] of files.entries()) {
-    const r = results[k] as { width: number; height: number } | { reason: string };
+    const r = results[k] as Probe;
     if ('reason' in r) unreadable.push({ path: f.path, reason: r.reason });
     else items.push({ path: f.path, label: f.label, width: r.width, height: r.height });
   }

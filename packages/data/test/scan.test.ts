@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatUnreadable, scanImageFolder } from '@ediy/data';
@@ -64,6 +64,36 @@ describe('scanImageFolder', () => {
     await expect(scanImageFolder(root, { strict: true })).rejects.toThrow(
       /2 of 4 images are unreadable:\n {2}a\/text.jpg: .+\n {2}b\/empty.png: .+\n\(strict: unreadable images are errors\)$/,
     );
+  });
+
+  it('keeps file headers in a cache, read again only for new or changed files', async () => {
+    const root = join(dir, 'cached');
+    const a = await writeImage(join(root, 'a', 'x.jpg'), 8, 6, () => [1, 2, 3]);
+    const b = await writeImage(join(root, 'a', 'y.jpg'), 10, 4, () => [1, 2, 3]);
+    const cache = join(dir, 'scan-cache.json');
+    const first = await scanImageFolder(root, { cache });
+    expect(first.items.map((i) => [i.width, i.height])).toEqual([
+      [8, 6],
+      [10, 4],
+    ]);
+    // a cache entry that matches the file's size and time is used as it is: fake it to see
+    const body = JSON.parse(readFileSync(cache, 'utf8')) as {
+      entries: Record<string, unknown[]>;
+    };
+    expect(Object.keys(body.entries).sort()).toEqual([a, b]);
+    body.entries[a]![2] = 99;
+    writeFileSync(cache, JSON.stringify(body));
+    await writeImage(b, 12, 12, () => [4, 5, 6]); // changed: read again
+    const second = await scanImageFolder(root, { cache });
+    expect(second.items.map((i) => [i.width, i.height])).toEqual([
+      [99, 6],
+      [12, 12],
+    ]);
+    // a header-level cache cannot answer a full decode check
+    const decoded = await scanImageFolder(root, { cache, verify: 'decode' });
+    expect(decoded.items[0]?.width).toBe(8);
+    writeFileSync(cache, 'not json');
+    expect((await scanImageFolder(root, { cache })).items[0]?.width).toBe(8);
   });
 
   it('maps a second folder onto given class names, and names bad folders and options', async () => {

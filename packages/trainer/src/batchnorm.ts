@@ -8,6 +8,11 @@
  * maps one 1x1 depthwise convolution with bias, and the backward pass is the closed
  * form of BatchNorm's gradient. The normalisation, the moving statistics and their
  * update are those of tfjs-layers' `BatchNormalization` (biased batch variance).
+ *
+ * NaN does not propagate through these kernels on wasm: average pooling and the fused
+ * depthwise convolution return -Infinity for a NaN input (a following ReLU makes it 0).
+ * The trainer does not rely on propagation: it checks input images, gradients and weights
+ * for non-finite values itself (`assertFinite`), and every checkpoint and teacher it loads.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';

@@ -378,7 +378,7 @@ export async function pretrain(
   const onInterrupt = (): void => {
     interrupted = true;
     progress?.message(
-      `${label}: stopping after step ${step + 1} (its checkpoint is written); Ctrl-C again quits at once`,
+      `${label}: stopping at the end of the current step (its checkpoint is written); Ctrl-C again quits at once`,
     );
   };
   const quit = (): never => process.exit(130);

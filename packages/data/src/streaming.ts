@@ -195,6 +195,7 @@ export class StreamingImageLoader {
   private order: Int32Array = new Int32Array(0);
   private queue: Pending[] = [];
   private stale: Promise<unknown>[] = [];
+  private calls: Promise<unknown> = Promise.resolve();
   private readonly busy = new Map<Worker, number>();
   private closed = false;
   private failure: Error | undefined;
@@ -348,8 +349,17 @@ export class StreamingImageLoader {
     this.batchIndex = position.index;
   }
 
-  /** The next batch as JS arrays (the caller owns them); advances the position. */
-  async nextArrays(): Promise<StreamArrayBatch> {
+  /**
+   * The next batch as JS arrays (the caller owns them); advances the position. Calls made
+   * before the previous one resolved are served in call order.
+   */
+  nextArrays(): Promise<StreamArrayBatch> {
+    const result = this.calls.then(() => this.take());
+    this.calls = result.catch(() => undefined);
+    return result;
+  }
+
+  private async take(): Promise<StreamArrayBatch> {
     if (this.closed) throw new Error('StreamingImageLoader: closed');
     if (this.failure) throw this.failure;
     if (this.stale.length > 0) {

@@ -182,6 +182,11 @@ describe('StreamingImageLoader', () => {
       expect(Array.from(rest[i]!.indices)).toEqual(Array.from(full[i + 3]!.indices));
       expect(rest[i]!.images).toEqual(full[i + 3]!.images);
     }
+    // calls made without awaiting the previous one get the batches in call order
+    const eager = loader();
+    const all = await Promise.all(Array.from({ length: 5 }, () => eager.nextArrays()));
+    expect(all.map((x) => x.position)).toEqual(full.slice(0, 5).map((x) => x.position));
+    expect(all[4]!.images).toEqual(full[4]!.images);
     // a seek while batches are decoding ahead drops them and still reads the right batch
     const s = loader({ prefetch: 3 });
     await take(s, 1);

@@ -183,7 +183,7 @@ describe('StreamingImageLoader', () => {
       expect(rest[i]!.images).toEqual(full[i + 3]!.images);
     }
     // calls made without awaiting the previous one get the batches in call order
-    const eager = loader();
+    const eager = loader({ prefetch: 1 });
     const all = await Promise.all(Array.from({ length: 5 }, () => eager.nextArrays()));
     expect(all.map((x) => x.position)).toEqual(full.slice(0, 5).map((x) => x.position));
     expect(all[4]!.images).toEqual(full[4]!.images);

@@ -27,6 +27,7 @@ interface WasmBackendLike {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   disposeData(dataId: object): void;
+  incRef(dataId: object): void;
 }
 
 /** Counts of how each registered kernel ran since the last {@link resetNativeKernelStats}. */
@@ -394,7 +395,20 @@ const globalAvgPool: NativeKernel = (addon, backend, inputs, attrs) => {
   });
 };
 
+/**
+ * `Identity` as a view of its input (the data shared, its reference count raised, as
+ * tfjs-backend-wasm's own `Reshape` does): the wasm kernel copies the whole tensor, and
+ * every gradient and `tf.keep` path calls it (1,441 calls, ~3% of an E-DIY step).
+ */
+const identityView: NativeKernel = (_addon, backend, inputs) => {
+  const { x } = inputs as { x: TensorInfo };
+  if (x.dtype === 'string') throw new Unsupported('dtype string');
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+};
+
 const NATIVE: Record<string, NativeKernel> = {
+  Identity: identityView,
   Conv2D: forwardConv(false, false),
   FusedConv2D: forwardConv(false, true),
   Conv2DBackpropInput: backpropInput(false),

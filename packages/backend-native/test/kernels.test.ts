@@ -394,6 +394,28 @@ describeNative('native whole-map average pooling', () => {
   });
 });
 
+describeNative('Identity as a view', () => {
+  beforeAll(async () => initBoth(2));
+
+  it('shares the data, and the input stays valid after the copy is disposed (and back)', async () => {
+    await tf.setBackend('wasm');
+    resetNativeKernelStats();
+    const ids = () => tf.engine().backend.numDataIds();
+    const before = ids();
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x); // tf.clone runs the Identity kernel
+    expect(nativeKernelStats().native.Identity).toBe(1);
+    expect(ids() - before).toBe(1); // one wasm buffer for both
+    y.dispose();
+    expect(Array.from(x.dataSync())).toEqual([1, 2, 3]);
+    const z = tf.clone(x);
+    x.dispose();
+    expect(Array.from(z.dataSync())).toEqual([1, 2, 3]);
+    z.dispose();
+    expect(ids()).toBe(before);
+  });
+});
+
 describeNative('native kernels leak nothing', () => {
   beforeAll(async () => initBoth(2));
 

@@ -44,6 +44,8 @@ const shape = {
 };
 const steps = Number(values.steps);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
+// The replica worker's initBackend reads it too: --threads is per gradient thread.
+if (threads !== undefined) process.env.EDIY_THREADS = String(threads);
 const info = await initBackend({
   prefer: values.backend as BackendPreference,
   ...(threads === undefined ? {} : { threads }),

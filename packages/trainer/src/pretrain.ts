@@ -310,20 +310,16 @@ export async function pretrain(
     teacher = await loadTeacher(config);
     if (resumable) {
       const { ckpt } = resumable;
-      try {
-        const d = firstDifference(config, ckpt.state.config);
-        if (d) {
-          throw new Error(
-            `${ckpt.dir} was written by another config: ${d.replace('there)', 'in the checkpoint)')}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
-          );
-        }
-        for (const [key, model] of Object.entries(models))
-          restoreWeights(model, ckpt.weights[key], key);
-        // LARS keeps its own references: the checkpoint's tensors are disposed below.
-        await optimizer.setWeights(fromSlotNames(ckpt.optimizer, variableNames));
-      } finally {
-        tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+      const d = firstDifference(config, ckpt.state.config);
+      if (d) {
+        throw new Error(
+          `${ckpt.dir} was written by another config: ${d.replace('there)', 'in the checkpoint)')}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
+        );
       }
+      for (const [key, model] of Object.entries(models))
+        restoreWeights(model, ckpt.weights[key], key);
+      // LARS keeps its own references: the checkpoint's tensors are disposed below.
+      await optimizer.setWeights(fromSlotNames(ckpt.optimizer, variableNames));
       step = ckpt.state.step;
       loader.seek(ckpt.state.dataPosition);
       rng = Rng.fromState(ckpt.state.rng);
@@ -331,6 +327,10 @@ export async function pretrain(
   } catch (err) {
     release();
     throw err;
+  } finally {
+    const ckpt = resumable?.ckpt;
+    if (ckpt)
+      tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
   }
   for (const { dir, reason } of resumable?.damaged ?? []) {
     const aside = join(ckptRoot, `damaged-${basename(dir)}`);

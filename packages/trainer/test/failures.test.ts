@@ -4,7 +4,7 @@
  * errors, and the RNG state's stored form.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
@@ -205,6 +205,20 @@ describe('checkpoints', () => {
     );
     expect(tf.memory().numTensors).toBe(before);
     expect(existsSync(dir)).toBe(true);
+  });
+
+  it('a resume whose teacher cannot be loaded leaves no tensors behind', async () => {
+    const teacherDir = tempDir('gone-teacher');
+    await pretrain(smoke(BYOL_ROW, 1), { runDir: teacherDir, progress: null });
+    const config = smoke(BYOL_ROW, 2, { teacher: { run: teacherDir } });
+    const runDir = tempDir('student-of-gone');
+    await pretrain(config, { runDir, progress: null, stopAfter: 1 });
+    rmSync(join(teacherDir, 'checkpoints'), { recursive: true });
+    const before = tf.memory().numTensors;
+    await expect(pretrain(config, { runDir, progress: null })).rejects.toThrow(
+      `teacher run ${teacherDir} has no checkpoint`,
+    );
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('stores the RNG state as four unsigned words, whatever the signs it was given', async () => {

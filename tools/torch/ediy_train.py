@@ -26,6 +26,12 @@ recipe: crop, flip, colour jitter, grayscale, blur, solarize, ImageNet normalisa
 from PyTorch's random streams, so a run is not the same run as `ediy pretrain` with the same
 seed; the step itself (the networks, the losses, LARS, the schedules and the EMA) is.
 Writes to --out: backbone.safetensors, log.jsonl (one line per step), config.json, done.json.
+
+  node tools/torch/ts-step.mjs run/config.json ts-step.safetensors
+  python3 tools/torch/ediy_train.py --config run/config.json --check-step ts-step.safetensors
+
+checks the step against the TypeScript trainer's on the same weights and views (loss, terms,
+the gradient of every online weight) and exits 1 when they differ.
 """
 import argparse
 import copy
@@ -538,18 +544,97 @@ def step_loss(config, online, target, teacher, x1, x2):
     return total, terms
 
 
+def read_metadata(path):
+    """The `__metadata__` of a safetensors file ({} when absent)."""
+    with open(path, 'rb') as f:
+        (n,) = struct.unpack('<Q', f.read(8))
+        return json.loads(f.read(n).decode('utf-8')).get('__metadata__', {})
+
+
+def _load_prefixed(module, state, prefix, path):
+    sd = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith(prefix)}
+    missing, unexpected = module.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if not k.endswith('num_batches_tracked')]
+    if missing or unexpected:
+        raise ConfigError(f'{path}: {prefix}* has missing {missing[:5]}, unexpected {unexpected[:5]}')
+
+
+def check_step(config, path, tol, grad_tol):
+    """Runs Eq. 3 on the views and weights tools/torch/ts-step.mjs wrote (the TypeScript
+    trainer's micro-step) and compares the loss, each term and the gradient of every online
+    weight with the TypeScript values.
+    Returns (ok, report)."""
+    state = read_safetensors(path)
+    meta = read_metadata(path)
+    online = Online(config)
+    target = Target(online)
+    _load_prefixed(online, state, 'online.', path)
+    _load_prefixed(target, state, 'target.', path)
+    teacher = None
+    if needs_teacher(config):
+        bb = config['scale']['backbone']
+        teacher = ResNet(bb['depth'], bb['stem'], bb['widthMultiplier'])
+        _load_prefixed(teacher, state, 'teacher.', path)
+        teacher.eval()
+    x1, x2 = (torch.from_numpy(np.array(state[k])) for k in ('x1', 'x2'))
+    loss, terms = step_loss(config, online, target, teacher, x1, x2)
+    loss.backward()
+    ours = {'loss': float(loss), **{k: float(v) for k, v in terms.items()}}
+    theirs = {'loss': float(meta['loss']), **json.loads(meta['terms'])}
+    diff = {k: abs(ours[k] - theirs[k]) for k in theirs}
+    ok = set(ours) == set(theirs) and all(d <= tol * max(1.0, abs(theirs[k])) for k, d in diff.items())
+    # Gradients: per tensor, max |torch - ts| relative to max |ts| of that tensor, with a floor
+    # of 1e-3 of the largest gradient of all (a bias before BatchNorm has a gradient that is
+    # zero up to rounding, whose relative error means nothing).
+    pairs = []
+    for name, p in online.named_parameters():
+        key = f'grad.online.{name}'
+        if key in state:
+            pairs.append((name, p.grad if p.grad is not None else torch.zeros_like(p), torch.from_numpy(np.array(state[key]))))
+    floor = 1e-3 * max((float(ts.abs().max()) for _, _, ts in pairs), default=0.0)
+    grads, worst = len(pairs), (0.0, None)
+    for name, ours_g, ts in pairs:
+        rel = float((ours_g - ts).abs().max()) / max(float(ts.abs().max()), floor, 1e-30)
+        if rel > worst[0]:
+            worst = (rel, name)
+    ok = ok and grads > 0 and worst[0] <= grad_tol
+    return ok, {
+        'torch': ours,
+        'ts': theirs,
+        'absDiff': diff,
+        'tolerance': tol,
+        'gradients': grads,
+        'worstGradientRelDiff': worst[0],
+        'worstGradient': worst[1],
+        'gradientTolerance': grad_tol,
+        'tsBackend': meta.get('backend'),
+    }
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--config', required=True, help="an ExperimentConfig JSON (a run's config.json, or a plan job)")
-    ap.add_argument('--images', required=True, help='training images: safetensors with `images` [N,H,W,3] in [0,1] (tools/torch/write-images.mjs)')
+    ap.add_argument('--images', help='training images: safetensors with `images` [N,H,W,3] in [0,1] (tools/torch/write-images.mjs)')
     ap.add_argument('--teacher-weights', help='torchvision safetensors of the frozen teacher (ediy export <run> --format torchvision)')
-    ap.add_argument('--out', required=True, help='output folder')
+    ap.add_argument('--out', help='output folder (required to train)')
     ap.add_argument('--backend', choices=['auto', 'gloo', 'nccl'], default='auto', help='process group backend (auto: nccl with CUDA, else gloo)')
     ap.add_argument('--max-steps', type=int, help="cap on optimiser steps (default: the config's)")
     ap.add_argument('--threads', type=int, default=0, help='CPU threads per process (default: cores / processes)')
+    ap.add_argument('--check-step', metavar='FILE', help='no training: compare one step with the TypeScript step in FILE (tools/torch/ts-step.mjs)')
+    ap.add_argument('--tolerance', type=float, default=1e-4, help='--check-step: largest loss difference allowed, relative to max(1, |value|)')
+    ap.add_argument('--gradient-tolerance', type=float, default=1e-3, help='--check-step: largest gradient difference allowed, relative to the largest |gradient| of each tensor')
     a = ap.parse_args(argv)
 
     config = load_config(a.config)
+    if a.check_step:
+        torch.set_num_threads(a.threads or 1)
+        ok, report = check_step(config, a.check_step, a.tolerance, a.gradient_tolerance)
+        print(json.dumps(report))
+        if not ok:
+            print(f'ediy-torch: the PyTorch step differs from the TypeScript step: {json.dumps(report)}', file=sys.stderr)
+        return 0 if ok else 1
+    if not a.images or not a.out:
+        ap.error('--images and --out are required to train')
     scale, optim, method = config['scale'], config['optim'], config['method']
     cuda = torch.cuda.is_available()
     backend = a.backend if a.backend != 'auto' else ('nccl' if cuda else 'gloo')

@@ -53,6 +53,19 @@ async function python(args: readonly string[]): Promise<string> {
   }
 }
 
+async function pythonStdout(args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await run(PYTHON, args, { encoding: 'utf8' });
+    return stdout;
+  } catch (err) {
+    const e = err as Error & { stderr?: string; stdout?: string };
+    throw new Error(
+      `${PYTHON} ${args.join(' ')} failed: ${e.stderr ?? e.message} ${e.stdout ?? ''}`,
+      { cause: err },
+    );
+  }
+}
+
 interface StepRecord {
   step: number;
   loss: number;
@@ -70,7 +83,7 @@ function readLog(path: string): StepRecord[] {
 describe.skipIf(missing !== undefined)(
   `tools/torch: E-DIY under torchrun${missing ? ` (skipped: ${missing})` : ''}`,
   () => {
-    it('trains a smoke E-DIY row on two gloo processes as on one, and its backbone comes back bit-exact', async () => {
+    it('takes the TypeScript step, trains a smoke E-DIY row on two gloo processes as on one, and its backbone comes back bit-exact', async () => {
       const out = tempDir('ediy-torch-');
       const common = [
         'reproduce',
@@ -107,6 +120,25 @@ describe.skipIf(missing !== undefined)(
       ]);
 
       const trainer = join(TOOLS, 'ediy_train.py');
+      // One micro-step of the TypeScript trainer, and PyTorch's on its very weights and views.
+      const tsStep = join(out, 'ts-step.safetensors');
+      await run(process.execPath, [join(TOOLS, 'ts-step.mjs'), config, tsStep]);
+      const check = JSON.parse(
+        await pythonStdout([trainer, '--config', config, '--check-step', tsStep]),
+      ) as {
+        torch: Record<string, number>;
+        ts: Record<string, number>;
+        gradients: number;
+        worstGradientRelDiff: number;
+      };
+      console.log(`PyTorch step vs TypeScript step: ${JSON.stringify(check)}`);
+      // Every online weight's gradient: the backbone's 60 tensors and the heads' 20.
+      expect(check.gradients).toBe(80);
+      expect(check.worstGradientRelDiff).toBeLessThan(1e-3);
+      expect(Object.keys(check.ts).sort()).toEqual(['byol', 'loss', 'r-dem', 'r-iem']);
+      for (const [k, v] of Object.entries(check.ts))
+        expect(Math.abs((check.torch[k] as number) - v), k).toBeLessThan(1e-5);
+
       const flags = ['--config', config, '--images', images, '--teacher-weights', teacher];
       const t0 = performance.now();
       // torchrun of Debian's torch 1.13 on Python 3.11 needs an explicit --redirects (its default trips on an IntFlag).

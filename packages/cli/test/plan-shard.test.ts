@@ -124,7 +124,7 @@ describe('reproduce table1 --preset smoke in two shards, then --collect', () => 
     const local = tempDir('ediy-local-');
     const sharded = tempDir('ediy-sharded-');
     const common = ['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm'];
-    // Both sides run the ediy executable, as a user does (vitest's module graph is not the CLI's).
+    // Both sides run the ediy executable, as a user does (vitest runs the sources, the CLI the built packages).
     await ediyProcess([...common, '--out', local]);
 
     const early = captureIO();

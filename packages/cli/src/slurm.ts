@@ -108,7 +108,11 @@ export function submitSlurm(plan: ReproducePlan, options: SlurmOptions): SlurmSu
     ];
     let stdout: string;
     try {
-      stdout = execFileSync(sbatch, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      stdout = execFileSync(sbatch, args, {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      });
     } catch (err) {
       const e = err as Error & { stderr?: string };
       throw new Error(

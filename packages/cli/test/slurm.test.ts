@@ -46,6 +46,21 @@ describe('batch scripts', () => {
   });
 });
 
+describe.skipIf(unreachable === undefined)('reproduce --slurm without a controller', () => {
+  it('fails with what sbatch said, after writing the plan and the scripts', async () => {
+    const out = tempDir('ediy-slurm-none-');
+    const io = captureIO();
+    const code = await main(
+      ['reproduce', 'table1', '--preset', 'smoke', '--out', out, '--slurm'],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(io.err()).toMatch(/ediy: error: sbatch --parsable .*teacher\.sh failed: \S/);
+    expect(existsSync(join(out, 'plan.json'))).toBe(true);
+    expect(readFileSync(join(out, 'slurm', 'teacher.sh'), 'utf8')).toMatch(/--teacher-only\n$/);
+  });
+});
+
 /** The state of a job (`COMPLETED`, `FAILED`, ...), from scontrol. */
 function jobState(id: string): string {
   const line = execFileSync('scontrol', ['show', 'job', '-o', id], { encoding: 'utf8' });

@@ -4,9 +4,12 @@
 import { initBackend, type BackendInfo, type BackendPreference } from '@ediy/backend';
 import { println, type CliIO } from './io.js';
 
-/** One line describing a backend: `wasm (@tensorflow/tfjs-backend-wasm) on cpu`. */
+/**
+ * One line describing a backend: `wasm (@tensorflow/tfjs-backend-wasm) on cpu`, or
+ * `native (wasm + oneDNN 2.6.3 (2 threads, avx2)) on cpu`.
+ */
 export function describeBackend(info: BackendInfo): string {
-  return `${info.name} (${info.package}) on ${info.device}`;
+  return `${info.name} (${info.engine ?? info.package}) on ${info.device}`;
 }
 
 /**

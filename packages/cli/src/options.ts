@@ -17,7 +17,14 @@ import { stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './errors.js';
 
 /** The backend choices of `--backend`. */
-export const BACKEND_CHOICES: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendPreference[] = [
+  'auto',
+  'webgpu',
+  'tensorflow',
+  'native',
+  'wasm',
+  'cpu',
+];
 
 /** `--preset`. */
 export const PRESET_FLAG: FlagSpec = {
@@ -32,7 +39,8 @@ export const PRESET_FLAG: FlagSpec = {
 export const BACKEND_FLAG: FlagSpec = {
   type: 'string',
   value: BACKEND_CHOICES.join('|'),
-  description: 'tfjs backend; auto tries tensorflow (tfjs-node-gpu/tfjs-node), then wasm, then cpu',
+  description:
+    'tfjs backend; auto tries a real GPU (webgpu, tfjs-node-gpu), then native (oneDNN under wasm), then wasm, then cpu',
   defaultText: 'auto',
 };
 

@@ -110,7 +110,7 @@ describe('main', () => {
       ],
       [
         ['pretrain', 'table1/byol', '--backend', 'gpu'],
-        /--backend must be one of auto, tensorflow, wasm, cpu; got "gpu"/,
+        /--backend must be one of auto, webgpu, tensorflow, native, wasm, cpu; got "gpu"/,
       ],
       [['pretrain', 'table1/byol', '--seed', '1.5'], /--seed must be an integer >= 0; got "1.5"/],
       [['pretrain', 'table1/byol', '--seeds', '1,1'], /--seeds must list distinct integers/],

@@ -4,7 +4,7 @@ of packages/backend-native/bench/kernels.ts.
 Usage: python3 tools/bench/torch_kernels.py SHAPES_JSON [--threads 1] [--runs 5]
 SHAPES_JSON is a list of {"name", "x": [N, H, W, C], "filter": [kh, kw, Cin, Cout],
 "stride", "pad"} (NHWC / HWIO as tfjs has them). Prints one JSON line: for each shape the
-median milliseconds of the forward convolution, the input gradient and the filter
+median CPU milliseconds (time.process_time) of the forward convolution, the input gradient and the filter
 gradient (aten.convolution_backward with one output each), channels-last tensors.
 """
 import argparse
@@ -16,12 +16,14 @@ import torch
 
 
 def timed(fn, runs):
+    """Median CPU milliseconds of the process (every thread) per call: steadier than wall
+    time on a shared machine, and what a per-CPU-second comparison wants."""
     fn()
     out = []
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        out.append((time.perf_counter() - t) * 1000)
+        out.append((time.process_time() - t) * 1000)
     return statistics.median(out)
 
 

@@ -1,5 +1,5 @@
 /**
- * GFLOP/s of the native engine's convolution kernels on the conv shapes of the
+ * GFLOP per CPU-second of the native engine's convolution kernels on the conv shapes of the
  * benchmarked E-DIY step (ResNet-18 small stem, width 32, 32 px, batch 64): forward,
  * input gradient (dx) and filter gradient (dw), beside plain wasm (with ediy's training
  * kernels) and PyTorch (tools/bench/torch_kernels.py, channels-last) in the same run.
@@ -141,10 +141,13 @@ function median(xs: number[]): number {
 
 function time(fn: () => tf.TensorInfo, reps: number): number {
   const engine = tf.engine();
+  // CPU time of the process (all its threads), not wall time: on a shared machine it
+  // does not count the waits for a core, and it is what a per-CPU-second comparison wants.
   const once = () => {
-    const t = performance.now();
+    const t = process.cpuUsage();
     const out = fn();
-    const ms = performance.now() - t;
+    const used = process.cpuUsage(t);
+    const ms = (used.user + used.system) / 1000;
     engine.backend.disposeData(out.dataId);
     return ms;
   };
@@ -211,7 +214,7 @@ if (!values['no-torch']) {
 const g = (sh: Shape, ms: number | undefined) =>
   ms === undefined ? '-' : (gflop(sh) / (ms / 1000)).toFixed(0);
 console.log(
-  `Conv kernels of the E-DIY step (batch ${n}, width ${w}, ${s} px): GFLOP/s, median of ${runs} runs; ours: ${native.engine ?? native.name}; wasm: tfjs-backend-wasm with ediy's training kernels (1 thread, ${Math.min(runs, 2)} runs); PyTorch ${torch ? `${torch.torch}, ${torch.threads} thread(s), channels-last` : `not run${torchNote ? ` (${torchNote})` : ''}`}`,
+  `Conv kernels of the E-DIY step (batch ${n}, width ${w}, ${s} px): GFLOP per CPU-second (process CPU time, all threads), median of ${runs} runs; ours: ${native.engine ?? native.name}; wasm: tfjs-backend-wasm with ediy's training kernels (1 thread, ${Math.min(runs, 2)} runs); PyTorch ${torch ? `${torch.torch}, ${torch.threads} thread(s), channels-last` : `not run${torchNote ? ` (${torchNote})` : ''}`}`,
 );
 console.log(
   '| layer | n | GFLOP | fwd ours | fwd wasm | fwd torch | dx ours | dx wasm | dx torch | dw ours | dw wasm | dw torch |',
@@ -230,5 +233,5 @@ SHAPES.forEach((sh, i) => {
   );
 });
 console.log(
-  `\none forward + backward of these convs (x count): ours ${totals.ours.toFixed(0)} ms${wasm ? `, wasm ${totals.wasm.toFixed(0)} ms` : ''}${torch ? `, PyTorch ${totals.torch.toFixed(0)} ms (ours / PyTorch time ${(totals.ours / totals.torch).toFixed(2)})` : ''}`,
+  `\none forward + backward of these convs (x count), CPU ms: ours ${totals.ours.toFixed(0)}${wasm ? `, wasm ${totals.wasm.toFixed(0)}` : ''}${torch ? `, PyTorch ${totals.torch.toFixed(0)} (PyTorch / ours: ${(totals.torch / totals.ours).toFixed(2)})` : ''}`,
 );

@@ -89,6 +89,7 @@ try {
       await loader.nextArrays(); // threads started, first batch
       const steps = loader.stepsPerEpoch * epochs - 1;
       let waiting = 0;
+      const cpu0 = process.cpuUsage();
       const t = performance.now();
       for (let s = 0; s < steps; s++) {
         const w = performance.now();
@@ -100,10 +101,12 @@ try {
         }
       }
       const ms = performance.now() - t;
+      const cpu = process.cpuUsage(cpu0);
       return {
         rate: (steps * BATCH * 1000) / ms,
         waitPerStep: waiting / steps,
         maxHeld: loader.stats().maxHeld,
+        cores: (cpu.user + cpu.system) / 1000 / ms,
       };
     } finally {
       await loader.close();
@@ -116,7 +119,7 @@ try {
   for (const workers of [1, 2]) {
     const r = await run(workers, 0);
     console.log(
-      `  ${workers} thread${workers > 1 ? 's' : ' '}: ${r.rate.toFixed(1)} images/s (at most ${r.maxHeld} batches held)`,
+      `  ${workers} thread${workers > 1 ? 's' : ' '}: ${r.rate.toFixed(1)} images/s, using ${r.cores.toFixed(2)} cores (at most ${r.maxHeld} batches held)`,
     );
   }
   const alone = await run(2, 0);

@@ -106,6 +106,7 @@ process.exit(0);
  * for a GPU cheaply (~0.3 s) before committing to one.
  * @param env the child's environment (default `process.env`; `VK_ICD_FILENAMES` picks the
  *   Vulkan driver).
+ * @param timeoutMs how long the child may take before the probe counts as failed.
  */
 export async function probeWebGpuAdapter(
   env: NodeJS.ProcessEnv = process.env,
@@ -123,7 +124,13 @@ export async function probeWebGpuAdapter(
           resolve({ reason: `Dawn failed: ${(stderr || err.message).trim().split('\n')[0]}` });
           return;
         }
-        const found = JSON.parse(stdout) as AdapterLike | null;
+        let found: AdapterLike | null;
+        try {
+          found = JSON.parse(stdout) as AdapterLike | null;
+        } catch {
+          resolve({ reason: `Dawn's probe printed no adapter report: ${stdout.slice(0, 200)}` });
+          return;
+        }
         resolve(
           found
             ? { adapter: reportOf(found) }

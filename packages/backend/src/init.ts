@@ -235,6 +235,18 @@ const INSTALL_HINT: Record<BackendName, string> = {
   cpu: 'install @tensorflow/tfjs-backend-cpu',
 };
 
+let current: BackendInfo | undefined;
+
+/**
+ * What the last successful {@link initBackend} call of this thread chose (`undefined`
+ * before the first). A worker thread that must compute like this one (the trainer's
+ * replica) initialises the same backend from it: `tf.getBackend()` says `wasm` for both
+ * the plain wasm backend and the native engine.
+ */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
 /**
  * Selects and initialises a tfjs backend.
  *
@@ -282,6 +294,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       warnings.push(`backend '${name}' failed to initialise: ${(err as Error).message}`);
     }
     if (info) {
+      current = info;
       if (!(await ensureGradients())) {
         info.warnings.push(
           'no gradient functions are registered: install @tensorflow/tfjs-layers to train',

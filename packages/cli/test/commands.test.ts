@@ -15,6 +15,10 @@ import {
 } from '@ediy/backbones';
 import { loadRunBackbone, main, METRICS, readRunEval } from '@ediy/cli';
 import { captureIO, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 /** Max |a - b| of two models' pooled outputs on the same input. */
 function maxPooledDiff(a: tfl.LayersModel, b: tfl.LayersModel): number {
@@ -31,7 +35,7 @@ describe('commands on a trained run', () => {
   const run = join(dir, 'runs', 'table1-byol', 'seed-0');
 
   beforeAll(async () => {
-    await initBackend({ prefer: 'wasm' });
+    await initBackend({ prefer: BACKEND });
     const io = captureIO();
     const code = await main(
       [
@@ -42,20 +46,24 @@ describe('commands on a trained run', () => {
         '--max-steps',
         '2',
         '--backend',
-        'wasm',
+        BACKEND,
         '--out',
         join(dir, 'runs'),
       ],
       io,
     );
     expect(code, io.err()).toBe(0);
-    expect(io.err()).toMatch(/ediy: backend wasm \(@tensorflow\/tfjs-backend-wasm\) on cpu/);
+    expect(io.err()).toMatch(
+      BACKEND === 'native'
+        ? /ediy: backend native \(wasm \+ oneDNN .*\) on cpu/
+        : /ediy: backend wasm \(@tensorflow\/tfjs-backend-wasm\) on cpu/,
+    );
     expect(io.err()).toMatch(/table1-byol seed 0 step 2\/2 loss/);
   });
 
   it('eval prints the metrics and writes eval.json', async () => {
     const io = captureIO();
-    expect(await main(['eval', run, '--backend', 'wasm', '--budget', 'smoke'], io)).toBe(0);
+    expect(await main(['eval', run, '--backend', BACKEND, '--budget', 'smoke'], io)).toBe(0);
     const [header, line] = io.out().trim().split('\n');
     expect(header?.split('\t')).toEqual(['run', 'step', ...METRICS.map((m) => m.label)]);
     expect(line?.split('\t').slice(0, 2)).toEqual([run, '2']);
@@ -68,9 +76,9 @@ describe('commands on a trained run', () => {
     const out = join(dir, 'exported');
     const st = join(dir, 'exported.safetensors');
     const io = captureIO();
-    expect(await main(['export', run, '--out', out, '--backend', 'wasm'], io)).toBe(0);
+    expect(await main(['export', run, '--out', out, '--backend', BACKEND], io)).toBe(0);
     expect(
-      await main(['export', run, '--format', 'torchvision', '--out', st, '--backend', 'wasm'], io),
+      await main(['export', run, '--format', 'torchvision', '--out', st, '--backend', BACKEND], io),
     ).toBe(0);
     expect(io.out().trim().split('\n')).toEqual([out, st]);
     const bad = captureIO();
@@ -107,7 +115,7 @@ describe('commands on a trained run', () => {
           '--out',
           png,
           '--backend',
-          'wasm',
+          BACKEND,
         ],
         io,
       ),
@@ -121,7 +129,7 @@ describe('commands on a trained run', () => {
 
 describe('import-weights', () => {
   beforeAll(async () => {
-    await initBackend({ prefer: 'wasm' });
+    await initBackend({ prefer: BACKEND });
   });
 
   it('turns a torchvision state dict into a model directory usable as a teacher', async () => {
@@ -132,7 +140,7 @@ describe('import-weights', () => {
     writeFileSync(file, writeSafetensors(exportTorchvisionWeights(source, config)));
     const out = join(dir, 'r18');
     const io = captureIO();
-    expect(await main(['import-weights', file, '--out', out, '--backend', 'wasm'], io)).toBe(0);
+    expect(await main(['import-weights', file, '--out', out, '--backend', BACKEND], io)).toBe(0);
     expect(io.out().trim()).toBe(out);
     expect(io.err()).toContain('resnet18, small stem, width x0.0625');
     registerFileRouter();
@@ -157,7 +165,7 @@ describe('import-weights', () => {
         '--out',
         join(dir, 'runs'),
         '--backend',
-        'wasm',
+        BACKEND,
       ],
       train,
     );
@@ -183,7 +191,7 @@ describe('import-weights', () => {
           '--out',
           join(dir, 'x'),
           '--backend',
-          'wasm',
+          BACKEND,
         ],
         io,
       ),
@@ -207,7 +215,7 @@ describe('import-weights', () => {
           '--out',
           join(dir, 'y'),
           '--backend',
-          'wasm',
+          BACKEND,
         ],
         wrong,
       ),
@@ -233,7 +241,7 @@ describe('--checkpoint-every', () => {
       '--checkpoint-every',
       '1',
     ];
-    expect(await main([...argv, '--backend', 'wasm', '--out', dir], io)).toBe(0);
+    expect(await main([...argv, '--backend', BACKEND, '--out', dir], io)).toBe(0);
     const run = join(dir, 'table1-byol', 'seed-0');
     // smoke keeps the last 2 checkpoints.
     expect(readdirSync(join(run, 'checkpoints')).sort()).toEqual([

@@ -5,6 +5,10 @@ import { resnet } from '@ediy/backbones';
 import { syntheticScenes } from '@ediy/data';
 import { extractFeatures, fromLayersModel, knnEvaluate, regionDiversity } from '@ediy/eval';
 import { evaluateBackbone, type EvalSettings, type HeldOut } from '@ediy/cli';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 const settings: EvalSettings = {
   maxImages: 24,
@@ -29,7 +33,7 @@ function heldOut(n: number): HeldOut {
 
 describe('evaluateBackbone', () => {
   beforeAll(async () => {
-    await initBackend({ prefer: 'wasm' });
+    await initBackend({ prefer: BACKEND });
   });
 
   it('scores the probe-test half with kNN on the probe-train half, and measures region diversity there', () => {

@@ -8,6 +8,10 @@ import { regionLossNames } from '@ediy/losses';
 import { main, readStepLog } from '@ediy/cli';
 import { meanRegionConcentration } from '../../../examples/extending/region-variance.js';
 import { captureIO, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 const example = fileURLToPath(
   new URL('../../../examples/extending/region-variance.ts', import.meta.url),
@@ -15,7 +19,7 @@ const example = fileURLToPath(
 
 describe('examples/extending/region-variance.ts', () => {
   beforeAll(async () => {
-    await initBackend({ prefer: 'wasm' });
+    await initBackend({ prefer: BACKEND });
   });
 
   it('computes ||mean of the unit region vectors||^2 per image', () => {
@@ -40,7 +44,7 @@ describe('examples/extending/region-variance.ts', () => {
         '--max-steps',
         '2',
         '--backend',
-        'wasm',
+        BACKEND,
         '--out',
         out,
       ],

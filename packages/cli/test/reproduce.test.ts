@@ -8,6 +8,10 @@ import { initBackend } from '@ediy/backend';
 import { pretrain, resolveExperiment } from '@ediy/trainer';
 import { main, METRICS, readStepLog, type ReproduceResults } from '@ediy/cli';
 import { captureIO, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 describe('ediy reproduce table1 --preset smoke', () => {
   const out = tempDir('ediy-reproduce-');
@@ -17,13 +21,13 @@ describe('ediy reproduce table1 --preset smoke', () => {
     const io = captureIO();
     const t0 = performance.now();
     const code = await main(
-      ['reproduce', 'table1', '--preset', 'smoke', '--backend', 'wasm', '--out', out],
+      ['reproduce', 'table1', '--preset', 'smoke', '--backend', BACKEND, '--out', out],
       io,
     );
     const seconds = (performance.now() - t0) / 1000;
     console.log(`reproduce table1 --preset smoke: ${seconds.toFixed(1)} s`);
     expect(code, io.err()).toBe(0);
-    expect(io.err()).toMatch(/backend wasm/);
+    expect(io.err()).toMatch(new RegExp(`backend ${BACKEND}`));
     expect(io.err()).toMatch(/\[9\/9\] table1\/byol-rins-tg-riem seed 0 step \d+\/\d+ .*ETA/);
     expect(io.err()).toMatch(/ediy: 8\/9 runs done; about \d+s left for 1 more/);
 
@@ -71,7 +75,7 @@ describe('ediy reproduce table1 --preset smoke', () => {
         '--preset',
         'smoke',
         '--backend',
-        'wasm',
+        BACKEND,
         '--out',
         out,
         '--rows',
@@ -99,7 +103,7 @@ describe('ediy reproduce table1 --preset smoke', () => {
         '--max-steps',
         '2',
         '--backend',
-        'wasm',
+        BACKEND,
         '--out',
         out,
         '--rows',
@@ -114,7 +118,7 @@ describe('ediy reproduce table1 --preset smoke', () => {
   });
 
   it('resumes an interrupted row from its checkpoint', async () => {
-    await initBackend({ prefer: 'wasm' });
+    await initBackend({ prefer: BACKEND });
     const fresh = tempDir('ediy-resume-');
     const runDir = join(fresh, 'runs', 'byol', 'seed-1');
     const first = await pretrain(resolveExperiment(TABLE1.byol, { preset: 'smoke', seed: 1 }), {
@@ -136,7 +140,7 @@ describe('ediy reproduce table1 --preset smoke', () => {
         '--rows',
         'byol',
         '--backend',
-        'wasm',
+        BACKEND,
         '--out',
         fresh,
       ],

@@ -21,8 +21,10 @@ export interface InitMessage {
   type: 'init';
   config: ExperimentConfig;
   views: readonly [ViewParams, ViewParams];
-  /** The tfjs backend to run on (the training thread's). */
+  /** The backend to run on: the training thread's ediy backend name (`native`, `wasm`, ...). */
   backend: string;
+  /** On `native`: the training thread's oneDNN threads per kernel. */
+  threads?: number;
   /** The frozen teacher as saved by `LayersModel.save`, when there is one. */
   teacher?: tf.io.ModelArtifacts;
   /** Modules imported before anything is built (to register user losses and matchers). */

@@ -47,9 +47,10 @@ function reply(message: ReplyMessage, transfer: ArrayBuffer[] = []): void {
 
 async function setUp(init: InitMessage): Promise<void> {
   await initBackend({
-    prefer: (init.backend === 'wasm' || init.backend === 'cpu'
+    prefer: (init.backend === 'native' || init.backend === 'wasm' || init.backend === 'cpu'
       ? init.backend
       : 'auto') as BackendPreference,
+    ...(init.threads !== undefined ? { threads: init.threads } : {}),
   });
   useFastTransposedMatMul();
   for (const specifier of init.imports) await import(specifier);

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Rng, RngState } from '@ediy/backend';
+import { currentBackend, type Rng, type RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
@@ -145,7 +145,9 @@ export class ReplicaPool {
       type: 'init',
       config: options.config,
       views: options.views,
-      backend: tf.getBackend(),
+      // The ediy backend (native or plain wasm both say 'wasm' to tfjs) and its threads.
+      backend: currentBackend()?.name ?? tf.getBackend(),
+      ...(currentBackend()?.threads !== undefined ? { threads: currentBackend()?.threads } : {}),
       imports: options.imports ?? [],
       ...(teacher ? { teacher } : {}),
     };

@@ -4,9 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import { latestCheckpoint, loadCheckpoint, pretrain } from '@ediy/trainer';
 import { EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 beforeAll(async () => {
-  await initBackend({ prefer: 'wasm' });
+  await initBackend({ prefer: BACKEND });
 });
 
 describe('gradient accumulation', () => {

@@ -13,9 +13,13 @@ import {
   type StepRecord,
 } from '@ediy/trainer';
 import { BYOL_ROW, EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 beforeAll(async () => {
-  await initBackend({ prefer: 'wasm' });
+  await initBackend({ prefer: BACKEND });
 });
 
 const losses = (records: StepRecord[]) => records.map((r) => [r.loss, r.terms]);

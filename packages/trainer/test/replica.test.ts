@@ -17,9 +17,13 @@ import {
   type ReplicaResult,
 } from '@ediy/trainer';
 import { EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
 
 beforeAll(async () => {
-  await initBackend({ prefer: 'wasm' });
+  await initBackend({ prefer: BACKEND });
 });
 
 describe('resolveWorkers', () => {

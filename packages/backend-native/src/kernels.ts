@@ -241,29 +241,53 @@ const channelAffineConv: NativeKernel = (addon, backend, inputs, attrs) => {
   });
 };
 
+/**
+ * The geometry of a convolution gradient from the forward pass's input and filter
+ * shapes, checking that `dy` has the forward output's shape.
+ */
+function gradientInfo(
+  kernel: string,
+  depthwise: boolean,
+  attrs: NamedAttrMap,
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  dy: TensorInfo,
+): backend_util.Conv2DInfo {
+  const dataFormat = backend_util.convertConv2DDataFormat(
+    ((attrs.dataFormat as string | undefined) ?? 'NHWC') as 'NHWC' | 'NCHW',
+  );
+  const info = backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    attrs.strides as [number, number] | number,
+    depthwise ? (attrs.dilations as [number, number] | number) : 1,
+    attrs.pad as 'valid' | 'same',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    depthwise,
+    dataFormat,
+  );
+  if (!util.arraysEqual(dy.shape, info.outShape)) {
+    throw new Error(
+      `${kernel}: dy has shape [${dy.shape.join(',')}], expected [${info.outShape.join(',')}]`,
+    );
+  }
+  return info;
+}
+
 function backpropInput(depthwise: boolean): NativeKernel {
+  const name = depthwise ? 'DepthwiseConv2dNativeBackpropInput' : 'Conv2DBackpropInput';
   return (addon, backend, inputs, attrs) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     requireFloat(dy, filter);
-    const dataFormat = backend_util.convertConv2DDataFormat(
-      ((attrs.dataFormat as string | undefined) ?? 'NHWC') as 'NHWC' | 'NCHW',
-    );
     const inputShape = attrs.inputShape as [number, number, number, number];
-    const info = backend_util.computeConv2DInfo(
+    const info = gradientInfo(
+      name,
+      depthwise,
+      attrs,
       inputShape,
       filter.shape as [number, number, number, number],
-      attrs.strides as [number, number] | number,
-      depthwise ? (attrs.dilations as [number, number] | number) : 1,
-      attrs.pad as 'valid' | 'same',
-      attrs.dimRoundingMode as 'floor' | undefined,
-      depthwise,
-      dataFormat,
+      dy,
     );
-    if (!util.arraysEqual(dy.shape, info.outShape)) {
-      throw new Error(
-        `${depthwise ? 'DepthwiseConv2dNativeBackpropInput' : 'Conv2DBackpropInput'}: dy has shape [${dy.shape.join(',')}], expected [${info.outShape.join(',')}]`,
-      );
-    }
     const { set } = convParams(1, info, depthwise ? info.inChannels : 1);
     return withOutput(backend, [...inputShape], (out) => {
       addon.conv(heap(backend), set(out, offset(backend, filter), offset(backend, dy)));
@@ -272,28 +296,19 @@ function backpropInput(depthwise: boolean): NativeKernel {
 }
 
 function backpropFilter(depthwise: boolean): NativeKernel {
+  const name = depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter';
   return (addon, backend, inputs, attrs) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     requireFloat(x, dy);
-    const dataFormat = backend_util.convertConv2DDataFormat(
-      ((attrs.dataFormat as string | undefined) ?? 'NHWC') as 'NHWC' | 'NCHW',
-    );
     const filterShape = attrs.filterShape as [number, number, number, number];
-    const info = backend_util.computeConv2DInfo(
+    const info = gradientInfo(
+      name,
+      depthwise,
+      attrs,
       x.shape as [number, number, number, number],
       filterShape,
-      attrs.strides as [number, number] | number,
-      depthwise ? (attrs.dilations as [number, number] | number) : 1,
-      attrs.pad as 'valid' | 'same',
-      attrs.dimRoundingMode as 'floor' | undefined,
-      depthwise,
-      dataFormat,
+      dy,
     );
-    if (!util.arraysEqual(dy.shape, info.outShape)) {
-      throw new Error(
-        `${depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter'}: dy has shape [${dy.shape.join(',')}], expected [${info.outShape.join(',')}]`,
-      );
-    }
     const { set } = convParams(2, info, depthwise ? info.inChannels : 1);
     return withOutput(backend, [...filterShape], (out) => {
       addon.conv(heap(backend), set(offset(backend, x), out, offset(backend, dy)));

@@ -3,6 +3,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect } from 'vitest';
 import { enableNativeEngine, nativeEngineAvailability } from '@ediy/backend-native';
+import { expectClose, runOn } from '../../../tools/test-utils/tensors.js';
+
+export { expectClose, runOn };
 
 /** Whether the addon is built here; the suites skip (saying why) when it is not. */
 export const availability = nativeEngineAvailability();
@@ -39,32 +42,6 @@ export function randomValues(seed: number, shape: readonly number[]): Float32Arr
     out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
   }
   return out;
-}
-
-/** Runs `f` on `backend` and returns its outputs' values. */
-export async function runOn(
-  backend: 'cpu' | 'wasm',
-  f: () => tf.Tensor | tf.Tensor[],
-): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  const outs = tf.tidy(f);
-  const list = Array.isArray(outs) ? outs : [outs];
-  const values = list.map((t) => Float32Array.from(t.dataSync()));
-  tf.dispose(list);
-  return values;
-}
-
-/** max |got - want| / max |want| <= tol (norm-relative, robust to cancellation). */
-export function expectClose(got: Float32Array, want: Float32Array, tol = 1e-4, what = ''): void {
-  expect(got.length, `${what} length`).toBe(want.length);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i] as number));
-    err = Math.max(err, Math.abs((got[i] as number) - (want[i] as number)));
-  }
-  expect(scale, `${what} reference is all zeros`).toBeGreaterThan(0);
-  expect(err / scale, `${what} relative error`).toBeLessThanOrEqual(tol);
 }
 
 /** Runs `f` on cpu and on wasm (native kernels) and checks every output agrees. */

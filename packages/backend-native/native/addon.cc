@@ -28,9 +28,13 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
+// One engine for the process, never destroyed: each thread's cached primitives (thread_local,
+// destroyed when a worker thread exits, and at process exit in no fixed order with other
+// thread_locals) must never outlive the engine they were made on. oneDNN lets threads share
+// an engine; streams are per thread.
 dnnl::engine& cpuEngine() {
-  thread_local dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
+  static dnnl::engine* eng = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *eng;
 }
 
 dnnl::stream& cpuStream() {

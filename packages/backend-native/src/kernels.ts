@@ -97,10 +97,14 @@ function convParams(
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
-  // oneDNN wants the bottom/right padding that makes the output extent exact.
+  // oneDNN wants the bottom/right padding that makes the output extent exact. When the
+  // last rows or columns are never read (a strided 1x1 shortcut on an even map, a strided
+  // 'valid' conv on an odd one) that padding is negative; oneDNN 2.6 accepts it, but its
+  // 1x1 kernels then write out of bounds (heap corruption seen in tests), so those calls
+  // go to the wasm kernels.
   const pb = (outHeight - 1) * info.strideHeight + info.effectiveFilterHeight - inHeight - pt;
   const pr = (outWidth - 1) * info.strideWidth + info.effectiveFilterWidth - inWidth - pl;
-  if (pt < 0 || pl < 0) throw new Unsupported('negative padding');
+  if (pt < 0 || pl < 0 || pb < 0 || pr < 0) throw new Unsupported('negative padding');
   const params = [
     kind,
     batchSize,

@@ -16,6 +16,8 @@ interface ConvCase {
   strides: number;
   pad: Pad;
   dilation?: number;
+  /** The last rows/columns are never read (negative end padding): the wasm kernels run it. */
+  toWasm?: true;
 }
 
 const explicit = (t: number, b: number, l: number, r: number): Pad => [
@@ -50,9 +52,23 @@ const CONVS: ConvCase[] = [
   },
   { name: '3x3 s2 same, even', x: [2, 8, 8, 4], filter: [3, 3, 4, 6], strides: 2, pad: 'same' },
   { name: '3x3 s2 same, odd', x: [2, 7, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
-  { name: '3x3 s2 valid, odd', x: [2, 9, 8, 5], filter: [3, 3, 5, 3], strides: 2, pad: 'valid' },
+  {
+    name: '3x3 s2 valid, odd',
+    x: [2, 9, 8, 5],
+    filter: [3, 3, 5, 3],
+    strides: 2,
+    pad: 'valid',
+    toWasm: true,
+  },
   { name: '1x1 s1', x: [2, 4, 4, 6], filter: [1, 1, 6, 9], strides: 1, pad: 'valid' },
-  { name: '1x1 s2 (shortcut)', x: [2, 8, 8, 4], filter: [1, 1, 4, 8], strides: 2, pad: 'same' },
+  {
+    name: '1x1 s2 (shortcut)',
+    x: [2, 8, 8, 4],
+    filter: [1, 1, 4, 8],
+    strides: 2,
+    pad: 'same',
+    toWasm: true,
+  },
   {
     name: '7x7 s2 explicit 3 (ImageNet stem)',
     x: [1, 16, 16, 3],
@@ -106,6 +122,9 @@ describeNative('native convolutions equal the cpu backend', () => {
         const conv = (a: tf.Tensor, b: tf.Tensor) =>
           tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same');
         const y = conv(x, w);
+        // Plain tfjs-backend-wasm has no filter gradient to fall back to: @ediy/backend's
+        // tests cover the gradients of these shapes on its wasm training kernels.
+        if (c.toWasm) return [y];
         // A weighted sum, so the upstream gradient is not constant.
         const r = tf.tensor(randomValues(3, y.shape), y.shape);
         const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([
@@ -116,6 +135,11 @@ describeNative('native convolutions equal the cpu backend', () => {
       };
       await expectSameOnBoth(f, c.name);
       const s = nativeKernelStats();
+      if (c.toWasm) {
+        expect(s.native.Conv2D).toBeUndefined();
+        expect(s.fallback['Conv2D: negative padding']).toBe(1);
+        return;
+      }
       expect(s.native.Conv2D, 'forward ran natively').toBeGreaterThanOrEqual(1);
       expect(s.native.Conv2DBackpropInput, 'dx ran natively').toBe(1);
       expect(s.native.Conv2DBackpropFilter, 'dw ran natively').toBe(1);
@@ -238,7 +262,7 @@ describeNative('native depthwise convolutions equal the cpu backend', () => {
     pad: 'same' | 'valid';
   }> = [
     { name: '3x3 s1 same, multiplier 2', x: [2, 7, 7, 3], f: [3, 3, 3, 2], s: 1, pad: 'same' },
-    { name: '3x3 s2 valid, multiplier 1', x: [2, 9, 8, 5], f: [3, 3, 5, 1], s: 2, pad: 'valid' },
+    { name: '3x3 s2 valid, multiplier 1', x: [2, 9, 9, 5], f: [3, 3, 5, 1], s: 2, pad: 'valid' },
     { name: '5x5 s2 same, batch 1', x: [1, 10, 10, 4], f: [5, 5, 4, 3], s: 2, pad: 'same' },
   ];
   for (const c of CASES) {

@@ -145,9 +145,11 @@ export class ReplicaPool {
       type: 'init',
       config: options.config,
       views: options.views,
-      // The ediy backend (native or plain wasm both say 'wasm' to tfjs) and its threads.
+      // The ediy backend (native or plain wasm both say 'wasm' to tfjs).
       backend: currentBackend()?.name ?? tf.getBackend(),
-      ...(currentBackend()?.threads !== undefined ? { threads: currentBackend()?.threads } : {}),
+      // On the native engine the worker runs one oneDNN thread: the training thread keeps
+      // its own, and a worker thread never starts an OpenMP team of its own.
+      ...(currentBackend()?.name === 'native' ? { threads: 1 } : {}),
       imports: options.imports ?? [],
       ...(teacher ? { teacher } : {}),
     };

@@ -44,31 +44,59 @@ export interface EdiyLossResult {
 
 const WEIGHT_OF = { rDem: 'lambda1', rIem: 'lambda2', byol: 'lambda3' } as const;
 
+/** The weight of each named loss term in a weighted sum ({@link weightedSum}). */
+export type TermWeights<K extends string = string> = Readonly<Record<K, number>>;
+
 /**
- * Eq. 3: `L = lambda1 * L_R-DEM + lambda2 * L_R-IEM + lambda3 * L_BYOL`. Each term is also
- * reported on its own. At least one term must be given; weights must be finite and >= 0.
+ * `sum_k weights[k] * terms[k]`, in the order of `terms`' keys: Eq. 3 over any set of
+ * named terms (a trainer's `byol`, `r-dem`, `r-iem`, a user's region loss, ...). Every
+ * term needs a weight and every weight a term; weights must be finite and >= 0; at least
+ * one term must be given.
+ * @returns a new scalar, owned by the caller (the terms are not disposed).
+ */
+export function weightedSum<K extends string>(
+  terms: Readonly<Record<K, tf.Scalar>>,
+  weights: TermWeights<K>,
+): tf.Scalar {
+  const keys = Object.keys(terms) as K[];
+  if (keys.length === 0) throw new Error('weightedSum needs at least one term, got none');
+  for (const key of Object.keys(weights)) {
+    if (!(key in terms))
+      throw new Error(`weightedSum: weights.${key} has no term; the terms are ${keys.join(', ')}`);
+  }
+  for (const key of keys) {
+    assertInRange(weights[key], 0, Number.MAX_VALUE, `weights.${key}`);
+    const t: unknown = terms[key];
+    if (!(t instanceof tf.Tensor) || t.rank !== 0) {
+      const shape = t instanceof tf.Tensor ? `[${t.shape.join(',')}]` : typeof t;
+      throw new Error(`terms.${key} must be a scalar tensor, got ${shape}`);
+    }
+  }
+  return tf.tidy(() =>
+    keys.length === 1
+      ? tf.mul(terms[keys[0] as K], weights[keys[0] as K])
+      : tf.addN(keys.map((k) => tf.mul(terms[k], weights[k]))),
+  ) as tf.Scalar;
+}
+
+/**
+ * Eq. 3: `L = lambda1 * L_R-DEM + lambda2 * L_R-IEM + lambda3 * L_BYOL` ({@link weightedSum}
+ * of the present terms). Each term is also reported on its own. At least one term must be
+ * given; weights must be finite and >= 0.
  */
 export function ediyLoss(terms: EdiyTerms, weights: LossWeights): EdiyLossResult {
   for (const key of ['lambda1', 'lambda2', 'lambda3'] as const) {
     assertInRange(weights?.[key], 0, Number.MAX_VALUE, `weights.${key}`);
   }
   const present: Record<string, tf.Scalar> = {};
+  const termWeights: Record<string, number> = {};
   for (const key of ['rDem', 'rIem', 'byol'] as const) {
     const t = terms[key];
     if (t === undefined) continue;
-    if (!(t instanceof tf.Tensor) || t.rank !== 0) {
-      const shape = t instanceof tf.Tensor ? `[${t.shape.join(',')}]` : typeof t;
-      throw new Error(`terms.${key} must be a scalar tensor, got ${shape}`);
-    }
     present[key] = t;
+    termWeights[key] = weights[WEIGHT_OF[key]];
   }
-  const keys = Object.keys(present) as Array<keyof typeof WEIGHT_OF>;
-  if (keys.length === 0)
+  if (Object.keys(present).length === 0)
     throw new Error('ediyLoss needs at least one of terms.rDem, terms.rIem, terms.byol');
-  const total = tf.tidy(() =>
-    keys
-      .map((k) => tf.mul(present[k] as tf.Scalar, weights[WEIGHT_OF[k]]))
-      .reduce((a, b) => tf.add(a, b)),
-  ) as tf.Scalar;
-  return { total, terms: present };
+  return { total: weightedSum(present, termWeights), terms: present };
 }

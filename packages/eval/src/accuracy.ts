@@ -55,3 +55,27 @@ export function topkAccuracy(
   }
   return { top1: c1 / n, top5: c5 / n };
 }
+
+/**
+ * Per-sample correctness of row-major scores [n, numClasses]: 1 where the label is among
+ * the `k` highest scores ({@link inTopK}), else 0. Its mean is the top-k accuracy; it is
+ * what a bootstrap over test images resamples.
+ */
+export function topkCorrect(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses: number,
+  k = 1,
+): Uint8Array {
+  const n = labels.length;
+  if (scores.length !== n * numClasses) {
+    throw new Error(
+      `scores must have ${n}x${numClasses} = ${n * numClasses} values, got ${scores.length}`,
+    );
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = inTopK(scores, i * numClasses, numClasses, labels[i] as number, k) ? 1 : 0;
+  }
+  return out;
+}

@@ -12,6 +12,7 @@ export * from './extractor.js';
 export * from './font.js';
 export * from './grid.js';
 export * from './host.js';
+export * from './intervals.js';
 export * from './jacobi.js';
 export * from './knn.js';
 export * from './linear-probe.js';

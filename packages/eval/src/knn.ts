@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInRange, assertInteger } from '@ediy/backend';
 import { readFloat, readLabels, type FloatInput, type HostArray } from './host.js';
-import { topkAccuracy, type TopkAccuracy } from './accuracy.js';
+import { topkAccuracy, topkCorrect, type TopkAccuracy } from './accuracy.js';
 
 /** Options of {@link knnClassifier}. */
 export interface KnnClassifierOptions {
@@ -104,17 +104,27 @@ export interface KnnEvaluateOptions extends KnnClassifierOptions {
   testLabels: ArrayLike<number>;
 }
 
+/** Result of {@link knnEvaluate}. */
+export interface KnnResult extends TopkAccuracy {
+  /** 1 where a test row's top-1 vote is its label, else 0 (for a bootstrap over test rows). */
+  correct: Uint8Array;
+}
+
 /**
  * Top-1/top-5 accuracy of the weighted kNN classifier ({@link knnClassifier}) on
- * labelled test features. Leaves no tensors behind.
+ * labelled test features, and the top-1 correctness of each test row. Leaves no
+ * tensors behind.
  */
-export function knnEvaluate(options: KnnEvaluateOptions): TopkAccuracy {
+export function knnEvaluate(options: KnnEvaluateOptions): KnnResult {
   const clf = knnClassifier(options);
   try {
     const scores = clf.scores(options.testFeatures);
     const m = scores.shape[0] as number;
     const labels = readLabels(options.testLabels, m, options.numClasses, 'testLabels');
-    return topkAccuracy(scores.data, labels, options.numClasses);
+    return {
+      ...topkAccuracy(scores.data, labels, options.numClasses),
+      correct: topkCorrect(scores.data, labels, options.numClasses),
+    };
   } finally {
     clf.dispose();
   }

@@ -1,14 +1,15 @@
 /**
  * Linear evaluation of frozen features: softmax regression on the pooled features,
- * trained with SGD (Nesterov momentum, weight decay, cosine schedule).
+ * trained with tfjs's SGD with Nesterov momentum (`tf.train.momentum`), L2 weight decay
+ * and a cosine schedule.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { assertInRange, assertInteger, Rng } from '@ediy/backend';
 import { readFloat, readLabels, type FloatInput } from './host.js';
-import { topkAccuracy, type TopkAccuracy } from './accuracy.js';
+import { topkAccuracy, topkCorrect, type TopkAccuracy } from './accuracy.js';
 import { channelStats, standardize } from './standardize.js';
-import { cosineLearningRate, disposeParams, sgdParam, sgdStep } from './sgd.js';
+import { cosineLearningRate } from './sgd.js';
 
 /** Options of {@link linearProbe}. */
 export interface LinearProbeOptions {
@@ -42,6 +43,8 @@ export interface LinearProbeOptions {
 export interface LinearProbeResult extends TopkAccuracy {
   /** Mean training cross-entropy of each epoch. */
   lossCurve: number[];
+  /** 1 where a test row's top-1 prediction is its label, else 0 (for a bootstrap over test rows). */
+  correct: Uint8Array;
 }
 
 /**
@@ -81,8 +84,10 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
   const rng = new Rng(options.seed ?? 0).fork('linear-probe');
   const xTrain = tf.tensor2d(xTrainData, [n, C]);
   const labels = tf.tensor1d(yTrain, 'int32');
-  const W = sgdParam([C, numClasses], weightDecay);
-  const b = sgdParam([numClasses], 0);
+  const W = tf.tidy(() => tf.variable(tf.zeros([C, numClasses])));
+  const b = tf.tidy(() => tf.variable(tf.zeros([numClasses])));
+  // tfjs's Nesterov momentum is PyTorch's form: v = mu v + g; w -= lr (g + mu v).
+  const optimizer = tf.train.momentum(lr, momentum, true);
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const lossCurve: number[] = [];
@@ -93,17 +98,23 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
       let lossSum = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, n));
-        const rate = cosineLearningRate(lr, step, totalSteps);
+        optimizer.setLearningRate(cosineLearningRate(lr, step, totalSteps));
         const loss = tf.tidy(() => {
           const ix = tf.tensor1d(idx, 'int32');
           const x = tf.gather(xTrain, ix);
           const onehot = tf.oneHot(tf.gather(labels, ix), numClasses);
-          const { value, grads } = tf.valueAndGrads((w: tf.Tensor, bias: tf.Tensor) =>
-            tf.neg(
-              tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(tf.add(tf.matMul(x, w), bias))), 1)),
-            ),
-          )([W.value, b.value]);
-          sgdStep([W, b], grads, rate, momentum);
+          const { value, grads } = tf.variableGrads(
+            () =>
+              tf.neg(
+                tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(tf.add(tf.matMul(x, W), b))), 1)),
+              ) as tf.Scalar,
+            [W, b],
+          );
+          // Coupled L2 weight decay on W (not the bias), as PyTorch's SGD weight_decay.
+          optimizer.applyGradients([
+            { name: W.name, tensor: tf.add(grads[W.name] as tf.Tensor, tf.mul(W, weightDecay)) },
+            { name: b.name, tensor: grads[b.name] as tf.Tensor },
+          ]);
           return value;
         });
         lossSum += (loss.dataSync()[0] as number) * idx.length;
@@ -113,11 +124,18 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
       lossCurve.push(lossSum / n);
     }
     const scores = tf.tidy(() =>
-      tf.add(tf.matMul(tf.tensor2d(xTestData, [m, C]), W.value), b.value).dataSync(),
+      tf.add(tf.matMul(tf.tensor2d(xTestData, [m, C]), W), b).dataSync(),
     );
-    return { ...topkAccuracy(scores, yTest, numClasses), lossCurve };
+    return {
+      ...topkAccuracy(scores, yTest, numClasses),
+      correct: topkCorrect(scores, yTest, numClasses),
+      lossCurve,
+    };
   } finally {
-    tf.dispose([xTrain, labels]);
-    disposeParams([W, b]);
+    tf.dispose([xTrain, labels, W, b]);
+    optimizer.dispose();
+    // MomentumOptimizer.dispose (tfjs-core 4.22) frees its momentum and slots but not the
+    // learning-rate scalar its SGDOptimizer base keeps; the base's dispose frees that one.
+    tf.SGDOptimizer.prototype.dispose.call(optimizer);
   }
 }

@@ -466,6 +466,139 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
   }
 }
 
+// BatchNorm's training statistics and gradient, each in one call over the channels-last
+// map viewed as [rows, cols]: what tfjs would run as a dozen element-wise kernels and
+// reductions (two temporaries the size of the map). Accumulation is in double over the
+// same fixed row blocks as columnSums, so results do not depend on the thread count.
+
+// Sums over the fixed row blocks: sums[c] = sum over blocks of (sum over the block's rows
+// of term(r, c)), term returning a double. `partial` is [blocks, cols].
+template <typename Term>
+void blockSums(int64_t rows, int64_t cols, std::vector<double>& partial, std::vector<double>& sums,
+               Term term) {
+  int64_t blocks = rows < kSumBlocks ? (rows > 0 ? rows : 1) : kSumBlocks;
+  partial.assign(static_cast<size_t>(blocks * cols), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
+    double* acc = partial.data() + blk * cols;
+    for (int64_t r = r0; r < r1; ++r) term(r, acc);
+  }
+  sums.assign(static_cast<size_t>(cols), 0.0);
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    for (int64_t c = 0; c < cols; ++c) sums[c] += partial[blk * cols + c];
+  }
+}
+
+// channelMoments(heap, xOffset, rows, cols, meanOffset, varianceOffset): the mean and the
+// biased variance of every column, two passes (the variance from the centred values).
+Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 6) {
+      throw std::invalid_argument(
+          "channelMoments(heap, xOffset, rows, cols, meanOffset, varianceOffset)");
+    }
+    Heap heap = heapOf(info[0]);
+    double xOff = info[1].As<Napi::Number>().DoubleValue();
+    int64_t rows = info[2].As<Napi::Number>().Int64Value();
+    int64_t cols = info[3].As<Napi::Number>().Int64Value();
+    if (rows < 1 || cols < 1) throw std::invalid_argument("channelMoments: rows and cols must be >= 1");
+    const float* x = heap.at(xOff, rows * cols, "x");
+    float* meanOut = heap.at(info[4].As<Napi::Number>().DoubleValue(), cols, "mean");
+    float* varOut = heap.at(info[5].As<Napi::Number>().DoubleValue(), cols, "variance");
+    std::vector<double> partial, sums, mean(static_cast<size_t>(cols));
+    blockSums(rows, cols, partial, sums, [&](int64_t r, double* acc) {
+      const float* row = x + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+    });
+    for (int64_t c = 0; c < cols; ++c) mean[c] = sums[c] / static_cast<double>(rows);
+    const double* m = mean.data();
+    blockSums(rows, cols, partial, sums, [&](int64_t r, double* acc) {
+      const float* row = x + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) {
+        double d = row[c] - m[c];
+        acc[c] += d * d;
+      }
+    });
+    for (int64_t c = 0; c < cols; ++c) {
+      meanOut[c] = static_cast<float>(mean[c]);
+      varOut[c] = static_cast<float>(sums[c] / static_cast<double>(rows));
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// batchNormGrad(heap, dyOffset, xOffset, rows, cols, meanOffset, invStdOffset, gammaOffset,
+//               dxOffset, sumDyOffset, sumDyXhatOffset):
+// with xhat = (x - mean) * invStd over the rows of each column,
+//   sumDy = sum(dy), sumDyXhat = sum(dy * xhat)               (dbeta and dgamma)
+//   dx = gamma * invStd * (dy - sumDy / rows - xhat * sumDyXhat / rows)
+Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 11) {
+      throw std::invalid_argument(
+          "batchNormGrad(heap, dyOffset, xOffset, rows, cols, meanOffset, invStdOffset, "
+          "gammaOffset, dxOffset, sumDyOffset, sumDyXhatOffset)");
+    }
+    Heap heap = heapOf(info[0]);
+    int64_t rows = info[3].As<Napi::Number>().Int64Value();
+    int64_t cols = info[4].As<Napi::Number>().Int64Value();
+    if (rows < 1 || cols < 1) throw std::invalid_argument("batchNormGrad: rows and cols must be >= 1");
+    const float* dy = heap.at(info[1].As<Napi::Number>().DoubleValue(), rows * cols, "dy");
+    const float* x = heap.at(info[2].As<Napi::Number>().DoubleValue(), rows * cols, "x");
+    const float* mean = heap.at(info[5].As<Napi::Number>().DoubleValue(), cols, "mean");
+    const float* invStd = heap.at(info[6].As<Napi::Number>().DoubleValue(), cols, "invStd");
+    const float* gamma = heap.at(info[7].As<Napi::Number>().DoubleValue(), cols, "gamma");
+    float* dx = heap.at(info[8].As<Napi::Number>().DoubleValue(), rows * cols, "dx");
+    float* sumDyOut = heap.at(info[9].As<Napi::Number>().DoubleValue(), cols, "sumDy");
+    float* sumDyXhatOut = heap.at(info[10].As<Napi::Number>().DoubleValue(), cols, "sumDyXhat");
+    std::vector<double> partial, sumDy, sumDyXc;
+    blockSums(rows, cols, partial, sumDy, [&](int64_t r, double* acc) {
+      const float* g = dy + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) acc[c] += g[c];
+    });
+    blockSums(rows, cols, partial, sumDyXc, [&](int64_t r, double* acc) {
+      const float* g = dy + r * cols;
+      const float* v = x + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) acc[c] += static_cast<double>(g[c]) * (v[c] - mean[c]);
+    });
+    // dx = k * dy + a * (x - mean) + b per column, in float for the pass over the map.
+    std::vector<float> k(static_cast<size_t>(cols)), a(static_cast<size_t>(cols)),
+        b(static_cast<size_t>(cols));
+    double n = static_cast<double>(rows);
+    for (int64_t c = 0; c < cols; ++c) {
+      double inv = invStd[c];
+      double kc = static_cast<double>(gamma[c]) * inv;
+      double ac = -kc * inv * inv * sumDyXc[c] / n;
+      k[c] = static_cast<float>(kc);
+      a[c] = static_cast<float>(ac);
+      b[c] = static_cast<float>(-kc * sumDy[c] / n);
+      sumDyOut[c] = static_cast<float>(sumDy[c]);
+      sumDyXhatOut[c] = static_cast<float>(sumDyXc[c] * inv);
+    }
+    const float *kp = k.data(), *ap = a.data(), *bp = b.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* g = dy + r * cols;
+      const float* v = x + r * cols;
+      float* o = dx + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) o[c] = kp[c] * g[c] + ap[c] * (v[c] - mean[c]) + bp[c];
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -518,6 +651,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, MatMul, "matmul"));
   exports.Set("columnSums", Napi::Function::New(env, ColumnSums, "columnSums"));
   exports.Set("channelAffine", Napi::Function::New(env, ChannelAffine, "channelAffine"));
+  exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
+  exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad, "batchNormGrad"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   return exports;

@@ -45,6 +45,27 @@ export interface Addon {
     shiftOffset: number,
     outOffset: number,
   ): void;
+  channelMoments(
+    heap: ArrayBuffer,
+    xOffset: number,
+    rows: number,
+    cols: number,
+    meanOffset: number,
+    varianceOffset: number,
+  ): void;
+  batchNormGrad(
+    heap: ArrayBuffer,
+    dyOffset: number,
+    xOffset: number,
+    rows: number,
+    cols: number,
+    meanOffset: number,
+    invStdOffset: number,
+    gammaOffset: number,
+    dxOffset: number,
+    sumDyOffset: number,
+    sumDyXhatOffset: number,
+  ): void;
   setThreads(n: number): void;
   info(): AddonInfo;
 }

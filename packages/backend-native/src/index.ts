@@ -13,6 +13,7 @@ export { NATIVE_INSTALL_HINT, ADDON_PATH } from './addon.js';
 export type { AddonInfo } from './addon.js';
 export {
   NATIVE_KERNELS,
+  BATCH_NORM_KERNELS,
   nativeKernelStats,
   resetNativeKernelStats,
   replacedKernel,

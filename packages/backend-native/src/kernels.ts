@@ -153,7 +153,7 @@ type NativeKernel = (
   backend: WasmBackendLike,
   inputs: NamedTensorInfoMap,
   attrs: NamedAttrMap,
-) => TensorInfo;
+) => TensorInfo | TensorInfo[];
 
 /** Allocates `shape`, runs `fill` with its offset, and frees it again if `fill` throws. */
 function withOutput(
@@ -415,6 +415,110 @@ const globalAvgPool: NativeKernel = (addon, backend, inputs, attrs) => {
 };
 
 /**
+ * The kernel names of BatchNorm's training statistics and gradient, which only the native
+ * engine registers (for the `wasm` backend); callers check `getKernel(name, backend)` and
+ * compute the same with tfjs ops where it is missing.
+ */
+export const BATCH_NORM_KERNELS = {
+  /** `{x}` (channels last, rank >= 2) -> `[mean, variance]`, both `[C]`, the variance biased. */
+  moments: 'EdiyChannelMoments',
+  /**
+   * `{dy, x, mean, invStd, gamma}` -> `[dx, sumDy, sumDyXhat]`: with
+   * `xhat = (x - mean) * invStd` over the N rows of each channel, `sumDy = sum(dy)`,
+   * `sumDyXhat = sum(dy * xhat)` (BatchNorm's dbeta and dgamma) and
+   * `dx = gamma * invStd * (dy - sumDy / N - xhat * sumDyXhat / N)`.
+   */
+  gradient: 'EdiyBatchNormGrad',
+} as const;
+
+function channelsOf(x: TensorInfo, what: string): [rows: number, cols: number] {
+  if (x.shape.length < 2) {
+    throw new Error(
+      `${what}: x must have rank >= 2 (channels last), got shape [${x.shape.join(',')}]`,
+    );
+  }
+  const cols = x.shape[x.shape.length - 1] as number;
+  return [util.sizeFromShape(x.shape) / cols, cols];
+}
+
+function requireChannels(c: number, what: string, ...ts: Array<[string, TensorInfo]>): void {
+  for (const [name, t] of ts) {
+    if (util.sizeFromShape(t.shape) !== c) {
+      throw new Error(
+        `${what}: ${name} must have ${c} values (x's channels), got shape [${t.shape.join(',')}]`,
+      );
+    }
+  }
+}
+
+/** {@link BATCH_NORM_KERNELS}.moments: one call, two passes in double. */
+const channelMoments: NativeKernel = (addon, backend, inputs) => {
+  const { x } = inputs as { x: TensorInfo };
+  requireFloat(x);
+  const [rows, c] = channelsOf(x, BATCH_NORM_KERNELS.moments);
+  if (rows < 1) throw new Unsupported('empty');
+  const mean = backend.makeOutput([c], 'float32');
+  const variance = backend.makeOutput([c], 'float32');
+  try {
+    addon.channelMoments(
+      heap(backend),
+      offset(backend, x),
+      rows,
+      c,
+      offset(backend, mean),
+      offset(backend, variance),
+    );
+  } catch (err) {
+    backend.disposeData(mean.dataId);
+    backend.disposeData(variance.dataId);
+    throw err;
+  }
+  return [mean, variance];
+};
+
+/** {@link BATCH_NORM_KERNELS}.gradient: both sums and dx in one call. */
+const batchNormGrad: NativeKernel = (addon, backend, inputs) => {
+  const { dy, x, mean, invStd, gamma } = inputs as Record<
+    'dy' | 'x' | 'mean' | 'invStd' | 'gamma',
+    TensorInfo
+  >;
+  requireFloat(dy, x, mean, invStd, gamma);
+  const what = BATCH_NORM_KERNELS.gradient;
+  if (!util.arraysEqual(dy.shape, x.shape)) {
+    throw new Error(
+      `${what}: dy must have x's shape [${x.shape.join(',')}], got [${dy.shape.join(',')}]`,
+    );
+  }
+  const [rows, c] = channelsOf(x, what);
+  if (rows < 1) throw new Unsupported('empty');
+  requireChannels(c, what, ['mean', mean], ['invStd', invStd], ['gamma', gamma]);
+  const outs = [
+    backend.makeOutput([...x.shape], 'float32'),
+    backend.makeOutput([c], 'float32'),
+    backend.makeOutput([c], 'float32'),
+  ] as const;
+  try {
+    addon.batchNormGrad(
+      heap(backend),
+      offset(backend, dy),
+      offset(backend, x),
+      rows,
+      c,
+      offset(backend, mean),
+      offset(backend, invStd),
+      offset(backend, gamma),
+      offset(backend, outs[0]),
+      offset(backend, outs[1]),
+      offset(backend, outs[2]),
+    );
+  } catch (err) {
+    for (const o of outs) backend.disposeData(o.dataId);
+    throw err;
+  }
+  return [...outs];
+};
+
+/**
  * `Identity` as a view of its input (the data shared, its reference count raised, as
  * tfjs-backend-wasm's own `Reshape` does): the wasm kernel copies the whole tensor, and
  * every gradient and `tf.keep` path calls it (1,441 calls, ~3% of an E-DIY step).
@@ -439,6 +543,8 @@ const NATIVE: Record<string, NativeKernel> = {
   BatchMatMul: matMul(false),
   _FusedMatMul: matMul(true),
   AvgPool: globalAvgPool,
+  [BATCH_NORM_KERNELS.moments]: channelMoments,
+  [BATCH_NORM_KERNELS.gradient]: batchNormGrad,
 };
 
 /** The tfjs kernels the native engine provides for the `wasm` backend. */

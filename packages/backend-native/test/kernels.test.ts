@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
-import { availability, expectSameOnBoth, initBoth, randomValues, runOn } from './helpers.js';
+import {
+  BATCH_NORM_KERNELS,
+  nativeKernelStats,
+  resetNativeKernelStats,
+} from '@ediy/backend-native';
+import {
+  availability,
+  expectClose,
+  expectSameOnBoth,
+  initBoth,
+  randomValues,
+  runOn,
+} from './helpers.js';
 
 type Pad =
   | 'same'
@@ -415,6 +426,154 @@ describeNative('native whole-map average pooling', () => {
     );
     expect(Number.isNaN((got as Float32Array)[0])).toBe(true);
     expect(Number.isFinite((got as Float32Array)[1])).toBe(true);
+  });
+});
+
+/** BatchNorm's statistics and gradient in double precision on the host, as the kernels define them. */
+function bnReference(
+  x: Float32Array,
+  dy: Float32Array,
+  c: number,
+  gamma: Float32Array,
+  eps: number,
+) {
+  const n = x.length / c;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) mean[i % c]! += x[i]! / n;
+  for (let i = 0; i < x.length; i++) variance[i % c]! += (x[i]! - mean[i % c]!) ** 2 / n;
+  const inv = Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+  const sumDy = new Float64Array(c);
+  const sumDyXhat = new Float64Array(c);
+  for (let i = 0; i < x.length; i++) {
+    const ch = i % c;
+    sumDy[ch]! += dy[i]!;
+    sumDyXhat[ch]! += dy[i]! * (x[i]! - mean[ch]!) * inv[ch]!;
+  }
+  const dx = Float32Array.from(x, (v, i) => {
+    const ch = i % c;
+    const xhat = (v - mean[ch]!) * inv[ch]!;
+    return gamma[ch]! * inv[ch]! * (dy[i]! - sumDy[ch]! / n - (xhat * sumDyXhat[ch]!) / n);
+  });
+  return { mean, variance, inv: Float32Array.from(inv), sumDy, sumDyXhat, dx };
+}
+
+function runBatchNormKernels(
+  xv: Float32Array,
+  dyv: Float32Array,
+  shape: number[],
+  gamma: Float32Array,
+  inv: Float32Array,
+) {
+  const c = shape[shape.length - 1] as number;
+  return runOn('wasm', () => {
+    const x = tf.tensor(xv, shape);
+    const [mean, variance] = tf
+      .engine()
+      .runKernel(BATCH_NORM_KERNELS.moments, { x }) as unknown as tf.Tensor[];
+    const grads = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+      dy: tf.tensor(dyv, shape),
+      x,
+      mean: mean as tf.Tensor,
+      invStd: tf.tensor1d(inv),
+      gamma: tf.tensor1d(gamma),
+    }) as unknown as tf.Tensor[];
+    expect(grads[1]!.shape).toEqual([c]);
+    return [mean as tf.Tensor, variance as tf.Tensor, ...grads];
+  });
+}
+
+describeNative('native BatchNorm statistics and gradient', () => {
+  beforeAll(async () => initBoth(2));
+  beforeEach(() => resetNativeKernelStats());
+
+  it('match values computed by hand (N = 3, one channel)', async () => {
+    // x = [0, 1, 5]: mean 2, biased variance 14/3; dy = [1, 0, 0], gamma 2, eps 0.
+    const inv = 1 / Math.sqrt(14 / 3);
+    const xhat = [-2 * inv, -1 * inv, 3 * inv];
+    const [mean, variance, dx, sumDy, sumDyXhat] = await runBatchNormKernels(
+      Float32Array.of(0, 1, 5),
+      Float32Array.of(1, 0, 0),
+      [3, 1],
+      Float32Array.of(2),
+      Float32Array.of(inv),
+    );
+    expect(mean![0]).toBeCloseTo(2, 6);
+    expect(variance![0]).toBeCloseTo(14 / 3, 5);
+    expect(sumDy![0]).toBeCloseTo(1, 6);
+    expect(sumDyXhat![0]).toBeCloseTo(xhat[0]!, 6);
+    const want = [1, 0, 0].map((d, i) => 2 * inv * (d - 1 / 3 - (xhat[i]! * xhat[0]!) / 3));
+    Array.from(dx!).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    expect(nativeKernelStats().native).toMatchObject({
+      [BATCH_NORM_KERNELS.moments]: 1,
+      [BATCH_NORM_KERNELS.gradient]: 1,
+    });
+  });
+
+  it.each([
+    ['a [B,H,W,C] map with an offset mean', [4, 9, 7, 13], 40],
+    ['a [B,D] batch', [64, 10], 0],
+    ['more rows than sum blocks', [3, 50, 1, 3], -3],
+  ])('equal a double-precision reference on %s', async (_, shape, shift) => {
+    const c = shape[shape.length - 1] as number;
+    const xv = randomValues(40, shape).map((v) => v * 2 + shift);
+    const dyv = randomValues(41, shape);
+    const gamma = randomValues(42, [c]).map((v) => 1 + 0.3 * v);
+    const ref = bnReference(xv, dyv, c, gamma, 1e-5);
+    const [mean, variance, dx, sumDy, sumDyXhat] = await runBatchNormKernels(
+      xv,
+      dyv,
+      shape,
+      gamma,
+      ref.inv,
+    );
+    expectClose(mean!, Float32Array.from(ref.mean), 1e-6, 'mean');
+    expectClose(variance!, Float32Array.from(ref.variance), 1e-5, 'variance');
+    expectClose(sumDy!, Float32Array.from(ref.sumDy), 1e-5, 'sumDy');
+    expectClose(sumDyXhat!, Float32Array.from(ref.sumDyXhat), 1e-5, 'sumDyXhat');
+    expectClose(dx!, ref.dx, 1e-5, 'dx');
+  });
+
+  it('give the same bits with one and with two threads', async () => {
+    const shape = [8, 16, 16, 24];
+    const xv = randomValues(43, shape);
+    const dyv = randomValues(44, shape);
+    const gamma = new Float32Array(24).fill(1.5);
+    const inv = new Float32Array(24).fill(0.9);
+    const two = await runBatchNormKernels(xv, dyv, shape, gamma, inv);
+    await initBoth(1);
+    const one = await runBatchNormKernels(xv, dyv, shape, gamma, inv);
+    await initBoth(2);
+    one.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(two[i]!)));
+  });
+
+  it('name the bad input', () => {
+    tf.engine().startScope();
+    try {
+      expect(() =>
+        tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+          dy: tf.zeros([2, 3]),
+          x: tf.zeros([2, 4]),
+          mean: tf.zeros([4]),
+          invStd: tf.zeros([4]),
+          gamma: tf.zeros([4]),
+        }),
+      ).toThrow("dy must have x's shape [2,4], got [2,3]");
+      expect(() =>
+        tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+          dy: tf.zeros([2, 4]),
+          x: tf.zeros([2, 4]),
+          mean: tf.zeros([3]),
+          invStd: tf.zeros([4]),
+          gamma: tf.zeros([4]),
+        }),
+      ).toThrow("mean must have 4 values (x's channels), got shape [3]");
+      expect(() => tf.engine().runKernel(BATCH_NORM_KERNELS.moments, { x: tf.zeros([4]) })).toThrow(
+        'x must have rank >= 2 (channels last), got shape [4]',
+      );
+    } finally {
+      tf.engine().endScope();
+    }
   });
 });
 

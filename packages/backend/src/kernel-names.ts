@@ -1,0 +1,19 @@
+/**
+ * Names of the kernels ediy's engines add to tfjs (not tfjs kernels): a caller checks
+ * `tf.getKernel(name, tf.getBackend())` and computes the same with tfjs ops where the
+ * current backend does not register it. `@ediy/backend-native` registers these for the
+ * `wasm` backend (a test checks that both packages spell them alike).
+ */
+
+/** BatchNorm's training statistics and gradient, one kernel each. */
+export const BATCH_NORM_KERNELS = {
+  /** `{x}` (channels last, rank >= 2) -> `[mean, variance]`, both `[C]`, the variance biased. */
+  moments: 'EdiyChannelMoments',
+  /**
+   * `{dy, x, mean, invStd, gamma}` -> `[dx, sumDy, sumDyXhat]`: with
+   * `xhat = (x - mean) * invStd` over the N rows of each channel, `sumDy = sum(dy)`,
+   * `sumDyXhat = sum(dy * xhat)` (BatchNorm's dbeta and dgamma) and
+   * `dx = gamma * invStd * (dy - sumDy / N - xhat * sumDyXhat / N)`.
+   */
+  gradient: 'EdiyBatchNormGrad',
+} as const;

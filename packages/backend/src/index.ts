@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export * from './init.js';
+export * from './kernel-names.js';
 export * from './kernels/index.js';
 export * from './random.js';
 export * from './validate.js';

@@ -688,7 +688,9 @@ def main(argv=None):
         total = min(total, scale['maxSteps'])
     if a.max_steps:
         total = min(total, a.max_steps)
-    warmup = round(optim['warmupEpochs'] * steps_per_epoch)
+    # runSchedule in @ediy/trainer: the warm-up is a share of the run's real steps, fewer than them.
+    share = optim['warmupFraction'] if 'warmupFraction' in optim else optim['warmupEpochs'] / scale['epochs']
+    warmup = min(total - 1, round(share * total))
     views = (view_params(scale['imageSize'], False), view_params(scale['imageSize'], True))
     out_dir = Path(a.out)
     if rank == 0:

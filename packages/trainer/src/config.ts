@@ -4,7 +4,7 @@
  * size, image size, batch, epochs). An ablation row of the paper states only the method;
  * a preset changes scale only, never which modules or weights a row uses.
  */
-import { assertInRange, assertInteger } from '@ediy/backend';
+import { parseExperiment } from './schema.js';
 
 /** One region loss term of Eq. 3: a registered region loss, its weight and its matcher. */
 export interface RegionTermConfig {
@@ -95,8 +95,17 @@ export interface OptimConfig {
   momentum: number;
   /** LARS trust coefficient (1e-3). */
   eta: number;
-  /** Linear warm-up length in epochs (10). */
-  warmupEpochs: number;
+  /**
+   * Linear warm-up length in epochs (BYOL: 10). Give this or {@link warmupFraction}, not
+   * both; as a share of the epochs it is applied to the run's real step count (see
+   * {@link runSchedule}), so a run capped by `scale.maxSteps` warms up for the same share.
+   */
+  warmupEpochs?: number;
+  /**
+   * Linear warm-up length as a share of the run's optimiser steps, in [0, 1) (the scaled
+   * presets: 10/300, the paper's share). Give this or {@link warmupEpochs}, not both.
+   */
+  warmupFraction?: number;
   /** Initial EMA momentum tau0 of the target, raised to 1 on a cosine (0.996). */
   tau0: number;
 }
@@ -149,82 +158,11 @@ export const BYOL_OPTIM: OptimConfig = {
   tau0: 0.996,
 };
 
-/** Checks a resolved config, naming the bad field and what was expected. */
+/**
+ * Checks a resolved config against the experiment schema ({@link experimentSchema}).
+ * @throws ConfigError naming every bad or unknown field (`config.scale.batchSize must
+ *   be an integer >= 2, got 1`), its value and what was expected.
+ */
 export function validateConfig(config: ExperimentConfig): void {
-  const { method, scale, optim } = config;
-  if (typeof config.name !== 'string' || !/^[\w.-]+$/.test(config.name)) {
-    throw new Error(
-      `config.name must be a non-empty name of letters, digits, '.', '-', '_', got ${JSON.stringify(config.name)}`,
-    );
-  }
-  assertInteger(config.seed, 0, 'config.seed');
-  assertInRange(method.byolWeight, 0, 1e6, 'config.method.byolWeight');
-  method.regionLosses.forEach((term, i) => {
-    if (typeof term.loss !== 'string' || term.loss === '') {
-      throw new Error(
-        `config.method.regionLosses[${i}].loss must name a region loss, got ${JSON.stringify(term.loss)}`,
-      );
-    }
-    if (typeof term.matcher !== 'string' || term.matcher === '') {
-      throw new Error(
-        `config.method.regionLosses[${i}].matcher must name a matcher, got ${JSON.stringify(term.matcher)}`,
-      );
-    }
-    assertInRange(term.weight, 0, 1e6, `config.method.regionLosses[${i}].weight`);
-  });
-  if (method.byolWeight === 0 && method.regionLosses.every((t) => t.weight === 0)) {
-    throw new Error(
-      'config.method has no loss term with a positive weight: set byolWeight or a region loss weight',
-    );
-  }
-  if (![18, 34, 50].includes(scale.backbone.depth)) {
-    throw new Error(
-      `config.scale.backbone.depth must be 18, 34 or 50, got ${String(scale.backbone.depth)}`,
-    );
-  }
-  if (scale.backbone.stem !== 'imagenet' && scale.backbone.stem !== 'small') {
-    throw new Error(
-      `config.scale.backbone.stem must be 'imagenet' or 'small', got ${JSON.stringify(scale.backbone.stem)}`,
-    );
-  }
-  assertInRange(scale.backbone.widthMultiplier, 1 / 64, 8, 'config.scale.backbone.widthMultiplier');
-  assertInteger(scale.projector.hidden, 1, 'config.scale.projector.hidden');
-  assertInteger(scale.projector.out, 1, 'config.scale.projector.out');
-  assertInteger(scale.imageSize, 8, 'config.scale.imageSize');
-  assertInteger(scale.batchSize, 2, 'config.scale.batchSize');
-  assertInteger(scale.accumulate, 1, 'config.scale.accumulate');
-  assertInteger(scale.epochs, 1, 'config.scale.epochs');
-  if (scale.maxSteps !== undefined) assertInteger(scale.maxSteps, 1, 'config.scale.maxSteps');
-  if (scale.data.kind === 'scenes') {
-    assertInteger(
-      scale.data.count,
-      scale.batchSize,
-      'config.scale.data.count (at least one batch)',
-    );
-    assertInteger(scale.data.size, 8, 'config.scale.data.size');
-    assertInteger(scale.data.numClasses, 1, 'config.scale.data.numClasses');
-  } else if (scale.data.kind === 'path') {
-    if (typeof scale.data.path !== 'string' || scale.data.path === '') {
-      throw new Error(
-        `config.scale.data.path must be a file or folder path, got ${JSON.stringify(scale.data.path)}`,
-      );
-    }
-  } else {
-    throw new Error(
-      `config.scale.data.kind must be 'scenes' or 'path', got ${JSON.stringify((scale.data as { kind: unknown }).kind)}`,
-    );
-  }
-  assertInRange(optim.baseLr, 0, 100, 'config.optim.baseLr');
-  assertInRange(optim.weightDecay, 0, 1, 'config.optim.weightDecay');
-  assertInRange(optim.momentum, 0, 1, 'config.optim.momentum');
-  assertInRange(optim.eta, 0, 1, 'config.optim.eta');
-  assertInRange(
-    optim.warmupEpochs,
-    0,
-    scale.epochs,
-    'config.optim.warmupEpochs (at most config.scale.epochs)',
-  );
-  assertInRange(optim.tau0, 0, 1, 'config.optim.tau0');
-  assertInteger(config.checkpoint.every, 1, 'config.checkpoint.every');
-  assertInteger(config.checkpoint.keep, 1, 'config.checkpoint.keep');
+  parseExperiment(config);
 }

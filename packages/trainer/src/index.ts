@@ -18,3 +18,5 @@ export * from './finite.js';
 export * from './run-dir.js';
 export * from './replica.js';
 export * from './data.js';
+export * from './schema.js';
+export * from './schedule.js';

@@ -1,7 +1,8 @@
 /**
  * Presets: the scale of a run. `paper` is the paper's setting (for a GPU), `mini` what
  * two CPU cores finish in minutes a row, `smoke` seconds a row for tests and CI. A
- * preset changes scale only, never which loss terms, weights or matchers a row uses.
+ * preset changes scale only, never which loss terms, weights or matchers a row uses; it
+ * is a partial config ({@link presetLayer}) merged like any other layer.
  */
 import {
   BYOL_OPTIM,
@@ -11,6 +12,7 @@ import {
   type PaperRow,
   type ScaleConfig,
 } from './config.js';
+import { mergeLayers, parseExperiment, parseLayer, type ConfigLayer } from './schema.js';
 
 /** The preset names. */
 export type PresetName = 'smoke' | 'mini' | 'paper';
@@ -65,17 +67,14 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
 }
 
 /**
- * The optimiser settings of a preset: BYOL's, with the warm-up kept at the paper's
- * share of training (10 epochs of the paper's epochs) when the preset trains fewer epochs.
+ * The optimiser settings of a preset: BYOL's. `paper` warms up for BYOL's 10 epochs; the
+ * scaled presets for the paper's share of training instead (10 of the paper's epochs), as
+ * a share of the run's steps, so a run of any length or step cap warms up for that share.
  */
-export function presetOptim(
-  preset: PresetName,
-  scale: ScaleConfig,
-  paperEpochs = 300,
-): OptimConfig {
+export function presetOptim(preset: PresetName, paperEpochs = 300): OptimConfig {
   if (preset === 'paper') return { ...BYOL_OPTIM };
-  const share = BYOL_OPTIM.warmupEpochs / paperEpochs;
-  return { ...BYOL_OPTIM, warmupEpochs: Math.min(scale.epochs, share * scale.epochs) };
+  const { warmupEpochs, ...rest } = BYOL_OPTIM;
+  return { ...rest, warmupFraction: (warmupEpochs ?? 0) / paperEpochs };
 }
 
 /** Steps between checkpoints per preset: a `mini` row can stop and resume midway. */
@@ -85,23 +84,44 @@ export const CHECKPOINT_EVERY: Readonly<Record<PresetName, number>> = {
   paper: 200,
 };
 
-/** What an example row declares: the method and the paper bookkeeping, never the scale. */
-export interface RowConfig {
+/**
+ * A preset as a partial config like any other: its scale, optimiser and checkpoint
+ * interval. `paperEpochs` is the epochs of the row's table (the `paper` preset's epochs).
+ */
+export function presetLayer(preset: PresetName, paperEpochs = 300): ConfigLayer {
+  return {
+    scale: presetScale(preset, paperEpochs),
+    optim: presetOptim(preset, paperEpochs),
+    checkpoint: { every: CHECKPOINT_EVERY[preset], keep: 2 },
+  };
+}
+
+/**
+ * What an example row declares: its name, its method and the paper bookkeeping; any
+ * other field it states (e.g. `scale: { maxSteps: 100 }`) is a partial config, checked
+ * by the schema like every layer.
+ */
+export type RowConfig = ConfigLayer & {
   /** Short name, used for the run directory. */
   name: string;
   /** The method of the row. */
   method: MethodConfig;
   /** The paper's row. */
   paper?: PaperRow;
-}
+};
 
 /** Options of {@link resolveExperiment}. */
 export interface ResolveOptions {
   /** Scale preset (default `mini`). */
   preset?: PresetName;
+  /**
+   * Layers over the preset, in order (later wins): e.g. a config file, then the
+   * command line's overrides. Each is checked with {@link parseLayer} first.
+   */
+  layers?: ReadonlyArray<{ layer: ConfigLayer; source: string }>;
   /** Run seed (default 0). */
   seed?: number;
-  /** Replaces the preset's training data. */
+  /** Replaces the training data. */
   data?: ScaleConfig['data'];
   /** The teacher, when a region loss uses the `teacher` matcher. */
   teacher?: ExperimentConfig['teacher'];
@@ -109,24 +129,29 @@ export interface ResolveOptions {
   scale?: Partial<ScaleConfig>;
 }
 
-/** Combines a row (method) with a preset (scale) into a complete experiment. */
-export function resolveExperiment(row: RowConfig, options: ResolveOptions = {}): ExperimentConfig {
+/**
+ * Combines a row (its method), a preset (its scale), further layers (a config file, the
+ * command line) and the options into a complete experiment, in the order row < preset
+ * < layers < `seed`/`data`/`teacher`/`scale` options; each layer states only what it
+ * changes ({@link mergeLayers}). The preset's epochs follow the paper row's table.
+ * @throws ConfigError naming the layer, the field, its value and what was expected.
+ */
+export function resolveExperiment(
+  row: ConfigLayer,
+  options: ResolveOptions = {},
+): ExperimentConfig {
   const preset = options.preset ?? 'mini';
-  const paperEpochs = row.paper?.epochs ?? 300;
-  const scale: ScaleConfig = {
-    ...presetScale(preset, paperEpochs),
-    ...options.scale,
-    ...(options.data ? { data: options.data } : {}),
-  };
-  const config: ExperimentConfig = {
-    name: row.name,
-    seed: options.seed ?? 0,
-    method: row.method,
-    scale,
-    optim: presetOptim(preset, scale, paperEpochs),
-    checkpoint: { every: CHECKPOINT_EVERY[preset], keep: 2 },
-    ...(row.paper ? { paper: row.paper } : {}),
+  const layers = options.layers ?? [];
+  const checked = [
+    parseLayer(row, row.name ? `row ${row.name}` : 'row'),
+    ...layers.map(({ layer, source }) => parseLayer(layer, source)),
+  ];
+  const paperEpochs = mergeLayers(...checked).paper?.epochs ?? 300;
+  const [first, ...rest] = checked;
+  const merged = mergeLayers({ seed: 0 }, first ?? {}, presetLayer(preset, paperEpochs), ...rest, {
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.teacher ? { teacher: options.teacher } : {}),
-  };
-  return config;
+    scale: { ...options.scale, ...(options.data ? { data: options.data } : {}) },
+  });
+  return parseExperiment(merged);
 }

@@ -13,6 +13,7 @@ import { byolViewParams } from '@ediy/augment';
 import { loadModelFromDir, resnet } from '@ediy/backbones';
 import { LARS, emaTau, warmupCosineLr, type NamedTensor } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
+import { runSchedule } from './schedule.js';
 import {
   checkpointName,
   latestCheckpoint,
@@ -144,17 +145,9 @@ function needsTeacher(config: ExperimentConfig): boolean {
   return config.method.regionLosses.some((t) => t.matcher === 'teacher');
 }
 
-/** Total optimiser steps of a config over a dataset of `size` images. */
+/** Total optimiser steps of a config over a dataset of `size` images ({@link runSchedule}). */
 export function totalSteps(config: ExperimentConfig, size: number): number {
-  const perStep = config.scale.batchSize * config.scale.accumulate;
-  const stepsPerEpoch = Math.floor(size / perStep);
-  if (stepsPerEpoch < 1) {
-    throw new Error(
-      `the dataset has ${size} images, fewer than one optimiser step needs (batchSize ${config.scale.batchSize} x accumulate ${config.scale.accumulate})`,
-    );
-  }
-  const byEpochs = config.scale.epochs * stepsPerEpoch;
-  return config.scale.maxSteps === undefined ? byEpochs : Math.min(byEpochs, config.scale.maxSteps);
+  return runSchedule(config, size).totalSteps;
 }
 
 /** Raised when a run is stopped (Ctrl-C or `signal`) after a step: its checkpoint is written. */
@@ -266,10 +259,10 @@ export async function pretrain(
 
   useFastTransposedMatMul();
   const dataset = await openDataset(config.scale.data);
-  const total = totalSteps(config, dataset.size);
+  const schedule = runSchedule(config, dataset.size);
+  const total = schedule.totalSteps;
   const micro = config.scale.batchSize;
   const effectiveBatch = micro * config.scale.accumulate;
-  const stepsPerEpoch = Math.floor(dataset.size / effectiveBatch);
   // Blur sigma scales with the view size, so a small view is blurred as a 224 px one is.
   const views = byolViewParams(config.scale.imageSize, { scaleBlurSigma: true });
 
@@ -356,7 +349,7 @@ export async function pretrain(
     total,
     options.stopAfter === undefined ? total : step + options.stopAfter,
   );
-  const warmupSteps = Math.round(config.optim.warmupEpochs * stepsPerEpoch);
+  const warmupSteps = schedule.warmupSteps;
   const save = async (): Promise<string> => {
     const state = await optimizer.getWeights(); // copies, ours to dispose
     try {

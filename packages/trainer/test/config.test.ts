@@ -36,7 +36,8 @@ describe('presets', () => {
 
   it('keep the paper share of warm-up in the scaled presets', () => {
     const config = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
-    expect(config.optim.warmupEpochs / config.scale.epochs).toBeCloseTo(10 / 300, 10);
+    expect(config.optim.warmupFraction).toBeCloseTo(10 / 300, 10);
+    expect(config.optim.warmupEpochs).toBeUndefined();
   });
 
   it('reject an unknown preset', () => {

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { BATCH_NORM_KERNELS } from '@ediy/backend';
 
 /** What {@link batchNormTraining} returns; the caller owns all three. */
 export interface BatchNormTrainingResult {
@@ -81,11 +82,16 @@ export function batchNormTraining(
     );
   }
   const n = x.size / c;
+  const backend = tf.getBackend();
+  const native =
+    tf.getKernel(BATCH_NORM_KERNELS.moments, backend) !== undefined &&
+    tf.getKernel(BATCH_NORM_KERNELS.gradient, backend) !== undefined;
   // The statistics are computed inside the custom-gradient function, so the tape keeps
   // none of their intermediates; they leave it through `stats` (kept, owned by the caller).
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
   const normalise = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, g, b, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    if (native) return nativeNormalise(input, g, b, save);
     const mean = channelMeans(input);
     const xc = channelAffine(input, tf.onesLike(mean), tf.neg(mean));
     const variance = channelMeans(tf.square(xc));
@@ -110,6 +116,37 @@ export function batchNormTraining(
       },
     };
   });
+  // The same with the engine's two kernels: the statistics in one call (two passes in
+  // double), the normalisation one affine pass of x itself (nothing the size of x is
+  // saved but x), and the whole gradient one call.
+  function nativeNormalise(
+    input: tf.Tensor,
+    g: tf.Tensor1D,
+    b: tf.Tensor1D,
+    save: tf.GradSaveFunc,
+  ): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] } {
+    const [mean, variance] = tf
+      .engine()
+      .runKernel(BATCH_NORM_KERNELS.moments, { x: input }) as unknown as [tf.Tensor1D, tf.Tensor1D];
+    stats = [tf.keep(mean), tf.keep(variance)];
+    const invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
+    const k = tf.mul(g, invStd) as tf.Tensor1D;
+    save([input, mean, invStd, g]);
+    return {
+      value: channelAffine(input, k, tf.sub(b, tf.mul(mean, k)) as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, m, inv, gs] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const [dx, sumDy, sumDyXhat] = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+          dy,
+          x: xs,
+          mean: m,
+          invStd: inv,
+          gamma: gs,
+        }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+        return [dx, sumDyXhat, sumDy];
+      },
+    };
+  }
   const y = tf.tidy(() => normalise(x, gamma, beta));
   const [mean, variance] = stats as [tf.Tensor1D, tf.Tensor1D];
   return { y, mean, variance };

@@ -59,19 +59,8 @@ export {
   type SlurmOptions,
   type SlurmSubmission,
 } from './slurm.js';
-export { openHeldOut, HELD_OUT_SEED_OFFSET } from './held-out.js';
-export {
-  evaluateRun,
-  evaluateBackbone,
-  loadRunBackbone,
-  heldOutData,
-  EVAL_SETTINGS,
-  type EvalSettings,
-  type HeldOut,
-  type RunBackbone,
-  type RunEvaluation,
-  type EvaluateRunOptions,
-} from './evaluate.js';
+export { openHeldOut, openParts, HELD_OUT_SEED_OFFSET } from './held-out.js';
+export * from './evaluate.js';
 export * from './results.js';
 export { readStepLog, meanLossCurve } from './run-log.js';
 export { Raster, PALETTE, seriesColour, type Rgb } from './plot/raster.js';

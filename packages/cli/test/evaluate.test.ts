@@ -1,34 +1,64 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import { resnet } from '@ediy/backbones';
-import { syntheticScenes } from '@ediy/data';
-import { extractFeatures, fromLayersModel, knnEvaluate, regionDiversity } from '@ediy/eval';
-import { evaluateBackbone, type EvalSettings, type HeldOut } from '@ediy/cli';
+import { syntheticScenes, type Dataset } from '@ediy/data';
+import { extractFeatures, fromLayersModel, knnEvaluate } from '@ediy/eval';
+import {
+  EVAL_SETTINGS,
+  estimateBatchNorm,
+  evaluateBackbone,
+  evaluateUntrained,
+  openEvalData,
+  untrainedBackbone,
+  type EvalData,
+  type EvalSettings,
+} from '@ediy/cli';
+import { buildOnline, openDataset, resolveExperiment, type ExperimentConfig } from '@ediy/trainer';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+import { tempDir } from './helpers.js';
 
 /** The native engine when built here (as in CI), else plain wasm. */
 const BACKEND = await pipelineTestBackend();
 
 const settings: EvalSettings = {
-  maxImages: 24,
-  trainFraction: 0.5,
+  ...EVAL_SETTINGS.smoke,
+  memory: 24,
+  test: 12,
   knnK: 5,
   linearEpochs: 2,
   denseEpochs: 1,
+  bootstrap: 100,
 };
 
-function heldOut(n: number): HeldOut {
-  const data = syntheticScenes({ count: n, size: 16, numClasses: 3, seed: 5 });
-  const batch = data.get(Array.from({ length: n }, (_, i) => i));
-  const shape = [n, 16, 16, 3];
-  return {
-    images: { data: batch.images, shape },
-    raw: { data: batch.images, shape },
-    labels: batch.labels,
-    masks: { data: batch.masks as Int32Array, shape: [n, 16, 16] },
-    numClasses: 3,
-  };
+function scenes(train: number, test: number): EvalData {
+  const t = syntheticScenes({ count: train, size: 16, numClasses: 3, seed: 5 });
+  const h = syntheticScenes({ count: test, size: 16, numClasses: 3, seed: 6 });
+  return { train: t, test: h, how: 'seed', sizes: { train, heldOut: test }, report: '' };
+}
+
+const tiny = () => resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 16, seed: 3 });
+
+/** Normalised images of a dataset, as evaluation feeds them. */
+function normalised(d: Dataset): { data: Float32Array; shape: number[] } {
+  const [H, W] = d.imageShape;
+  const images = d.get(Array.from({ length: d.size }, (_, i) => i)).images;
+  const mean = [0.485, 0.456, 0.406];
+  const std = [0.229, 0.224, 0.225];
+  const data = images.map((v, i) => (v - (mean[i % 3] as number)) / (std[i % 3] as number));
+  return { data, shape: [d.size, H, W, 3] };
+}
+
+function writeImage(path: string, value: number): void {
+  const png = new PNG({ width: 8, height: 8 });
+  for (let i = 0; i < png.data.length; i += 4) {
+    png.data.fill(value, i, i + 3);
+    png.data[i + 3] = 255;
+  }
+  writeFileSync(path, PNG.sync.write(png));
 }
 
 describe('evaluateBackbone', () => {
@@ -36,59 +66,182 @@ describe('evaluateBackbone', () => {
     await initBackend({ prefer: BACKEND });
   });
 
-  it('scores the probe-test half with kNN on the probe-train half, and measures region diversity there', () => {
-    const model = resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 16, seed: 3 });
+  it('votes with the training images as memory and scores the held-out ones, with intervals', () => {
+    const model = tiny();
     try {
-      const data = heldOut(24);
+      const data = scenes(24, 12);
       const before = tf.memory().numTensors;
-      const m = evaluateBackbone(model, data, settings);
+      const e = evaluateBackbone(model, data, settings);
       expect(tf.memory().numTensors).toBe(before);
-      // The same kNN computed directly on the features of the two halves.
-      const f = extractFeatures(fromLayersModel(model), data.images, { maps: true });
-      const C = f.pooled.shape[1] as number;
+      expect([e.memory, e.test]).toEqual([24, 12]);
+      expect(e.seconds).toBeGreaterThan(0);
+      // The same kNN computed directly on the two sets' features.
+      const ex = fromLayersModel(model);
+      const train = extractFeatures(ex, normalised(data.train));
+      const test = extractFeatures(ex, normalised(data.test));
+      const labels = (d: Dataset) => d.get(Array.from({ length: d.size }, (_, i) => i)).labels;
       const knn = knnEvaluate({
-        trainFeatures: { data: f.pooled.data.subarray(0, 12 * C), shape: [12, C] },
-        trainLabels: data.labels.subarray(0, 12),
-        testFeatures: { data: f.pooled.data.subarray(12 * C), shape: [12, C] },
-        testLabels: data.labels.subarray(12),
+        trainFeatures: train.pooled,
+        trainLabels: labels(data.train),
+        testFeatures: test.pooled,
+        testLabels: labels(data.test),
         numClasses: 3,
         k: 5,
       });
-      expect(m.knnTop1).toBe(knn.top1);
-      const maps = f.maps as { data: Float32Array; shape: readonly number[] };
-      const per = maps.data.length / 24;
-      const div = regionDiversity({
-        data: maps.data.subarray(12 * per),
-        shape: [12, ...maps.shape.slice(1)],
-      });
-      expect(m.meanRegionCosine).toBeCloseTo(div.meanRegionCosine, 6);
-      expect(m.effectiveRank).toBeCloseTo(div.effectiveRank, 6);
-      for (const v of [m.linearTop1, m.denseMIoU]) {
+      expect(e.metrics.knnTop1).toBeCloseTo(knn.top1, 6);
+      for (const key of ['knnTop1', 'linearTop1'] as const) {
+        const ci = e.intervals[key];
+        expect(ci?.estimate).toBeCloseTo(e.metrics[key], 12);
+        expect(ci?.low).toBeLessThanOrEqual(e.metrics[key]);
+        expect(ci?.high).toBeGreaterThanOrEqual(e.metrics[key]);
+        expect(ci?.n).toBe(12);
+      }
+      for (const v of [e.metrics.linearTop1, e.metrics.denseMIoU]) {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1);
       }
+      expect(Number.isFinite(e.metrics.effectiveRank)).toBe(true);
     } finally {
       model.dispose();
     }
   });
 
   it('reports NaN for the metrics the data cannot support', () => {
-    const model = resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 16, seed: 3 });
+    const model = tiny();
     try {
-      const { masks: _masks, ...noMasks } = heldOut(8);
-      const unlabeled = { ...noMasks, labels: new Int32Array(8).fill(-1), numClasses: 0 };
-      const m = evaluateBackbone(model, unlabeled, settings);
-      expect(m.knnTop1).toBeNaN();
-      expect(m.linearTop1).toBeNaN();
-      expect(m.denseMIoU).toBeNaN();
-      expect(Number.isFinite(m.effectiveRank)).toBe(true);
-      expect(() =>
-        evaluateBackbone(
-          model,
-          { ...unlabeled, images: { data: new Float32Array(2 * 768), shape: [2, 16, 16, 3] } },
-          settings,
-        ),
-      ).toThrow(/at least 3 held-out images, got 2/);
+      const unlabeled = (d: Dataset): Dataset => ({
+        ...d,
+        name: d.name,
+        size: d.size,
+        imageShape: d.imageShape,
+        numClasses: 0,
+        hasMasks: false,
+        get: (idx) => {
+          const b = d.get(idx);
+          return { images: b.images, labels: new Int32Array(b.labels.length).fill(-1) };
+        },
+      });
+      const data = scenes(8, 4);
+      const e = evaluateBackbone(
+        model,
+        { ...data, train: unlabeled(data.train), test: unlabeled(data.test) },
+        settings,
+      );
+      expect(e.metrics.knnTop1).toBeNaN();
+      expect(e.metrics.linearTop1).toBeNaN();
+      expect(e.metrics.denseMIoU).toBeNaN();
+      expect(e.intervals).toEqual({});
+      expect(Number.isFinite(e.metrics.effectiveRank)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('scores a trivially separable two-class folder near 1, on images pre-training never reads', async () => {
+    // A plain folder, class-sorted on disk: dark images in a/, bright ones in b/.
+    const dir = tempDir('ediy-eval-folder-');
+    for (const [k, cls] of ['a', 'b'].entries()) {
+      mkdirSync(join(dir, cls));
+      for (let i = 0; i < 20; i++)
+        writeImage(join(dir, cls, `${i}.png`), k === 0 ? 10 + i : 200 + i);
+    }
+    const config = { kind: 'path', path: dir, size: 8 } as const;
+    const data = await openEvalData(config, { ...settings, memory: Infinity, test: Infinity });
+    expect([data.train.size, data.test.size, data.how]).toEqual([32, 8, 'split']);
+    // Both parts hold both classes.
+    const labels = (d: Dataset) => d.get(Array.from({ length: d.size }, (_, i) => i)).labels;
+    expect(new Set(labels(data.train))).toEqual(new Set([0, 1]));
+    expect(new Set(labels(data.test))).toEqual(new Set([0, 1]));
+    const model = tiny();
+    try {
+      const e = evaluateBackbone(model, data, { ...settings, linearEpochs: 20, knnK: 5 });
+      expect(e.metrics.knnTop1).toBeGreaterThan(0.95);
+      expect(e.metrics.linearTop1).toBeGreaterThan(0.95);
+    } finally {
+      model.dispose();
+    }
+    // Pre-training reads the training part only: no scored image is among its images.
+    const pretrain = await openDataset(config, 'train');
+    expect(pretrain.size).toBe(32);
+    const key = (d: Dataset, i: number) => d.get([i]).images[0];
+    const seen = new Set(Array.from({ length: pretrain.size }, (_, i) => key(pretrain, i)));
+    for (let i = 0; i < data.test.size; i++) expect(seen.has(key(data.test, i))).toBe(false);
+  });
+});
+
+describe('the untrained floor', () => {
+  beforeAll(async () => {
+    await initBackend({ prefer: BACKEND });
+  });
+
+  const config = (): ExperimentConfig =>
+    resolveExperiment(
+      { name: 'floor', method: { byolWeight: 1, regionLosses: [], localPredictor: false } },
+      { preset: 'smoke', seed: 4 },
+    );
+
+  it("is the run's seeded initialisation", () => {
+    const c = config();
+    const a = untrainedBackbone(c);
+    const online = buildOnline(c);
+    try {
+      let compared = 0;
+      for (const layer of a.layers) {
+        const mine = layer.getWeights();
+        const theirs = online.backbone.getLayer(layer.name).getWeights();
+        expect(theirs.length).toBe(mine.length);
+        mine.forEach((w, i) => expect(w.dataSync()).toEqual((theirs[i] as tf.Tensor).dataSync()));
+        compared += mine.length;
+      }
+      expect(compared).toBeGreaterThan(40);
+    } finally {
+      a.dispose();
+      for (const m of Object.values(online)) (m as { dispose(): void }).dispose();
+    }
+  });
+
+  it('estimates BatchNorm moving statistics from training images and changes nothing else', () => {
+    const model = tiny();
+    try {
+      const bn = model.getLayer('bn1');
+      const [gamma, beta, movingMean, movingVar] = bn.getWeights().map((w) => w.dataSync().slice());
+      const conv = model.getLayer('conv1').getWeights()[0]?.dataSync().slice();
+      const before = tf.memory().numTensors;
+      estimateBatchNorm(model, scenes(16, 4).train, 20, 8);
+      expect(tf.memory().numTensors).toBe(before);
+      const after = bn.getWeights().map((w) => w.dataSync());
+      expect(after[0]).toEqual(gamma);
+      expect(after[1]).toEqual(beta);
+      expect(model.getLayer('conv1').getWeights()[0]?.dataSync()).toEqual(conv);
+      expect(Array.from(after[2] as Float32Array)).not.toEqual(
+        Array.from(movingMean as Float32Array),
+      );
+      expect(Array.from(after[3] as Float32Array)).not.toEqual(
+        Array.from(movingVar as Float32Array),
+      );
+      expect(() => estimateBatchNorm(model, scenes(4, 4).train, 0, 8)).toThrow(
+        /batches must be an integer >= 1, got 0/,
+      );
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('evaluates both BatchNorm conventions exactly like a run and takes the better as the floor', async () => {
+    const c = config();
+    const data = scenes(24, 12);
+    const before = tf.memory().numTensors;
+    const u = await evaluateUntrained(c, { settings, evalData: data });
+    expect(tf.memory().numTensors).toBe(before);
+    const { initial, estimated } = u.conventions;
+    expect(initial.metrics).not.toEqual(estimated.metrics);
+    const mean = (e: typeof initial) => (e.metrics.knnTop1 + e.metrics.linearTop1) / 2;
+    expect(u.floor).toBe(mean(estimated) > mean(initial) ? 'estimated' : 'initial');
+    expect(u.best).toBe(u.conventions[u.floor]);
+    // The initial convention is the plain evaluation of the seeded initialisation.
+    const model = untrainedBackbone(c);
+    try {
+      expect(evaluateBackbone(model, data, settings, c.seed).metrics).toEqual(initial.metrics);
     } finally {
       model.dispose();
     }

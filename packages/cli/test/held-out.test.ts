@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { syntheticScenes } from '@ediy/data';
-import { HELD_OUT_SEED_OFFSET, openHeldOut } from '@ediy/cli';
+import { HELD_OUT_SEED_OFFSET, openHeldOut, openParts } from '@ediy/cli';
 import { tempDir } from './helpers.js';
 
 function writeImage(path: string, value: number): void {
@@ -56,19 +56,27 @@ describe('openHeldOut', () => {
     expect(plain.numClasses).toBe(2);
   });
 
-  it('reads the t10k files of an IDX folder as three-channel images', async () => {
+  it('reads the t10k files of an IDX folder as the held-out part, the train files as the training part', async () => {
     const dir = tempDir('ediy-heldout-idx-');
     writeFileSync(
       join(dir, 't10k-images-idx3-ubyte'),
       idx([3, 2, 2], [0, 255, 0, 255, 1, 2, 3, 4, 9, 9, 9, 9]),
     );
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([3], [1, 0, 1]));
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), idx([2, 2, 2], [5, 5, 5, 5, 6, 6, 6, 6]));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx([2], [0, 1]));
     const held = await openHeldOut({ kind: 'path', path: dir }, 10);
     expect(held.size).toBe(3);
     expect(held.imageShape).toEqual([2, 2, 3]);
     const batch = held.get([0]);
     expect(Array.from(batch.images.subarray(0, 6))).toEqual([0, 0, 0, 1, 1, 1]);
     expect(Array.from(held.get([0, 1, 2]).labels)).toEqual([1, 0, 1]);
+    const parts = await openParts({ kind: 'path', path: dir });
+    expect(parts.how).toBe('files');
+    expect(parts.train.size).toBe(2);
+    expect(Array.from(parts.train.get([1]).images.subarray(0, 3))).toEqual(
+      Array.from(new Float32Array([6, 6, 6].map((v) => v / 255))),
+    );
   });
 
   it('names a path it cannot read', async () => {

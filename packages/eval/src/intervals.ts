@@ -2,8 +2,14 @@
  * 95% intervals for evaluation metrics: a percentile bootstrap over test images for one
  * run, and Student's t-interval of the mean over seeds for several.
  */
-import jstat from 'jstat';
+// @ts-expect-error -- jstat ships no type declarations; the one function used is typed below.
+import jstatModule from 'jstat';
 import { assertInteger, Rng } from '@ediy/backend';
+
+/** The part of jStat (npm `jstat`) used here: Student's t quantile. */
+const jstat = jstatModule as {
+  jStat: { studentt: { inv(p: number, dof: number): number } };
+};
 
 /** A point estimate with a confidence interval. */
 export interface Interval {

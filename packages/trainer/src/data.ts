@@ -2,23 +2,17 @@
  * Opens a run's data from its config: the embedded synthetic scenes, or a path in any
  * format `@ediy/data` recognises.
  */
-import { openDatasetPath, syntheticScenes, toRgb, type Dataset, type Split } from '@ediy/data';
+import { openDataParts, type Dataset, type Split } from '@ediy/data';
 import type { DataConfig } from './config.js';
 
 /**
- * The training (or held-out) data of a config. Synthetic scenes hold out a separate set
- * generated from another seed; files and folders use their own train/test parts.
+ * The training (or held-out) part of a config's data, with three channels, from
+ * `@ediy/data`'s one held-out logic ({@link openDataParts}): synthetic scenes hold out
+ * scenes of another seed; IDX and CIFAR train/test files and an image folder's `train/`
+ * + `val/` (or `test/`) are used as such; any other source is split once, seeded and
+ * stratified, and its held-out part is never in the `train` part.
  */
 export async function openDataset(config: DataConfig, split: Split = 'train'): Promise<Dataset> {
-  if (config.kind === 'scenes') {
-    const count = split === 'train' ? config.count : Math.max(64, Math.round(config.count / 4));
-    return syntheticScenes({
-      count,
-      size: config.size,
-      numClasses: config.numClasses,
-      seed: split === 'train' ? config.seed : config.seed + 1_000_003,
-    });
-  }
-  const dataset = await openDatasetPath(config.path, split, config.size ?? 32);
-  return dataset.imageShape[2] === 3 ? dataset : toRgb(dataset);
+  const parts = await openDataParts(config);
+  return split === 'train' ? parts.train : parts.heldOut;
 }

@@ -80,7 +80,14 @@ export function buildOnline(config: ExperimentConfig, prefix = 'online'): Online
       seed: seed + 4,
     });
   }
-  for (const m of onlineModules(net)) useFastBatchNorm(m);
+  for (const m of [
+    net.backbone,
+    net.projector,
+    net.predictor,
+    net.localProjector,
+    ...(net.localPredictor ? [net.localPredictor] : []),
+  ])
+    useFastBatchNorm(m);
   return net;
 }
 
@@ -113,47 +120,6 @@ export function copyWeights(from: LayersModel, to: LayersModel): void {
 /** The trainable variables of a module list, in a stable order. */
 export function trainableVariables(models: readonly LayersModel[]): tf.Variable[] {
   return models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
-}
-
-/** The modules of the online network whose parameters the optimiser updates. */
-export function onlineModules(net: OnlineNetwork): LayersModel[] {
-  return [
-    net.backbone,
-    net.projector,
-    net.predictor,
-    net.localProjector,
-    ...(net.localPredictor ? [net.localPredictor] : []),
-  ];
-}
-
-/** The target modules paired with the online modules they follow, for the EMA. */
-export function emaPairs(
-  online: OnlineNetwork,
-  target: TargetNetwork,
-): Array<[LayersModel, LayersModel]> {
-  return [
-    [online.backbone, target.backbone],
-    [online.projector, target.projector],
-    [online.localProjector, target.localProjector],
-  ];
-}
-
-/** Every model of a run, keyed as its checkpoint names it. */
-export function namedModels(
-  online: OnlineNetwork,
-  target: TargetNetwork,
-): Record<string, LayersModel> {
-  const out: Record<string, LayersModel> = {
-    'online.backbone': online.backbone,
-    'online.projector': online.projector,
-    'online.predictor': online.predictor,
-    'online.localProjector': online.localProjector,
-    'target.backbone': target.backbone,
-    'target.projector': target.projector,
-    'target.localProjector': target.localProjector,
-  };
-  if (online.localPredictor) out['online.localPredictor'] = online.localPredictor;
-  return out;
 }
 
 /** Disposes every model's weights. */

@@ -10,8 +10,9 @@ import { basename, join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
 import { Loader, disposeBatch } from '@ediy/data';
 import { byolViewParams } from '@ediy/augment';
-import { loadModelFromDir, resnet } from '@ediy/backbones';
-import { LARS, emaTau, warmupCosineLr, type NamedTensor } from '@ediy/optim';
+import { resnet } from '@ediy/backbones';
+import { loadModelFromDir } from '@ediy/backbones/node';
+import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
 import { runSchedule } from './schedule.js';
 import {
@@ -20,23 +21,23 @@ import {
   listCheckpoints,
   loadCheckpoint,
   restoreWeights,
-  saveCheckpoint,
   type Checkpoint,
 } from './checkpoint.js';
 import { openDataset } from './data.js';
-import {
-  buildOnline,
-  buildTarget,
-  disposeModels,
-  namedModels,
-  onlineModules,
-  trainableVariables,
-} from './networks.js';
+import { disposeModels } from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
-import { ReplicaPool, resolveWorkers, type WorkersOption } from './replica.js';
+import {
+  ReplicaPool,
+  oneThread,
+  resolveWorkers,
+  twoThreads,
+  type WorkersOption,
+} from './replica.js';
 import { useFastBatchNorm } from './batchnorm.js';
 import { assertWeightsFinite } from './finite.js';
-import { trainStep } from './update.js';
+import { update } from './update.js';
+import { EDIY } from './ediy-method.js';
+import { restoreState, saveState, variables, type TrainState } from './state.js';
 import { firstDifference, fsCall, holdsRun, moveRunAside, truncateLog } from './run-dir.js';
 
 /** Options of {@link pretrain}. */
@@ -268,26 +269,28 @@ export async function pretrain(
 
   // Read before anything is allocated: a run that cannot resume leaves nothing behind.
   const resumable = resume ? newestLoadable(ckptRoot) : undefined;
-  const online = buildOnline(config);
-  const target = buildTarget(config, online);
-  let teacher: LayersModel | undefined;
-  const optimizer = new LARS({
-    learningRate: 0,
-    momentum: config.optim.momentum,
-    weightDecay: config.optim.weightDecay,
-    eta: config.optim.eta,
-  });
+  const { online, target } = EDIY.build(config);
+  const state: TrainState = {
+    method: EDIY,
+    online,
+    target,
+    optimizer: new LARS({
+      learningRate: 0,
+      momentum: config.optim.momentum,
+      weightDecay: config.optim.weightDecay,
+      eta: config.optim.eta,
+    }),
+    step: 0,
+    rng: new Rng(config.seed).fork('train'),
+    data: { epoch: 0, index: 0 },
+  };
   const release = (): void => {
     disposeModels([
-      ...onlineModules(online),
-      target.backbone,
-      target.projector,
-      target.localProjector,
-      ...(teacher ? [teacher] : []),
+      ...variables(state).models.map((m) => m.model),
+      ...(state.teacher ? [state.teacher] : []),
     ]);
-    optimizer.dispose();
+    state.optimizer.dispose();
   };
-  const models = namedModels(online, target);
   const loader = new Loader(dataset, {
     batchSize: micro,
     seed: config.seed,
@@ -295,12 +298,10 @@ export async function pretrain(
     dropLast: true,
     prefetch: true,
   });
-  let rng = new Rng(config.seed).fork('train');
-  const variableNames = trainableVariables(onlineModules(online)).map((v) => v.name);
-  let step = 0;
   const resumeFrom = resumable?.ckpt.dir;
   try {
-    teacher = await loadTeacher(config);
+    const teacher = await loadTeacher(config);
+    if (teacher) state.teacher = teacher;
     if (resumable) {
       const { ckpt } = resumable;
       const d = firstDifference(config, ckpt.state.config);
@@ -309,13 +310,8 @@ export async function pretrain(
           `${ckpt.dir} was written by another config: ${d.replace('there)', 'in the checkpoint)')}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
         );
       }
-      for (const [key, model] of Object.entries(models))
-        restoreWeights(model, ckpt.weights[key], key);
-      // LARS keeps its own references: the checkpoint's tensors are disposed below.
-      await optimizer.setWeights(fromSlotNames(ckpt.optimizer, variableNames));
-      step = ckpt.state.step;
-      loader.seek(ckpt.state.dataPosition);
-      rng = Rng.fromState(ckpt.state.rng);
+      await restoreState(state, ckpt);
+      loader.seek(state.data);
     }
   } catch (err) {
     release();
@@ -336,35 +332,24 @@ export async function pretrain(
   fsCall('write', configPath, () => writeFileSync(configPath, configText));
   const logPath = join(runDir, 'log.jsonl');
   // Steps after the checkpoint were logged by a run that stopped before saving them: they are run again.
-  if (resume) truncateLog(logPath, step);
+  if (resume) truncateLog(logPath, state.step);
   const log = new JsonlLog(logPath);
   const progress = progressStream ? new Progress(label, total, progressStream) : undefined;
   if (resumeFrom)
-    progress?.message(`${label}: resuming at step ${step}/${total} from ${resumeFrom}`);
+    progress?.message(`${label}: resuming at step ${state.step}/${total} from ${resumeFrom}`);
   const records: StepRecord[] = [];
   const started = performance.now();
   let lastCheckpoint = resumeFrom ?? '';
-  let savedStep = resumable ? step : -1;
+  let savedStep = resumable ? state.step : -1;
   const stopAt = Math.min(
     total,
-    options.stopAfter === undefined ? total : step + options.stopAfter,
+    options.stopAfter === undefined ? total : state.step + options.stopAfter,
   );
   const warmupSteps = schedule.warmupSteps;
   const save = async (): Promise<string> => {
-    const state = await optimizer.getWeights(); // copies, ours to dispose
-    try {
-      const dir = await saveCheckpoint(
-        ckptRoot,
-        { step, dataPosition: loader.position(), rng: rng.state(), config },
-        models,
-        toSlotNames(state, variableNames),
-        config.checkpoint.keep,
-      );
-      savedStep = step;
-      return dir;
-    } finally {
-      tf.dispose(state.map((s) => s.tensor));
-    }
+    const dir = await saveState(ckptRoot, state, config, config.checkpoint.keep);
+    savedStep = state.step;
+    return dir;
   };
 
   let interrupted = options.signal?.aborted ?? false;
@@ -383,7 +368,6 @@ export async function pretrain(
   if (options.handleSigint !== false) process.once('SIGINT', onSigint);
   options.signal?.addEventListener('abort', onInterrupt, { once: true });
 
-  const nets = { online, target, ...(teacher ? { teacher } : {}) };
   let pool: ReplicaPool | undefined;
   try {
     const workersOption = options.workers ?? 1;
@@ -393,34 +377,32 @@ export async function pretrain(
       workers,
       workersOption === 'auto',
       views,
-      teacher,
+      state.teacher,
       options.workerImports ?? [],
       (m) => progress?.message(`${label}: ${m}`),
     );
-    while (step < stopAt && !interrupted) {
+    const context = { config, views, gradients: pool ? twoThreads(pool) : oneThread };
+    while (state.step < stopAt && !interrupted) {
       const t0 = performance.now();
+      const k = state.step;
       const lr = warmupCosineLr(
         { baseLr: config.optim.baseLr, batchSize: effectiveBatch, warmupSteps, totalSteps: total },
-        step,
+        k,
       );
       // BYOL's schedule: update k (0-based) moves the target with tau(k).
-      const tau = emaTau({ tau0: config.optim.tau0, totalSteps: total }, step);
+      const tau = emaTau({ tau0: config.optim.tau0, totalSteps: total }, k);
       let epoch = loader.position().epoch;
-      const { loss, terms, phases } = await trainStep(
-        { config, nets, optimizer, views, ...(pool ? { pool } : {}) },
-        {
-          step,
-          lr,
-          tau,
-          rng: rng.fork(`step-${step}`),
-          batch: () => {
-            epoch = loader.position().epoch;
-            const batch = loader.next();
-            return { images: batch.images, dispose: () => disposeBatch(batch) };
-          },
+      const { loss, terms, phases } = await update(state, context, {
+        lr,
+        tau,
+        batch: () => {
+          epoch = loader.position().epoch;
+          const batch = loader.next();
+          return { images: batch.images, dispose: () => disposeBatch(batch) };
         },
-      );
-      step += 1;
+      });
+      state.data = loader.position();
+      const step = state.step;
       const seconds = (performance.now() - t0) / 1000;
       const record: StepRecord = {
         step,
@@ -443,9 +425,9 @@ export async function pretrain(
       if (step % config.checkpoint.every === 0 || step === stopAt || interrupted)
         lastCheckpoint = await save();
     }
-    if (interrupted && step < total) {
-      if (savedStep !== step) lastCheckpoint = await save();
-      const error = new PretrainInterruptedError(step, total, lastCheckpoint);
+    if (interrupted && state.step < total) {
+      if (savedStep !== state.step) lastCheckpoint = await save();
+      const error = new PretrainInterruptedError(state.step, total, lastCheckpoint);
       progress?.message(`${label}: ${error.message}`);
       throw error;
     }
@@ -458,9 +440,9 @@ export async function pretrain(
   }
   return {
     runDir,
-    steps: step,
+    steps: state.step,
     totalSteps: total,
-    finished: step >= total,
+    finished: state.step >= total,
     checkpoint: lastCheckpoint,
     records,
   };
@@ -501,31 +483,4 @@ async function startPool(
   throw new Error(
     `workers: 2 needs every region loss and matcher registered in the worker thread too, and it does not know ${missing.join(', ')}: name the modules registering them in workerImports, or use workers: 1`,
   );
-}
-
-/**
- * tfjs names variables uniquely per process (a second model gets `_1` suffixes), so the
- * optimiser state is saved under the variable's position in the online network instead.
- */
-function toSlotNames(state: NamedTensor[], variableNames: readonly string[]): NamedTensor[] {
-  const index = new Map(variableNames.map((n, i) => [n, i]));
-  return state.map(({ name, tensor }) => {
-    const slash = name.lastIndexOf('/');
-    const i = slash < 0 ? undefined : index.get(name.slice(0, slash));
-    return { name: i === undefined ? name : `slot${i}${name.slice(slash)}`, tensor };
-  });
-}
-
-/** The inverse of {@link toSlotNames} for the variables of this process. */
-function fromSlotNames(state: NamedTensor[], variableNames: readonly string[]): NamedTensor[] {
-  return state.map(({ name, tensor }) => {
-    const m = /^slot(\d+)(\/.*)$/.exec(name);
-    if (!m) return { name, tensor };
-    const variable = variableNames[Number(m[1])];
-    if (variable === undefined)
-      throw new Error(
-        `checkpoint optimiser state ${name} has no variable: the network has ${variableNames.length}`,
-      );
-    return { name: `${variable}${m[2]}`, tensor };
-  });
 }

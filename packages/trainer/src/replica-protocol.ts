@@ -8,13 +8,7 @@ import type { RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { PhaseTimings } from './step.js';
-import {
-  emaPairs,
-  onlineModules,
-  trainableVariables,
-  type OnlineNetwork,
-  type TargetNetwork,
-} from './networks.js';
+import type { StateVariables } from './state.js';
 
 /** Sets a replica up. */
 export interface InitMessage {
@@ -55,17 +49,13 @@ export type ReplyMessage =
   | { type: 'error'; message: string; stack?: string };
 
 /**
- * The variables a replica receives each step, in a fixed order: the online trainable
- * weights (in {@link onlineModules} order, also the order of the gradients), then the
- * target's trainable weights (in {@link emaPairs} order).
+ * The variables a replica receives each step, in the one order of {@link StateVariables}:
+ * the online trainable weights (also the order of the gradients sent back), then the
+ * target weights of the EMA pairs.
  */
-export function replicaVariables(
-  online: OnlineNetwork,
-  target: TargetNetwork,
-): { online: tf.Variable[]; target: tf.Variable[] } {
-  const read = trainableVariables;
-  return {
-    online: read(onlineModules(online)),
-    target: read(emaPairs(online, target).map(([, t]) => t)),
-  };
+export function replicaVariables(vars: StateVariables): {
+  online: readonly tf.Variable[];
+  target: readonly tf.Variable[];
+} {
+  return { online: vars.trainable, target: vars.ema.map(([, target]) => target) };
 }

@@ -11,7 +11,9 @@ import { initBackend, Rng, type BackendPreference, useFastTransposedMatMul } fro
 import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
 import { useFastBatchNorm } from './batchnorm.js';
-import { buildOnline, buildTarget } from './networks.js';
+import { EDIY } from './ediy-method.js';
+import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import { variables } from './state.js';
 import {
   replicaVariables,
   type InitMessage,
@@ -24,11 +26,11 @@ import { ownedValues } from './replica-values.js';
 interface Replica {
   init: InitMessage;
   nets: {
-    online: ReturnType<typeof buildOnline>;
-    target: ReturnType<typeof buildTarget>;
+    online: OnlineNetwork;
+    target: TargetNetwork;
     teacher?: LayersModel;
   };
-  variables: { online: tf.Variable[]; target: tf.Variable[] };
+  variables: ReturnType<typeof replicaVariables>;
 }
 
 const port = parentPort;
@@ -54,8 +56,7 @@ async function setUp(init: InitMessage): Promise<void> {
   });
   useFastTransposedMatMul();
   for (const specifier of init.imports) await import(specifier);
-  const online = buildOnline(init.config, 'replica');
-  const target = buildTarget(init.config, online);
+  const { online, target } = EDIY.build(init.config, 'replica');
   let teacher: LayersModel | undefined;
   if (init.teacher) {
     teacher = await tfl.loadLayersModel(tf.io.fromMemory(init.teacher));
@@ -65,7 +66,7 @@ async function setUp(init: InitMessage): Promise<void> {
   replica = {
     init,
     nets: { online, target, ...(teacher ? { teacher } : {}) },
-    variables: replicaVariables(online, target),
+    variables: replicaVariables(variables({ method: EDIY, online, target })),
   };
   reply({ type: 'ready', regionLosses: regionLossNames(), matchers: matcherNames() });
 }

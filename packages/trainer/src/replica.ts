@@ -22,6 +22,7 @@ import { currentBackend, type Rng, type RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import { variables, type MethodNetworks } from './state.js';
 import {
   replicaVariables,
   type InitMessage,
@@ -234,17 +235,17 @@ export class ReplicaPool {
   step(
     images: tf.Tensor4D,
     rng: RngState,
-    nets: { online: OnlineNetwork; target: TargetNetwork },
+    nets: MethodNetworks<OnlineNetwork, TargetNetwork>,
     weightsVersion: number,
   ): Promise<ReplicaResult> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending)
       return Promise.reject(new Error('ReplicaPool.step: the previous step has not finished'));
-    const variables = replicaVariables(nets.online, nets.target);
+    const sent = replicaVariables(variables(nets));
     const weights =
       this.sentVersion === weightsVersion
         ? undefined
-        : [...variables.online, ...variables.target].map(ownedValues);
+        : [...sent.online, ...sent.target].map(ownedValues);
     const message: StepMessage = {
       type: 'step',
       images: { data: ownedValues(images), shape: images.shape },
@@ -266,7 +267,7 @@ export class ReplicaPool {
       }
       if (m.type !== 'result') throw new Error(`replica worker: unexpected reply '${m.type}'`);
       const grads: tf.NamedTensorMap = {};
-      variables.online.forEach((v, i) => {
+      sent.online.forEach((v, i) => {
         const values = m.grads[i];
         if (values) grads[v.name] = tf.tensor(values, v.shape, 'float32');
       });
@@ -301,7 +302,7 @@ export class ReplicaPool {
  */
 export async function dataParallelStep(
   config: ExperimentConfig,
-  nets: { online: OnlineNetwork; target: TargetNetwork; teacher?: LayersModel },
+  nets: MethodNetworks<OnlineNetwork, TargetNetwork>,
   images: tf.Tensor4D,
   rngFor: (replica: number) => Rng,
   views: readonly [ViewParams, ViewParams],
@@ -345,4 +346,42 @@ export async function dataParallelStep(
   }
   addTiming(local.timings, 'sync', posted - start + (performance.now() - computed));
   return [local, other];
+}
+
+/**
+ * How a step computes a micro-batch's gradients: on this thread ({@link oneThread}) or
+ * split over this thread and a worker ({@link twoThreads}). `trainStep` and `update` take
+ * one; the rest of the step (averaging, LARS, EMA) does not depend on it.
+ */
+export interface GradientStrategy {
+  /** Results per micro-batch (replica r of micro-batch m draws from stream `micro-(m * replicas + r)`). */
+  readonly replicas: 1 | 2;
+  /**
+   * One micro-batch's gradients, one result per replica (the caller owns their gradients).
+   * @param weightsVersion - changes whenever the weights changed (the step number).
+   */
+  compute(
+    config: ExperimentConfig,
+    nets: MethodNetworks<OnlineNetwork, TargetNetwork>,
+    images: tf.Tensor4D,
+    rngFor: (replica: number) => Rng,
+    views: readonly [ViewParams, ViewParams],
+    weightsVersion: number,
+  ): Promise<MicroStepResult[]>;
+}
+
+/** Every micro-batch's gradients on this thread ({@link microStep}). */
+export const oneThread: GradientStrategy = {
+  replicas: 1,
+  compute: (config, nets, images, rngFor, views) =>
+    Promise.resolve([microStep(config, nets, images, rngFor(0), views)]),
+};
+
+/** Each micro-batch split in halves over this thread and `pool`'s worker ({@link dataParallelStep}). */
+export function twoThreads(pool: ReplicaPool): GradientStrategy {
+  return {
+    replicas: 2,
+    compute: (config, nets, images, rngFor, views, version) =>
+      dataParallelStep(config, nets, images, rngFor, views, pool, version),
+  };
 }

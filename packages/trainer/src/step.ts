@@ -7,20 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Rng } from '@ediy/backend';
 import { byolViews, type AugmentedView, type ViewParams } from '@ediy/augment';
-import {
-  byolLoss,
-  createRegionLossInputs,
-  regionLoss,
-  type RegionLossInputs,
-  type RegionLossName,
-} from '@ediy/losses';
+import { weightedSum } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
-import {
-  onlineModules,
-  trainableVariables,
-  type OnlineNetwork,
-  type TargetNetwork,
-} from './networks.js';
+import { EDIY } from './ediy-method.js';
+import type { Method } from './method.js';
+import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import { variables, type MethodNetworks } from './state.js';
 
 /**
  * The phases a training step is timed in. {@link microStep} times the first seven;
@@ -61,17 +53,6 @@ export interface MicroStepResult {
   timings: PhaseTimings;
 }
 
-/** Names of a config's loss terms, in order: `byol` (when weighted) then each region loss. */
-export function termNames(config: ExperimentConfig): string[] {
-  const names: string[] = config.method.byolWeight > 0 ? ['byol'] : [];
-  for (const term of config.method.regionLosses) {
-    let name = term.loss;
-    for (let k = 2; names.includes(name); k++) name = `${term.loss}#${k}`;
-    names.push(name);
-  }
-  return names;
-}
-
 /** Adds `ms` to `timings[phase]`. */
 export function addTiming(timings: PhaseTimings, phase: StepPhase, ms: number): void {
   timings[phase] = (timings[phase] ?? 0) + ms;
@@ -86,17 +67,6 @@ function first(out: tf.Tensor[]): tf.Tensor {
   const t = out[0];
   if (!t) throw new Error('a model returned no output');
   return t;
-}
-
-/** Runs a backbone returning `[map, pooled]`. */
-function backboneForward(
-  model: LayersModel,
-  x: tf.Tensor,
-  training: boolean,
-): [tf.Tensor4D, tf.Tensor2D] {
-  const [map, pooled] = applyModel(model, x, training);
-  if (!map || !pooled) throw new Error(`backbone ${model.name} must return [map, pooled]`);
-  return [map as tf.Tensor4D, pooled as tf.Tensor2D];
 }
 
 /**
@@ -120,19 +90,22 @@ function teacherMaps(
 }
 
 /**
- * Computes one micro-batch's gradients.
+ * Computes one micro-batch's gradients: the two views, the teacher's maps and the
+ * method's target outputs (both without gradient), then the method's terms, their
+ * weighted sum (`@ediy/losses`' `weightedSum`) and its gradients with respect to the
+ * trainable variables of {@link variables}.
  * @param images - the source batch [B,H,W,3] in [0,1] (not disposed).
  * @param rng - this micro-step's random stream (augmentation and random matchers).
  */
-export function microStep(
+export function microStep<Online = OnlineNetwork, Target = TargetNetwork>(
   config: ExperimentConfig,
-  nets: { online: OnlineNetwork; target: TargetNetwork; teacher?: LayersModel },
+  nets: MethodNetworks<Online, Target>,
   images: tf.Tensor4D,
   rng: Rng,
   views: readonly [ViewParams, ViewParams],
 ): MicroStepResult {
+  const method = (nets.method ?? EDIY) as Method<Online, Target>;
   const { online, target, teacher } = nets;
-  const names = termNames(config);
   const timings: PhaseTimings = {};
   let t = performance.now();
   const lap = (phase: StepPhase): void => {
@@ -143,91 +116,42 @@ export function microStep(
 
   const augmented = byolViews(images, rng.fork('augment'), views);
   const [v1, v2] = augmented;
-  const x1 = v1.images;
-  const x2 = v2.images;
   lap('augment');
-
   // The teacher and the target record no gradient: computed outside the tape.
-  const maps = teacher ? teacherMaps(teacher, x1, x2) : undefined;
+  const maps = teacher ? teacherMaps(teacher, v1.images, v2.images) : undefined;
   lap('teacher');
-  const fixed = tf.tidy(() => {
-    // The target's BatchNorm uses batch statistics (training mode), so each view is its own batch.
-    const [tm1, tg1] = backboneForward(target.backbone, x1, true);
-    const [tm2, tg2] = backboneForward(target.backbone, x2, true);
-    return {
-      globals: [
-        first(applyModel(target.projector, tg1, true)),
-        first(applyModel(target.projector, tg2, true)),
-      ] as [tf.Tensor2D, tf.Tensor2D],
-      locals: [
-        first(applyModel(target.localProjector, tm1, true)),
-        first(applyModel(target.localProjector, tm2, true)),
-      ] as [tf.Tensor4D, tf.Tensor4D],
-    };
-  });
+  const targets = method.targets(config, target, v1.images, v2.images);
   lap('target');
 
   const matchRng = rng.fork('matchers');
   let matcherMs = 0;
-
+  const timeMatchers = <T>(f: () => T): T => {
+    const start = performance.now();
+    try {
+      return f();
+    } finally {
+      matcherMs += performance.now() - start;
+    }
+  };
+  const weights = method.weights(config);
   const kept: tf.Scalar[] = [];
-  const variables = trainableVariables(onlineModules(online));
-
+  let names: string[] = [];
   let forwardEnd = 0;
   const { value, grads } = tf.variableGrads(() => {
-    const [m1, g1] = backboneForward(online.backbone, x1, true);
-    const [m2, g2] = backboneForward(online.backbone, x2, true);
-    const z1 = first(applyModel(online.projector, g1, true)) as tf.Tensor2D;
-    const z2 = first(applyModel(online.projector, g2, true)) as tf.Tensor2D;
-    const p1 = first(applyModel(online.predictor, z1, true)) as tf.Tensor2D;
-    const p2 = first(applyModel(online.predictor, z2, true)) as tf.Tensor2D;
-    const weighted: tf.Scalar[] = [];
-    if (config.method.byolWeight > 0) {
-      const term = byolLoss([p1, p2], fixed.globals);
-      kept.push(tf.keep(term));
-      weighted.push(tf.mul(term, config.method.byolWeight));
-    }
-    if (config.method.regionLosses.length > 0) {
-      const l1 = first(applyModel(online.localProjector, m1, true)) as tf.Tensor4D;
-      const l2 = first(applyModel(online.localProjector, m2, true)) as tf.Tensor4D;
-      const lp = online.localPredictor;
-      const q1 = lp ? (first(applyModel(lp, l1, true)) as tf.Tensor4D) : l1;
-      const q2 = lp ? (first(applyModel(lp, l2, true)) as tf.Tensor4D) : l2;
-      const base = createRegionLossInputs({
-        local: [l1, l2],
-        localPred: [q1, q2],
-        targetLocal: fixed.locals,
-        onlineGlobal: [z1, z2],
-        targetGlobal: fixed.globals,
-        // Without a teacher, matchers that only read the grid (random, geometric) see the target's local maps.
-        teacher: maps ?? fixed.locals,
-        boxes: [v1.boxes, v2.boxes],
-        flipped: [v1.flipped, v2.flipped],
-        rng: matchRng,
-      });
-      const inputs: RegionLossInputs = {
-        ...base,
-        match: (matcher, kind, view) => {
-          const start = performance.now();
-          try {
-            return base.match(matcher, kind, view);
-          } finally {
-            matcherMs += performance.now() - start;
-          }
-        },
-      };
-      for (const term of config.method.regionLosses) {
-        // Loss and matcher names are checked at run time by the registries, which list the known ones.
-        const options = { matcher: term.matcher, ...term.options } as never;
-        const value = regionLoss(term.loss as RegionLossName, inputs, options);
-        kept.push(tf.keep(value));
-        weighted.push(tf.mul(value, term.weight));
-      }
-    }
-    const total = tf.addN(weighted) as tf.Scalar;
+    const terms = method.terms(config, {
+      online,
+      views: augmented,
+      targets,
+      ...(maps ? { teacher: maps } : {}),
+      rng: matchRng,
+      timeMatchers,
+    });
+    names = Object.keys(terms);
+    for (const term of Object.values(terms)) kept.push(tf.keep(term));
+    const total = weightedSum(terms, weights);
     forwardEnd = performance.now();
     return total;
-  }, variables);
+  }, [...variables(nets).trainable]);
   addTiming(timings, 'online-forward', forwardEnd - t - matcherMs);
   if (matcherMs > 0) addTiming(timings, 'matchers', matcherMs);
   addTiming(timings, 'online-backward', performance.now() - forwardEnd);
@@ -242,7 +166,7 @@ export function microStep(
     terms[name] = values[i + 1] as number;
   });
   disposeViews(augmented);
-  tf.dispose([fixed.globals, fixed.locals, maps ?? []]);
+  tf.dispose([Object.values(targets), maps ?? []]);
   lap('readback');
   return { grads, loss: values[0] as number, terms, timings };
 }

@@ -4,21 +4,16 @@
  * {@link pretrain} runs it in its loop; tests run it on networks they hold.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Rng } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import { emaUpdate, type LARS } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
 import { assertFinite } from './finite.js';
-import {
-  emaPairs,
-  namedModels,
-  trainableVariables,
-  type OnlineNetwork,
-  type TargetNetwork,
-} from './networks.js';
-import { addTiming, termNames, type PhaseTimings } from './step.js';
-import { dataParallelStep, type ReplicaPool } from './replica.js';
+import { EDIY } from './ediy-method.js';
+import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import { addTiming, type PhaseTimings } from './step.js';
+import { oneThread, twoThreads, type GradientStrategy, type ReplicaPool } from './replica.js';
+import { variables, type MethodNetworks, type StateVariables, type TrainState } from './state.js';
 
 /** Raised when a loss term is NaN or infinite; the last good checkpoint is left intact. */
 export class NonFiniteLossError extends Error {
@@ -39,15 +34,8 @@ export class NonFiniteLossError extends Error {
   }
 }
 
-/** The networks a step reads and updates. */
-export interface StepNetworks {
-  /** Updated by LARS. */
-  online: OnlineNetwork;
-  /** Moved towards the online network by the EMA. */
-  target: TargetNetwork;
-  /** Frozen: read only. */
-  teacher?: LayersModel;
-}
+/** The networks a step reads and updates (E-DIY's unless `method` says otherwise). */
+export type StepNetworks = MethodNetworks<OnlineNetwork, TargetNetwork>;
 
 /** What {@link trainStep} works with, the same from step to step. */
 export interface TrainStepContext {
@@ -59,8 +47,10 @@ export interface TrainStepContext {
   optimizer: LARS;
   /** The two views' augmentation parameters. */
   views: readonly [ViewParams, ViewParams];
-  /** The worker of a two-thread run. */
+  /** The worker of a two-thread run (the same as `gradients: twoThreads(pool)`). */
   pool?: ReplicaPool;
+  /** How a micro-batch's gradients are computed (default {@link oneThread}, or `twoThreads(pool)`). */
+  gradients?: GradientStrategy;
 }
 
 /** A micro-batch handed to {@link trainStep}; the step calls `dispose` once it is used. */
@@ -96,12 +86,19 @@ export interface TrainStepResult {
 }
 
 /**
- * Readable names of the online and target networks' weights, keyed by variable name:
+ * Readable names of a state's weights, keyed by variable name:
  * `online.backbone conv1/kernel` (the checkpoint's model key and the weight's name).
  */
-export function weightLabels(online: OnlineNetwork, target: TargetNetwork): Map<string, string> {
+export function weightLabels(vars: StateVariables): Map<string, string>;
+/** The same for E-DIY's networks. */
+export function weightLabels(online: OnlineNetwork, target: TargetNetwork): Map<string, string>;
+export function weightLabels(
+  a: StateVariables | OnlineNetwork,
+  target?: TargetNetwork,
+): Map<string, string> {
+  const vars = target ? variables({ online: a as OnlineNetwork, target }) : (a as StateVariables);
   const labels = new Map<string, string>();
-  for (const [key, model] of Object.entries(namedModels(online, target))) {
+  for (const { key, model } of vars.models) {
     for (const w of model.weights) labels.set(w.name, `${key} ${w.originalName}`);
   }
   return labels;
@@ -121,14 +118,15 @@ export async function trainStep(
   input: TrainStepInput,
 ): Promise<TrainStepResult> {
   const { config, nets, optimizer, views, pool } = context;
-  const { online, target } = nets;
+  const gradients = context.gradients ?? (pool ? twoThreads(pool) : oneThread);
+  const vars = variables(nets);
   const step = input.step + 1;
-  const names = termNames(config);
+  const names = Object.keys(nets.method?.weights(config) ?? EDIY.weights(config));
   let summed: tf.NamedTensorMap | undefined;
   const termSums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   let lossSum = 0;
   const phases: PhaseTimings = {};
-  const replicas = pool ? 2 : 1;
+  const replicas = gradients.replicas;
   const release = (): void => tf.dispose(Object.values(summed ?? {}));
   try {
     for (let m = 0; m < config.scale.accumulate; m++) {
@@ -136,13 +134,12 @@ export async function trainStep(
       let results;
       try {
         assertFinite(step, [[`input images of micro-batch ${m}`, batch.images]]);
-        results = await dataParallelStep(
+        results = await gradients.compute(
           config,
           nets,
           batch.images,
           (k) => input.rng.fork(`micro-${m * replicas + k}`),
           views,
-          pool,
           input.step,
         );
       } finally {
@@ -177,7 +174,7 @@ export async function trainStep(
     }
   }
   const grads = summed as tf.NamedTensorMap;
-  const labels = weightLabels(online, target);
+  const labels = weightLabels(vars);
   let t = performance.now();
   try {
     assertFinite(
@@ -201,17 +198,70 @@ export async function trainStep(
   if (mean !== grads) tf.dispose(Object.values(mean));
   addTiming(phases, 'optimizer', performance.now() - t);
   t = performance.now();
-  for (const [from, to] of emaPairs(online, target)) {
-    emaUpdate(trainableVariables([to]), trainableVariables([from]), input.tau);
-  }
+  emaUpdate(
+    vars.ema.map(([, to]) => to),
+    vars.ema.map(([from]) => from),
+    input.tau,
+  );
   addTiming(phases, 'ema', performance.now() - t);
   assertFinite(
     step,
-    Object.values(namedModels(online, target)).flatMap((model) =>
+    vars.models.flatMap(({ model }) =>
       model.weights.map(
         (w) => [`weight ${labels.get(w.name) ?? w.name} after the update`, w.read()] as const,
       ),
     ),
   );
   return { loss, terms, phases };
+}
+
+/** What {@link update} needs besides the state, the same from step to step. */
+export interface UpdateContext {
+  /** The run's config (method, scale, optimiser). */
+  config: ExperimentConfig;
+  /** The two views' augmentation parameters. */
+  views: readonly [ViewParams, ViewParams];
+  /** How a micro-batch's gradients are computed (default {@link oneThread}). */
+  gradients?: GradientStrategy;
+}
+
+/** One step's schedule values and micro-batches, for {@link update}. */
+export interface UpdateInput {
+  /** The learning rate of this step. */
+  lr: number;
+  /** The EMA momentum of this step (BYOL: tau(k) for k = `state.step`). */
+  tau: number;
+  /** Micro-batch m of the step (called `accumulate` times, m = 0, 1, ...). */
+  batch: (m: number) => StepBatch;
+}
+
+/**
+ * One optimiser step of a {@link TrainState}, without I/O: {@link trainStep} (accumulate,
+ * LARS, EMA, finiteness checks) on its networks and optimiser with the stream
+ * `state.rng.fork('step-' + state.step)`, then `state.step + 1`. The data position is the
+ * caller's (it knows the loader). On an error the step is not counted.
+ */
+export async function update(
+  state: TrainState,
+  context: UpdateContext,
+  input: UpdateInput,
+): Promise<TrainStepResult> {
+  const result = await trainStep(
+    {
+      config: context.config,
+      nets: state,
+      optimizer: state.optimizer,
+      views: context.views,
+      ...(context.gradients ? { gradients: context.gradients } : {}),
+    },
+    {
+      step: state.step,
+      lr: input.lr,
+      tau: input.tau,
+      rng: state.rng.fork(`step-${state.step}`),
+      batch: input.batch,
+    },
+  );
+  state.step += 1;
+  return result;
 }

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
+import { didYouMean } from './suggest.js';
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -90,8 +91,11 @@ function describeParseError(spec: CommandSpec, err: Error & { code?: string }): 
   const known = [...flags, '--help'].join(', ');
   // node's messages name the flag (e.g. "Unknown option '--foo'"); keep them, add what was expected.
   switch (err.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `ediy ${spec.name}: ${firstSentence(err.message)}; the flags of ${spec.name} are: ${known}`;
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const given = /'(-[^']*)'/.exec(err.message)?.[1] ?? '';
+      const hint = given.startsWith('--') ? didYouMean(given, [...flags, '--help']) : '';
+      return `ediy ${spec.name}: ${firstSentence(err.message)}${hint}; the flags of ${spec.name} are: ${known}`;
+    }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       return `ediy ${spec.name}: ${firstSentence(err.message)}`;
     default:

@@ -23,3 +23,6 @@ export const EXIT_USAGE = 2;
 
 /** Exit code of a failure (bad file, training error, ...). */
 export const EXIT_FAILURE = 1;
+
+/** Exit code of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it); a rerun resumes it. */
+export const EXIT_INTERRUPTED = 130;

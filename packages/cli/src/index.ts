@@ -1,7 +1,7 @@
 /**
  * `@ediy/cli`: the `ediy` command (pretrain, eval, reproduce, import-weights, export,
  * saliency) and its programmatic API: {@link main} and {@link reproduce}, the results
- * tables and a small PNG plotter.
+ * tables and their plots (Vega-Lite specs, drawn to SVG and PNG).
  * @packageDocumentation
  */
 export { main, mainHelp, COMMANDS, type Command } from './main.js';
@@ -63,14 +63,27 @@ export { openHeldOut, openParts, HELD_OUT_SEED_OFFSET } from './held-out.js';
 export * from './evaluate.js';
 export * from './results.js';
 export { readStepLog, meanLossCurve } from './run-log.js';
-export { Raster, PALETTE, seriesColour, type Rgb } from './plot/raster.js';
 export {
-  lineChart,
-  barChart,
-  niceTicks,
-  formatNumber,
-  type LineSeries,
-  type LineChartOptions,
-  type Bar,
-  type BarChartOptions,
-} from './plot/charts.js';
+  writePlots,
+  metricPoints,
+  lossPoints,
+  portableResults,
+  rowsFromRuns,
+  buildReport,
+  TOTAL_TERM,
+  type BuildReportOptions,
+  type BuiltReport,
+  type PlotInput,
+  type StepRecordLike,
+} from './report.js';
+export {
+  metricDotPlotSpec,
+  lossCurvesSpec,
+  PLOT_COLOURS,
+  type MetricPoint,
+  type MetricDotPlotOptions,
+  type LossPoint,
+  type LossCurvesOptions,
+} from './plot/specs.js';
+export { renderSvg, savePlot, type SavedPlot } from './plot/render.js';
+export { closestMatch, didYouMean } from './suggest.js';

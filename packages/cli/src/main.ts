@@ -6,11 +6,15 @@ import { commandHelp, parseCommandArgs, type CommandSpec, type ParsedArgs } from
 import { EVAL_SPEC, evalCommand } from './commands/eval.js';
 import { EXPORT_SPEC, exportCommand } from './commands/export.js';
 import { IMPORT_SPEC, importWeightsCommand } from './commands/import-weights.js';
+import { LIST_SPEC, listCommand } from './commands/list.js';
 import { PRETRAIN_SPEC, pretrainCommand } from './commands/pretrain.js';
+import { REPORT_SPEC, reportCommand } from './commands/report.js';
 import { REPRODUCE_SPEC, reproduceCommand } from './commands/reproduce.js';
 import { SALIENCY_SPEC, saliencyCommand } from './commands/saliency.js';
-import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
+import { PretrainInterruptedError } from '@ediy/trainer';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
 import { println, processIO, type CliIO } from './io.js';
+import { didYouMean } from './suggest.js';
 
 /** A sub-command: its spec and what runs it. */
 export interface Command {
@@ -25,9 +29,11 @@ export const COMMANDS: readonly Command[] = [
   { spec: PRETRAIN_SPEC, run: pretrainCommand },
   { spec: EVAL_SPEC, run: evalCommand },
   { spec: REPRODUCE_SPEC, run: reproduceCommand },
+  { spec: REPORT_SPEC, run: reportCommand },
   { spec: IMPORT_SPEC, run: importWeightsCommand },
   { spec: EXPORT_SPEC, run: exportCommand },
   { spec: SALIENCY_SPEC, run: saliencyCommand },
+  { spec: LIST_SPEC, run: listCommand },
 ];
 
 /** The top-level help text. */
@@ -51,7 +57,8 @@ export function mainHelp(): string {
  * Runs the `ediy` command line `argv` (the words after `ediy`), writing to `io`
  * (default the process's streams).
  * @returns the exit code: 0 on success, 2 for a usage error (unknown command, flag,
- *   row or table; bad flag value; missing argument or path), 1 for any other failure.
+ *   row or table; bad flag value; missing argument or path), 130 for a run stopped by
+ *   Ctrl-C (it resumes when run again), 1 for any other failure.
  */
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const [name, ...rest] = argv;
@@ -68,7 +75,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   try {
     if (!command) {
       throw new UsageError(
-        `unknown command ${JSON.stringify(name)}; expected one of ${COMMANDS.map((c) => c.spec.name).join(', ')}`,
+        `unknown command ${JSON.stringify(name)}${didYouMean(
+          name,
+          COMMANDS.map((c) => c.spec.name),
+        )}; expected one of ${COMMANDS.map((c) => c.spec.name).join(', ')}`,
       );
     }
     const args = parseCommandArgs(command.spec, rest);
@@ -87,6 +97,11 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
           : "Run 'ediy --help' for usage.",
       );
       return EXIT_USAGE;
+    }
+    if (err instanceof PretrainInterruptedError) {
+      // Ctrl-C: said where it stopped and that a rerun resumes; the shell's code for SIGINT.
+      println(io.stderr, `ediy: ${err.message}`);
+      return EXIT_INTERRUPTED;
     }
     const e = err as Error;
     println(io.stderr, `ediy: error: ${e?.message ?? String(err)}`);

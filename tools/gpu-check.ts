@@ -15,13 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   describeAdapter,
-  hasSwiftShader,
   initBackend,
-  probeWebGpuAdapter,
   SWIFTSHADER_ICD,
   type BackendPreference,
   type GpuAdapterReport,
 } from '@ediy/backend';
+import { hasSwiftShader, probeWebGpuAdapter } from '@ediy/backend/node';
 import { resnet } from '@ediy/backbones';
 import { useFastBatchNorm } from '@ediy/trainer';
 

@@ -1,14 +1,31 @@
 /**
  * `@ediy/backend`: the runtime every ediy package stands on. It picks and prepares a
  * TensorFlow.js backend (registering the gradient kernels tfjs-backend-wasm lacks),
- * and provides seeded random streams and shape checks.
+ * and provides seeded random streams and shape checks. This entry imports no Node
+ * built-in and bundles for the browser; probing the machine for Node-only backends
+ * (CUDA libraries, Dawn's WebGPU adapter) is `@ediy/backend/node`.
  * @packageDocumentation
  */
-export * from './init.js';
+export {
+  currentBackend,
+  ensureGradients,
+  initBackend,
+  nativeEngineStatus,
+  tensorflowUsesGpu,
+  type BackendInfo,
+  type BackendName,
+  type BackendPreference,
+  type InitBackendOptions,
+} from './init.js';
 export * from './kernel-names.js';
 export * from './kernels/index.js';
 export * from './random.js';
 export * from './validate.js';
-export * from './webgpu.js';
-export { nativeEngineStatus } from './native.js';
+export {
+  describeAdapter,
+  SWIFTSHADER_ICD,
+  webGpuAdapter,
+  WEBGPU_INSTALL_HINT,
+  type GpuAdapterReport,
+} from './gpu-adapter.js';
 export type { NativeEngineReport } from './native.js';

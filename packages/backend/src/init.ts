@@ -1,13 +1,12 @@
 /**
- * Backend selection: tfjs-node-gpu, then tfjs-node (optional peers), then the portable
- * WebAssembly backend, then the pure-JS cpu backend.
+ * Backend selection: webgpu, tfjs-node-gpu, then tfjs-node (optional peers), then the
+ * portable WebAssembly backend, then the pure-JS cpu backend. Browser-safe: the backends
+ * only Node has are set up by `node-loaders.ts`, imported only when running in Node.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { registerWasmTrainingKernels, useFastTransposedMatMul } from './kernels/index.js';
-import { loadWebGpu, WEBGPU_INSTALL_HINT, type GpuAdapterReport } from './webgpu.js';
-import { disableNative, enableNative } from './native.js';
+import { WEBGPU_INSTALL_HINT, type GpuAdapterReport } from './gpu-adapter.js';
+import type * as NodeLoaders from './node-loaders.js';
 
 /**
  * Makes sure tfjs has its gradient functions. The Node build of tfjs-core registers
@@ -69,59 +68,72 @@ export interface BackendInfo {
   threads?: number;
 }
 
-/** The CUDA 11.2 / cuDNN 8.1 libraries libtensorflow 2.9.1 (tfjs-node-gpu 4.x) dlopens. */
-export const CUDA11_LIBRARIES = [
-  'libcudart.so.11.0',
-  'libcublas.so.11',
-  'libcublasLt.so.11',
-  'libcufft.so.10',
-  'libcurand.so.10',
-  'libcusolver.so.11',
-  'libcusparse.so.11',
-  'libcudnn.so.8',
-] as const;
-
 /**
- * Looks for the CUDA 11 libraries tfjs-node-gpu needs, in LD_LIBRARY_PATH and the
- * dynamic linker cache. tfjs-node-gpu does not fail without them: libtensorflow logs a
- * warning and runs every op on the CPU, so this check is how ediy tells the two apart.
- * @returns the libraries that could not be found (empty when a GPU run is possible).
+ * @internal Imports an optional package by name; `undefined` when it is not installed.
+ * The name is not a literal, so bundlers leave the import alone (in a browser, a backend
+ * package is imported by the page itself, see {@link initBackend}).
  */
-export function missingCudaLibraries(env: NodeJS.ProcessEnv = process.env): string[] {
-  const found = new Set<string>();
-  for (const dir of (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)) {
-    try {
-      for (const f of readdirSync(dir)) found.add(f);
-    } catch {
-      // unreadable directory: nothing found there
-    }
-  }
+export async function tryImport(name: string): Promise<unknown | undefined> {
   try {
-    const cache = execFileSync('ldconfig', ['-p'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    for (const line of cache.split('\n')) {
-      const lib = line.trim().split(' ')[0];
-      if (lib) found.add(lib);
-    }
-  } catch {
-    // no ldconfig: rely on LD_LIBRARY_PATH alone
-  }
-  return CUDA11_LIBRARIES.filter((lib) => !found.has(lib));
-}
-
-/** Whether an NVIDIA device node exists (a driver is loaded). */
-export function hasNvidiaDevice(): boolean {
-  return existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
-}
-
-async function tryImport(name: string): Promise<unknown | undefined> {
-  try {
-    return await import(name);
+    return await import(/* @vite-ignore */ /* webpackIgnore: true */ name);
   } catch {
     return undefined;
   }
+}
+
+/** Whether this runs in Node (not a browser, not a web worker). */
+function inNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+// Computed, so that bundlers do not follow it: node-loaders is Node-only. Run from the
+// TypeScript sources (tests, tsx), the sibling is a .ts file; built, it is a .js file.
+const NODE_LOADERS = `./node-loaders${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`;
+let nodeLoaders: Promise<typeof NodeLoaders> | undefined;
+
+/** The Node-only loaders, or `undefined` outside Node. */
+async function loadNodeLoaders(): Promise<typeof NodeLoaders | undefined> {
+  if (!inNode()) return undefined;
+  nodeLoaders ??= import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_LOADERS) as Promise<
+    typeof NodeLoaders
+  >;
+  return nodeLoaders;
+}
+
+/**
+ * Whether the tfjs backend `name` is registered, importing `pkg` (which registers it) when
+ * it is not yet. In a browser the import by name fails, so there it is the page's own
+ * `import '@tensorflow/tfjs-backend-...'` that makes a backend available.
+ */
+async function backendRegistered(name: string, pkg: string): Promise<boolean> {
+  if (tf.findBackendFactory(name)) return true;
+  return (await tryImport(pkg)) !== undefined && tf.findBackendFactory(name) !== undefined;
+}
+
+/**
+ * Whether the native engine (`@ediy/backend-native`, oneDNN under wasm) can run here, and
+ * if not, why (one line that says how to get it). Outside Node it never can.
+ */
+export async function nativeEngineStatus(): Promise<{ available: boolean; reason?: string }> {
+  const node = await loadNodeLoaders();
+  if (!node) return { available: false, reason: 'the native engine runs in Node only' };
+  return node.nativeEngineStatus();
+}
+
+/** The `webgpu` entry of the loaders in a browser: the page imported tfjs-backend-webgpu. */
+async function initBrowserWebGpu(warnings: string[]): Promise<BackendInfo | undefined> {
+  const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+  if (gpu === undefined || !tf.findBackendFactory('webgpu')) return undefined;
+  if (!(await tf.setBackend('webgpu'))) return undefined;
+  await tf.ready();
+  return {
+    name: 'webgpu',
+    tfjsBackend: 'webgpu',
+    device: 'gpu',
+    package: '@tensorflow/tfjs-backend-webgpu',
+    warnings,
+  };
 }
 
 /**
@@ -133,55 +145,9 @@ export function tensorflowUsesGpu(backend: unknown = tf.backend()): boolean {
   return (backend as { isUsingGpuDevice?: unknown } | null)?.isUsingGpuDevice === true;
 }
 
-async function initTensorflow(
-  warnings: string[],
-  gpuOnly = false,
-): Promise<BackendInfo | undefined> {
-  // tfjs-node-gpu first: it is what a GPU user installs; tfjs-node is the CPU build.
-  if (await tryImport('@tensorflow/tfjs-node-gpu')) {
-    await tf.setBackend('tensorflow');
-    await tf.ready();
-    const gpu = tensorflowUsesGpu();
-    if (!gpu) {
-      // libtensorflow has no GPU device: say the likely cause.
-      const missing = missingCudaLibraries();
-      warnings.push(
-        missing.length > 0
-          ? `@tensorflow/tfjs-node-gpu loaded but runs on the CPU: CUDA 11.2/cuDNN 8.1 libraries not found (${missing.join(', ')}). See docs/gpu.md.`
-          : hasNvidiaDevice()
-            ? '@tensorflow/tfjs-node-gpu loaded but libtensorflow created no GPU device: it runs on the CPU. See docs/gpu.md.'
-            : '@tensorflow/tfjs-node-gpu loaded but runs on the CPU: no NVIDIA device (/dev/nvidia0) found.',
-      );
-      if (gpuOnly) {
-        warnings.push('skipped @tensorflow/tfjs-node-gpu on the CPU');
-        return undefined;
-      }
-    }
-    return {
-      name: 'tensorflow',
-      tfjsBackend: 'tensorflow',
-      device: gpu ? 'gpu' : 'cpu',
-      package: '@tensorflow/tfjs-node-gpu',
-      warnings,
-    };
-  }
-  if (await tryImport('@tensorflow/tfjs-node')) {
-    await tf.setBackend('tensorflow');
-    await tf.ready();
-    return {
-      name: 'tensorflow',
-      tfjsBackend: 'tensorflow',
-      device: 'cpu',
-      package: '@tensorflow/tfjs-node',
-      warnings,
-    };
-  }
-  return undefined;
-}
-
 async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
-  if (!(await tryImport('@tensorflow/tfjs-backend-wasm'))) return undefined;
-  await disableNative();
+  if (!(await backendRegistered('wasm', '@tensorflow/tfjs-backend-wasm'))) return undefined;
+  await (await loadNodeLoaders())?.disableNative();
   registerWasmTrainingKernels();
   useFastTransposedMatMul();
   if (!(await tf.setBackend('wasm'))) return undefined;
@@ -195,25 +161,8 @@ async function initWasm(warnings: string[]): Promise<BackendInfo | undefined> {
   };
 }
 
-async function initNative(
-  warnings: string[],
-  threads: number | undefined,
-): Promise<BackendInfo | undefined> {
-  const wasm = await initWasm(warnings);
-  if (!wasm) return undefined;
-  const engine = await enableNative(warnings, threads);
-  if (!engine) return undefined;
-  return {
-    ...wasm,
-    name: 'native',
-    package: '@ediy/backend-native',
-    engine: engine.summary,
-    threads: engine.threads,
-  };
-}
-
 async function initCpu(warnings: string[]): Promise<BackendInfo | undefined> {
-  if (!(await tryImport('@tensorflow/tfjs-backend-cpu'))) return undefined;
+  if (!(await backendRegistered('cpu', '@tensorflow/tfjs-backend-cpu'))) return undefined;
   if (!(await tf.setBackend('cpu'))) return undefined;
   await tf.ready();
   return {
@@ -226,14 +175,23 @@ async function initCpu(warnings: string[]): Promise<BackendInfo | undefined> {
 }
 
 const INSTALL_HINT: Record<BackendName, string> = {
-  webgpu: WEBGPU_INSTALL_HINT,
+  webgpu: inNode()
+    ? WEBGPU_INSTALL_HINT
+    : "in a browser, import '@tensorflow/tfjs-backend-webgpu' first, on a browser with WebGPU",
   tensorflow:
     'install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (their install downloads libtensorflow; see docs/gpu.md for an offline install)',
   native:
     'install oneDNN (Debian/Ubuntu: apt-get install libdnnl-dev; macOS: brew install onednn), then npm rebuild @ediy/backend-native',
-  wasm: 'install @tensorflow/tfjs-backend-wasm',
-  cpu: 'install @tensorflow/tfjs-backend-cpu',
+  wasm: inNode()
+    ? 'install @tensorflow/tfjs-backend-wasm'
+    : "in a browser, import '@tensorflow/tfjs-backend-wasm' first",
+  cpu: inNode()
+    ? 'install @tensorflow/tfjs-backend-cpu'
+    : "in a browser, import '@tensorflow/tfjs-backend-cpu' first",
 };
+
+/** Why a Node-only backend is not available here. */
+const NODE_ONLY = 'it runs in Node only (this is a browser)';
 
 let current: BackendInfo | undefined;
 
@@ -258,6 +216,11 @@ export function currentBackend(): BackendInfo | undefined {
  * explicit preference that cannot be satisfied throws, naming the backend and how to
  * install it. On wasm it registers the gradient kernels training needs.
  *
+ * In a browser (any runtime without `process.versions.node`) only `webgpu`, `wasm` and
+ * `cpu` exist, and only once the page has imported their tfjs package (e.g.
+ * `import '@tensorflow/tfjs-backend-cpu'`), which registers them; `tensorflow` and `native`
+ * are Node-only, and nothing Node-only is part of a browser bundle of this package.
+ *
  * @example
  * ```ts
  * const info = await initBackend({ prefer: 'wasm' });
@@ -266,10 +229,21 @@ export function currentBackend(): BackendInfo | undefined {
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const prefer = options.prefer ?? 'auto';
+  const node = await loadNodeLoaders();
+  const nodeOnly =
+    (load: (n: typeof NodeLoaders, w: string[]) => Promise<BackendInfo | undefined>) =>
+    async (w: string[]) => {
+      if (node) return load(node, w);
+      if (prefer !== 'auto') throw new Error(NODE_ONLY);
+      return undefined;
+    };
   const loaders: Record<BackendName, (w: string[]) => Promise<BackendInfo | undefined>> = {
-    webgpu: (w) => loadWebGpu(w, prefer === 'auto'),
-    tensorflow: (w) => initTensorflow(w, prefer === 'auto'),
-    native: (w) => initNative(w, options.threads),
+    webgpu: node ? (w) => node.loadWebGpu(w, prefer === 'auto') : initBrowserWebGpu,
+    tensorflow: nodeOnly((n, w) => n.initTensorflow(w, prefer === 'auto')),
+    native: nodeOnly(async (n, w) => {
+      const wasm = await initWasm(w);
+      return wasm && n.addNativeEngine(wasm, w, options.threads);
+    }),
     wasm: initWasm,
     cpu: initCpu,
   };
@@ -311,7 +285,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     if (prefer !== 'auto') {
       throw new Error(`backend '${name}' is not available: ${INSTALL_HINT[name]}`);
     }
-    if (name === 'tensorflow')
+    if (name === 'tensorflow' && node)
       warnings.push('tfjs-node(-gpu) not installed; using a portable backend');
   }
   throw new Error('no tfjs backend could be initialised: install @tensorflow/tfjs-backend-wasm');

@@ -11,57 +11,16 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { BackendInfo } from './init.js';
-
-/** What the WebGPU adapter says about itself (`GPUAdapterInfo`). */
-export interface GpuAdapterReport {
-  /** The vendor, e.g. `nvidia`, `amd`, `intel`, `apple`, `google` (SwiftShader). */
-  vendor: string;
-  /** The GPU family, e.g. `ampere`, `rdna-3`, `swiftshader`. */
-  architecture: string;
-  /** The device identifier, often empty. */
-  device: string;
-  /** The driver's description, e.g. `SwiftShader driver 5.0.0`. */
-  description: string;
-  /** Whether this is a software (CPU) fallback adapter rather than a real GPU. */
-  isFallbackAdapter: boolean;
-}
-
-/** Where Debian's `chromium` package installs the SwiftShader Vulkan driver's manifest. */
-export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-/** The npm packages the `webgpu` backend needs, and how to get a software adapter. */
-export const WEBGPU_INSTALL_HINT =
-  'install webgpu and @tensorflow/tfjs-backend-webgpu (npm i webgpu @tensorflow/tfjs-backend-webgpu@4.22.0); without a GPU driver, a software adapter comes from apt-get install chromium libvulkan1 and VK_ICD_FILENAMES=' +
-  SWIFTSHADER_ICD +
-  ' (see docs/gpu.md)';
-
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render/i;
-
-interface AdapterLike {
-  info?: Record<string, unknown>;
-  isFallbackAdapter?: boolean;
-}
-
-/** Reads a `GPUAdapter` into a plain report; a SwiftShader/llvmpipe adapter counts as fallback. */
-function reportOf(adapter: AdapterLike): GpuAdapterReport {
-  const info = adapter.info ?? {};
-  const str = (key: string) => (typeof info[key] === 'string' ? info[key] : '');
-  const report = {
-    vendor: str('vendor'),
-    architecture: str('architecture'),
-    device: str('device'),
-    description: str('description'),
-  };
-  const flagged = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true;
-  const software = SOFTWARE.test(`${report.architecture} ${report.description} ${report.device}`);
-  return { ...report, isFallbackAdapter: flagged || software };
-}
-
-/** One line naming an adapter: `google swiftshader (SwiftShader driver 5.0.0), fallback`. */
-export function describeAdapter(a: GpuAdapterReport): string {
-  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
-  return `${name}${a.description ? ` (${a.description})` : ''}${a.isFallbackAdapter ? ', software fallback' : ''}`;
-}
+import {
+  describeAdapter,
+  reportOf,
+  setWebGpuAdapter,
+  webGpuAdapter,
+  WEBGPU_INSTALL_HINT,
+  SWIFTSHADER_ICD,
+  type AdapterLike,
+  type GpuAdapterReport,
+} from './gpu-adapter.js';
 
 function resolveFrom(name: string): string | undefined {
   try {
@@ -150,16 +109,6 @@ export interface InitWebGpuOptions {
   allowFallback: boolean;
 }
 
-let current: GpuAdapterReport | undefined;
-
-/**
- * The adapter the `webgpu` backend runs on, once {@link initWebGpu} set it up.
- * @returns `undefined` before that.
- */
-export function webGpuAdapter(): GpuAdapterReport | undefined {
-  return current;
-}
-
 function info(adapter: GpuAdapterReport, warnings: string[]): BackendInfo {
   if (adapter.isFallbackAdapter) {
     warnings.push(
@@ -192,6 +141,7 @@ export async function initWebGpu(
   options: InitWebGpuOptions,
 ): Promise<BackendInfo | undefined> {
   if (!webGpuPackagesInstalled()) return undefined;
+  const current = webGpuAdapter();
   if (current && tf.findBackend('webgpu')) {
     if (current.isFallbackAdapter && !options.allowFallback) {
       warnings.push(`skipped the software WebGPU adapter (${describeAdapter(current)})`);
@@ -230,7 +180,7 @@ export async function initWebGpu(
   }
   await tf.ready();
   explainReadSync(tf.backend());
-  current = report;
+  setWebGpuAdapter(report);
   return info(report, warnings);
 }
 
@@ -277,7 +227,7 @@ export async function loadWebGpu(
 ): Promise<BackendInfo | undefined> {
   if (!auto) return initWebGpu(warnings, { allowFallback: true });
   if (!webGpuPackagesInstalled()) return undefined;
-  if (!current) {
+  if (!webGpuAdapter()) {
     const probe = await probeWebGpuAdapter();
     if (!probe.adapter) {
       warnings.push(`webgpu: ${probe.reason ?? 'no adapter'}`);

@@ -1,13 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
-import {
-  CUDA11_LIBRARIES,
-  initBackend,
-  missingCudaLibraries,
-  nativeEngineStatus,
-  tensorflowUsesGpu,
-} from '@ediy/backend';
+import { initBackend, nativeEngineStatus, tensorflowUsesGpu } from '@ediy/backend';
+import { CUDA11_LIBRARIES, missingCudaLibraries } from '@ediy/backend/node';
 
 const installed = (name: string): boolean => {
   try {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hasSwiftShader, probeWebGpuAdapter, SWIFTSHADER_ICD } from '@ediy/backend';
+import { SWIFTSHADER_ICD } from '@ediy/backend';
+import { hasSwiftShader, probeWebGpuAdapter } from '@ediy/backend/node';
 import type { GpuAdapterReport } from '@ediy/backend';
 
 /**

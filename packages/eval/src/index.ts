@@ -9,7 +9,6 @@ export * from './batches.js';
 export * from './dense-probe.js';
 export * from './extract.js';
 export * from './extractor.js';
-export * from './font.js';
 export * from './grid.js';
 export * from './host.js';
 export * from './intervals.js';

@@ -1,7 +1,9 @@
 /**
  * `@ediy/backbones`: ResNet-18/34/50 backbones returning the layer4 region map, with
- * torchvision weight import and export (safetensors), filesystem model saving, and
- * `exportBackbone` for carrying a trained backbone to PyTorch and Detectron2.
+ * torchvision weight import and export (safetensors read from and written to bytes). This
+ * entry imports no Node built-in, so it runs in a browser bundle as well as in Node; the
+ * filesystem part (saving and loading model directories, `exportBackbone` for carrying a
+ * trained backbone to PyTorch and Detectron2) is `@ediy/backbones/node`.
  * @packageDocumentation
  */
 export * from './config.js';
@@ -12,6 +14,4 @@ export * from './safetensors.js';
 export * from './layout.js';
 export * from './torchvision-names.js';
 export * from './torchvision-weights.js';
-export * from './fs-io.js';
-export * from './export.js';
 export * from './torchvision-infer.js';

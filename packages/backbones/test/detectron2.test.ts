@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import {
   bfloat16ToFloat,
-  exportBackbone,
   floatToBfloat16,
   importTorchvisionWeights,
   resnet,
   torchvisionStateKeys,
   writeSafetensors,
 } from '@ediy/backbones';
+import { exportBackbone } from '@ediy/backbones/node';
 import type { ResNetConfig, StateDict } from '@ediy/backbones';
 import { pythonMissing, randomState, toolPath, TORCH_PYTHON } from './export-helpers.js';
 import { fixtureBytes } from './helpers.js';

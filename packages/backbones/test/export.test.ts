@@ -13,17 +13,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import {
-  exportBackbone,
   exportTorchvisionWeights,
   importTorchvisionWeights,
   inferTorchvisionConfig,
-  loadModelFromDir,
   readSafetensors,
   readSafetensorsMetadata,
   resnet,
   torchvisionStateKeys,
   writeSafetensors,
 } from '@ediy/backbones';
+import { exportBackbone, loadModelFromDir } from '@ediy/backbones/node';
 import type { ResNetConfig, StateDict } from '@ediy/backbones';
 import { randomState } from './export-helpers.js';
 import { fixtureState } from './helpers.js';

@@ -14,14 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import {
-  exportTorchvisionWeights,
-  loadModelFromDir,
-  registerFileRouter,
-  resnet,
-  saveModelToDir,
-  writeSafetensors,
-} from '@ediy/backbones';
+import { exportTorchvisionWeights, resnet, writeSafetensors } from '@ediy/backbones';
+import { loadModelFromDir, registerFileRouter, saveModelToDir } from '@ediy/backbones/node';
 import type { ResNetConfig } from '@ediy/backbones';
 
 let root: string;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { exportBackbone, importTorchvisionWeights, readSafetensors, resnet } from '@ediy/backbones';
+import { importTorchvisionWeights, readSafetensors, resnet } from '@ediy/backbones';
+import { exportBackbone } from '@ediy/backbones/node';
 import type { ResNetConfig, StateDict } from '@ediy/backbones';
 import {
   ioFile,

@@ -9,10 +9,10 @@ import {
   exportTorchvisionWeights,
   importTorchvisionWeights,
   readSafetensors,
-  registerFileRouter,
   resnet,
   writeSafetensors,
 } from '@ediy/backbones';
+import { registerFileRouter } from '@ediy/backbones/node';
 import { loadRunBackbone, main, METRICS, readRunEval } from '@ediy/cli';
 import { captureIO, tempDir } from './helpers.js';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';

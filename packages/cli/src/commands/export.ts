@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { exportBackbone } from '@ediy/backbones';
+import { exportBackbone } from '@ediy/backbones/node';
 import type { CommandSpec, ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';

@@ -10,9 +10,9 @@ import {
   inferTorchvisionConfig,
   readSafetensors,
   resnet,
-  saveModelToDir,
   type ResNetConfig,
 } from '@ediy/backbones';
+import { saveModelToDir } from '@ediy/backbones/node';
 import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';

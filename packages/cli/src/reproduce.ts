@@ -1,16 +1,17 @@
 /**
  * `ediy reproduce <table>`: trains Table 1's BYOL row once as the teacher, then every
  * row of the table with that teacher for each seed, evaluates each run, and writes
- * `results.json`, `results.md`, loss curves, a bar chart per metric and a Fig. 1-style
- * saliency grid. Table 1's BYOL row at the first seed is the teacher run itself, so it
- * is trained once. A rerun skips the runs whose evaluation exists and resumes an
- * interrupted one from its checkpoints.
+ * `results.json`, `results.md`, the loss curves of every term, a dot plot of every
+ * metric and a Fig. 1-style saliency grid. Table 1's BYOL row at the first seed is the
+ * teacher run itself, so it is trained once. A rerun skips the runs whose evaluation
+ * exists and resumes an interrupted one from its checkpoints.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { TABLES } from '@ediy/examples';
-import { fromLayersModel, saliencyGrid, saliencyMaps, type HostArray } from '@ediy/eval';
+import { fromLayersModel, saliencyMaps, type HostArray } from '@ediy/eval';
+import { saliencyGrid } from '@ediy/eval/node';
 import {
   formatDuration,
   pretrain,
@@ -22,7 +23,7 @@ import {
   type WorkersOption,
 } from '@ediy/trainer';
 import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
-import { barChart, lineChart } from './plot/charts.js';
+import { portableResults, writePlots } from './report.js';
 import {
   METRICS,
   resultsMarkdown,
@@ -32,7 +33,7 @@ import {
   type RowResult,
   type RunResult,
 } from './results.js';
-import { meanLossCurve, readStepLog } from './run-log.js';
+import { readStepLog } from './run-log.js';
 import {
   planJobs,
   shardJobs,
@@ -422,35 +423,7 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
 
   const files: string[] = [];
   const plotDir = join(out, 'plots');
-  const plots: string[] = [];
-  const savePlot = (name: string, draw: () => { save(path: string): void }): void => {
-    const path = join(plotDir, name);
-    draw().save(path);
-    plots.push(path);
-  };
-  savePlot('loss-curves.png', () =>
-    lineChart({
-      title: `${options.table.toUpperCase()} TRAINING LOSS (${preset.toUpperCase()}, MEAN OVER ${seeds.length} SEED${seeds.length > 1 ? 'S' : ''})`,
-      xLabel: 'step',
-      yLabel: 'loss (eq. 3)',
-      series: results.map((r) => ({
-        label: r.id,
-        ...meanLossCurve(r.runs.map((run) => readStepLog(join(run.runDir, 'log.jsonl')))),
-      })),
-    }),
-  );
-  for (const metric of METRICS) {
-    savePlot(`${metric.key}.png`, () =>
-      barChart({
-        title: `${metric.label.toUpperCase()} (${metric.higherIsBetter ? 'HIGHER' : 'LOWER'} IS BETTER), ${preset.toUpperCase()}`,
-        bars: results.map((r) => ({
-          label: r.id,
-          value: r.summary[metric.key].mean,
-          spread: r.summary[metric.key].std,
-        })),
-      }),
-    );
-  }
+  const plots = await writePlots({ table: options.table, preset, seeds, rows: results }, plotDir);
   const pair = saliencyPair(results, plan.teacher?.runDir);
   if (pair) {
     const path = join(plotDir, 'saliency-grid.png');
@@ -470,12 +443,12 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
     createdAt: new Date().toISOString(),
   };
   const jsonPath = join(out, 'results.json');
-  writeJson(jsonPath, summary);
+  writeJson(jsonPath, portableResults(summary, out));
   const mdPath = join(out, 'results.md');
   writeFileSync(
     mdPath,
     resultsMarkdown(
-      summary,
+      portableResults(summary, out),
       plots.map((p) => relative(out, p)),
     ),
   );
@@ -486,16 +459,16 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
 
 /** A labelled run for {@link drawSaliencyGrid}. */
 export interface SaliencyRun {
-  /** Row label drawn left of the row. */
+  /** Column header of the run's heat maps. */
   label: string;
   /** Run directory. */
   runDir: string;
 }
 
 /**
- * Draws a saliency grid (one row per run, one column per held-out image) of Grad-CAM
- * maps of each run's online backbone, and writes it as a PNG. Held-out images come
- * from `data` (default the first run's data config, `test` split).
+ * Draws a saliency grid (one row per held-out image: the image, then one column of
+ * Grad-CAM maps per run's online backbone, and a colour bar) and writes it as a PNG.
+ * Held-out images come from `data` (default the first run's data config, `test` split).
  */
 export async function drawSaliencyGrid(
   runs: readonly SaliencyRun[],
@@ -504,17 +477,21 @@ export async function drawSaliencyGrid(
   count: number,
 ): Promise<{ width: number; height: number }> {
   if (runs.length === 0) throw new Error('a saliency grid needs at least one run');
-  const gridRows: Array<{ label: string; images: HostArray; heatmaps: HostArray }> = [];
+  const columns: Array<{ label: string; heatmaps: HostArray }> = [];
   let heldOut: Awaited<ReturnType<typeof heldOutData>> | undefined;
   for (const run of runs) {
     const { model, config } = loadRunBackbone(run.runDir);
     try {
       heldOut ??= await heldOutData(data ?? config.scale.data, count);
       const heatmaps = saliencyMaps(fromLayersModel(model), heldOut.images, { method: 'gradcam' });
-      gridRows.push({ label: run.label, images: heldOut.raw, heatmaps });
+      columns.push({ label: run.label, heatmaps });
     } finally {
       model.dispose();
     }
   }
-  return saliencyGrid(gridRows, path);
+  if (!heldOut) throw new Error('a saliency grid needs held-out images');
+  return saliencyGrid(heldOut.raw, columns, path, {
+    title: 'Grad-CAM saliency on held-out images',
+    colourBarLabel: 'saliency (Grad-CAM, per image)',
+  });
 }

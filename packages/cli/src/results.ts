@@ -42,8 +42,8 @@ export const METRICS: readonly MetricInfo[] = [
 export interface Summary {
   /** Mean of the finite values (NaN when there are none). */
   mean: number;
-  /** Sample standard deviation (n - 1 in the denominator); 0 for a single value. */
-  std: number;
+  /** Sample standard deviation (n - 1 in the denominator); null for fewer than two values. */
+  std: number | null;
   /** Number of finite values. */
   n: number;
 }
@@ -104,9 +104,9 @@ export interface ReproduceResults {
 export function summarize(values: readonly number[]): Summary {
   const v = values.filter((x) => Number.isFinite(x));
   const n = v.length;
-  if (n === 0) return { mean: NaN, std: NaN, n: 0 };
+  if (n === 0) return { mean: NaN, std: null, n: 0 };
   const mean = v.reduce((a, b) => a + b, 0) / n;
-  const std = n < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+  const std = n < 2 ? null : Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
   return { mean, std, n };
 }
 
@@ -117,10 +117,23 @@ export function summarizeRuns(runs: readonly RunResult[]): Record<keyof EvalMetr
   return out;
 }
 
-/** `0.512 ± 0.013` (or `0.512` for one seed, `n/a` for none). */
+/**
+ * `0.512 ± 0.013` (mean ± sample standard deviation), followed by the 95% interval
+ * `[0.498, 0.526]` when the summary carries one (`ci95`); `0.512` for one seed without
+ * an interval, `n/a` for none.
+ */
 export function formatSummary(s: Summary, digits = 3): string {
   if (s.n === 0 || !Number.isFinite(s.mean)) return 'n/a';
-  return s.n < 2 ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
+  const std = s.std;
+  const head =
+    std === null || !Number.isFinite(std) || s.n < 2
+      ? s.mean.toFixed(digits)
+      : `${s.mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
+  const ci = (s as Summary & { ci95?: unknown }).ci95;
+  if (!Array.isArray(ci) || ci.length !== 2) return head;
+  const [lo, hi] = ci as [unknown, unknown];
+  if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo + hi)) return head;
+  return `${head} [${lo.toFixed(digits)}, ${hi.toFixed(digits)}]`;
 }
 
 /** The paper's number columns shown: APbb and APmk when the rows have them. */
@@ -135,15 +148,63 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/** The 95% interval a summary carries (`ci95: [low, high]`), when it is finite. */
+export function intervalOf(summary: Summary): readonly [number, number] | undefined {
+  const ci = (summary as Summary & { ci95?: unknown }).ci95;
+  if (!Array.isArray(ci) || ci.length !== 2) return undefined;
+  const [low, high] = ci as [unknown, unknown];
+  return typeof low === 'number' && typeof high === 'number' && Number.isFinite(low + high)
+    ? [low, high]
+    : undefined;
+}
+
+/** Whether a row is the untrained (randomly initialised) backbone, a table's reference. */
+export function isUntrainedRow(row: Pick<RowResult, 'id'> & { untrained?: unknown }): boolean {
+  return row.untrained === true || row.id === 'untrained';
+}
+
+/**
+ * The id of the best trained row of `metric` (highest mean, or lowest where lower is
+ * better), or undefined when no trained row has a finite mean. The untrained row never
+ * counts.
+ */
+export function bestRow(rows: readonly RowResult[], metric: MetricInfo): string | undefined {
+  let best: RowResult | undefined;
+  for (const row of rows) {
+    if (isUntrainedRow(row)) continue;
+    const v = row.summary[metric.key].mean;
+    if (!Number.isFinite(v)) continue;
+    const b = best?.summary[metric.key].mean;
+    if (b === undefined || (metric.higherIsBetter ? v > b : v < b)) best = row;
+  }
+  return best?.id;
+}
+
+/** Options of {@link resultsMarkdown}. */
+export interface ResultsMarkdownOptions {
+  /** The heading (default `<table> at preset <preset>`). */
+  title?: string;
+}
+
 /**
  * `results.md`: our proxy metrics beside the paper's numbers, one line per row, mean ±
- * sample standard deviation over seeds, with a statement of what the numbers are.
+ * sample standard deviation over seeds and the 95% interval where the summary has one,
+ * the best trained row of each metric in bold, with a statement of what the numbers
+ * are. `plots` are linked as given (paths relative to the file).
  */
-export function resultsMarkdown(results: ReproduceResults, plots: readonly string[] = []): string {
+export function resultsMarkdown(
+  results: ReproduceResults,
+  plots: readonly string[] = [],
+  options: ResultsMarkdownOptions = {},
+): string {
   const cols = paperColumns(results.rows);
   const epochs = results.rows.find((r) => r.paper)?.paper?.epochs;
+  const untrained = results.rows.some((r) => isUntrainedRow(r));
+  const intervals = results.rows.some((r) =>
+    METRICS.some((m) => intervalOf(r.summary[m.key]) !== undefined),
+  );
   const lines: string[] = [];
-  lines.push(`# ${results.table} at preset \`${results.preset}\``);
+  lines.push(`# ${options.title ?? `${results.table} at preset \`${results.preset}\``}`);
   lines.push('');
   lines.push(
     `Seeds ${results.seeds.join(', ')}; backend ${results.backend}; data ${results.data}; ${results.rows.length} rows; ${results.seconds.toFixed(0)} s.` +
@@ -152,13 +213,32 @@ export function resultsMarkdown(results: ReproduceResults, plots: readonly strin
         : ''),
   );
   lines.push('');
+  const paperText =
+    cols.length > 0
+      ? `The paper's columns (${cols.join(', ')}) are COCO detection and instance-segmentation APs of ` +
+        `Mask R-CNN R50-FPN fine-tuned from a ResNet-50 pre-trained ${epochs ?? 'hundreds of'} epochs on ImageNet-1K. `
+      : '';
   lines.push(
-    `**What these numbers are.** The paper's columns (${cols.join(', ') || 'none'}) are COCO detection and instance-segmentation APs of ` +
-      `Mask R-CNN R50-FPN fine-tuned from a ResNet-50 pre-trained ${epochs ?? 'hundreds of'} epochs on ImageNet-1K. Ours are proxy metrics ` +
+    `**What these numbers are.** ${paperText}Ours are proxy metrics ` +
       `of a much smaller backbone trained at the \`${results.preset}\` preset, measured on held-out images with frozen features: kNN and linear-probe ` +
       'top-1 accuracy, dense-probe mIoU, the mean cosine similarity between regions of an image (lower is more diverse) and the effective rank ' +
-      "of the region features (higher is more diverse). They are not the paper's APs and are not on the same scale; compare rows with each other, " +
-      'not with the paper. Values are mean ± sample standard deviation over seeds.',
+      'of the region features (higher is more diverse).' +
+      (cols.length > 0
+        ? " They are not the paper's APs and are not on the same scale; compare rows with each other, not with the paper."
+        : ' Compare rows with each other.') +
+      ` Values are mean ± sample standard deviation over seeds (the mean alone for one seed)${
+        intervals
+          ? ", then the 95% interval in brackets (results.json's `ci95`: Student's t over seeds, or a bootstrap over the test images for one seed)"
+          : ''
+      }; **bold** marks the best trained row of each metric.` +
+      (untrained
+        ? ' The *untrained* row is the randomly initialised backbone evaluated the same way: the floor a method has to clear.'
+        : ''),
+  );
+  lines.push('');
+  lines.push(
+    'The training loss is not a column: each row sums its own terms with its own weights (Eq. 3), so totals do not compare across rows; ' +
+      'the loss-curves plot shows every term.',
   );
   lines.push('');
   if (results.preset === 'smoke') {
@@ -170,9 +250,9 @@ export function resultsMarkdown(results: ReproduceResults, plots: readonly strin
   const header = [
     'Row',
     ...cols.map((c) => `paper ${c}`),
-    'final loss',
     ...METRICS.map((m) => `${m.label} ${m.higherIsBetter ? '↑' : '↓'}`),
   ];
+  const best = METRICS.map((m) => bestRow(results.rows, m));
   lines.push(`| ${header.join(' | ')} |`);
   lines.push(`|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
   for (const row of results.rows) {
@@ -180,9 +260,12 @@ export function resultsMarkdown(results: ReproduceResults, plots: readonly strin
       const v = row.paper?.numbers[c];
       return v === undefined ? '' : v.toFixed(1);
     });
-    const loss = formatSummary(summarize(row.runs.map((r) => r.finalLoss)));
-    const metrics = METRICS.map((m) => formatSummary(row.summary[m.key]));
-    lines.push(`| ${[cell(row.label), ...paper, loss, ...metrics].join(' | ')} |`);
+    const metrics = METRICS.map((m, k) => {
+      const text = formatSummary(row.summary[m.key]);
+      return best[k] === row.id ? `**${text}**` : text;
+    });
+    const label = isUntrainedRow(row) ? `*${cell(row.label)}*` : cell(row.label);
+    lines.push(`| ${[label, ...paper, ...metrics].join(' | ')} |`);
   }
   if (plots.length > 0) {
     lines.push('');

@@ -1,132 +1,239 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { barChart, formatNumber, lineChart, niceTicks, Raster, seriesColour } from '@ediy/cli';
+import {
+  lossCurvesSpec,
+  lossPoints,
+  metricDotPlotSpec,
+  metricPoints,
+  METRICS,
+  PLOT_COLOURS,
+  renderSvg,
+  savePlot,
+  summarizeRuns,
+  TOTAL_TERM,
+  type MetricPoint,
+  type RowResult,
+  type StepRecordLike,
+} from '@ediy/cli';
 import { tempDir } from './helpers.js';
 
-describe('niceTicks', () => {
-  it('covers the range with steps of 1, 2 or 5 times a power of ten', () => {
-    expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    expect(niceTicks(0.13, 0.87, 4)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    expect(niceTicks(3, 47, 5)).toEqual([0, 10, 20, 30, 40, 50]);
-    expect(niceTicks(-2.5, 2.5, 5)).toEqual([-3, -2, -1, 0, 1, 2, 3]);
-  });
+type Node = Record<string, unknown>;
 
-  it('widens a degenerate range and rejects non-finite ends', () => {
-    const t = niceTicks(2, 2);
-    expect(t[0]).toBeLessThan(2);
-    expect(t[t.length - 1]).toBeGreaterThan(2);
-    expect(() => niceTicks(0, NaN)).toThrow(/finite/);
-  });
-
-  it('formats tick labels briefly', () => {
-    expect(formatNumber(0.123456)).toBe('0.123');
-    expect(formatNumber(1234)).toBe('1230');
-    expect(formatNumber(2e-5)).toBe('2.0e-5');
-    expect(formatNumber(NaN)).toBe('N/A');
-  });
-});
-
-describe('Raster', () => {
-  it('draws lines end to end and fills rectangles clipped to the image', () => {
-    const r = new Raster(10, 6);
-    r.line(0, 0, 9, 5, [255, 0, 0]);
-    expect(r.pixel(0, 0)).toEqual([255, 0, 0]);
-    expect(r.pixel(9, 5)).toEqual([255, 0, 0]);
-    expect(r.pixel(9, 0)).toEqual([255, 255, 255]);
-    r.fillRect(8, 4, 5, 5, [0, 0, 255]);
-    expect(r.pixel(9, 5)).toEqual([0, 0, 255]);
-    expect(r.pixel(7, 5)).not.toEqual([0, 0, 255]);
-  });
-
-  it('draws text in the bitmap font', () => {
-    const r = new Raster(20, 10);
-    r.text('I', 0, 0, [0, 0, 0]);
-    // 'I' is ' ### ' on its first row: columns 1-3 inked, 0 and 4 not.
-    expect(r.pixel(1, 0)).toEqual([0, 0, 0]);
-    expect(r.pixel(3, 0)).toEqual([0, 0, 0]);
-    expect(r.pixel(0, 0)).toEqual([255, 255, 255]);
-    expect(r.pixel(2, 3)).toEqual([0, 0, 0]);
-  });
-
-  it('rejects a bad size', () => {
-    expect(() => new Raster(0, 5)).toThrow(/raster width/);
-  });
-});
-
-function readPng(path: string): PNG {
-  return PNG.sync.read(readFileSync(path));
-}
-
-function countColour(png: PNG, colour: readonly number[]): number {
-  let n = 0;
-  for (let i = 0; i < png.width * png.height; i++) {
-    if (
-      png.data[i * 4] === colour[0] &&
-      png.data[i * 4 + 1] === colour[1] &&
-      png.data[i * 4 + 2] === colour[2]
-    )
-      n++;
-  }
-  return n;
-}
-
-describe('charts', () => {
-  it('writes a line chart PNG with one colour per series', () => {
-    const dir = tempDir();
-    const chart = lineChart({
-      title: 'LOSS',
-      xLabel: 'step',
-      yLabel: 'loss',
-      series: [
-        { label: 'byol', x: [1, 2, 3, 4], y: [4, 3, 2.5, 2] },
-        { label: 'ediy', x: [1, 2, 3, 4], y: [5, 4, NaN, 3] },
-      ],
-    });
-    const path = join(dir, 'loss.png');
-    chart.save(path);
-    const png = readPng(path);
-    expect([png.width, png.height]).toEqual([720, 420]);
-    expect(countColour(png, seriesColour(0))).toBeGreaterThan(50);
-    expect(countColour(png, seriesColour(1))).toBeGreaterThan(20);
-    expect(countColour(png, seriesColour(2))).toBe(0);
-  });
-
-  it('rejects series with mismatched lengths', () => {
-    expect(() =>
-      lineChart({ title: '', xLabel: '', yLabel: '', series: [{ label: 'a', x: [1, 2], y: [1] }] }),
-    ).toThrow(/2 x values and 1 y values/);
-  });
-
-  it('draws bars with lengths proportional to their values', () => {
-    const chart = barChart({
-      title: 'KNN',
-      bars: [
-        { label: 'a', value: 0.5 },
-        { label: 'b', value: 1, spread: 0.1 },
-        { label: 'c', value: NaN },
-      ],
-    });
-    const width = (i: number): number => {
-      let n = 0;
-      // A row above the error bar, which crosses the bar at its middle.
-      const y = 40 + i * 18 + 5;
-      for (let x = 0; x < chart.width; x++) {
-        const p = chart.pixel(x, y);
-        if (
-          p[0] === seriesColour(i)[0] &&
-          p[1] === seriesColour(i)[1] &&
-          p[2] === seriesColour(i)[2]
-        )
-          n++;
+/** Every element named `tag` under `node`, with the class of the nearest enclosing <g>. */
+function elements(node: unknown, tag: string, group = ''): Array<Node & { group: string }> {
+  const out: Array<Node & { group: string }> = [];
+  if (node === null || typeof node !== 'object') return out;
+  const here = typeof (node as Node).class === 'string' ? ((node as Node).class as string) : group;
+  for (const [key, value] of Object.entries(node as Node)) {
+    const items = Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      if (item === null || typeof item !== 'object') continue;
+      if (key === tag) {
+        const cls =
+          typeof (item as Node).class === 'string' ? ((item as Node).class as string) : '';
+        out.push({ ...(item as Node), group: key === 'g' ? cls : here });
       }
-      return n;
+      out.push(
+        ...elements(item, tag, key === 'g' ? (((item as Node).class as string) ?? here) : here),
+      );
+    }
+  }
+  return out;
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+});
+const texts = (doc: unknown): string[] =>
+  elements(doc, 'text').map((t) => String(t['#text'] ?? ''));
+
+const points: MetricPoint[] = [
+  { row: 'BYOL', metric: 'kNN top-1', mean: 0.5, low: 0.45, high: 0.55 },
+  { row: 'E-DIY', metric: 'kNN top-1', mean: 0.6, low: 0.5, high: 0.65, best: true },
+  { row: 'R-DEM only', metric: 'kNN top-1', mean: 0.55 },
+  { row: 'untrained', metric: 'kNN top-1', mean: 0.3, reference: true },
+  { row: 'BYOL', metric: 'effective rank', mean: 5, low: 4, high: 6 },
+  { row: 'E-DIY', metric: 'effective rank', mean: 7, best: true },
+  { row: 'R-DEM only', metric: 'effective rank', mean: NaN },
+];
+
+describe('metricDotPlotSpec', () => {
+  it('draws one dot per finite row x metric, a rule per interval and a dashed reference', async () => {
+    const svg = await renderSvg(metricDotPlotSpec(points, { title: 'Table 1 at mini' }));
+    const doc = parser.parse(svg);
+    const dots = elements(doc, 'path').filter((p) => p.group.includes('mark-symbol role-mark'));
+    // 3 trained rows x 2 metrics, less the NaN one; the untrained row is no dot.
+    expect(dots).toHaveLength(5);
+    const best = dots.filter((d) => String(d.fill).toLowerCase() === PLOT_COLOURS.best);
+    expect(best).toHaveLength(2);
+    const lines = elements(doc, 'line').filter((l) => l.group.includes('role-mark'));
+    const dashed = lines.filter((l) => l['stroke-dasharray'] !== undefined);
+    expect(dashed).toHaveLength(1);
+    expect(lines.length - dashed.length).toBe(3); // the three points with an interval
+    const words = texts(doc);
+    for (const label of [
+      'BYOL',
+      'E-DIY',
+      'R-DEM only',
+      'kNN top-1',
+      'effective rank',
+      'Table 1 at mini',
+      'untrained',
+    ])
+      expect(words).toContain(label);
+  });
+
+  it('puts the interval ends and the mean where the x scale says', async () => {
+    const svg = await renderSvg(
+      metricDotPlotSpec([{ row: 'a', metric: 'm', mean: 0.5, low: 0.2, high: 0.8 }], {
+        title: 't',
+      }),
+    );
+    const doc = parser.parse(svg);
+    const rule = elements(doc, 'line').find((l) => l.group.includes('role-mark')) as Node;
+    const dot = elements(doc, 'path').find((p) => p.group.includes('mark-symbol')) as Node;
+    const x1 = Number(rule.x2 ?? 0);
+    const dotX = Number(/translate\(([\d.]+)/.exec(String(dot.transform))?.[1]);
+    // The rule starts at its own origin (low) and runs x2 pixels to high; the mean lies halfway.
+    const ruleX = Number(/translate\(([\d.]+)/.exec(String(rule.transform))?.[1]);
+    expect(x1).toBeGreaterThan(100);
+    expect(Math.abs(dotX - (ruleX + x1 / 2))).toBeLessThan(1);
+  });
+
+  it('names what it cannot draw', () => {
+    expect(() => metricDotPlotSpec([{ row: 'a', metric: 'm', mean: NaN }], { title: 't' })).toThrow(
+      /at least one finite point/,
+    );
+    expect(() =>
+      metricDotPlotSpec([{ row: 'a', metric: 'm', mean: 1, low: NaN, high: 2 }], { title: 't' }),
+    ).toThrow(/points\[0\].low \(a, m\) must be a finite number, got NaN/);
+  });
+});
+
+describe('lossCurvesSpec', () => {
+  it('draws one line per row and term, in a panel per term', async () => {
+    const pts = ['byol', 'ediy'].flatMap((row) =>
+      ['total', 'byol', 'rdem'].flatMap((term) =>
+        [1, 2, 3, 4].map((step) => ({ row, term, step, value: 1 / step + term.length })),
+      ),
+    );
+    const doc = parser.parse(await renderSvg(lossCurvesSpec(pts, { title: 'loss' })));
+    const lines = elements(doc, 'path').filter((p) => p.group.includes('mark-line role-mark'));
+    expect(lines).toHaveLength(6);
+    const words = texts(doc);
+    for (const w of ['total', 'rdem', 'byol', 'ediy', 'step']) expect(words).toContain(w);
+    expect(() =>
+      lossCurvesSpec([{ row: 'a', term: 't', step: 1, value: NaN }], { title: '' }),
+    ).toThrow(/at least one finite point/);
+  });
+});
+
+describe('savePlot', () => {
+  it('writes the SVG and a PNG at twice its size that is not blank', async () => {
+    const dir = tempDir();
+    const saved = await savePlot(
+      metricDotPlotSpec(points, { title: 'x' }),
+      join(dir, 'plots', 'metrics'),
+    );
+    const svg = parser.parse(readFileSync(saved.svg, 'utf8')) as {
+      svg: { width: string; height: string };
     };
-    const a = width(0);
-    const b = width(1);
-    expect(a).toBeGreaterThan(10);
-    expect(Math.abs(b / a - 2)).toBeLessThan(0.1);
-    expect(width(2)).toBe(0);
+    const png = PNG.sync.read(readFileSync(saved.png));
+    expect([png.width, png.height]).toEqual([
+      2 * Number(svg.svg.width),
+      2 * Number(svg.svg.height),
+    ]);
+    expect([saved.width, saved.height]).toEqual([png.width, png.height]);
+    const colours = new Set<string>();
+    let ink = 0;
+    for (let i = 0; i < png.width * png.height; i++) {
+      const [r, g, b] = [png.data[i * 4], png.data[i * 4 + 1], png.data[i * 4 + 2]];
+      if (r !== 255 || g !== 255 || b !== 255) ink++;
+      colours.add(`${r},${g},${b}`);
+    }
+    expect(ink / (png.width * png.height)).toBeGreaterThan(0.01);
+    // The best row's red is drawn.
+    expect(colours.has('228,87,86')).toBe(true);
+  });
+});
+
+const metrics = (k: number) => ({
+  knnTop1: k,
+  linearTop1: k / 2,
+  denseMIoU: NaN,
+  meanRegionCosine: 1 - k,
+  effectiveRank: 3,
+});
+
+function row(id: string, values: number[]): RowResult {
+  const runs = values.map((k, seed) => ({
+    seed,
+    runDir: `/r/${id}/${seed}`,
+    steps: 2,
+    finalLoss: 1,
+    metrics: metrics(k),
+  }));
+  return { id, name: id, label: id.toUpperCase(), runs, summary: summarizeRuns(runs) };
+}
+
+describe('metricPoints', () => {
+  it('marks the best trained row per metric, the untrained row as reference, and reads ci95', () => {
+    const rows = [row('byol', [0.4, 0.5]), row('ediy', [0.6, 0.7]), row('untrained', [0.9])];
+    (rows[0] as RowResult).summary.knnTop1 = {
+      ...(rows[0] as RowResult).summary.knnTop1,
+      ci95: [0.3, 0.6],
+    } as never;
+    const pts = metricPoints(rows);
+    expect(pts).toHaveLength(rows.length * METRICS.length);
+    const knn = pts.filter((p) => p.metric.startsWith('kNN'));
+    expect(knn.map((p) => [p.row, p.best, p.reference])).toEqual([
+      ['BYOL', false, false],
+      ['EDIY', true, false],
+      ['UNTRAINED', false, true],
+    ]);
+    expect(knn[0]).toMatchObject({ low: 0.3, high: 0.6 });
+    expect(knn[1]?.low).toBeUndefined();
+    // Lower is better for the region cosine: 1 - 0.45 beats 1 - 0.65? No: ediy's 0.35 is lower.
+    const cos = pts.filter((p) => p.metric.startsWith('region cosine'));
+    expect(cos.find((p) => p.best)?.row).toBe('EDIY');
+  });
+});
+
+describe('lossPoints', () => {
+  const rec = (step: number, loss: number, terms: Record<string, number>): StepRecordLike => ({
+    step,
+    loss,
+    terms,
+  });
+
+  it('averages every term and the total over seeds, step by step', () => {
+    const pts = lossPoints([
+      {
+        label: 'E-DIY',
+        logs: [
+          [rec(1, 3, { byol: 2, rdem: 1 }), rec(2, 2, { byol: 1.5, rdem: 0.5 })],
+          [rec(1, 5, { byol: 4, rdem: 1 })],
+        ],
+      },
+    ]);
+    const at = (term: string, step: number) =>
+      pts.find((p) => p.term === term && p.step === step)?.value;
+    expect(at(TOTAL_TERM, 1)).toBe(4);
+    expect(at('byol', 1)).toBe(3);
+    expect(at('rdem', 2)).toBe(0.5);
+    expect(pts).toHaveLength(6);
+  });
+
+  it('thins a long log evenly and keeps the last step', () => {
+    const log = Array.from({ length: 1000 }, (_, i) => rec(i + 1, 1 / (i + 1), {}));
+    const pts = lossPoints([{ label: 'a', logs: [log] }], 100);
+    expect(pts).toHaveLength(101);
+    expect(pts[1]?.step).toBe(11);
+    expect(pts[pts.length - 1]?.step).toBe(1000);
   });
 });

@@ -33,12 +33,20 @@ describe('summaries', () => {
   });
 
   it('ignores non-finite values and handles one or none', () => {
-    expect(summarize([2, NaN])).toEqual({ mean: 2, std: 0, n: 1 });
+    expect(summarize([2, NaN])).toEqual({ mean: 2, std: null, n: 1 });
+    expect(summarize([])).toEqual({ mean: NaN, std: null, n: 0 });
     const none = summarize([NaN]);
     expect(none.n).toBe(0);
     expect(formatSummary(none)).toBe('n/a');
     expect(formatSummary({ mean: 0.5, std: 0.01, n: 2 })).toBe('0.500 ± 0.010');
-    expect(formatSummary({ mean: 0.5, std: 0, n: 1 })).toBe('0.500');
+    expect(formatSummary({ mean: 0.5, std: null, n: 1 })).toBe('0.500');
+    // An interval, when the summary carries one, follows in brackets.
+    const withCi = { mean: 0.5, std: 0.01, n: 3, ci95: [0.475, 0.525] };
+    expect(formatSummary(withCi)).toBe('0.500 ± 0.010 [0.475, 0.525]');
+    expect(formatSummary({ mean: 0.5, std: null, n: 1, ci95: [0.4, 0.6] } as never)).toBe(
+      '0.500 [0.400, 0.600]',
+    );
+    expect(formatSummary({ mean: 0.5, std: null, n: 1, ci95: null } as never)).toBe('0.500');
   });
 
   it('summarises every metric over runs', () => {
@@ -91,17 +99,50 @@ describe('resultsMarkdown', () => {
       seconds: 12,
       createdAt: '',
     };
-    const md = resultsMarkdown(results, ['plots/knnTop1.png']);
-    expect(md).toContain('| Row | paper APbb | paper APmk | final loss | kNN top-1 ↑ |');
+    const md = resultsMarkdown(results, ['plots/metrics.png']);
+    expect(md).toContain('| Row | paper APbb | paper APmk | kNN top-1 ↑ |');
     expect(md).toContain(
-      '| BYOL + TG R-DEM + TG R-IEM (E-DIY) | 41.1 | 37.3 | 2.500 ± 0.707 | 0.500 ± 0.141 | 0.250 ± 0.071 | n/a |',
+      '| BYOL + TG R-DEM + TG R-IEM (E-DIY) | 41.1 | 37.3 | **0.500 ± 0.141** | **0.250 ± 0.071** | n/a |',
     );
+    expect(md).toMatch(/training loss is not a column: each row sums its own terms/);
     expect(md).toMatch(/not the paper's APs/);
     expect(md).toMatch(/pipeline runs and say nothing about the methods/);
     expect(resultsMarkdown({ ...results, preset: 'mini' })).not.toMatch(
       /say nothing about the methods/,
     );
-    expect(md).toContain('![plots/knnTop1.png](plots/knnTop1.png)');
+    expect(md).toContain('![plots/metrics.png](plots/metrics.png)');
+  });
+
+  it('marks the best trained row of each metric, never the untrained one, and shows intervals', () => {
+    const runsOf = (ks: number[]): RunResult[] =>
+      ks.map((k, seed) => ({ seed, runDir: '', steps: 3, finalLoss: 1, metrics: metrics(k) }));
+    const mk = (id: string, ks: number[]) => {
+      const runs = runsOf(ks);
+      return { id, name: id, label: id, runs, summary: summarizeRuns(runs) };
+    };
+    const byol = mk('byol', [0.4, 0.5]);
+    const ediy = mk('ediy', [0.6, 0.8]);
+    const untrained = mk('untrained', [0.9]);
+    byol.summary.knnTop1 = { ...byol.summary.knnTop1, ci95: [0.1, 0.8] } as never;
+    const md = resultsMarkdown({
+      table: 'table1',
+      preset: 'mini',
+      seeds: [0, 1],
+      backend: 'wasm',
+      data: 'scenes',
+      rows: [byol, ediy, untrained],
+      seconds: 1,
+      createdAt: '',
+    });
+    const line = (id: string) =>
+      md.split('\n').find((l) => l.startsWith(`| ${id} `) || l.startsWith(`| *${id}* `));
+    expect(line('byol')).toContain('| 0.450 ± 0.071 [0.100, 0.800] |');
+    expect(line('ediy')).toContain('| **0.700 ± 0.141** |');
+    expect(line('untrained')).toContain('| *untrained* | 0.900 |');
+    expect(line('untrained')).not.toContain('**');
+    expect(md).toMatch(/The \*untrained\* row is the randomly initialised backbone/);
+    expect(md).toMatch(/95% interval in brackets/);
+    expect(md).not.toMatch(/paper's columns/);
   });
 });
 

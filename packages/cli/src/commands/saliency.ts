@@ -1,6 +1,6 @@
 /**
  * `ediy saliency <run...> --out <file.png>`: a Fig. 1-style grid of Grad-CAM saliency
- * maps, one row per run, one column per held-out image.
+ * maps: one row per held-out image, the image and then one column per run.
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -22,16 +22,16 @@ import { drawSaliencyGrid } from '../reproduce.js';
 export const SALIENCY_SPEC: CommandSpec = {
   name: 'saliency',
   summary:
-    "Draw a saliency grid (Grad-CAM of each run's online backbone, as Fig. 1 of the paper): one row per run, one column per image.",
+    "Draw a saliency grid (Grad-CAM of each run's online backbone, as Fig. 1 of the paper): one row per held-out image: the image, then one column per run, and a colour bar.",
   positionals: '<run...>',
   arity: { min: 1, max: Infinity },
   flags: {
     out: { type: 'string', value: 'file.png', description: 'PNG to write' },
-    count: { type: 'string', value: 'n', description: 'images per row', defaultText: '6' },
+    count: { type: 'string', value: 'n', description: 'images (grid rows)', defaultText: '6' },
     labels: {
       type: 'string',
       value: 'list',
-      description: 'row labels, comma-separated (default: the run folder names)',
+      description: 'column labels, one per run, comma-separated (default: the run folder names)',
     },
     data: {
       ...DATA_FLAG,

@@ -4,7 +4,7 @@
  */
 export { LARS, ITERATIONS_NAME, MOMENTUM_SUFFIX } from './lars.js';
 export type { LarsConfig, LarsOptions, NamedTensor } from './lars.js';
-export { larsStep, trustRatio } from './lars-step.js';
+export { clippedTrustRatio, larsStep, trustRatio } from './lars-step.js';
 export type { LarsHyper } from './lars-step.js';
 export { excludeBiasAndNorm } from './exclude.js';
 export type { ExcludePredicate } from './exclude.js';

@@ -14,6 +14,11 @@ export interface LarsHyper {
   weightDecay: number;
   /** Trust coefficient eta. */
   eta: number;
+  /**
+   * solo-learn's learning-rate clipping (default false): the trust ratio r becomes
+   * min(r / lr, 1), see {@link clippedTrustRatio}.
+   */
+  clip?: boolean;
 }
 
 /**
@@ -32,10 +37,38 @@ export function trustRatio(w: tf.Tensor, u: tf.Tensor, eta: number): tf.Scalar {
 }
 
 /**
+ * The trust ratio with solo-learn's learning-rate clipping (`clip_lars_lr` of
+ * solo-learn's `solo/utils/lars.py`, from PyTorch Lightning Bolts): r' = min(r / lr, 1)
+ * for r = {@link trustRatio}(w, u, eta), so that the step lr * r' * u is min(r, lr) * u:
+ * a layer moves by its adaptive rate r, capped at the global learning rate lr. When
+ * either norm is 0, r' = 1, as solo-learn leaves such a gradient unscaled; with lr = 0,
+ * r' = 1 (the limit of min(r / lr, 1); the step is 0 anyway). Only the clipping is
+ * solo-learn's: r keeps BYOL's form eta * ||w|| / ||g + wd * w||, where solo-learn
+ * divides by ||g|| + wd * ||w|| + 1e-8. Returns a new scalar the caller owns.
+ */
+export function clippedTrustRatio(
+  w: tf.Tensor,
+  u: tf.Tensor,
+  eta: number,
+  learningRate: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    if (!(learningRate > 0)) return tf.scalar(1);
+    const wNorm = tf.sqrt(tf.sum(tf.square(w)));
+    const uNorm = tf.sqrt(tf.sum(tf.square(u)));
+    const ratio = tf.div(tf.mul(tf.scalar(eta / learningRate), wNorm), uNorm);
+    const clipped = tf.minimum(ratio, tf.scalar(1));
+    const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
+    return tf.where(bothPositive, clipped, tf.onesLike(clipped)) as tf.Scalar;
+  });
+}
+
+/**
  * One LARS step for parameter `w` with gradient `g` and momentum `v`:
  *
  * ```text
- * not excluded:  g'' = trustRatio(w, g + wd * w, eta) * (g + wd * w)
+ * not excluded:  g'' = r * (g + wd * w),  r = trustRatio(w, g + wd * w, eta)
+ *                (clip: r = clippedTrustRatio(w, g + wd * w, eta, lr))
  * excluded:      g'' = g
  * then:          v'  = m * v + g''
  *                w'  = w - lr * v'
@@ -54,7 +87,11 @@ export function larsStep(
     let update = g;
     if (!excluded) {
       update = tf.add(g, tf.mul(tf.scalar(hyper.weightDecay), w));
-      update = tf.mul(trustRatio(w, update, hyper.eta), update);
+      const ratio =
+        hyper.clip === true
+          ? clippedTrustRatio(w, update, hyper.eta, hyper.learningRate)
+          : trustRatio(w, update, hyper.eta);
+      update = tf.mul(ratio, update);
     }
     const vNext = tf.add(tf.mul(tf.scalar(hyper.momentum), v), update);
     const wNext = tf.sub(w, tf.mul(tf.scalar(hyper.learningRate), vNext));

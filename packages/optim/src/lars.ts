@@ -21,6 +21,13 @@ export interface LarsOptions {
   /** Trust coefficient eta > 0 (default 1e-3). */
   eta?: number;
   /**
+   * solo-learn's learning-rate clipping (default false, BYOL's LARS): the trust ratio r
+   * of a non-excluded parameter becomes min(r / lr, 1), so its step is min(r, lr) times
+   * its weight-decayed gradient (see {@link clippedTrustRatio}). solo-learn's CIFAR BYOL
+   * recipe uses it with eta 0.02.
+   */
+  clip?: boolean;
+  /**
    * Which parameters get neither weight decay nor adaptation (default
    * {@link excludeBiasAndNorm}). Pass `() => false` to adapt every parameter.
    */
@@ -33,6 +40,8 @@ export interface LarsConfig {
   momentum: number;
   weightDecay: number;
   eta: number;
+  /** Whether the trust ratio is clipped as solo-learn's (see {@link LarsOptions.clip}). */
+  clip: boolean;
   /** `'excludeBiasAndNorm'` for the default predicate, `'custom'` for any other. */
   exclude: 'excludeBiasAndNorm' | 'custom';
 }
@@ -52,12 +61,16 @@ function checkOptions(options: LarsOptions): Required<LarsOptions> {
     momentum: options.momentum ?? 0.9,
     weightDecay: options.weightDecay ?? 1.5e-6,
     eta: options.eta ?? 1e-3,
+    clip: options.clip ?? false,
     exclude: options.exclude ?? excludeBiasAndNorm,
   };
   assertInRange(resolved.learningRate, 0, Infinity, 'LARS learningRate');
   assertInRange(resolved.momentum, 0, 1, 'LARS momentum');
   assertInRange(resolved.weightDecay, 0, Infinity, 'LARS weightDecay');
   assertInRange(resolved.eta, Number.MIN_VALUE, Infinity, 'LARS eta');
+  if (typeof resolved.clip !== 'boolean') {
+    throw new TypeError(`LARS clip must be true or false, got ${String(resolved.clip)}`);
+  }
   if (typeof resolved.exclude !== 'function') {
     throw new TypeError(
       `LARS exclude must be a function (name, shape) => boolean, got ${String(resolved.exclude)}`,
@@ -74,7 +87,9 @@ function checkOptions(options: LarsOptions): Required<LarsOptions> {
  * ```text
  * not excluded:  g'  = g + wd * w
  *                r   = eta * ||w|| / ||g'||    (r = 1 when ||w|| = 0 or ||g'|| = 0)
- *                g'' = r * g'
+" *                g'' = r * g'
+ *                (clip: r = min(r / lr, 1), solo-learn's clip_lars_lr; r stays 1 when a
+ *                norm is 0, and is 1 when lr = 0)
  * excluded:      g'' = g                       (no weight decay, no adaptation)
  * then:          v   = m * v + g''
  *                w   = w - lr * v
@@ -84,6 +99,13 @@ function checkOptions(options: LarsOptions): Required<LarsOptions> {
  * as a pure function. The learning rate multiplies the momentum buffer when it is
  * applied (not when it is accumulated), as in BYOL, so a learning-rate schedule
  * rescales past updates too.
+ *
+ * With {@link LarsOptions.clip} the trust ratio is clipped as in solo-learn's LARS
+ * (`solo/utils/lars.py` of https://github.com/vturrisi/solo-learn, itself PyTorch
+ * Lightning Bolts' `pl_bolts/optimizers/lars.py`, option `clip_lars_lr`): a layer's step
+ * is lr * min(r / lr, 1) * g' = min(r, lr) * g', its adaptive rate capped at the global
+ * learning rate. The trust ratio itself stays BYOL's eta * ||w|| / ||g + wd * w|| (solo-learn
+ * divides by ||g|| + wd * ||w|| + 1e-8), and which parameters are excluded is unchanged.
  *
  * Use it as any tfjs optimiser: `optimizer.minimize(f, false, vars)` or
  * `optimizer.applyGradients({ [variable.name]: grad })`. Keys are registered
@@ -104,6 +126,7 @@ export class LARS extends tf.Optimizer {
   private readonly momentum: number;
   private readonly weightDecay: number;
   private readonly eta: number;
+  private readonly clip: boolean;
   private readonly exclude: ExcludePredicate;
   private readonly buffers = new Map<string, tf.Variable>();
   private readonly excluded = new Map<string, boolean>();
@@ -116,6 +139,7 @@ export class LARS extends tf.Optimizer {
     this.momentum = o.momentum;
     this.weightDecay = o.weightDecay;
     this.eta = o.eta;
+    this.clip = o.clip;
     this.exclude = o.exclude;
   }
 
@@ -169,6 +193,7 @@ export class LARS extends tf.Optimizer {
         momentum: this.momentum,
         weightDecay: this.weightDecay,
         eta: this.eta,
+        clip: this.clip,
       };
       const next = larsStep(value, grad, buffer, hyper, excluded);
       buffer.assign(next.v);
@@ -269,6 +294,7 @@ export class LARS extends tf.Optimizer {
       momentum: this.momentum,
       weightDecay: this.weightDecay,
       eta: this.eta,
+      clip: this.clip,
       exclude: this.exclude === excludeBiasAndNorm ? 'excludeBiasAndNorm' : 'custom',
     };
   }
@@ -292,6 +318,8 @@ export class LARS extends tf.Optimizer {
       momentum: config['momentum'] as number,
       weightDecay: config['weightDecay'] as number,
       eta: config['eta'] as number,
+      // configs saved before the option existed have no `clip`: BYOL's LARS
+      clip: (config['clip'] as boolean | undefined) ?? false,
       exclude: excludeBiasAndNorm,
     };
     return new cls(options);

@@ -317,6 +317,7 @@ describe('LARS state', () => {
       momentum: 0.8,
       weightDecay: 1e-4,
       eta: 2e-3,
+      clip: false,
       exclude: 'excludeBiasAndNorm',
     });
     const entry = tf.serialization.SerializationMap.getMap().classNameMap['LARS'];

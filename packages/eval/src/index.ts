@@ -1,7 +1,9 @@
 /**
  * `@ediy/eval`: evaluation of frozen, pre-trained backbones at small scale: weighted
  * kNN, linear probe, dense (segmentation) probe, region-diversity metrics and
- * saliency maps (Fig. 1 of the E-DIY paper), with PNG output.
+ * saliency maps (Fig. 1 of the E-DIY paper). This entry imports no Node built-in and
+ * bundles for the browser; writing PNG files (`writePng`, `saliencyGrid`) is
+ * `@ediy/eval/node`.
  * @packageDocumentation
  */
 export * from './accuracy.js';
@@ -9,14 +11,12 @@ export * from './batches.js';
 export * from './dense-probe.js';
 export * from './extract.js';
 export * from './extractor.js';
-export * from './grid.js';
 export * from './host.js';
 export * from './intervals.js';
 export * from './jacobi.js';
 export * from './knn.js';
 export * from './linear-probe.js';
 export * from './overlay.js';
-export * from './png.js';
 export * from './region-metrics.js';
 export * from './saliency.js';
 export * from './sgd.js';

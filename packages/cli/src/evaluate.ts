@@ -99,7 +99,7 @@ export const EVAL_SETTINGS: Readonly<Record<PresetName, EvalSettings>> = {
     denseTrain: 2048,
     denseEpochs: 10,
     diversityImages: 2048,
-    bnBatches: 50,
+    bnBatches: 8,
     bnBatchSize: 256,
     bootstrap: 1000,
   },
@@ -113,7 +113,7 @@ export const EVAL_SETTINGS: Readonly<Record<PresetName, EvalSettings>> = {
     denseTrain: 2000,
     denseEpochs: 20,
     diversityImages: 2000,
-    bnBatches: 100,
+    bnBatches: 32,
     bnBatchSize: 64,
     bootstrap: 1000,
   },
@@ -463,12 +463,14 @@ export function untrainedBackbone(
 }
 
 /**
- * Sets a model's BatchNorm moving statistics from data: `batches` forward passes in
- * training mode (`model.apply(x, { training: true })`, which normalises with the batch
- * statistics and moves each moving mean and variance towards them, tfjs-layers' Keras
- * convention) over consecutive batches of `batchSize` images of `dataset`, cycling
- * through it. With the backbones' momentum 0.9, the initial statistics keep a weight of
- * 0.9^batches (50 batches: 0.5%). Weights other than the moving statistics are not
+ * Sets a model's BatchNorm moving statistics to the statistics of data ("precise
+ * BatchNorm"): `batches` forward passes in training mode (`model.apply(x, { training:
+ * true })`: every BatchNorm layer normalises with its batch's mean and biased variance)
+ * over consecutive batches of `batchSize` images of `dataset`, cycling through it; each
+ * layer's moving mean and variance become the averages of its batch statistics over the
+ * passes (PyTorch's cumulative average, `momentum=None`). The batch statistics are read
+ * back from the moving averages tfjs-layers updates in each pass (new = m old + (1 - m)
+ * batch, m the layer's momentum). Weights other than the moving statistics are not
  * changed. Leaves no tensors behind.
  */
 export function estimateBatchNorm(
@@ -484,13 +486,40 @@ export function estimateBatchNorm(
   const [H, W] = dataset.imageShape;
   const size = Math.min(batchSize, dataset.size);
   if (size < 2) throw new Error(`estimateBatchNorm: ${dataset.name} has fewer than 2 images`);
+  const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+  // Weights of a BatchNormalization layer: [gamma, beta, moving mean, moving variance].
+  const stats = (l: (typeof layers)[number]) =>
+    l
+      .getWeights()
+      .slice(-2)
+      .map((w) => w.dataSync());
+  const sums = layers.map((l) => stats(l).map((a) => new Float64Array(a.length)));
   for (let b = 0; b < batches; b++) {
+    const before = layers.map(stats);
     const idx = indices(0, size).map((i) => (b * size + i) % dataset.size);
     const images = normalize(dataset.get(idx).images);
     tf.tidy(() => {
       model.apply(tf.tensor4d(images, [size, H, W, 3]), { training: true });
     });
+    layers.forEach((l, k) => {
+      const m = (l.getConfig().momentum as number | undefined) ?? 0.99;
+      stats(l).forEach((now, s) => {
+        const old = before[k]?.[s] as Float32Array;
+        const sum = sums[k]?.[s] as Float64Array;
+        for (let c = 0; c < now.length; c++) {
+          sum[c] = (sum[c] as number) + ((now[c] as number) - m * (old[c] as number)) / (1 - m);
+        }
+      });
+    });
   }
+  layers.forEach((l, k) => {
+    const w = l.getWeights();
+    const mean = (s: number) =>
+      tf.tensor1d(Float32Array.from(sums[k]?.[s] as Float64Array, (v) => v / batches));
+    const next = [...w.slice(0, -2), mean(0), mean(1)];
+    l.setWeights(next);
+    tf.dispose(next.slice(-2));
+  });
 }
 
 /** What {@link evaluateUntrained} measured. */

@@ -18,6 +18,8 @@ export interface FlagSpec {
   description: string;
   /** Default shown in the help text (the command applies it). */
   defaultText?: string;
+  /** The flag may be given several times (`--set a=1 --set b=2`); its value is then a list. */
+  multiple?: boolean;
 }
 
 /** A command: its name, what it does, its positional arguments and its flags. */
@@ -38,8 +40,8 @@ export interface CommandSpec {
 
 /** A parsed command line. */
 export interface ParsedArgs {
-  /** Flag values by long name. */
-  values: Record<string, string | boolean | undefined>;
+  /** Flag values by long name (a list for a flag with `multiple`). */
+  values: Record<string, string | boolean | string[] | undefined>;
   /** The positional arguments. */
   positionals: string[];
 }
@@ -53,9 +55,16 @@ const HELP_FLAG: FlagSpec = { type: 'boolean', short: 'h', description: 'show th
  * skips the positional check.
  */
 export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean }
+  > = {};
   for (const [name, flag] of Object.entries({ ...spec.flags, help: HELP_FLAG })) {
-    options[name] = flag.short ? { type: flag.type, short: flag.short } : { type: flag.type };
+    options[name] = {
+      type: flag.type,
+      ...(flag.short ? { short: flag.short } : {}),
+      ...(flag.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -116,7 +125,7 @@ export function usageLine(spec: CommandSpec): string {
 /** The `--help` text of a command, made from its spec. */
 export function commandHelp(spec: CommandSpec): string {
   const rows = Object.entries({ ...spec.flags, help: HELP_FLAG }).map(([name, flag]) => {
-    const left = `${flag.short ? `-${flag.short}, ` : '    '}--${name}${flag.type === 'string' ? ` <${flag.value ?? 'value'}>` : ''}`;
+    const left = `${flag.short ? `-${flag.short}, ` : '    '}--${name}${flag.type === 'string' ? ` <${flag.value ?? 'value'}>` : ''}${flag.multiple ? ' ...' : ''}`;
     const right = `${flag.description}${flag.defaultText ? ` (default: ${flag.defaultText})` : ''}`;
     return [left, right] as const;
   });
@@ -137,6 +146,12 @@ export function commandHelp(spec: CommandSpec): string {
 export function stringFlag(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** Every value of a flag given several times (`multiple`), in order; empty when absent. */
+export function stringsFlag(args: ParsedArgs, name: string): string[] {
+  const v = args.values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 /** A boolean flag's value (false when absent). */

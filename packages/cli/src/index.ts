@@ -15,7 +15,16 @@ export {
   type FlagSpec,
   type ParsedArgs,
 } from './args.js';
-export { loadRow, checkRow, type LoadedRow } from './rows.js';
+export {
+  loadConfig,
+  CONFIG_EXTENSIONS,
+  MODULE_EXTENSIONS,
+  type LoadedConfig,
+  type ConfigFile,
+  type ConfigFileKeys,
+} from './rows.js';
+export { importModule } from './config-module.js';
+export { overridesOf, setLayer, OVERRIDE_FLAGS, ARCHS, type Override } from './overrides.js';
 export {
   reproduce,
   reproduceShard,

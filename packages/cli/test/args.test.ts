@@ -117,7 +117,7 @@ describe('main', () => {
       [['pretrain', 'table1/byol', '--seed', '1', '--seeds', '2'], /--seed or --seeds, not both/],
       [
         ['pretrain', 'table1/byol', '--max-steps', '0'],
-        /--max-steps must be an integer >= 1; got "0"/,
+        /--max-steps 0: scale.maxSteps must be an integer >= 1, got 0/,
       ],
       [
         ['pretrain', 'table1/byol', '--data', '/no/such/dir'],
@@ -125,7 +125,7 @@ describe('main', () => {
       ],
       [
         ['pretrain', 'table1/nope'],
-        /unknown row "table1\/nope"; expected a config module path or a row id: table1\/byol/,
+        /unknown row "table1\/nope"; expected a config file \(.yaml, .* or a row id: table1\/byol/,
       ],
       [['pretrain', 'nope.ts'], /config file "nope.ts" does not exist/],
       [

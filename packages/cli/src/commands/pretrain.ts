@@ -2,8 +2,16 @@
  * `ediy pretrain <config|row>`: trains one row (a row id or a config module) at a
  * preset, for one or more seeds, resuming from checkpoints.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pretrain, resolveExperiment } from '@ediy/trainer';
+import { stringify as toYaml } from 'yaml';
+import {
+  ConfigError,
+  PRESET_NAMES,
+  pretrain,
+  resolveExperiment,
+  type ExperimentConfig,
+} from '@ediy/trainer';
 import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -16,22 +24,22 @@ import {
   SEED_FLAG,
   WORKERS_FLAG,
   backendFlag,
-  checkPresetData,
+  choiceFlag,
   dataFlag,
   integerFlag,
-  presetFlag,
   seedsFlag,
   workersFlag,
 } from '../options.js';
+import { OVERRIDE_FLAGS, overridesOf } from '../overrides.js';
 import { withCheckpointEvery } from '../reproduce.js';
-import { loadRow } from '../rows.js';
-import { needsTeacher, teacherSpec } from '../teacher.js';
+import { loadConfig } from '../rows.js';
+import { teacherSpec } from '../teacher.js';
 
 /** The `pretrain` command. */
 export const PRETRAIN_SPEC: CommandSpec = {
   name: 'pretrain',
   summary:
-    'Pre-train one row: a row id of the paper tables (table1/ediy, table2/equal, ...) or a module exporting a RowConfig.',
+    'Pre-train one experiment: a row id of the paper tables (table1/ediy, table2/equal, ...) or a config file (YAML, JSON, or a TS/JS module), with overrides from flags.',
   positionals: '<config|row>',
   arity: { min: 1, max: 1 },
   flags: {
@@ -59,11 +67,7 @@ export const PRETRAIN_SPEC: CommandSpec = {
       description:
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
-    'max-steps': {
-      type: 'string',
-      value: 'n',
-      description: 'stop the schedule after n optimiser steps',
-    },
+    ...OVERRIDE_FLAGS,
     fresh: {
       type: 'boolean',
       description: 'start over instead of resuming from the newest checkpoint',
@@ -73,9 +77,18 @@ export const PRETRAIN_SPEC: CommandSpec = {
   ediy pretrain table1/byol --preset mini
   ediy pretrain table1/ediy --preset mini --teacher runs/table1-byol/seed-0
   ediy pretrain examples/extending/region-variance.ts --preset smoke
+  ediy pretrain my-run.yaml --epochs 100 --set optim.baseLr=1.0
 
-A config module's default export (or its export 'row') is a RowConfig:
-  { name, method: { byolWeight, regionLosses: [{ loss, weight, matcher }], localPredictor } }.
+A config file is a partial experiment stating what differs from its base: YAML, JSON,
+or a TS/JS module exporting it (default export or 'row'), from any folder, e.g.
+  base: table1/byol        # optional: the row it starts from (method, paper row)
+  preset: mini             # optional: the scale preset it changes (--preset wins)
+  name: my-byol
+  scale: { backbone: { widthMultiplier: 1 }, imageSize: 64, data: { kind: path, path: photos } }
+  optim: { baseLr: 0.3, warmupFraction: 0.05 }
+Precedence: row < preset < config file < flags. Every field is checked: an unknown
+field or a bad value is an error naming it. The resolved config is printed at the start
+and written to <run>/config.json. 'ediy list' shows rows, presets, losses and matchers.
 An interrupted run resumes from its newest checkpoint when run again.`,
 };
 
@@ -84,46 +97,80 @@ export function runDirOf(out: string, name: string, seed: number): string {
   return resolve(join(out, name, `seed-${seed}`));
 }
 
+/** The data a config reads must exist before any work starts. */
+function checkDataExists(config: ExperimentConfig, command: string): void {
+  const data = config.scale.data;
+  if (data.kind === 'path' && !existsSync(resolve(data.path))) {
+    throw new UsageError(
+      `ediy ${command}: ${config.name} trains on ${data.path}, which does not exist here; pass --data <path> (e.g. an ImageNet train folder) or set scale.data`,
+      command,
+    );
+  }
+}
+
 /** Runs `ediy pretrain`. */
 export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'pretrain';
-  const preset = presetFlag(args, cmd);
   const seeds = seedsFlag(args, cmd);
   const data = dataFlag(args, cmd);
-  checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);
   const workers = workersFlag(args, cmd);
-  const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
   const out = stringFlag(args, 'out') ?? 'runs';
   const teacherDir = stringFlag(args, 'teacher');
-  const { row, source } = await loadRow(args.positionals[0] as string, cmd);
+  const overrides = overridesOf(args, cmd);
+  const loaded = await loadConfig(args.positionals[0] as string, cmd);
+  const preset = choiceFlag(args, 'preset', PRESET_NAMES, loaded.preset ?? 'mini', cmd);
+  const layers = [...(loaded.file ? [loaded.file] : []), ...overrides];
   const teacher = teacherDir === undefined ? undefined : teacherSpec(teacherDir, cmd);
-  if (needsTeacher(row) && !teacher) {
+  const configOf = (seed: number): ExperimentConfig => {
+    const resolveWith = (withTeacher: boolean) => {
+      try {
+        return resolveExperiment(loaded.row, {
+          preset,
+          seed,
+          layers,
+          ...(data ? { data } : {}),
+          ...(withTeacher && teacher ? { teacher } : {}),
+        });
+      } catch (err) {
+        // A bad field is a bad command line or config file: exit 2, as any usage error.
+        if (err instanceof ConfigError) throw new UsageError(`ediy ${cmd}: ${err.message}`, cmd);
+        throw err;
+      }
+    };
+    const config = resolveWith(false);
+    return withCheckpointEvery(
+      usesTeacher(config) && teacher ? resolveWith(true) : config,
+      checkpointEvery,
+    );
+  };
+  const first = configOf(seeds[0] as number);
+  if (usesTeacher(first) && !first.teacher) {
     throw new UsageError(
-      `ediy ${cmd}: row ${row.name} pairs regions with the 'teacher' matcher; pass --teacher <dir> (a BYOL run, e.g. from 'ediy pretrain table1/byol --preset ${preset}', or a model directory from 'ediy import-weights')`,
+      `ediy ${cmd}: ${first.name} pairs regions with the 'teacher' matcher; pass --teacher <dir> (a BYOL run, e.g. from 'ediy pretrain table1/byol --preset ${preset}', or a model directory from 'ediy import-weights') or set teacher in the config`,
       cmd,
     );
   }
+  checkDataExists(first, cmd);
   await setupBackend(prefer, io);
+  const from = [
+    loaded.file
+      ? `${loaded.row.name ? `row ${loaded.row.name} < ` : ''}preset ${preset} < ${loaded.source}`
+      : `row ${loaded.source} < preset ${preset}`,
+    ...(overrides.length > 0 ? [overrides.map((o) => o.source).join(', ')] : []),
+  ].join(' < ');
   for (const seed of seeds) {
-    const config = withCheckpointEvery(
-      resolveExperiment(row, {
-        preset,
-        seed,
-        ...(data ? { data } : {}),
-        ...(teacher && needsTeacher(row) ? { teacher } : {}),
-        ...(maxSteps !== undefined ? { scale: { maxSteps } } : {}),
-      }),
-      checkpointEvery,
-    );
-    const runDir = runDirOf(out, row.name, seed);
-    println(io.stderr, `ediy: pretrain ${source} (preset ${preset}, seed ${seed}) -> ${runDir}`);
+    const config = configOf(seed);
+    const runDir = runDirOf(out, config.name, seed);
+    println(io.stderr, `ediy: pretrain ${from} (seed ${seed}) -> ${runDir}`);
+    println(io.stderr, `ediy: resolved config (written to ${join(runDir, 'config.json')}):`);
+    io.stderr.write(indent(toYaml(config)));
     const result = await pretrain(config, {
       runDir,
       resume: !booleanFlag(args, 'fresh'),
       progress: io.stderr,
-      label: `${row.name} seed ${seed}`,
+      label: `${config.name} seed ${seed}`,
       workers,
     });
     const last = result.records[result.records.length - 1];
@@ -133,4 +180,15 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
     );
   }
   return 0;
+}
+
+function usesTeacher(config: ExperimentConfig): boolean {
+  return config.method.regionLosses.some((t) => t.matcher === 'teacher');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line ? `  ${line}` : line))
+    .join('\n');
 }

@@ -65,11 +65,41 @@ describe('commands on a trained run', () => {
     const io = captureIO();
     expect(await main(['eval', run, '--backend', BACKEND, '--budget', 'smoke'], io)).toBe(0);
     const [header, line] = io.out().trim().split('\n');
-    expect(header?.split('\t')).toEqual(['run', 'step', ...METRICS.map((m) => m.label)]);
+    expect(header?.split('\t')).toEqual(['run', 'step', ...METRICS.map((m) => m.label), 'seconds']);
     expect(line?.split('\t').slice(0, 2)).toEqual([run, '2']);
     const saved = readRunEval(join(run, 'eval.json'));
     expect(saved.steps).toBe(2);
-    expect(Number(line?.split('\t')[2])).toBeCloseTo(saved.metrics.knnTop1, 4);
+    expect(Number(line?.split('\t')[2]?.split(' ')[0])).toBeCloseTo(saved.metrics.knnTop1, 4);
+    // kNN top-1 with its bootstrap interval, and the evaluation's time.
+    expect(line?.split('\t')[2]).toMatch(/^\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/);
+    expect(Number(line?.split('\t').at(-1))).toBeGreaterThan(0);
+  });
+
+  it('eval --untrained prints both BatchNorm conventions and the floor', async () => {
+    const io = captureIO();
+    const args = ['eval', '--untrained', run, '--backend', BACKEND, '--budget', 'smoke'];
+    expect(await main(args, io), io.err()).toBe(0);
+    const lines = io.out().trim().split('\n');
+    expect(lines[0]?.split('\t')).toEqual([
+      'run',
+      'batchnorm',
+      ...METRICS.map((m) => m.label),
+      'seconds',
+    ]);
+    expect(lines.slice(1, 3).map((l) => l.split('\t').slice(0, 2))).toEqual([
+      [run, 'initial'],
+      [run, 'estimated'],
+    ]);
+    expect(lines[3]).toMatch(/untrained floor = (initial|estimated) BatchNorm statistics/);
+    const saved = JSON.parse(readFileSync(join(run, 'eval-untrained.json'), 'utf8')) as {
+      floor: string;
+      metrics: { knnTop1: number };
+    };
+    const floorLine = lines.find((l) => l.split('\t')[1] === saved.floor);
+    expect(Number(floorLine?.split('\t')[2]?.split(' ')[0])).toBeCloseTo(saved.metrics.knnTop1, 4);
+    const bad = captureIO();
+    expect(await main(['eval', '--untrained', join(run, 'nothing')], bad)).toBe(2);
+    expect(bad.err()).toMatch(/neither a run directory with config.json nor a config .json file/);
   });
 
   it('export writes a model directory tf.loadLayersModel loads, with the online backbone', async () => {

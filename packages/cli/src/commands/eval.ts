@@ -1,14 +1,22 @@
 /**
  * `ediy eval <run...>`: the proxy metrics of trained runs on held-out images, printed
- * as a table and written to each run's `eval.json`.
+ * as a table and written to each run's `eval.json`; with `--untrained`, the untrained
+ * floor of each run's (or config file's) architecture under both BatchNorm conventions.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PRESET_NAMES, type PresetName } from '@ediy/trainer';
-import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
+import type { Interval } from '@ediy/eval';
+import { PRESET_NAMES, type ExperimentConfig, type PresetName } from '@ediy/trainer';
+import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
-import { EVAL_SETTINGS, evaluateRun } from '../evaluate.js';
+import {
+  BN_CONVENTIONS,
+  EVAL_SETTINGS,
+  evaluateRun,
+  evaluateUntrained,
+  type BackboneEvaluation,
+} from '../evaluate.js';
 import { println, type CliIO } from '../io.js';
 import { BACKEND_FLAG, DATA_FLAG, backendFlag, choiceFlag, dataFlag } from '../options.js';
 import { writeJson } from '../reproduce.js';
@@ -25,7 +33,8 @@ export const EVAL_SPEC: CommandSpec = {
   flags: {
     data: {
       ...DATA_FLAG,
-      description: "held-out data: 'scenes' or a path; default the run's own data (its test split)",
+      description:
+        "data whose training part is the kNN memory and probe training set and whose held-out part is scored: 'scenes' or a path; default the run's own data",
       defaultText: undefined,
     },
     backend: BACKEND_FLAG,
@@ -35,11 +44,60 @@ export const EVAL_SPEC: CommandSpec = {
       description:
         "evaluation budget (images, probe epochs) of a preset; default the preset the run's scale matches",
     },
+    untrained: {
+      type: 'boolean',
+      description:
+        "evaluate the seeded initialisation of each run's architecture instead (a run directory or a config .json), with BatchNorm's initial statistics and with statistics estimated on training images; the better is the floor",
+    },
   },
-  details: `Writes <run>/eval.json for each run. Metrics without labels (or masks) in the data are n/a.
-Example:
-  ediy eval runs/table1-byol/seed-0 runs/table1-ediy/seed-0`,
+  details: `Writes <run>/eval.json for each run (<run>/eval-untrained.json with --untrained).
+kNN: cosine, k = 20, T = 0.07, the training part as memory; linear probe on standardised
+pooled features; kNN and linear top-1 with a 95% bootstrap interval over the scored images.
+Metrics without labels (or masks) in the data are n/a.
+Examples:
+  ediy eval runs/table1-byol/seed-0 runs/table1-ediy/seed-0
+  ediy eval --untrained runs/table1-byol/seed-0 --data /usr/share/datasets/fashion-mnist`,
 };
+
+/** `0.7370 [0.7100, 0.7630]`, or `n/a`. */
+function formatMetric(value: number, interval: Interval | undefined): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  const ci =
+    interval && Number.isFinite(interval.low) && Number.isFinite(interval.high)
+      ? ` [${interval.low.toFixed(4)}, ${interval.high.toFixed(4)}]`
+      : '';
+  return `${value.toFixed(4)}${ci}`;
+}
+
+function metricCells(e: BackboneEvaluation): string[] {
+  return METRICS.map((m) => formatMetric(e.metrics[m.key], e.intervals[m.key]));
+}
+
+/** The config of a run directory (`config.json`) or of a config `.json` file. */
+function readConfig(arg: string, command: string): { config: ExperimentConfig; runDir?: string } {
+  const path = resolve(arg);
+  const isDir = existsSync(path) && statSync(path).isDirectory();
+  const file = isDir ? join(path, 'config.json') : path;
+  if (!existsSync(file) || !file.endsWith('.json')) {
+    throw new UsageError(
+      `ediy ${command}: ${JSON.stringify(arg)} is neither a run directory with config.json nor a config .json file`,
+      command,
+    );
+  }
+  let config: ExperimentConfig;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as ExperimentConfig;
+  } catch (e) {
+    throw new UsageError(`ediy ${command}: ${file} is not valid JSON (${String(e)})`, command);
+  }
+  if (typeof config?.scale?.backbone !== 'object' || typeof config.seed !== 'number') {
+    throw new UsageError(
+      `ediy ${command}: ${file} is not an experiment config (expected scale.backbone and seed)`,
+      command,
+    );
+  }
+  return isDir ? { config, runDir: path } : { config };
+}
 
 /** Runs `ediy eval`. */
 export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -50,36 +108,72 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
     stringFlag(args, 'budget') === undefined
       ? undefined
       : choiceFlag<PresetName>(args, 'budget', PRESET_NAMES, 'mini', cmd);
+  const options = {
+    ...(data ? { data } : {}),
+    ...(budget ? { settings: EVAL_SETTINGS[budget] } : {}),
+  };
+  if (booleanFlag(args, 'untrained')) {
+    const targets = args.positionals.map((p) => ({ arg: p, ...readConfig(p, cmd) }));
+    await setupBackend(prefer, io);
+    println(io.stdout, ['run', 'batchnorm', ...METRICS.map((m) => m.label), 'seconds'].join('\t'));
+    for (const { arg, config, runDir } of targets) {
+      const u = await evaluateUntrained(config, options);
+      for (const convention of BN_CONVENTIONS) {
+        const e = u.conventions[convention];
+        println(io.stdout, [arg, convention, ...metricCells(e), e.seconds.toFixed(1)].join('\t'));
+      }
+      println(
+        io.stdout,
+        `${arg}: untrained floor = ${u.floor} BatchNorm statistics (${u.best.memory} training images as memory, ${u.best.test} held-out images scored; ${u.seconds.toFixed(1)} s)`,
+      );
+      if (runDir) {
+        writeJson(join(runDir, 'eval-untrained.json'), {
+          floor: u.floor,
+          metrics: u.best.metrics,
+          intervals: u.best.intervals,
+          conventions: u.conventions,
+          heldOut: u.heldOut,
+          evalSeconds: u.seconds,
+        });
+      }
+    }
+    return 0;
+  }
   const runs = args.positionals.map((p) => resolve(p));
   for (const [i, run] of runs.entries()) {
     if (!existsSync(join(run, 'checkpoints'))) {
       throw new UsageError(
-        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${join(run, 'checkpoints')})`,
+        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${join(run, 'checkpoints')}); for an untrained network, add --untrained`,
         cmd,
       );
     }
   }
   await setupBackend(prefer, io);
-  println(io.stdout, ['run', 'step', ...METRICS.map((m) => m.label)].join('\t'));
+  println(io.stdout, ['run', 'step', ...METRICS.map((m) => m.label), 'seconds'].join('\t'));
   for (const run of runs) {
-    const t0 = performance.now();
-    const evaluation = await evaluateRun(run, {
-      ...(data ? { data } : {}),
-      ...(budget ? { settings: EVAL_SETTINGS[budget] } : {}),
-    });
+    const evaluation = await evaluateRun(run, options);
     const log = readStepLog(join(run, 'log.jsonl'));
     writeJson(join(run, 'eval.json'), {
       metrics: evaluation.metrics,
+      intervals: evaluation.intervals,
       steps: evaluation.step,
       finalLoss: log[log.length - 1]?.loss ?? NaN,
       checkpoint: evaluation.checkpoint,
       trainSeconds: NaN,
-      evalSeconds: (performance.now() - t0) / 1000,
+      evalSeconds: evaluation.seconds,
+      memory: evaluation.memory,
+      test: evaluation.test,
+      heldOut: evaluation.heldOut,
     });
-    const values = METRICS.map((m) =>
-      Number.isFinite(evaluation.metrics[m.key]) ? evaluation.metrics[m.key].toFixed(4) : 'n/a',
+    println(
+      io.stdout,
+      [
+        run,
+        String(evaluation.step),
+        ...metricCells(evaluation),
+        evaluation.seconds.toFixed(1),
+      ].join('\t'),
     );
-    println(io.stdout, [run, String(evaluation.step), ...values].join('\t'));
   }
   return 0;
 }

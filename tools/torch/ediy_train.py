@@ -140,6 +140,8 @@ def check_config(config, source):
     for key in ('batchSize', 'accumulate', 'epochs', 'imageSize'):
         if not isinstance(scale.get(key), int) or scale[key] < 1:
             bad(f'scale.{key}', 'a positive integer', scale.get(key))
+    if config['optim'].get('larsClip'):
+        bad('optim.larsClip', "false here (this recipe's LARS does not clip the trust ratio)", True)
 
 
 def needs_teacher(config):

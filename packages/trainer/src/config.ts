@@ -108,6 +108,12 @@ export interface OptimConfig {
   warmupFraction?: number;
   /** Initial EMA momentum tau0 of the target, raised to 1 on a cosine (0.996). */
   tau0: number;
+  /**
+   * solo-learn's LARS learning-rate clipping (`clip_lars_lr`): each layer's trust ratio
+   * is capped so its step never exceeds the plain learning rate (LARS option `clip`).
+   * Default false, BYOL's LARS.
+   */
+  larsClip?: boolean;
 }
 
 /** Paper bookkeeping of an ablation row. */

@@ -279,6 +279,7 @@ export async function pretrain(
       momentum: config.optim.momentum,
       weightDecay: config.optim.weightDecay,
       eta: config.optim.eta,
+      ...(config.optim.larsClip ? { clip: true } : {}),
     }),
     step: 0,
     rng: new Rng(config.seed).fork('train'),

@@ -105,6 +105,7 @@ const optimShape = {
     .lt(1, { error: 'a number in [0, 1)' })
     .optional(),
   tau0: num(0, 1),
+  larsClip: z.boolean({ error: 'true or false' }).optional(),
 };
 
 const teacher = z.union(

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { tInterval } from '@ediy/eval';
 import { writeFileAtomic } from '@ediy/eval/node';
 import type { ExperimentConfig, StepRecord } from '@ediy/trainer';
 import { presetOf } from './evaluate.js';
@@ -153,7 +154,59 @@ export function portableResults<T extends ReproduceResults>(results: T, out: str
 /** What a run directory holds, for {@link rowsFromRuns}. */
 interface RunFiles {
   config: ExperimentConfig;
-  eval: { metrics: Record<string, unknown>; steps: number; finalLoss: number };
+  eval: EvalFile;
+}
+
+/** What report reads of an `eval.json` (or `eval-untrained.json`). */
+interface EvalFile {
+  metrics: Record<string, unknown>;
+  intervals?: Record<string, { low?: unknown; high?: unknown } | undefined>;
+  steps: number;
+  finalLoss: number;
+}
+
+function metricsOf(evaluation: EvalFile): RunResult['metrics'] {
+  return Object.fromEntries(
+    METRICS.map(({ key }) => {
+      const v = evaluation.metrics[key];
+      return [key, typeof v === 'number' ? v : NaN];
+    }),
+  ) as unknown as RunResult['metrics'];
+}
+
+function finiteInterval(
+  i: { low?: unknown; high?: unknown } | undefined,
+): [number, number] | undefined {
+  const { low, high } = i ?? {};
+  return typeof low === 'number' && typeof high === 'number' && Number.isFinite(low + high)
+    ? [low, high]
+    : undefined;
+}
+
+/**
+ * A row's summary with a 95% interval per metric where it has none: Student's t over
+ * the seeds for two or more, else the one run's own interval from its eval.json (a
+ * bootstrap over the scored images), when it recorded one.
+ */
+function withIntervals(
+  summary: RowResult['summary'],
+  runs: readonly RunResult[],
+  evals: readonly EvalFile[],
+): RowResult['summary'] {
+  const out = { ...summary };
+  for (const { key } of METRICS) {
+    if (intervalOf(summary[key]) !== undefined) continue;
+    const values = runs.map((r) => r.metrics[key]).filter((v) => Number.isFinite(v));
+    const t = values.length >= 2 ? tInterval(values) : undefined;
+    const ci =
+      t !== undefined
+        ? finiteInterval(t)
+        : values.length === 1
+          ? finiteInterval(evals[0]?.intervals?.[key])
+          : undefined;
+    if (ci) out[key] = { ...summary[key], ci95: ci } as RowResult['summary'][typeof key];
+  }
+  return out;
 }
 
 function readRunFiles(runDir: string): RunFiles {
@@ -174,7 +227,7 @@ function readRunFiles(runDir: string): RunFiles {
     throw new Error(
       `${join(runDir, 'config.json')}: expected an experiment config with name and seed`,
     );
-  const evaluation = read('eval.json') as RunFiles['eval'];
+  const evaluation = read('eval.json') as EvalFile;
   if (typeof evaluation?.metrics !== 'object' || evaluation.metrics === null)
     throw new Error(`${join(runDir, 'eval.json')}: expected an evaluation record with metrics`);
   return { config, eval: evaluation };
@@ -188,39 +241,74 @@ function readRunFiles(runDir: string): RunFiles {
  */
 export function rowsFromRuns(runDirs: readonly string[]): RowResult[] {
   if (runDirs.length === 0) throw new Error('a report needs at least one run directory');
-  const rows = new Map<string, { config: ExperimentConfig; runs: RunResult[] }>();
+  const rows = new Map<
+    string,
+    { config: ExperimentConfig; runs: RunResult[]; evals: EvalFile[] }
+  >();
   for (const dir of runDirs) {
     const runDir = resolve(dir);
     const { config, eval: evaluation } = readRunFiles(runDir);
-    const row = rows.get(config.name) ?? { config, runs: [] };
+    const row = rows.get(config.name) ?? { config, runs: [], evals: [] };
     const twin = row.runs.find((r) => r.seed === config.seed);
     if (twin)
       throw new Error(
         `${runDir} and ${twin.runDir} are both ${config.name} seed ${config.seed}; give each run once`,
       );
-    const metrics = Object.fromEntries(
-      METRICS.map(({ key }) => {
-        const v = evaluation.metrics[key];
-        return [key, typeof v === 'number' ? v : NaN];
-      }),
-    ) as unknown as RunResult['metrics'];
     row.runs.push({
       seed: config.seed,
       runDir,
       steps: evaluation.steps,
       finalLoss: typeof evaluation.finalLoss === 'number' ? evaluation.finalLoss : NaN,
-      metrics,
+      metrics: metricsOf(evaluation),
     });
+    row.evals.push(evaluation);
     rows.set(config.name, row);
   }
-  return [...rows.entries()].map(([name, { config, runs }]) => ({
+  const out: RowResult[] = [...rows.entries()].map(([name, { config, runs, evals }]) => ({
     id: name,
     name,
     label: config.paper?.label ?? name,
     ...(config.paper ? { paper: config.paper } : {}),
-    runs: runs.sort((a, b) => a.seed - b.seed),
-    summary: summarizeRuns(runs),
+    runs: [...runs].sort((a, b) => a.seed - b.seed),
+    summary: withIntervals(summarizeRuns(runs), runs, evals),
   }));
+  const floor = untrainedRow(runDirs.map((d) => resolve(d)));
+  return floor && !out.some((r) => isUntrainedRow(r)) ? [...out, floor] : out;
+}
+
+/**
+ * The untrained floor as a row (id `untrained`), from the first run directory that has
+ * an `eval-untrained.json` (`ediy eval --untrained <run>`), or undefined.
+ */
+export function untrainedRow(runDirs: readonly string[]): RowResult | undefined {
+  for (const runDir of runDirs) {
+    const path = join(runDir, 'eval-untrained.json');
+    if (!existsSync(path)) continue;
+    let evaluation: EvalFile;
+    try {
+      evaluation = JSON.parse(readFileSync(path, 'utf8')) as EvalFile;
+    } catch (err) {
+      throw new Error(`${path}: not JSON (${(err as Error).message})`, { cause: err });
+    }
+    if (typeof evaluation?.metrics !== 'object' || evaluation.metrics === null)
+      throw new Error(`${path}: expected an evaluation record with metrics`);
+    const { config } = readRunFiles(runDir);
+    const run: RunResult = {
+      seed: config.seed,
+      runDir,
+      steps: 0,
+      finalLoss: NaN,
+      metrics: metricsOf(evaluation),
+    };
+    return {
+      id: 'untrained',
+      name: 'untrained',
+      label: 'untrained',
+      runs: [run],
+      summary: withIntervals(summarizeRuns([run]), [run], [evaluation]),
+    };
+  }
+  return undefined;
 }
 
 /** Options of {@link buildReport}. */

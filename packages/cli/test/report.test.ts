@@ -12,7 +12,13 @@ import {
 import { captureIO, tempDir } from './helpers.js';
 
 /** A finished run directory as ediy pretrain + ediy eval leave it, without training. */
-function fakeRun(dir: string, name: string, seed: number, knn: number): string {
+function fakeRun(
+  dir: string,
+  name: string,
+  seed: number,
+  knn: number,
+  knnInterval?: [number, number],
+): string {
   const plan = planReproduce({ table: 'table1', preset: 'smoke', out: join(dir, 'plan') });
   const config = { ...(plan.jobs[0]?.config as object), name, seed, paper: undefined };
   const runDir = join(dir, 'runs', name, `seed-${seed}`);
@@ -28,6 +34,9 @@ function fakeRun(dir: string, name: string, seed: number, knn: number): string {
         meanRegionCosine: 1 - knn,
         effectiveRank: 2 + knn,
       },
+      ...(knnInterval
+        ? { intervals: { knnTop1: { estimate: knn, low: knnInterval[0], high: knnInterval[1] } } }
+        : {}),
       steps: 3,
       finalLoss: 1,
       checkpoint: 'ckpt-3',
@@ -59,38 +68,62 @@ describe('ediy report', () => {
       fakeRun(dir, 'my-loss', 0, 0.6),
       fakeRun(dir, 'byol', 1, 0.5),
       fakeRun(dir, 'my-loss', 1, 0.8),
-      fakeRun(dir, 'untrained', 0, 0.2),
+      fakeRun(dir, 'one-seed', 0, 0.3, [0.25, 0.36]),
     ];
+    // The untrained floor, as ediy eval --untrained leaves it beside a run.
+    writeFileSync(
+      join(runs[0] as string, 'eval-untrained.json'),
+      JSON.stringify({
+        floor: 'estimated',
+        metrics: {
+          knnTop1: 0.2,
+          linearTop1: 0.1,
+          denseMIoU: null,
+          meanRegionCosine: 0.9,
+          effectiveRank: 1.5,
+        },
+        intervals: { knnTop1: { low: 0.15, high: 0.26 } },
+      }),
+    );
     const out = join(dir, 'my-table');
     const io = captureIO();
     expect(await main(['report', ...runs, '--out', out, '--title', 'my table'], io), io.err()).toBe(
       0,
     );
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
-    expect(results.rows.map((r) => r.id)).toEqual(['byol', 'my-loss', 'untrained']);
+    expect(results.rows.map((r) => r.id)).toEqual(['byol', 'my-loss', 'one-seed', 'untrained']);
     expect(results.rows[0]?.runs.map((r) => [r.seed, r.runDir])).toEqual([
       [0, '../runs/byol/seed-0'],
       [1, '../runs/byol/seed-1'],
     ]);
     expect(results.rows[1]?.summary.knnTop1.mean).toBeCloseTo(0.7, 12);
     expect(results.rows[2]?.summary.knnTop1.std).toBeNull();
+    // Two seeds: Student's t, t(0.975, 1) = 12.7062; s = 0.1 / sqrt(2); half = t * s / sqrt(2).
+    const half = (12.7062047 * (0.1 / Math.SQRT2)) / Math.SQRT2;
+    const ci = (results.rows[0]?.summary.knnTop1 as { ci95?: number[] }).ci95 as number[];
+    expect(ci[0]).toBeCloseTo(0.45 - half, 5);
+    expect(ci[1]).toBeCloseTo(0.45 + half, 5);
+    // One seed: the run's own bootstrap interval from its eval.json.
+    expect((results.rows[2]?.summary.knnTop1 as { ci95?: number[] }).ci95).toEqual([0.25, 0.36]);
+    expect((results.rows[2]?.summary.linearTop1 as { ci95?: number[] }).ci95).toBeUndefined();
     expect(results.preset).toBe('smoke');
     expect(results.seeds).toEqual([0, 1]);
     expect(results.seconds).toBe(15);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
-    expect(md).toContain('# my table: 3 rows at preset `smoke`');
-    expect(md).toContain('| my-loss | **0.700 ± 0.141** |');
-    expect(md).toContain('| *untrained* | 0.200 |');
+    expect(md).toContain('# my table: 4 rows at preset `smoke`');
+    expect(md).toMatch(/\| my-loss \| \*\*0\.700 ± 0\.141 \[-0\.57\d, 1\.97\d\]\*\* \|/);
+    expect(md).toContain('| one-seed | 0.300 [0.250, 0.360] |');
+    expect(md).toContain('| *untrained* | 0.200 [0.150, 0.260] |');
     for (const name of ['metrics', 'loss-curves']) {
       expect(md).toContain(`(plots/${name}.png)`);
       const png = PNG.sync.read(readFileSync(join(out, 'plots', `${name}.png`)));
       expect(png.width * png.height).toBeGreaterThan(10_000);
       expect(io.out()).toContain(join(out, 'plots', `${name}.png`));
     }
-    // Two trained rows x four metrics with values (dense mIoU is n/a): eight dots.
+    // Three trained rows x four metrics with values (dense mIoU is n/a): twelve dots.
     const svg = readFileSync(join(out, 'plots', 'metrics.svg'), 'utf8');
     const dots = svg.match(/<g class="mark-symbol role-mark[^"]*"[^>]*>(.*?)<\/g>/g) ?? [];
-    expect(dots.join('').match(/<path /g)).toHaveLength(8);
+    expect(dots.join('').match(/<path /g)).toHaveLength(12);
     // The untrained row is the dashed reference line, once per metric with a value.
     expect(svg.match(/stroke-dasharray/g)).toHaveLength(4);
   });

@@ -35,8 +35,10 @@ export const REPORT_SPEC: CommandSpec = {
     backend: BACKEND_FLAG,
   },
   details: `Each run needs config.json and log.jsonl (ediy pretrain) and eval.json (ediy eval).
-Runs of the same config name are one row, their seeds summarised; a run named
-"untrained" is drawn as the reference line.
+Runs of the same config name are one row, their seeds summarised with a 95% interval
+(Student's t over seeds; for one seed, the bootstrap interval its eval.json records). The
+untrained floor of the first run that has one (ediy eval --untrained <run>) is the
+reference row.
 Example:
   ediy eval runs/byol/seed-0 runs/my-loss/seed-0
   ediy report runs/byol/seed-0 runs/my-loss/seed-0 --out my-table`,

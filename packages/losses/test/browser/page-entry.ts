@@ -1,0 +1,13 @@
+/**
+ * The browser page's script: tfjs-core's gradients and the cpu backend registered the
+ * way a web application registers them, then {@link ediyCase} exposed to the test.
+ */
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import { initBackend } from '@ediy/backend';
+import { ediyCase } from './ediy-case.js';
+
+(globalThis as Record<string, unknown>).ediyCase = async (seed: number) => {
+  const info = await initBackend({ prefer: 'cpu' });
+  return { ...ediyCase(seed), initBackend: info.name };
+};

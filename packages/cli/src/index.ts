@@ -78,6 +78,7 @@ export {
   lossPoints,
   portableResults,
   rowsFromRuns,
+  untrainedRow,
   buildReport,
   TOTAL_TERM,
   type BuildReportOptions,

@@ -4,6 +4,7 @@
  * size, image size, batch, epochs). An ablation row of the paper states only the method;
  * a preset changes scale only, never which modules or weights a row uses.
  */
+import type { PastedScenesSpec } from '@ediy/data';
 import { parseExperiment } from './schema.js';
 
 /** One region loss term of Eq. 3: a registered region loss, its weight and its matcher. */
@@ -63,7 +64,12 @@ export type DataConfig =
       path: string;
       /** Side images are resized to (image folders). */
       size?: number;
-    };
+    }
+  /**
+   * Scenes pasted from the items of a dataset on disk onto backgrounds, with their masks
+   * (`@ediy/data`'s {@link PastedScenesSpec}; `ediy --data scenes:<path>`).
+   */
+  | PastedScenesSpec;
 
 /** The scale of a run: what a preset sets. */
 export interface ScaleConfig {

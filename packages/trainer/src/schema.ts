@@ -78,9 +78,31 @@ const pathData = obj({
   size: int(8).optional(),
 });
 
-const DATA_KINDS = "'scenes' (with count, size, numClasses, seed) or 'path' (with path, size?)";
+const pastedFields = {
+  path: text('a file or folder path'),
+  count: int(1),
+  size: int(8),
+  seed: int(0),
+  heldOutCount: int(1).optional(),
+  itemSize: int(1).optional(),
+  minObjects: int(1).optional(),
+  maxObjects: int(1).optional(),
+  threshold: num(0, 1).optional(),
+  background: z
+    .union([z.enum(['black', 'texture']), obj({ folder: text('a folder of photos') })], {
+      error: "'black', 'texture' or { folder: <folder of photos> }",
+    })
+    .optional(),
+};
 
-const data = z.discriminatedUnion('kind', [scenesData, pathData], { error: DATA_KINDS });
+const pastedData = obj({ kind: z.literal('pasted'), ...pastedFields });
+
+const DATA_KINDS =
+  "'scenes' (with count, size, numClasses, seed), 'path' (with path, size?) or 'pasted' (with path, count, size, seed, ...)";
+
+const data = z.discriminatedUnion('kind', [scenesData, pathData, pastedData], {
+  error: DATA_KINDS,
+});
 
 const scaleShape = {
   backbone,
@@ -172,17 +194,9 @@ export const experimentSchema = obj({
 });
 
 /** A data block in a layer: a whole spec (with `kind`), or changes to the base's (without). */
-const dataLayer = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
+const dataLayer = z.custom<object>().superRefine((value, ctx) => {
   const hasKind = typeof value === 'object' && value !== null && 'kind' in value;
-  const schema = hasKind
-    ? data
-    : obj({
-        count: int(1),
-        size: int(8),
-        numClasses: int(1),
-        seed: int(0),
-        path: text('a file or folder path'),
-      }).partial();
+  const schema = hasKind ? data : obj({ ...pastedFields, numClasses: int(1) }).partial();
   const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ ...issue });
 });
@@ -233,9 +247,11 @@ export type ConfigLayer = Omit<DeepPartial<ExperimentConfig>, 'teacher' | 'paper
 };
 
 /** Changes to a data block that keep its kind (e.g. `{ size: 64 }`). */
-export type DataPatch = {
-  [K in 'count' | 'size' | 'numClasses' | 'seed' | 'path']?: K extends 'path' ? string : number;
-};
+export type DataPatch = Partial<
+  Omit<Extract<ExperimentConfig['scale']['data'], { kind: 'pasted' }>, 'kind'> & {
+    numClasses: number;
+  }
+>;
 
 /** One problem of a config: where, what was there, and what was expected. */
 export interface ConfigIssue {

@@ -49,7 +49,7 @@ describe('the experiment schema', () => {
     ],
     [
       { scale: { ...good.scale, data: { kind: 'video' } } },
-      `config.scale.data.kind must be 'scenes' (with count, size, numClasses, seed) or 'path' (with path, size?), got "video"`,
+      `config.scale.data.kind must be 'scenes' (with count, size, numClasses, seed), 'path' (with path, size?) or 'pasted' (with path, count, size, seed, ...), got "video"`,
     ],
     [
       { method: { ...good.method, regionLosses: [{ loss: '', weight: 1, matcher: 'random' }] } },
@@ -70,6 +70,20 @@ describe('the experiment schema', () => {
     ],
   ])('names the field, the value and what was expected (%#)', (change, message) => {
     expect(() => parseExperiment({ ...good, ...change })).toThrow(message);
+  });
+
+  it('takes scenes pasted from a dataset on disk (--data scenes:<path>)', () => {
+    const pasted = { kind: 'pasted', path: 'fashion', count: 64, size: 48, seed: 2 } as const;
+    const config = { ...good, scale: { ...good.scale, data: pasted } };
+    expect(parseExperiment(config)).toEqual(config);
+    expect(() =>
+      parseExperiment({
+        ...good,
+        scale: { ...good.scale, data: { ...pasted, background: 'grey' } },
+      }),
+    ).toThrow(
+      `config.scale.data.background must be 'black', 'texture' or { folder: <folder of photos> }, got "grey"`,
+    );
   });
 
   it('rejects unknown fields at every level, listing the known ones', () => {

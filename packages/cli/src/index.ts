@@ -78,7 +78,7 @@ export {
   lossPoints,
   portableResults,
   rowsFromRuns,
-  untrainedRow,
+  floorFromRuns,
   buildReport,
   TOTAL_TERM,
   type BuildReportOptions,

@@ -272,7 +272,7 @@ export function rowsFromRuns(runDirs: readonly string[]): RowResult[] {
     runs: [...runs].sort((a, b) => a.seed - b.seed),
     summary: withIntervals(summarizeRuns(runs), runs, evals),
   }));
-  const floor = untrainedRow(runDirs.map((d) => resolve(d)));
+  const floor = floorFromRuns(runDirs.map((d) => resolve(d)));
   return floor && !out.some((r) => isUntrainedRow(r)) ? [...out, floor] : out;
 }
 
@@ -280,7 +280,7 @@ export function rowsFromRuns(runDirs: readonly string[]): RowResult[] {
  * The untrained floor as a row (id `untrained`), from the first run directory that has
  * an `eval-untrained.json` (`ediy eval --untrained <run>`), or undefined.
  */
-export function untrainedRow(runDirs: readonly string[]): RowResult | undefined {
+export function floorFromRuns(runDirs: readonly string[]): RowResult | undefined {
   for (const runDir of runDirs) {
     const path = join(runDir, 'eval-untrained.json');
     if (!existsSync(path)) continue;

@@ -15,6 +15,7 @@ const CONFIG = {
   background: 'white',
   view: { stroke: '#dddddd' },
   axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 },
+  legend: { labelLimit: 320 },
   header: { labelFontSize: 12, titleFontSize: 12 },
   title: { fontSize: 14, subtitleFontSize: 11 },
 };
@@ -154,10 +155,9 @@ export function metricDotPlotSpec(
           mark: {
             type: 'text',
             text: 'untrained',
-            align: 'left',
-            baseline: 'top',
-            dx: 3,
-            dy: 2,
+            align: 'center',
+            baseline: 'bottom',
+            dy: -2,
             fontSize: 10,
             color: PLOT_COLOURS.reference,
           },

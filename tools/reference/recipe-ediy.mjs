@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// A short-run recipe trained by ediy itself (pretrain with a custom ExperimentConfig, the
+// engine initBackend picks: native when built), for docs/results/recipe.md. The online
+// backbone of the last checkpoint is written as a torchvision state dict, which
+// tools/reference/recipe.py evaluates exactly as its own runs:
+//
+//   EDIY_THREADS=1 nice -n 10 node tools/reference/recipe-ediy.mjs --out runs/recipe-ediy/solo-s0 \
+//       --steps 300 --seed 0 --base-lr 1.0 --eta 0.02 --clip --weight-decay 1e-5 --tau0 0.99 \
+//       --warmup-frac 0.01
+//   /usr/bin/python3 tools/reference/recipe.py eval --weights runs/recipe-ediy/solo-s0/backbone.safetensors \
+//       --out runs/recipe-ediy/solo-s0/eval
+//
+// Flags as recipe.py's: the mini architecture (ResNet-18, small stem, width 0.25, projector
+// 512/128), 32 px views, batch 64, Fashion-MNIST's training split; --method ediy adds
+// teacher-guided R-DEM and R-IEM with --teacher-run (a BYOL run directory) as the teacher.
+// Needs the packages built (npm run build).
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '@ediy/backend';
+import { exportTorchvisionWeights, resnet, writeSafetensors } from '@ediy/backbones';
+import { LARS } from '@ediy/optim';
+import { latestCheckpoint, loadCheckpoint, pretrain, restoreWeights } from '@ediy/trainer';
+
+const { values: a } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    data: { type: 'string', default: '/usr/share/datasets/fashion-mnist' },
+    method: { type: 'string', default: 'byol' },
+    'teacher-run': { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    steps: { type: 'string', default: '300' },
+    width: { type: 'string', default: '0.25' },
+    'base-lr': { type: 'string', default: '0.2' },
+    eta: { type: 'string', default: '1e-3' },
+    clip: { type: 'boolean', default: false },
+    'weight-decay': { type: 'string', default: '1.5e-6' },
+    tau0: { type: 'string', default: '0.996' },
+    'warmup-frac': { type: 'string', default: String(10 / 300) },
+  },
+});
+if (!a.out) {
+  console.error('usage: node tools/reference/recipe-ediy.mjs --out DIR [recipe flags]');
+  process.exit(2);
+}
+const num = (k) => {
+  const v = Number(a[k]);
+  if (!Number.isFinite(v)) throw new Error(`--${k} must be a number, got ${JSON.stringify(a[k])}`);
+  return v;
+};
+const steps = num('steps');
+const batchSize = 64;
+const trainImages = 60000; // Fashion-MNIST's training split
+const stepsPerEpoch = Math.floor(trainImages / batchSize);
+if (a.clip) {
+  // ExperimentConfig has no field for LARS's clipping yet: every LARS of this process clips.
+  const apply = LARS.prototype.applyGradients;
+  LARS.prototype.applyGradients = function (grads) {
+    this.clip = true;
+    return apply.call(this, grads);
+  };
+}
+const backbone = { depth: 18, stem: 'small', widthMultiplier: num('width') };
+const regionLosses =
+  a.method === 'ediy'
+    ? [
+        { loss: 'r-dem', weight: 1, matcher: 'teacher' },
+        { loss: 'r-iem', weight: 1, matcher: 'teacher' },
+      ]
+    : [];
+const config = {
+  name: `recipe-${a.method}`,
+  seed: num('seed'),
+  method: { byolWeight: 1, regionLosses, localPredictor: true },
+  scale: {
+    backbone,
+    projector: { hidden: 512, out: 128 },
+    imageSize: 32,
+    batchSize,
+    accumulate: 1,
+    epochs: Math.ceil(steps / stepsPerEpoch),
+    maxSteps: steps,
+    data: { kind: 'path', path: a.data },
+  },
+  optim: {
+    baseLr: num('base-lr'),
+    weightDecay: num('weight-decay'),
+    momentum: 0.9,
+    eta: num('eta'),
+    // warm-up steps = round(warmupEpochs x stepsPerEpoch) = round(frac x steps)
+    warmupEpochs: (num('warmup-frac') * steps) / stepsPerEpoch,
+    tau0: num('tau0'),
+  },
+  checkpoint: { every: steps, keep: 1 },
+  ...(a.method === 'ediy' ? { teacher: { run: a['teacher-run'] } } : {}),
+};
+const info = await initBackend();
+console.error(`recipe-ediy: ${info.description ?? info.name ?? JSON.stringify(info)}`);
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const result = await pretrain(config, { runDir: a.out, resume: false, handleSigint: false });
+const wallSec = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
+const cpuSec = (cpu.user + cpu.system) / 1e6;
+
+const ckpt = loadCheckpoint(latestCheckpoint(join(a.out, 'checkpoints')));
+const model = resnet({ ...backbone, name: 'recipe_backbone', seed: 0 });
+restoreWeights(model, ckpt.weights['online.backbone'], 'online.backbone');
+writeFileSync(
+  join(a.out, 'backbone.safetensors'),
+  writeSafetensors(exportTorchvisionWeights(model, backbone), { format: 'pt' }),
+);
+tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+model.dispose();
+const log = readFileSync(join(a.out, 'log.jsonl'), 'utf8').trim().split('\n').map(JSON.parse);
+const summary = {
+  config,
+  clip: a.clip,
+  backend: info,
+  steps: result.steps,
+  trainWallSec: wallSec,
+  trainCpuSec: cpuSec,
+  cpuSecPerStep: cpuSec / result.steps,
+  loss: log.filter((r) => r.step % 25 === 0 || r.step === 1).map((r) => [r.step, r.loss]),
+};
+writeFileSync(join(a.out, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+console.error(
+  `recipe-ediy: ${result.steps} steps, ${wallSec.toFixed(0)} s wall, ${cpuSec.toFixed(0)} CPU-s (${(cpuSec / result.steps).toFixed(2)} a step)`,
+);

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BackendPreference } from '@ediy/backend';
+import { parseDataArg } from '@ediy/data';
 import {
   PRESET_NAMES,
   presetScale,
@@ -15,6 +16,7 @@ import {
 } from '@ediy/trainer';
 import { stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './errors.js';
+import { didYouMean } from './suggest.js';
 
 /** The backend choices of `--backend`. */
 export const BACKEND_CHOICES: readonly BackendPreference[] = [
@@ -79,7 +81,7 @@ export const DATA_FLAG: FlagSpec = {
   type: 'string',
   value: 'path',
   description:
-    "training data: 'scenes' (the embedded synthetic scenes) or a path @ediy/data reads (IDX file, CIFAR batch, image folder)",
+    "training data: 'scenes' (the embedded synthetic scenes), 'scenes:<path>' (scenes pasted from the items of a dataset at <path> onto backgrounds, with their masks) or a path @ediy/data reads (IDX file, CIFAR batch, image folder)",
   defaultText: 'scenes',
 };
 
@@ -95,7 +97,7 @@ export function choiceFlag<T extends string>(
   if (value === undefined) return fallback;
   if (!(choices as readonly string[]).includes(value)) {
     throw new UsageError(
-      `ediy ${command}: --${flag} must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}`,
+      `ediy ${command}: --${flag} must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}${didYouMean(value, choices)}`,
       command,
     );
   }
@@ -161,21 +163,36 @@ export function seedsFlag(args: ParsedArgs, command: string): number[] {
   return seeds;
 }
 
+/** Count, canvas side and seed of `--data scenes:<path>` when the command gives none (the mini preset's scenes). */
+export const PASTED_DEFAULTS = { count: 2048, size: 40, seed: 1 } as const;
+
 /**
- * `--data`: undefined (the preset's embedded scenes) for no flag or `scenes`, else a
- * path that must exist.
+ * `--data`: undefined (the preset's embedded scenes) for no flag or `scenes`;
+ * `scenes:<path>` for scenes pasted from the items at `path` onto backgrounds, with
+ * their masks (`count`, canvas `size` and `seed` from `pasted`); else a path. The path
+ * must exist.
  */
-export function dataFlag(args: ParsedArgs, command: string): DataConfig | undefined {
+export function dataFlag(
+  args: ParsedArgs,
+  command: string,
+  pasted: { count: number; size: number; seed: number } = PASTED_DEFAULTS,
+): DataConfig | undefined {
   const value = stringFlag(args, 'data');
   if (value === undefined || value === 'scenes') return undefined;
-  const path = resolve(value);
+  let spec: DataConfig;
+  try {
+    spec = parseDataArg(value, pasted);
+  } catch (err) {
+    throw new UsageError(`ediy ${command}: --data: ${(err as Error).message}`, command);
+  }
+  const path = resolve(spec.path);
   if (!existsSync(path)) {
     throw new UsageError(
-      `ediy ${command}: --data ${JSON.stringify(value)} does not exist; expected 'scenes' or a file or folder @ediy/data reads`,
+      `ediy ${command}: --data ${JSON.stringify(value)}: ${spec.path} does not exist; expected 'scenes', 'scenes:<path>' (scenes pasted from the items there) or a file or folder @ediy/data reads`,
       command,
     );
   }
-  return { kind: 'path', path };
+  return spec.kind === 'pasted' ? { ...spec, path } : { kind: 'path', path };
 }
 
 /** A flag that must be given (e.g. `--out` of `export`). */

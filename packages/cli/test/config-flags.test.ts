@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
@@ -228,5 +229,56 @@ describe('docs/getting-started.md', () => {
     expect(config.scale.epochs).toBe(100);
     expect(config.scale.data).toEqual({ kind: 'path', path: 'data/my-photos', size: 72 });
     expect(config.optim).toMatchObject({ baseLr: 0.3, warmupFraction: 0.03, tau0: 0.99 });
+  });
+});
+
+describe('ediy pretrain --data on an image folder', () => {
+  /** Two classes of 12 small PNGs and one file that is not an image. */
+  function folder(): string {
+    const dir = tempDir('ediy-folder-');
+    for (const cls of ['a', 'b']) {
+      mkdirSync(join(dir, cls));
+      for (let i = 0; i < 12; i++) {
+        const png = new PNG({ width: 16, height: 16 });
+        for (let p = 0; p < png.data.length; p++) png.data[p] = (p * 7 + i * 13 + cls.length) % 256;
+        writeFileSync(join(dir, cls, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    writeFileSync(join(dir, 'b', 'bad.png'), 'not a png');
+    return dir;
+  }
+  const pretrainOn = async (data: string, extra: string[] = []) => {
+    const io = captureIO();
+    const out = tempDir('ediy-folder-runs-');
+    const code = await main(
+      [
+        ...['pretrain', 'table1/byol', '--preset', 'smoke', '--max-steps', '1'],
+        ...['--data', data, '--backend', BACKEND, '--out', out, ...extra],
+      ],
+      io,
+    );
+    return { code, io, config: join(out, 'table1-byol', 'seed-0', 'config.json') };
+  };
+
+  it('lists unreadable images before training; --strict makes them an error', async () => {
+    const dir = folder();
+    const strict = await pretrainOn(dir, ['--strict']);
+    expect(strict.code).toBe(2);
+    expect(strict.io.err()).toMatch(/--strict: .*1 .*unreadable[\s\S]*bad\.png/);
+    expect(strict.io.err()).not.toMatch(/step 1\/1/);
+    const lenient = await pretrainOn(dir);
+    expect(lenient.code, lenient.io.err()).toBe(0);
+    expect(lenient.io.err()).toMatch(/ediy: .*1 .*unreadable[\s\S]*bad\.png[\s\S]*step 1\/1/);
+  });
+
+  it('--data scenes:<path> trains on scenes pasted from the items there', async () => {
+    const dir = folder();
+    const run = await pretrainOn(`scenes:${dir}`);
+    expect(run.code, run.io.err()).toBe(0);
+    const saved = JSON.parse(readFileSync(run.config, 'utf8')) as ExperimentConfig;
+    expect(saved.scale.data).toEqual({ kind: 'pasted', path: dir, count: 32, size: 40, seed: 1 });
+    const missing = await pretrainOn('scenes:/no/such/items');
+    expect(missing.code).toBe(2);
+    expect(missing.io.err()).toContain('/no/such/items does not exist');
   });
 });

@@ -2,12 +2,14 @@
  * `ediy pretrain <config|row>`: trains one row (a row id or a config module) at a
  * preset, for one or more seeds, resuming from checkpoints.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { formatUnreadable, scanImageFolder, type FolderScan } from '@ediy/data';
 import {
   ConfigError,
   PRESET_NAMES,
+  presetScale,
   pretrain,
   resolveExperiment,
   type ExperimentConfig,
@@ -27,6 +29,7 @@ import {
   choiceFlag,
   dataFlag,
   integerFlag,
+  PASTED_DEFAULTS,
   seedsFlag,
   workersFlag,
 } from '../options.js';
@@ -72,6 +75,11 @@ export const PRETRAIN_SPEC: CommandSpec = {
       type: 'boolean',
       description: 'start over instead of resuming from the newest checkpoint',
     },
+    strict: {
+      type: 'boolean',
+      description:
+        'unreadable images of an image folder are an error (naming each file and why) instead of a listed skip',
+    },
   },
   details: `Examples:
   ediy pretrain table1/byol --preset mini
@@ -108,11 +116,36 @@ function checkDataExists(config: ExperimentConfig, command: string): void {
   }
 }
 
+/**
+ * Lists the unreadable images of a config's image folder (a header scan) before any work
+ * starts; with `strict` they are an error naming every file and why. Data that is not an
+ * image folder (IDX, CIFAR, the embedded scenes) has nothing to check.
+ */
+async function checkImages(
+  config: ExperimentConfig,
+  strict: boolean,
+  io: CliIO,
+  command: string,
+): Promise<void> {
+  const data = config.scale.data;
+  if (data.kind === 'scenes' || !statSync(resolve(data.path)).isDirectory()) return;
+  let scan: FolderScan;
+  try {
+    scan = await scanImageFolder(resolve(data.path), { labeled: 'none', strict });
+  } catch (err) {
+    const message = (err as Error).message;
+    // A folder of IDX or CIFAR files holds no images to check.
+    if (/no image files found/.test(message)) return;
+    if (strict) throw new UsageError(`ediy ${command}: --strict: ${message}`, command);
+    throw err;
+  }
+  if (scan.unreadable.length > 0) println(io.stderr, `ediy: ${formatUnreadable(scan, 20)}`);
+}
+
 /** Runs `ediy pretrain`. */
 export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'pretrain';
   const seeds = seedsFlag(args, cmd);
-  const data = dataFlag(args, cmd);
   const prefer = backendFlag(args, cmd);
   const workers = workersFlag(args, cmd);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
@@ -121,6 +154,18 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
   const overrides = overridesOf(args, cmd);
   const loaded = await loadConfig(args.positionals[0] as string, cmd);
   const preset = choiceFlag(args, 'preset', PRESET_NAMES, loaded.preset ?? 'mini', cmd);
+  const presetData = presetScale(preset).data;
+  const data = dataFlag(
+    args,
+    cmd,
+    presetData.kind === 'scenes'
+      ? {
+          count: presetData.count,
+          size: Math.max(presetData.size, PASTED_DEFAULTS.size),
+          seed: presetData.seed,
+        }
+      : PASTED_DEFAULTS,
+  );
   const layers = [...(loaded.file ? [loaded.file] : []), ...overrides];
   const teacher = teacherDir === undefined ? undefined : teacherSpec(teacherDir, cmd);
   const configOf = (seed: number): ExperimentConfig => {
@@ -153,6 +198,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
     );
   }
   checkDataExists(first, cmd);
+  await checkImages(first, booleanFlag(args, 'strict'), io, cmd);
   await setupBackend(prefer, io);
   const from = [
     loaded.file

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
 import { Loader, disposeBatch } from '@ediy/data';
 import { byolViewParams } from '@ediy/augment';
@@ -24,7 +24,6 @@ import {
   type Checkpoint,
 } from './checkpoint.js';
 import { openDataset } from './data.js';
-import { disposeModels } from './networks.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
 import {
   ReplicaPool,
@@ -37,8 +36,9 @@ import { useFastBatchNorm } from './batchnorm.js';
 import { assertWeightsFinite } from './finite.js';
 import { update } from './update.js';
 import { EDIY } from './ediy-method.js';
-import { restoreState, saveState, variables, type TrainState } from './state.js';
-import { firstDifference, fsCall, holdsRun, moveRunAside, truncateLog } from './run-dir.js';
+import { disposeState, restoreState, saveState, type TrainState } from './state.js';
+import { moveDamagedAside, prepareRunDir, watchInterrupts } from './run.js';
+import { firstDifference, fsCall, truncateLog } from './run-dir.js';
 
 /** Options of {@link pretrain}. */
 export interface PretrainOptions {
@@ -232,31 +232,13 @@ export async function pretrain(
     options.onWarning ??
     ((message: string) =>
       (progressStream ?? process.stderr).write(`${label}: warning: ${message}\n`));
-  const runDir = resolve(options.runDir ?? join('runs', config.name));
-  const ckptRoot = join(runDir, 'checkpoints');
-  const configPath = join(runDir, 'config.json');
-  const configText = `${JSON.stringify(config, null, 2)}\n`;
   const resume = options.resume !== false;
-  if (!resume && existsSync(runDir) && holdsRun(runDir)) {
-    const aside = moveRunAside(runDir);
-    warn(`a fresh run: the earlier run in ${runDir} was moved to ${aside}`);
-  }
-  fsCall('create the run directory', runDir, () => mkdirSync(runDir, { recursive: true }));
-  if (resume && existsSync(configPath) && listCheckpoints(ckptRoot).length > 0) {
-    const previous = fsCall('read', configPath, () => readFileSync(configPath, 'utf8'));
-    if (previous !== configText) {
-      let where = '';
-      try {
-        const d = firstDifference(config, JSON.parse(previous));
-        if (d) where = `: ${d.replace('there)', `in ${configPath})`)}`;
-      } catch {
-        where = `: ${configPath} is not valid JSON`;
-      }
-      throw new Error(
-        `${runDir} holds a run of another config${where}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
-      );
-    }
-  }
+  const { runDir, ckptRoot, configPath, configText } = prepareRunDir(
+    config,
+    resolve(options.runDir ?? join('runs', config.name)),
+    resume,
+    warn,
+  );
 
   useFastTransposedMatMul();
   const dataset = await openDataset(config.scale.data);
@@ -269,29 +251,14 @@ export async function pretrain(
 
   // Read before anything is allocated: a run that cannot resume leaves nothing behind.
   const resumable = resume ? newestLoadable(ckptRoot) : undefined;
-  const { online, target } = EDIY.build(config);
-  const state: TrainState = {
-    method: EDIY,
-    online,
-    target,
-    optimizer: new LARS({
-      learningRate: 0,
-      momentum: config.optim.momentum,
-      weightDecay: config.optim.weightDecay,
-      eta: config.optim.eta,
-      ...(config.optim.larsClip ? { clip: true } : {}),
-    }),
-    step: 0,
-    rng: new Rng(config.seed).fork('train'),
-    data: { epoch: 0, index: 0 },
-  };
-  const release = (): void => {
-    disposeModels([
-      ...variables(state).models.map((m) => m.model),
-      ...(state.teacher ? [state.teacher] : []),
-    ]);
-    state.optimizer.dispose();
-  };
+  let state: TrainState;
+  try {
+    state = await openState(config, resumable?.ckpt);
+  } finally {
+    const ckpt = resumable?.ckpt;
+    if (ckpt)
+      tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+  }
   const loader = new Loader(dataset, {
     batchSize: micro,
     seed: config.seed,
@@ -299,37 +266,9 @@ export async function pretrain(
     dropLast: true,
     prefetch: true,
   });
+  if (resumable) loader.seek(state.data);
   const resumeFrom = resumable?.ckpt.dir;
-  try {
-    const teacher = await loadTeacher(config);
-    if (teacher) state.teacher = teacher;
-    if (resumable) {
-      const { ckpt } = resumable;
-      const d = firstDifference(config, ckpt.state.config);
-      if (d) {
-        throw new Error(
-          `${ckpt.dir} was written by another config: ${d.replace('there)', 'in the checkpoint)')}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
-        );
-      }
-      await restoreState(state, ckpt);
-      loader.seek(state.data);
-    }
-  } catch (err) {
-    release();
-    throw err;
-  } finally {
-    const ckpt = resumable?.ckpt;
-    if (ckpt)
-      tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
-  }
-  for (const { dir, reason } of resumable?.damaged ?? []) {
-    const aside = join(ckptRoot, `damaged-${basename(dir)}`);
-    fsCall('move the damaged checkpoint to', aside, () => {
-      rmSync(aside, { recursive: true, force: true });
-      renameSync(dir, aside);
-    });
-    warn(`${reason}; moved it to ${aside} and resuming from the previous checkpoint ${resumeFrom}`);
-  }
+  moveDamagedAside(ckptRoot, resumable?.damaged ?? [], resumeFrom, warn);
   fsCall('write', configPath, () => writeFileSync(configPath, configText));
   const logPath = join(runDir, 'log.jsonl');
   // Steps after the checkpoint were logged by a run that stopped before saving them: they are run again.
@@ -353,21 +292,11 @@ export async function pretrain(
     return dir;
   };
 
-  let interrupted = options.signal?.aborted ?? false;
-  const onInterrupt = (): void => {
-    interrupted = true;
+  const interrupts = watchInterrupts(options, () =>
     progress?.message(
       `${label}: stopping at the end of the current step (its checkpoint is written); Ctrl-C again quits at once`,
-    );
-  };
-  const quit = (): never => process.exit(130);
-  const onSigint = (): void => {
-    onInterrupt();
-    // A second Ctrl-C ends the process, as without this handler.
-    process.once('SIGINT', quit);
-  };
-  if (options.handleSigint !== false) process.once('SIGINT', onSigint);
-  options.signal?.addEventListener('abort', onInterrupt, { once: true });
+    ),
+  );
 
   let pool: ReplicaPool | undefined;
   try {
@@ -383,7 +312,7 @@ export async function pretrain(
       (m) => progress?.message(`${label}: ${m}`),
     );
     const context = { config, views, gradients: pool ? twoThreads(pool) : oneThread };
-    while (state.step < stopAt && !interrupted) {
+    while (state.step < stopAt && !interrupts.requested) {
       const t0 = performance.now();
       const k = state.step;
       const lr = warmupCosineLr(
@@ -423,21 +352,19 @@ export async function pretrain(
       options.onStep?.(record);
       // Signals are delivered between event-loop turns: give them one after each step.
       await new Promise((done) => setImmediate(done));
-      if (step % config.checkpoint.every === 0 || step === stopAt || interrupted)
+      if (step % config.checkpoint.every === 0 || step === stopAt || interrupts.requested)
         lastCheckpoint = await save();
     }
-    if (interrupted && state.step < total) {
+    if (interrupts.requested && state.step < total) {
       if (savedStep !== state.step) lastCheckpoint = await save();
       const error = new PretrainInterruptedError(state.step, total, lastCheckpoint);
       progress?.message(`${label}: ${error.message}`);
       throw error;
     }
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGINT', quit);
-    options.signal?.removeEventListener('abort', onInterrupt);
+    interrupts.close();
     await pool?.terminate();
-    release();
+    disposeState(state);
   }
   return {
     runDir,
@@ -447,6 +374,50 @@ export async function pretrain(
     checkpoint: lastCheckpoint,
     records,
   };
+}
+
+/**
+ * The state a run starts from: E-DIY's networks, LARS, the stream and the frozen
+ * teacher, set from `ckpt` when resuming (its config checked against `config`). Nothing
+ * is left allocated when this throws; the checkpoint's tensors are the caller's.
+ */
+async function openState(
+  config: ExperimentConfig,
+  ckpt: Checkpoint | undefined,
+): Promise<TrainState> {
+  const { online, target } = EDIY.build(config);
+  const state: TrainState = {
+    method: EDIY,
+    online,
+    target,
+    optimizer: new LARS({
+      learningRate: 0,
+      momentum: config.optim.momentum,
+      weightDecay: config.optim.weightDecay,
+      eta: config.optim.eta,
+      ...(config.optim.larsClip ? { clip: true } : {}),
+    }),
+    step: 0,
+    rng: new Rng(config.seed).fork('train'),
+    data: { epoch: 0, index: 0 },
+  };
+  try {
+    const teacher = await loadTeacher(config);
+    if (teacher) state.teacher = teacher;
+    if (ckpt) {
+      const d = firstDifference(config, ckpt.state.config);
+      if (d) {
+        throw new Error(
+          `${ckpt.dir} was written by another config: ${d.replace('there)', 'in the checkpoint)')}; resume it with that config, start afresh (resume: false, --fresh) or choose another run directory`,
+        );
+      }
+      await restoreState(state, ckpt);
+    }
+    return state;
+  } catch (err) {
+    disposeState(state);
+    throw err;
+  }
 }
 
 /**

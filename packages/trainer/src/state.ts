@@ -200,3 +200,10 @@ export function namedModels(
 ): Record<string, LayersModel> {
   return modelsByKey(variables({ method: EDIY, online, target }));
 }
+
+/** Disposes a state's networks (and teacher) and its optimiser. */
+export function disposeState<Online, Target>(state: TrainState<Online, Target>): void {
+  for (const { model } of variables(state).models) model.dispose();
+  state.teacher?.dispose();
+  state.optimizer.dispose();
+}

@@ -64,7 +64,8 @@ const unprefixed = (name: string): string => name.replace(/^(online|target|repli
 function keyOf(models: Record<string, LayersModel>): Map<string, [string, string]> {
   const out = new Map<string, [string, string]>();
   for (const [key, model] of Object.entries(models))
-    for (const w of model.weights) out.set(w.read().name, [key, unprefixed(w.originalName)]);
+    for (const w of model.weights)
+      out.set((w.read() as tf.Variable).name, [key, unprefixed(w.originalName)]);
   return out;
 }
 

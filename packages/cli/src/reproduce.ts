@@ -34,6 +34,8 @@ import {
   type RunResult,
 } from './results.js';
 import { readStepLog } from './run-log.js';
+import { didYouMean } from './suggest.js';
+import { untrainedRow } from './untrained-row.js';
 import {
   planJobs,
   shardJobs,
@@ -150,7 +152,9 @@ export function tableRows(
   const ids = all.map(([id]) => id);
   for (const id of only) {
     if (!ids.includes(id))
-      throw new Error(`${table} has no row ${JSON.stringify(id)}; its rows are: ${ids.join(', ')}`);
+      throw new Error(
+        `${table} has no row ${JSON.stringify(id)}${didYouMean(id, ids)}; its rows are: ${ids.join(', ')}`,
+      );
   }
   return all.filter(([id]) => only.includes(id));
 }

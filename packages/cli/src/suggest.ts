@@ -6,11 +6,12 @@ import { distance } from 'fastest-levenshtein';
 
 /**
  * The choice closest to `word` if it is near enough to be a slip: at most a third of
- * the word's length edits away (at least 1, at most 3); ties go to the earlier choice.
+ * the word's length edits away, rounded up (at least 1, at most 3); ties go to the earlier
+ * choice.
  * Letter case is ignored.
  */
 export function closestMatch(word: string, choices: readonly string[]): string | undefined {
-  const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  const limit = Math.min(3, Math.max(1, Math.ceil(word.length / 3)));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const choice of choices) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { closestMatch, main } from '@ediy/cli';
-import { captureIO } from './helpers.js';
+import { captureIO, tempDir } from './helpers.js';
 
 describe('closestMatch', () => {
   it('finds a near miss and ignores words too far from every choice', () => {
@@ -28,5 +28,22 @@ describe('ediy did-you-mean', () => {
     const io = captureIO();
     expect(await main(['reproduce', 'table1', '--presset', 'smoke'], io)).toBe(2);
     expect(io.err()).toContain(`Unknown option '--presset'; did you mean "--preset"?`);
+  });
+});
+
+describe('ediy did-you-mean for values', () => {
+  it('suggests the table, preset and row a misspelt one was meant to be', async () => {
+    const table = captureIO();
+    expect(await main(['reproduce', 'tabel1', '--plan'], table)).toBe(2);
+    expect(table.err()).toContain('unknown table "tabel1"; did you mean "table1"?');
+    const preset = captureIO();
+    expect(await main(['reproduce', 'table1', '--preset', 'mimi', '--plan'], preset)).toBe(2);
+    expect(preset.err()).toContain('got "mimi"; did you mean "mini"?');
+    const row = captureIO();
+    const out = tempDir();
+    expect(
+      await main(['reproduce', 'table1', '--rows', 'edyi', '--plan', '--out', out], row),
+    ).not.toBe(0);
+    expect(row.err()).toContain('table1 has no row "edyi"; did you mean "ediy"?');
   });
 });

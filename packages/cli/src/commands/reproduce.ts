@@ -34,6 +34,7 @@ import {
   type ReproducibleTable,
 } from '../reproduce.js';
 import { submitSlurm } from '../slurm.js';
+import { didYouMean } from '../suggest.js';
 
 /** The flags that choose what part of a reproduction a call does (at most one). */
 export const REPRODUCE_MODES = ['plan', 'shard', 'teacher-only', 'collect', 'slurm'] as const;
@@ -128,7 +129,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const table = args.positionals[0] as string;
   if (!(REPRODUCIBLE_TABLES as readonly string[]).includes(table)) {
     throw new UsageError(
-      `ediy ${cmd}: unknown table ${JSON.stringify(table)}; expected one of ${REPRODUCIBLE_TABLES.join(', ')}`,
+      `ediy ${cmd}: unknown table ${JSON.stringify(table)}${didYouMean(table, REPRODUCIBLE_TABLES)}; expected one of ${REPRODUCIBLE_TABLES.join(', ')}`,
       cmd,
     );
   }

@@ -35,7 +35,6 @@ import {
 } from './results.js';
 import { readStepLog } from './run-log.js';
 import { didYouMean } from './suggest.js';
-import { untrainedRow } from './untrained-row.js';
 import {
   planJobs,
   shardJobs,

@@ -79,7 +79,7 @@ function writeFileAtomic(path: string, data: Uint8Array): void {
 }
 
 /**
- * Writes a backbone built by {@link resnet} (with `config`, e.g. restored from a
+ * Writes a backbone built by `resnet` of `@ediy/backbones` (with `config`, e.g. restored from a
  * checkpoint) in the format asked for:
  *
  * - `tfjs`: {@link saveModelToDir}`(model, out)`, loadable with {@link loadModelFromDir} or

@@ -188,7 +188,7 @@ export function dataFlag(
   const path = resolve(spec.path);
   if (!existsSync(path)) {
     throw new UsageError(
-      `ediy ${command}: --data ${JSON.stringify(value)}: ${spec.path} does not exist; expected 'scenes', 'scenes:<path>' (scenes pasted from the items there) or a file or folder @ediy/data reads`,
+      `ediy ${command}: --data ${JSON.stringify(value)} does not exist${spec.kind === 'pasted' ? ` (${spec.path})` : ''}; expected 'scenes', 'scenes:<path>' (scenes pasted from the items there) or a file or folder @ediy/data reads`,
       command,
     );
   }

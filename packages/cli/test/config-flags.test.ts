@@ -279,6 +279,8 @@ describe('ediy pretrain --data on an image folder', () => {
     expect(saved.scale.data).toEqual({ kind: 'pasted', path: dir, count: 32, size: 40, seed: 1 });
     const missing = await pretrainOn('scenes:/no/such/items');
     expect(missing.code).toBe(2);
-    expect(missing.io.err()).toContain('/no/such/items does not exist');
+    expect(missing.io.err()).toContain(
+      '--data "scenes:/no/such/items" does not exist (/no/such/items)',
+    );
   });
 });

@@ -83,7 +83,12 @@ export const REPRODUCE_SPEC: CommandSpec = {
       description:
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
-    'max-steps': { type: 'string', value: 'n', description: 'cap every run at n optimiser steps' },
+    'max-steps': {
+      type: 'string',
+      value: 'n',
+      description:
+        'make every run a shorter one of at most n optimiser steps: its whole schedule (warm-up share, cosine LR to 0, EMA tau to 1) is fitted to them',
+    },
     plan: {
       type: 'boolean',
       description:

@@ -295,6 +295,8 @@ export interface BackboneEvaluation {
   test: number;
   /** Wall-clock seconds of the evaluation (features, probes, intervals). */
   seconds: number;
+  /** Seconds of each part: feature extraction, kNN, linear probe, dense probe, region diversity. */
+  timings: { features: number; knn: number; linear: number; dense: number; diversity: number };
 }
 
 /**
@@ -328,6 +330,14 @@ export function evaluateBackbone(
     data.test,
     masked ? nTest : Math.min(nTest, settings.diversityImages),
   );
+  let mark = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const s = (now - mark) / 1000;
+    mark = now;
+    return s;
+  };
+  const timings = { features: (mark - t0) / 1000, knn: 0, linear: 0, dense: 0, diversity: 0 };
   const numClasses = data.test.numClasses;
   const labelled =
     numClasses >= 2 &&
@@ -351,6 +361,7 @@ export function evaluateBackbone(
     });
     knnTop1 = knn.top1;
     intervals.knnTop1 = interval(knn.correct);
+    timings.knn = lap();
     const linear = linearProbe({
       trainFeatures: train.pooled,
       trainLabels: train.labels,
@@ -363,6 +374,7 @@ export function evaluateBackbone(
     });
     linearTop1 = linear.top1;
     intervals.linearTop1 = interval(linear.correct);
+    timings.linear = lap();
   }
   const denseMIoU =
     masked && train.maps && train.masks && test.maps && test.masks
@@ -376,6 +388,7 @@ export function evaluateBackbone(
           seed,
         }).mIoU
       : NaN;
+  timings.dense = lap();
   let diversity = { meanRegionCosine: NaN, effectiveRank: NaN };
   // Region diversity needs two or more regions per image (a 1x1 map has one).
   if (test.maps && (test.maps.shape[1] as number) * (test.maps.shape[2] as number) >= 2) {
@@ -399,6 +412,7 @@ export function evaluateBackbone(
     memory: nTrain,
     test: nTest,
     seconds: (performance.now() - t0) / 1000,
+    timings: { ...timings, diversity: lap() },
   };
 }
 

@@ -70,6 +70,7 @@ export {
 } from './slurm.js';
 export { openHeldOut, openParts, HELD_OUT_SEED_OFFSET } from './held-out.js';
 export * from './evaluate.js';
+export * from './untrained-row.js';
 export * from './results.js';
 export { readStepLog, meanLossCurve } from './run-log.js';
 export {

@@ -35,6 +35,7 @@ import {
 } from './results.js';
 import { readStepLog } from './run-log.js';
 import { didYouMean } from './suggest.js';
+import { untrainedRow } from './untrained-row.js';
 import {
   planJobs,
   shardJobs,
@@ -102,6 +103,12 @@ export interface RunEvalRecord {
   trainSeconds: number;
   /** Seconds of evaluation. */
   evalSeconds: number;
+  /** 95% intervals (bootstrap over the scored images) of the metrics that have one. */
+  intervals?: RunResult['intervals'];
+  /** Training images used as kNN memory and probe training set. */
+  memory?: number;
+  /** Held-out images scored. */
+  test?: number;
 }
 
 /** Writes JSON atomically (a temporary file renamed into place). */
@@ -328,6 +335,9 @@ export async function runJobs(
       checkpoint: evaluation.checkpoint,
       trainSeconds,
       evalSeconds: (performance.now() - t1) / 1000,
+      intervals: evaluation.intervals,
+      memory: evaluation.memory,
+      test: evaluation.test,
     };
     writeJson(evalPath, record);
     say(
@@ -412,6 +422,7 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
         steps: record.steps,
         finalLoss: record.finalLoss,
         metrics: record.metrics,
+        ...(record.intervals ? { intervals: record.intervals } : {}),
       });
     }
     results.push({
@@ -423,6 +434,8 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
       summary: summarizeRuns(runs),
     });
   }
+  // The untrained floor of the same architecture, evaluated the same way (cached in the output folder).
+  results.push(await untrainedRow(plan));
 
   const files: string[] = [];
   const plotDir = join(out, 'plots');

@@ -3,6 +3,7 @@
  * mean and spread over seeds, and the Markdown table that sets them beside the paper's
  * COCO numbers.
  */
+import { tInterval, type Interval } from '@ediy/eval';
 import type { PaperRow } from '@ediy/trainer';
 
 /** The proxy metrics `ediy eval` measures on held-out images. */
@@ -46,6 +47,11 @@ export interface Summary {
   std: number | null;
   /** Number of finite values. */
   n: number;
+  /**
+   * The 95% interval `[low, high]`: Student's t over seeds for two or more values
+   * ({@link tInterval}), else the one run's bootstrap interval over test images, when it has one.
+   */
+  ci95?: readonly number[];
 }
 
 /** One trained and evaluated run. */
@@ -60,6 +66,8 @@ export interface RunResult {
   finalLoss: number;
   /** The metrics. */
   metrics: EvalMetrics;
+  /** 95% intervals of the metrics that have one (bootstrap over the scored images). */
+  intervals?: Partial<Record<keyof EvalMetrics, Interval>>;
 }
 
 /** One row of the table: its runs and their summary. */
@@ -110,10 +118,21 @@ export function summarize(values: readonly number[]): Summary {
   return { mean, std, n };
 }
 
-/** The summary of every metric over a row's runs. */
+/** The summary of every metric over a row's runs, with its 95% interval where there is one (see {@link Summary.ci95}). */
 export function summarizeRuns(runs: readonly RunResult[]): Record<keyof EvalMetrics, Summary> {
   const out = {} as Record<keyof EvalMetrics, Summary>;
-  for (const { key } of METRICS) out[key] = summarize(runs.map((r) => r.metrics[key]));
+  for (const { key } of METRICS) {
+    const values = runs.map((r) => r.metrics[key]);
+    const s = summarize(values);
+    const ci =
+      s.n >= 2
+        ? tInterval(values)
+        : runs.find((r) => Number.isFinite(r.metrics[key]))?.intervals?.[key];
+    out[key] =
+      ci && Number.isFinite(ci.low) && Number.isFinite(ci.high)
+        ? { ...s, ci95: [ci.low, ci.high] }
+        : s;
+  }
   return out;
 }
 

@@ -35,14 +35,15 @@ describe('ediy reproduce table1 --preset smoke', () => {
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
     expect(results.table).toBe('table1');
     expect(results.preset).toBe('smoke');
-    expect(results.rows.map((r) => r.id)).toEqual(rowIds);
+    expect(results.rows.map((r) => r.id)).toEqual([...rowIds, 'untrained']);
     // Table 1's BYOL row at the first seed is the teacher run, trained once.
     // Paths in results.json are relative to it, so the folder can move.
     expect(results.rows[0]?.runs[0]?.runDir).toBe('teacher');
     expect(results.teacher).toBe('teacher');
     for (const row of results.rows) {
       expect(row.runs).toHaveLength(1);
-      expect(row.runs[0]?.steps).toBeGreaterThan(0);
+      if (row.id === 'untrained') expect(row.runs[0]?.steps).toBe(0);
+      else expect(row.runs[0]?.steps).toBeGreaterThan(0);
       expect(existsSync(join(out, row.runs[0]?.runDir as string, 'eval.json'))).toBe(true);
       expect(row.summary.knnTop1.std).toBeNull(); // one seed
       for (const key of ['knnTop1', 'linearTop1', 'denseMIoU'] as const) {
@@ -50,7 +51,17 @@ describe('ediy reproduce table1 --preset smoke', () => {
         expect(row.summary[key].mean).toBeLessThanOrEqual(1);
       }
       expect(row.summary.effectiveRank.mean).toBeGreaterThanOrEqual(1);
+      // One seed: kNN top-1's interval is the bootstrap over the scored images.
+      const ci = row.summary.knnTop1.ci95 as [number, number];
+      expect(ci[0]).toBeLessThanOrEqual(row.summary.knnTop1.mean);
+      expect(ci[1]).toBeGreaterThanOrEqual(row.summary.knnTop1.mean);
     }
+    // The untrained floor, evaluated like the rows, under both BatchNorm conventions.
+    const floor = JSON.parse(
+      readFileSync(join(out, 'untrained', 'seed-0', 'eval.json'), 'utf8'),
+    ) as { floor: string; conventions: Record<string, unknown> };
+    expect(['initial', 'estimated']).toContain(floor.floor);
+    expect(Object.keys(floor.conventions)).toEqual(['initial', 'estimated']);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     for (const row of Object.values(TABLE1))
       expect(md).toContain(`| ${row.paper?.label} | ${row.paper?.numbers.APbb?.toFixed(1)} |`);
@@ -71,6 +82,8 @@ describe('ediy reproduce table1 --preset smoke', () => {
   it('skips finished rows when run again', async () => {
     const evalFile = join(out, 'runs', 'ediy', 'seed-0', 'eval.json');
     const mtime = statSync(evalFile).mtimeMs;
+    const floorFile = join(out, 'untrained', 'seed-0', 'eval.json');
+    const floorMtime = statSync(floorFile).mtimeMs;
     const io = captureIO();
     const code = await main(
       [
@@ -92,8 +105,9 @@ describe('ediy reproduce table1 --preset smoke', () => {
     expect(io.err()).toMatch(/table1\/ediy seed 0: done, skipping/);
     expect(io.err()).not.toMatch(/step \d+\/\d+/);
     expect(statSync(evalFile).mtimeMs).toBe(mtime);
+    expect(statSync(floorFile).mtimeMs).toBe(floorMtime);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
-    expect(results.rows.map((r) => r.id)).toEqual(['byol', 'ediy']);
+    expect(results.rows.map((r) => r.id)).toEqual(['byol', 'ediy', 'untrained']);
   });
 
   it('refuses to reuse runs made with other settings', async () => {

@@ -62,6 +62,28 @@ describe('summaries', () => {
     expect(s.knnTop1.mean).toBeCloseTo(0.5, 12);
     expect(s.knnTop1.std).toBeCloseTo(Math.sqrt(0.02), 12);
     expect(s.denseMIoU.n).toBe(0);
+    // Two seeds: Student's t, 0.5 ± t(0.975, 1) 0.1414 / sqrt(2) = 0.5 ± 1.2706.
+    expect(s.knnTop1.ci95?.[0]).toBeCloseTo(0.5 - 12.7062 * 0.1, 3);
+    expect(s.knnTop1.ci95?.[1]).toBeCloseTo(0.5 + 12.7062 * 0.1, 3);
+    expect(s.denseMIoU.ci95).toBeUndefined();
+    // One seed: the run's own bootstrap interval; none without one.
+    const one = summarizeRuns([
+      {
+        ...(runs[0] as RunResult),
+        intervals: {
+          knnTop1: {
+            estimate: 0.4,
+            low: 0.35,
+            high: 0.45,
+            level: 0.95,
+            method: 'bootstrap',
+            n: 100,
+          },
+        },
+      },
+    ]);
+    expect(one.knnTop1.ci95).toEqual([0.35, 0.45]);
+    expect(one.linearTop1.ci95).toBeUndefined();
   });
 });
 

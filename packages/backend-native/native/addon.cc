@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -106,6 +107,16 @@ Heap heapOf(const Napi::Value& v) {
 // ---------------------------------------------------------------------------------------
 // Convolutions: forward (with bias and activation), backward data, backward weights.
 
+// Whether convolutions take their activations in oneDNN's preferred (blocked, nChw8c or
+// nChw16c) layout, reordered from and to tfjs's NHWC around each call, or NHWC directly.
+// Starts from EDIY_DNNL_LAYOUT=nhwc|blocked (default nhwc); setConvLayout changes it for
+// the calling thread. `npm run bench:native -w @ediy/backend` times both in the same run.
+bool initialBlocked() {
+  const char* v = std::getenv("EDIY_DNNL_LAYOUT");
+  return v != nullptr && std::string(v) == "blocked";
+}
+thread_local bool blockedLayout = initialBlocked();
+
 enum ConvKind { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
 
 struct ConvShape {
@@ -119,7 +130,7 @@ struct ConvShape {
     k << kind << ':' << n << ',' << h << ',' << w << ',' << c << ',' << oh << ',' << ow << ','
       << o << ',' << kh << ',' << kw << ',' << groups << ',' << sh << ',' << sw << ',' << dh
       << ',' << dw << ',' << pt << ',' << pl << ',' << pb << ',' << pr << ',' << hasBias << ','
-      << act << ',' << alpha;
+      << act << ',' << alpha << ',' << blockedLayout;
     return k.str();
   }
 
@@ -155,18 +166,37 @@ struct ConvPlan {
   bool reorderWeights = false;
   dnnl::reorder weightsReorder;  // user -> prim (forward, backward data) or prim -> user
   std::unique_ptr<float[]> weightsBuffer;
+  // Activations in the primitive's own (blocked) layout, reordered from and to tfjs's NHWC
+  // around the call; unset when the primitive takes NHWC itself.
+  memory::desc primSrc, primDst;
+  bool reorderSrc = false, reorderDst = false;
+  dnnl::reorder srcIn, srcOut, dstIn, dstOut;
 };
+
+// Two scratch buffers per thread for reordered activations (calls on a thread are
+// sequential, so every plan of the thread can share them).
+float* scratch(int which, size_t bytes) {
+  thread_local std::vector<float> buffers[2];
+  auto& b = buffers[which];
+  size_t n = bytes / sizeof(float) + 16;
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
 
 // Per JS thread (main or worker): plans hold scratch buffers, so threads never share them.
 thread_local std::unordered_map<std::string, std::unique_ptr<ConvPlan>> convPlans;
 thread_local size_t convPlanHits = 0;
 
 dnnl::convolution_forward::primitive_desc forwardPd(const ConvShape& s, bool withBias,
-                                                   const dnnl::primitive_attr& attr) {
+                                                   const dnnl::primitive_attr& attr,
+                                                   bool anyActivations) {
   memory::desc bias = withBias ? memory::desc({s.o}, dt::f32, tag::x) : memory::desc();
+  memory::desc src = anyActivations ? memory::desc({s.n, s.c, s.h, s.w}, dt::f32, tag::any) : s.src();
+  memory::desc dst =
+      anyActivations ? memory::desc({s.n, s.o, s.oh, s.ow}, dt::f32, tag::any) : s.dst();
   dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
-                                    dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(),
-                                    bias, s.dst(), s.strides(), s.dilates(), s.padL(), s.padR());
+                                    dnnl::algorithm::convolution_direct, src, s.anyWeights(),
+                                    bias, dst, s.strides(), s.dilates(), s.padL(), s.padR());
   return dnnl::convolution_forward::primitive_desc(d, attr, cpuEngine());
 }
 
@@ -180,25 +210,35 @@ ConvPlan& convPlan(const ConvShape& s) {
   auto plan = std::make_unique<ConvPlan>();
   plan->userWeights = s.userWeights();
   const auto& eng = cpuEngine();
+  // Depthwise convolutions keep NHWC (the per-channel affine of the fast BatchNorm is one).
+  const bool anyAct = blockedLayout && s.groups == 1;
+  memory::desc src = anyAct ? memory::desc({s.n, s.c, s.h, s.w}, dt::f32, tag::any) : s.src();
+  memory::desc dst = anyAct ? memory::desc({s.n, s.o, s.oh, s.ow}, dt::f32, tag::any) : s.dst();
   if (s.kind == kForward) {
-    auto pd = forwardPd(s, s.hasBias, activationAttr(static_cast<int>(s.act), s.alpha));
+    auto pd = forwardPd(s, s.hasBias, activationAttr(static_cast<int>(s.act), s.alpha), anyAct);
     plan->primWeights = pd.weights_desc();
+    plan->primSrc = pd.src_desc();
+    plan->primDst = pd.dst_desc();
     plan->prim = dnnl::convolution_forward(pd);
   } else if (s.kind == kBackwardData) {
-    auto hint = forwardPd(s, false, dnnl::primitive_attr());
-    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src(),
-                                            s.anyWeights(), s.dst(), s.strides(), s.dilates(),
+    auto hint = forwardPd(s, false, dnnl::primitive_attr(), anyAct);
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src,
+                                            s.anyWeights(), dst, s.strides(), s.dilates(),
                                             s.padL(), s.padR());
     dnnl::convolution_backward_data::primitive_desc pd(d, eng, hint);
     plan->primWeights = pd.weights_desc();
+    plan->primSrc = pd.diff_src_desc();
+    plan->primDst = pd.diff_dst_desc();
     plan->prim = dnnl::convolution_backward_data(pd);
   } else if (s.kind == kBackwardWeights) {
-    auto hint = forwardPd(s, false, dnnl::primitive_attr());
-    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(),
-                                               s.anyWeights(), s.dst(), s.strides(), s.dilates(),
+    auto hint = forwardPd(s, false, dnnl::primitive_attr(), anyAct);
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, src,
+                                               s.anyWeights(), dst, s.strides(), s.dilates(),
                                                s.padL(), s.padR());
     dnnl::convolution_backward_weights::primitive_desc pd(d, eng, hint);
     plan->primWeights = pd.diff_weights_desc();
+    plan->primSrc = pd.src_desc();
+    plan->primDst = pd.diff_dst_desc();
     plan->prim = dnnl::convolution_backward_weights(pd);
   } else {
     throw std::invalid_argument("unknown convolution kind " + std::to_string(s.kind));
@@ -213,6 +253,16 @@ ConvPlan& convPlan(const ConvShape& s) {
       plan->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(
           eng, plan->userWeights, eng, plan->primWeights));
     }
+  }
+  plan->reorderSrc = plan->primSrc != s.src();
+  plan->reorderDst = plan->primDst != s.dst();
+  if (plan->reorderSrc) {
+    plan->srcIn = dnnl::reorder(dnnl::reorder::primitive_desc(eng, s.src(), eng, plan->primSrc));
+    plan->srcOut = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->primSrc, eng, s.src()));
+  }
+  if (plan->reorderDst) {
+    plan->dstIn = dnnl::reorder(dnnl::reorder::primitive_desc(eng, s.dst(), eng, plan->primDst));
+    plan->dstOut = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->primDst, eng, s.dst()));
   }
   auto& ref = *plan;
   convPlans.emplace(std::move(key), std::move(plan));
@@ -274,23 +324,35 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     ConvPlan& plan = convPlan(s);
     auto& eng = cpuEngine();
     auto& strm = cpuStream();
-    memory srcMem(s.src(), eng, src);
-    memory dstMem(s.dst(), eng, dst);
+    memory userSrc(s.src(), eng, src);
+    memory userDst(s.dst(), eng, dst);
+    memory srcMem = plan.reorderSrc
+                        ? memory(plan.primSrc, eng, scratch(0, plan.primSrc.get_size()))
+                        : userSrc;
+    memory dstMem = plan.reorderDst
+                        ? memory(plan.primDst, eng, scratch(1, plan.primDst.get_size()))
+                        : userDst;
     memory userWei(plan.userWeights, eng, wei);
     memory primWei = plan.reorderWeights ? memory(plan.primWeights, eng, plan.weightsBuffer.get())
                                          : userWei;
     if (s.kind == kForward) {
       if (plan.reorderWeights) plan.weightsReorder.execute(strm, userWei, primWei);
+      if (plan.reorderSrc) plan.srcIn.execute(strm, userSrc, srcMem);
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, srcMem}, {DNNL_ARG_WEIGHTS, primWei}, {DNNL_ARG_DST, dstMem}};
       if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(memory::desc({s.o}, dt::f32, tag::x), eng, bias));
       plan.prim.execute(strm, args);
+      if (plan.reorderDst) plan.dstOut.execute(strm, dstMem, userDst);
     } else if (s.kind == kBackwardData) {
       if (plan.reorderWeights) plan.weightsReorder.execute(strm, userWei, primWei);
+      if (plan.reorderDst) plan.dstIn.execute(strm, userDst, dstMem);
       plan.prim.execute(strm, {{DNNL_ARG_DIFF_DST, dstMem},
                                {DNNL_ARG_WEIGHTS, primWei},
                                {DNNL_ARG_DIFF_SRC, srcMem}});
+      if (plan.reorderSrc) plan.srcOut.execute(strm, srcMem, userSrc);
     } else {
+      if (plan.reorderSrc) plan.srcIn.execute(strm, userSrc, srcMem);
+      if (plan.reorderDst) plan.dstIn.execute(strm, userDst, dstMem);
       plan.prim.execute(strm, {{DNNL_ARG_SRC, srcMem},
                                {DNNL_ARG_DIFF_DST, dstMem},
                                {DNNL_ARG_DIFF_WEIGHTS, primWei}});
@@ -612,6 +674,17 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setConvLayout("nhwc" | "blocked"): see blockedLayout.
+Napi::Value SetConvLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string v = info.Length() == 1 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (v != "nhwc" && v != "blocked") {
+    throw Napi::TypeError::New(env, "setConvLayout takes 'nhwc' or 'blocked', got " + v);
+  }
+  blockedLayout = v == "blocked";
+  return env.Undefined();
+}
+
 const char* isaName(dnnl::cpu_isa isa) {
   switch (isa) {
     case dnnl::cpu_isa::sse41:
@@ -641,6 +714,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
                        std::to_string(v->patch));
   o.Set("isa", isaName(dnnl::get_effective_cpu_isa()));
   o.Set("threads", omp_get_max_threads());
+  o.Set("convLayout", blockedLayout ? "blocked" : "nhwc");
   o.Set("cachedPlans", static_cast<double>(convPlans.size() + matmulPlans.size()));
   o.Set("planHits", static_cast<double>(convPlanHits));
   return o;
@@ -654,6 +728,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad, "batchNormGrad"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   return exports;
 }

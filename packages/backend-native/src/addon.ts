@@ -6,6 +6,13 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * How convolutions take their activations: `nhwc`, tfjs's own layout, directly; or
+ * `blocked`, oneDNN's preferred layout (nChw8c on AVX2, nChw16c on AVX-512), reordered
+ * from and to NHWC around each call (faster kernels, two extra passes over the maps).
+ */
+export type ConvolutionLayout = 'nhwc' | 'blocked';
+
 /** What the addon reports about itself. */
 export interface AddonInfo {
   /** oneDNN's version, e.g. `2.6.3`. */
@@ -14,6 +21,8 @@ export interface AddonInfo {
   isa: string;
   /** OpenMP threads the calling thread's kernels use. */
   threads: number;
+  /** The activation layout this thread's convolutions use ({@link ConvolutionLayout}). */
+  convLayout: ConvolutionLayout;
   /** Primitives cached by this thread. */
   cachedPlans: number;
   /** Convolution calls that found their primitive cached. */
@@ -67,6 +76,7 @@ export interface Addon {
     sumDyXhatOffset: number,
   ): void;
   setThreads(n: number): void;
+  setConvLayout(layout: ConvolutionLayout): void;
   info(): AddonInfo;
 }
 

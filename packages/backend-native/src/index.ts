@@ -6,11 +6,11 @@
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
-import { loadAddon, NATIVE_INSTALL_HINT } from './addon.js';
+import { loadAddon, NATIVE_INSTALL_HINT, type ConvolutionLayout } from './addon.js';
 import { registerKernels, unregisterKernels, NATIVE_KERNELS } from './kernels.js';
 
 export { NATIVE_INSTALL_HINT, ADDON_PATH } from './addon.js';
-export type { AddonInfo } from './addon.js';
+export type { AddonInfo, ConvolutionLayout } from './addon.js';
 export {
   NATIVE_KERNELS,
   BATCH_NORM_KERNELS,
@@ -27,6 +27,11 @@ export interface NativeEngineOptions {
    * {@link defaultThreads}). A given count gives the same results bit for bit.
    */
   threads?: number;
+  /**
+   * The activation layout of the convolutions, for the calling thread (default:
+   * `EDIY_DNNL_LAYOUT`, else `nhwc`). Both give the same results within float rounding.
+   */
+  layout?: ConvolutionLayout;
 }
 
 /**
@@ -54,6 +59,8 @@ export interface NativeEngineStatus {
   isa: string;
   /** OpenMP threads per kernel in this thread. */
   threads: number;
+  /** The activation layout of its convolutions in this thread. */
+  layout: ConvolutionLayout;
   /** The wasm kernels it provides. */
   kernels: readonly string[];
 }
@@ -81,10 +88,22 @@ export function enableNativeEngine(options: NativeEngineOptions = {}): NativeEng
   if (!Number.isInteger(threads) || threads < 1) {
     throw new Error(`native engine: threads must be a whole number >= 1, got ${String(threads)}`);
   }
+  if (options.layout !== undefined && options.layout !== 'nhwc' && options.layout !== 'blocked') {
+    throw new Error(
+      `native engine: layout must be 'nhwc' or 'blocked', got ${JSON.stringify(options.layout)}`,
+    );
+  }
   addon.setThreads(threads);
+  if (options.layout !== undefined) addon.setConvLayout(options.layout);
   registerKernels(addon);
   const info = addon.info();
-  return { version: info.version, isa: info.isa, threads: info.threads, kernels: NATIVE_KERNELS };
+  return {
+    version: info.version,
+    isa: info.isa,
+    threads: info.threads,
+    layout: info.convLayout,
+    kernels: NATIVE_KERNELS,
+  };
 }
 
 /**

@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect } from 'vitest';
-import { enableNativeEngine, nativeEngineAvailability } from '@ediy/backend-native';
+import {
+  enableNativeEngine,
+  nativeEngineAvailability,
+  type ConvolutionLayout,
+} from '@ediy/backend-native';
 import { expectClose, runOn } from '../../../tools/test-utils/tensors.js';
 
 export { expectClose, runOn };
@@ -20,13 +24,16 @@ if (!availability.available) {
 }
 
 /** Both backends ready and the native kernels registered for wasm. */
-export async function initBoth(threads?: number): Promise<void> {
+export async function initBoth(threads?: number, layout?: ConvolutionLayout): Promise<void> {
   // tfjs-layers' Node build registers every gradient function (tfjs-core's registers none).
   await import('@tensorflow/tfjs-layers');
   await tf.setBackend('cpu');
   await tf.setBackend('wasm');
   await tf.ready();
-  enableNativeEngine(threads === undefined ? {} : { threads });
+  enableNativeEngine({
+    ...(threads === undefined ? {} : { threads }),
+    ...(layout === undefined ? {} : { layout }),
+  });
 }
 
 /** A seeded stream of N(0, 1) values (Box-Muller over a 32-bit LCG). */

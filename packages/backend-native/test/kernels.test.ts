@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BATCH_NORM_KERNELS,
+  enableNativeEngine,
   nativeKernelStats,
   resetNativeKernelStats,
 } from '@ediy/backend-native';
@@ -119,147 +120,158 @@ const DILATED: ConvCase[] = [
 
 const describeNative = describe.skipIf(!availability.available);
 
-describeNative('native convolutions equal the cpu backend', () => {
-  beforeAll(async () => initBoth(2));
-  beforeEach(() => resetNativeKernelStats());
+describeNative.each(['nhwc', 'blocked'] as const)(
+  'native convolutions (%s activations) equal the cpu backend',
+  (layout) => {
+    beforeAll(async () => initBoth(2, layout));
+    afterAll(async () => initBoth(2, 'nhwc'));
+    beforeEach(() => resetNativeKernelStats());
 
-  for (const c of CONVS) {
-    it(`forward, input and filter gradients: ${c.name}`, async () => {
-      const xv = randomValues(1, c.x);
-      const wv = randomValues(2, c.filter);
-      const f = () => {
-        const x = tf.tensor4d(xv, c.x);
-        const w = tf.tensor4d(wv, c.filter);
-        const conv = (a: tf.Tensor, b: tf.Tensor) =>
-          tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same');
-        const y = conv(x, w);
-        // Plain tfjs-backend-wasm has no filter gradient to fall back to: @ediy/backend's
-        // tests cover the gradients of these shapes on its wasm training kernels.
-        if (c.toWasm) return [y];
-        // A weighted sum, so the upstream gradient is not constant.
-        const r = tf.tensor(randomValues(3, y.shape), y.shape);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([
-          x,
-          w,
-        ]);
-        return [y, dx as tf.Tensor, dw as tf.Tensor];
-      };
-      await expectSameOnBoth(f, c.name);
-      const s = nativeKernelStats();
-      if (c.toWasm) {
-        expect(s.native.Conv2D).toBeUndefined();
-        expect(s.fallback['Conv2D: negative padding']).toBe(1);
-        return;
-      }
-      expect(s.native.Conv2D, 'forward ran natively').toBeGreaterThanOrEqual(1);
-      expect(s.native.Conv2DBackpropInput, 'dx ran natively').toBe(1);
-      expect(s.native.Conv2DBackpropFilter, 'dw ran natively').toBe(1);
+    it(`report the ${layout} layout`, () => {
+      expect(enableNativeEngine({ layout }).layout).toBe(layout);
     });
-  }
 
-  for (const c of DILATED) {
-    it(`forward: ${c.name}`, async () => {
-      const xv = randomValues(4, c.x);
-      const wv = randomValues(5, c.filter);
+    for (const c of CONVS) {
+      it(`forward, input and filter gradients: ${c.name}`, async () => {
+        const xv = randomValues(1, c.x);
+        const wv = randomValues(2, c.filter);
+        const f = () => {
+          const x = tf.tensor4d(xv, c.x);
+          const w = tf.tensor4d(wv, c.filter);
+          const conv = (a: tf.Tensor, b: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same');
+          const y = conv(x, w);
+          // Plain tfjs-backend-wasm has no filter gradient to fall back to: @ediy/backend's
+          // tests cover the gradients of these shapes on its wasm training kernels.
+          if (c.toWasm) return [y];
+          // A weighted sum, so the upstream gradient is not constant.
+          const r = tf.tensor(randomValues(3, y.shape), y.shape);
+          const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([
+            x,
+            w,
+          ]);
+          return [y, dx as tf.Tensor, dw as tf.Tensor];
+        };
+        await expectSameOnBoth(f, c.name);
+        const s = nativeKernelStats();
+        if (c.toWasm) {
+          expect(s.native.Conv2D).toBeUndefined();
+          expect(s.fallback['Conv2D: negative padding']).toBe(1);
+          return;
+        }
+        expect(s.native.Conv2D, 'forward ran natively').toBeGreaterThanOrEqual(1);
+        expect(s.native.Conv2DBackpropInput, 'dx ran natively').toBe(1);
+        expect(s.native.Conv2DBackpropFilter, 'dw ran natively').toBe(1);
+      });
+    }
+
+    for (const c of DILATED) {
+      it(`forward: ${c.name}`, async () => {
+        const xv = randomValues(4, c.x);
+        const wv = randomValues(5, c.filter);
+        await expectSameOnBoth(
+          () =>
+            tf.conv2d(
+              tf.tensor4d(xv, c.x),
+              tf.tensor4d(wv, c.filter),
+              c.strides,
+              c.pad as 'same',
+              'NHWC',
+              c.dilation,
+            ),
+          c.name,
+        );
+        expect(nativeKernelStats().native.Conv2D).toBe(1);
+      });
+    }
+
+    for (const activation of ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const) {
+      it(`fused conv with bias and ${activation}, and its gradients`, async () => {
+        const xs: [number, number, number, number] = [2, 7, 7, 5];
+        const ws: [number, number, number, number] = [3, 3, 5, 6];
+        const xv = randomValues(6, xs);
+        const wv = randomValues(7, ws);
+        const bv = randomValues(8, [6]);
+        const f = () => {
+          const x = tf.tensor4d(xv, xs);
+          const w = tf.tensor4d(wv, ws);
+          const b = tf.tensor1d(bv);
+          const conv = (a: tf.Tensor, k: tf.Tensor, bias: tf.Tensor) =>
+            tf.fused.conv2d({
+              x: a as tf.Tensor4D,
+              filter: k as tf.Tensor4D,
+              strides: 2,
+              pad: 'same',
+              bias,
+              activation,
+              leakyreluAlpha: 0.1,
+            });
+          const grads =
+            activation === 'linear' || activation === 'relu'
+              ? tf.grads((a: tf.Tensor, k: tf.Tensor, bias: tf.Tensor) =>
+                  tf.sum(tf.square(conv(a, k, bias))),
+                )([x, w, b])
+              : [];
+          return [conv(x, w, b), ...grads];
+        };
+        await expectSameOnBoth(f, `fused ${activation}`);
+        expect(nativeKernelStats().native.FusedConv2D).toBeGreaterThanOrEqual(1);
+      });
+    }
+
+    it('PReLU is passed to the replaced wasm kernel and still right', async () => {
+      const xv = randomValues(9, [1, 5, 5, 2]);
+      const wv = randomValues(10, [3, 3, 2, 3]);
       await expectSameOnBoth(
         () =>
-          tf.conv2d(
-            tf.tensor4d(xv, c.x),
-            tf.tensor4d(wv, c.filter),
-            c.strides,
-            c.pad as 'same',
-            'NHWC',
-            c.dilation,
-          ),
-        c.name,
-      );
-      expect(nativeKernelStats().native.Conv2D).toBe(1);
-    });
-  }
-
-  for (const activation of ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const) {
-    it(`fused conv with bias and ${activation}, and its gradients`, async () => {
-      const xs: [number, number, number, number] = [2, 7, 7, 5];
-      const ws: [number, number, number, number] = [3, 3, 5, 6];
-      const xv = randomValues(6, xs);
-      const wv = randomValues(7, ws);
-      const bv = randomValues(8, [6]);
-      const f = () => {
-        const x = tf.tensor4d(xv, xs);
-        const w = tf.tensor4d(wv, ws);
-        const b = tf.tensor1d(bv);
-        const conv = (a: tf.Tensor, k: tf.Tensor, bias: tf.Tensor) =>
           tf.fused.conv2d({
-            x: a as tf.Tensor4D,
-            filter: k as tf.Tensor4D,
-            strides: 2,
+            x: tf.tensor4d(xv, [1, 5, 5, 2]),
+            filter: tf.tensor4d(wv, [3, 3, 2, 3]),
+            strides: 1,
             pad: 'same',
-            bias,
-            activation,
-            leakyreluAlpha: 0.1,
-          });
-        const grads =
-          activation === 'linear' || activation === 'relu'
-            ? tf.grads((a: tf.Tensor, k: tf.Tensor, bias: tf.Tensor) =>
-                tf.sum(tf.square(conv(a, k, bias))),
-              )([x, w, b])
-            : [];
-        return [conv(x, w, b), ...grads];
-      };
-      await expectSameOnBoth(f, `fused ${activation}`);
-      expect(nativeKernelStats().native.FusedConv2D).toBeGreaterThanOrEqual(1);
-    });
-  }
-
-  it('PReLU is passed to the replaced wasm kernel and still right', async () => {
-    const xv = randomValues(9, [1, 5, 5, 2]);
-    const wv = randomValues(10, [3, 3, 2, 3]);
-    await expectSameOnBoth(
-      () =>
-        tf.fused.conv2d({
-          x: tf.tensor4d(xv, [1, 5, 5, 2]),
-          filter: tf.tensor4d(wv, [3, 3, 2, 3]),
-          strides: 1,
-          pad: 'same',
-          activation: 'prelu',
-          preluActivationWeights: tf.fill([3], 0.25),
-        }),
-      'prelu',
-    );
-    const s = nativeKernelStats();
-    expect(s.native.FusedConv2D).toBeUndefined();
-    expect(s.fallback['FusedConv2D: activation prelu']).toBe(1);
-  });
-
-  it('is deterministic for a given thread count (filter gradient reduces over the batch)', async () => {
-    const xs: [number, number, number, number] = [16, 16, 16, 32];
-    const xv = randomValues(11, xs);
-    const dyv = randomValues(12, [16, 16, 16, 32]);
-    const once = () =>
-      runOn('wasm', () =>
-        tf.grad((w: tf.Tensor) =>
-          tf.sum(
-            tf.mul(tf.conv2d(tf.tensor4d(xv, xs), w as tf.Tensor4D, 1, 'same'), tf.tensor(dyv, xs)),
-          ),
-        )(tf.zeros([3, 3, 32, 32])),
+            activation: 'prelu',
+            preluActivationWeights: tf.fill([3], 0.25),
+          }),
+        'prelu',
       );
-    const [a] = await once();
-    const [b] = await once();
-    expect(
-      Buffer.from((a as Float32Array).buffer).equals(Buffer.from((b as Float32Array).buffer)),
-    ).toBe(true);
-  });
+      const s = nativeKernelStats();
+      expect(s.native.FusedConv2D).toBeUndefined();
+      expect(s.fallback['FusedConv2D: activation prelu']).toBe(1);
+    });
 
-  it('rejects a dy of the wrong shape, naming both shapes', async () => {
-    await tf.setBackend('wasm');
-    const dy = tf.zeros([1, 4, 4, 3]);
-    const w = tf.zeros([3, 3, 2, 3]) as tf.Tensor4D;
-    expect(() => tf.conv2dTranspose(dy as tf.Tensor4D, w, [1, 9, 9, 2], 1, 'same')).toThrow(
-      /dy has shape \[1,4,4,3\], expected \[1,9,9,3\]/,
-    );
-    tf.dispose([dy, w]);
-  });
-});
+    it('is deterministic for a given thread count (filter gradient reduces over the batch)', async () => {
+      const xs: [number, number, number, number] = [16, 16, 16, 32];
+      const xv = randomValues(11, xs);
+      const dyv = randomValues(12, [16, 16, 16, 32]);
+      const once = () =>
+        runOn('wasm', () =>
+          tf.grad((w: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                tf.conv2d(tf.tensor4d(xv, xs), w as tf.Tensor4D, 1, 'same'),
+                tf.tensor(dyv, xs),
+              ),
+            ),
+          )(tf.zeros([3, 3, 32, 32])),
+        );
+      const [a] = await once();
+      const [b] = await once();
+      expect(
+        Buffer.from((a as Float32Array).buffer).equals(Buffer.from((b as Float32Array).buffer)),
+      ).toBe(true);
+    });
+
+    it('rejects a dy of the wrong shape, naming both shapes', async () => {
+      await tf.setBackend('wasm');
+      const dy = tf.zeros([1, 4, 4, 3]);
+      const w = tf.zeros([3, 3, 2, 3]) as tf.Tensor4D;
+      expect(() => tf.conv2dTranspose(dy as tf.Tensor4D, w, [1, 9, 9, 2], 1, 'same')).toThrow(
+        /dy has shape \[1,4,4,3\], expected \[1,9,9,3\]/,
+      );
+      tf.dispose([dy, w]);
+    });
+  },
+);
 
 describeNative('native depthwise convolutions equal the cpu backend', () => {
   beforeAll(async () => initBoth(2));

@@ -1,7 +1,8 @@
 /**
  * GFLOP per CPU-second of the native engine's convolution kernels on the conv shapes of the
  * benchmarked E-DIY step (ResNet-18 small stem, width 32, 32 px, batch 64): forward,
- * input gradient (dx) and filter gradient (dw), beside plain wasm (with ediy's training
+ * input gradient (dx) and filter gradient (dw), with NHWC activations ("ours") and with
+ * oneDNN's blocked layout (reorders counted), beside plain wasm (with ediy's training
  * kernels) and PyTorch (tools/bench/torch_kernels.py, channels-last) in the same run.
  *
  * Usage: npm run bench:native -w @ediy/backend -- [--threads 1] [--runs 5] [--batch 64] [--width 32] [--size 32] [--no-wasm] [--no-torch]
@@ -12,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend } from '@ediy/backend';
+import { enableNativeEngine } from '@ediy/backend-native';
 
 const { values } = parseArgs({
   options: {
@@ -181,7 +183,18 @@ function timeKernels(sh: Shape, reps: number): Timing {
 }
 
 const native = await initBackend({ prefer: 'native', threads });
-const ours = SHAPES.map((sh) => timeKernels(sh, runs));
+// Both activation layouts of the native convolutions, shape by shape in turn (so a change
+// in the machine's load hits both): NHWC directly, and oneDNN's blocked layout with the
+// reorders from and to NHWC counted.
+const ours: Timing[] = [];
+const blocked: Timing[] = [];
+for (const sh of SHAPES) {
+  enableNativeEngine({ threads, layout: 'nhwc' });
+  ours.push(timeKernels(sh, runs));
+  enableNativeEngine({ threads, layout: 'blocked' });
+  blocked.push(timeKernels(sh, runs));
+}
+enableNativeEngine({ threads, layout: 'nhwc' });
 let wasm: Timing[] | undefined;
 if (!values['no-wasm']) {
   await initBackend({ prefer: 'wasm' });
@@ -217,21 +230,25 @@ console.log(
   `Conv kernels of the E-DIY step (batch ${n}, width ${w}, ${s} px): GFLOP per CPU-second (process CPU time, all threads), median of ${runs} runs; ours: ${native.engine ?? native.name}; wasm: tfjs-backend-wasm with ediy's training kernels (1 thread, ${Math.min(runs, 2)} runs); PyTorch ${torch ? `${torch.torch}, ${torch.threads} thread(s), channels-last` : `not run${torchNote ? ` (${torchNote})` : ''}`}`,
 );
 console.log(
-  '| layer | n | GFLOP | fwd ours | fwd wasm | fwd torch | dx ours | dx wasm | dx torch | dw ours | dw wasm | dw torch |',
+  '| layer | n | GFLOP | fwd ours | fwd blocked | fwd wasm | fwd torch | dx ours | dx blocked | dx wasm | dx torch | dw ours | dw blocked | dw wasm | dw torch |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-const totals = { ours: 0, wasm: 0, torch: 0 };
+console.log(
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+);
+const totals = { ours: 0, blocked: 0, wasm: 0, torch: 0 };
 SHAPES.forEach((sh, i) => {
   const o = ours[i] as Timing;
+  const b = blocked[i] as Timing;
   const wa = wasm?.[i];
   const t = torch?.results[i];
   totals.ours += sh.count * (o.fwd + o.dx + o.dw);
+  totals.blocked += sh.count * (b.fwd + b.dx + b.dw);
   if (wa) totals.wasm += sh.count * (wa.fwd + wa.dx + wa.dw);
   if (t) totals.torch += sh.count * (t.fwdMs + t.dxMs + t.dwMs);
   console.log(
-    `| ${sh.name} | ${sh.count} | ${gflop(sh).toFixed(2)} | ${g(sh, o.fwd)} | ${g(sh, wa?.fwd)} | ${g(sh, t?.fwdMs)} | ${g(sh, o.dx)} | ${g(sh, wa?.dx)} | ${g(sh, t?.dxMs)} | ${g(sh, o.dw)} | ${g(sh, wa?.dw)} | ${g(sh, t?.dwMs)} |`,
+    `| ${sh.name} | ${sh.count} | ${gflop(sh).toFixed(2)} | ${g(sh, o.fwd)} | ${g(sh, b.fwd)} | ${g(sh, wa?.fwd)} | ${g(sh, t?.fwdMs)} | ${g(sh, o.dx)} | ${g(sh, b.dx)} | ${g(sh, wa?.dx)} | ${g(sh, t?.dxMs)} | ${g(sh, o.dw)} | ${g(sh, b.dw)} | ${g(sh, wa?.dw)} | ${g(sh, t?.dwMs)} |`,
   );
 });
 console.log(
-  `\none forward + backward of these convs (x count), CPU ms: ours ${totals.ours.toFixed(0)}${wasm ? `, wasm ${totals.wasm.toFixed(0)}` : ''}${torch ? `, PyTorch ${totals.torch.toFixed(0)} (PyTorch / ours: ${(totals.torch / totals.ours).toFixed(2)})` : ''}`,
+  `\none forward + backward of these convs (x count), CPU ms: ours ${totals.ours.toFixed(0)} (blocked layout ${totals.blocked.toFixed(0)})${wasm ? `, wasm ${totals.wasm.toFixed(0)}` : ''}${torch ? `, PyTorch ${totals.torch.toFixed(0)} (PyTorch / ours: ${(totals.torch / totals.ours).toFixed(2)})` : ''}`,
 );

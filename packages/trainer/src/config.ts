@@ -67,7 +67,7 @@ export type DataConfig =
     }
   /**
    * Scenes pasted from the items of a dataset on disk onto backgrounds, with their masks
-   * (`@ediy/data`'s {@link PastedScenesSpec}; `ediy --data scenes:<path>`).
+   * (`@ediy/data`'s `PastedScenesSpec`; `ediy --data scenes:<path>`).
    */
   | PastedScenesSpec;
 
@@ -102,14 +102,16 @@ export interface OptimConfig {
   /** LARS trust coefficient (1e-3). */
   eta: number;
   /**
-   * Linear warm-up length in epochs (BYOL: 10). Give this or {@link warmupFraction}, not
-   * both; as a share of the epochs it is applied to the run's real step count (see
-   * {@link runSchedule}), so a run capped by `scale.maxSteps` warms up for the same share.
+   * Linear warm-up length in epochs (BYOL: 10). Give this or
+   * {@link OptimConfig.warmupFraction}, not both; as a share of the epochs it is applied
+   * to the run's real step count (see {@link runSchedule}), so a run capped by
+   * `scale.maxSteps` warms up for the same share.
    */
   warmupEpochs?: number;
   /**
    * Linear warm-up length as a share of the run's optimiser steps, in [0, 1) (the scaled
-   * presets: 10/300, the paper's share). Give this or {@link warmupEpochs}, not both.
+   * presets: 10/300, the paper's share). Give this or {@link OptimConfig.warmupEpochs},
+   * not both.
    */
   warmupFraction?: number;
   /** Initial EMA momentum tau0 of the target, raised to 1 on a cosine (0.996). */

@@ -46,7 +46,9 @@ it.skipIf(skip !== undefined)(
       (seed) =>
         (
           globalThis as unknown as {
-            ediyCase: (s: number) => Promise<EdiyCaseResult & { initBackend: string }>;
+            ediyCase: (
+              s: number,
+            ) => Promise<EdiyCaseResult & { initBackend: string; nativeError: string }>;
           }
         ).ediyCase(seed),
       3,
@@ -60,6 +62,9 @@ it.skipIf(skip !== undefined)(
     const inNode = ediyCase(3);
 
     expect(inBrowser.initBackend).toBe('cpu');
+    expect(inBrowser.nativeError).toBe(
+      "backend 'native' failed to initialise: it runs in Node only (this is a browser)",
+    );
     expect(inBrowser.backend).toBe('cpu');
     expect(inBrowser.leaked).toBe(0);
     expect(inNode.leaked).toBe(0);

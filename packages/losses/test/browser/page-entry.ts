@@ -8,6 +8,11 @@ import { initBackend } from '@ediy/backend';
 import { ediyCase } from './ediy-case.js';
 
 (globalThis as Record<string, unknown>).ediyCase = async (seed: number) => {
+  // a Node-only backend asked for by name says so
+  const nativeError = await initBackend({ prefer: 'native' }).then(
+    () => 'no error',
+    (err: Error) => err.message,
+  );
   const info = await initBackend({ prefer: 'cpu' });
-  return { ...ediyCase(seed), initBackend: info.name };
+  return { ...ediyCase(seed), initBackend: info.name, nativeError };
 };

@@ -13,15 +13,23 @@
 // Flags as recipe.py's: the mini architecture (ResNet-18, small stem, width 0.25, projector
 // 512/128), 32 px views, batch 64, Fashion-MNIST's training split; --method ediy adds
 // teacher-guided R-DEM and R-IEM with --teacher-run (a BYOL run directory) as the teacher.
+// --untrained writes the seeded initial backbone of the same config instead (the floor of
+// the run's own initialisation) and trains nothing.
 // Needs the packages built (npm run build).
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '@ediy/backend';
 import { exportTorchvisionWeights, resnet, writeSafetensors } from '@ediy/backbones';
 import { LARS } from '@ediy/optim';
-import { latestCheckpoint, loadCheckpoint, pretrain, restoreWeights } from '@ediy/trainer';
+import {
+  buildOnline,
+  latestCheckpoint,
+  loadCheckpoint,
+  pretrain,
+  restoreWeights,
+} from '@ediy/trainer';
 
 const { values: a } = parseArgs({
   options: {
@@ -35,6 +43,7 @@ const { values: a } = parseArgs({
     'base-lr': { type: 'string', default: '0.2' },
     eta: { type: 'string', default: '1e-3' },
     clip: { type: 'boolean', default: false },
+    untrained: { type: 'boolean', default: false },
     'weight-decay': { type: 'string', default: '1.5e-6' },
     tau0: { type: 'string', default: '0.996' },
     'warmup-frac': { type: 'string', default: String(10 / 300) },
@@ -96,6 +105,17 @@ const config = {
   ...(a.method === 'ediy' ? { teacher: { run: a['teacher-run'] } } : {}),
 };
 const info = await initBackend();
+if (a.untrained) {
+  mkdirSync(a.out, { recursive: true });
+  const online = buildOnline(config);
+  writeFileSync(
+    join(a.out, 'backbone.safetensors'),
+    writeSafetensors(exportTorchvisionWeights(online.backbone, backbone), { format: 'pt' }),
+  );
+  for (const model of Object.values(online)) model.dispose();
+  console.error(`recipe-ediy: the untrained backbone of seed ${config.seed} in ${a.out}`);
+  process.exit(0);
+}
 console.error(`recipe-ediy: ${info.description ?? info.name ?? JSON.stringify(info)}`);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();

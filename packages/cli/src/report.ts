@@ -5,7 +5,6 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { tInterval } from '@ediy/eval';
 import { writeFileAtomic } from '@ediy/eval/node';
 import type { ExperimentConfig, StepRecord } from '@ediy/trainer';
 import { presetOf } from './evaluate.js';
@@ -174,39 +173,17 @@ function metricsOf(evaluation: EvalFile): RunResult['metrics'] {
   ) as unknown as RunResult['metrics'];
 }
 
-function finiteInterval(
-  i: { low?: unknown; high?: unknown } | undefined,
-): [number, number] | undefined {
-  const { low, high } = i ?? {};
-  return typeof low === 'number' && typeof high === 'number' && Number.isFinite(low + high)
-    ? [low, high]
-    : undefined;
-}
-
-/**
- * A row's summary with a 95% interval per metric where it has none: Student's t over
- * the seeds for two or more, else the one run's own interval from its eval.json (a
- * bootstrap over the scored images), when it recorded one.
- */
-function withIntervals(
-  summary: RowResult['summary'],
-  runs: readonly RunResult[],
-  evals: readonly EvalFile[],
-): RowResult['summary'] {
-  const out = { ...summary };
+/** The run's recorded intervals (a bootstrap over its scored images), when it has any. */
+function intervalsOf(evaluation: EvalFile): Pick<RunResult, 'intervals'> {
+  const recorded = evaluation.intervals;
+  if (typeof recorded !== 'object' || recorded === null) return {};
+  const intervals: NonNullable<RunResult['intervals']> = {};
   for (const { key } of METRICS) {
-    if (intervalOf(summary[key]) !== undefined) continue;
-    const values = runs.map((r) => r.metrics[key]).filter((v) => Number.isFinite(v));
-    const t = values.length >= 2 ? tInterval(values) : undefined;
-    const ci =
-      t !== undefined
-        ? finiteInterval(t)
-        : values.length === 1
-          ? finiteInterval(evals[0]?.intervals?.[key])
-          : undefined;
-    if (ci) out[key] = { ...summary[key], ci95: ci } as RowResult['summary'][typeof key];
+    const i = recorded[key];
+    if (i && typeof i.low === 'number' && typeof i.high === 'number')
+      intervals[key] = i as NonNullable<RunResult['intervals']>[typeof key];
   }
-  return out;
+  return Object.keys(intervals).length > 0 ? { intervals } : {};
 }
 
 function readRunFiles(runDir: string): RunFiles {
@@ -241,14 +218,11 @@ function readRunFiles(runDir: string): RunFiles {
  */
 export function rowsFromRuns(runDirs: readonly string[]): RowResult[] {
   if (runDirs.length === 0) throw new Error('a report needs at least one run directory');
-  const rows = new Map<
-    string,
-    { config: ExperimentConfig; runs: RunResult[]; evals: EvalFile[] }
-  >();
+  const rows = new Map<string, { config: ExperimentConfig; runs: RunResult[] }>();
   for (const dir of runDirs) {
     const runDir = resolve(dir);
     const { config, eval: evaluation } = readRunFiles(runDir);
-    const row = rows.get(config.name) ?? { config, runs: [], evals: [] };
+    const row = rows.get(config.name) ?? { config, runs: [] };
     const twin = row.runs.find((r) => r.seed === config.seed);
     if (twin)
       throw new Error(
@@ -260,17 +234,17 @@ export function rowsFromRuns(runDirs: readonly string[]): RowResult[] {
       steps: evaluation.steps,
       finalLoss: typeof evaluation.finalLoss === 'number' ? evaluation.finalLoss : NaN,
       metrics: metricsOf(evaluation),
+      ...intervalsOf(evaluation),
     });
-    row.evals.push(evaluation);
     rows.set(config.name, row);
   }
-  const out: RowResult[] = [...rows.entries()].map(([name, { config, runs, evals }]) => ({
+  const out: RowResult[] = [...rows.entries()].map(([name, { config, runs }]) => ({
     id: name,
     name,
     label: config.paper?.label ?? name,
     ...(config.paper ? { paper: config.paper } : {}),
     runs: [...runs].sort((a, b) => a.seed - b.seed),
-    summary: withIntervals(summarizeRuns(runs), runs, evals),
+    summary: summarizeRuns(runs),
   }));
   const floor = floorFromRuns(runDirs.map((d) => resolve(d)));
   return floor && !out.some((r) => isUntrainedRow(r)) ? [...out, floor] : out;
@@ -299,13 +273,14 @@ export function floorFromRuns(runDirs: readonly string[]): RowResult | undefined
       steps: 0,
       finalLoss: NaN,
       metrics: metricsOf(evaluation),
+      ...intervalsOf(evaluation),
     };
     return {
       id: 'untrained',
       name: 'untrained',
       label: 'untrained',
       runs: [run],
-      summary: withIntervals(summarizeRuns([run]), [run], [evaluation]),
+      summary: summarizeRuns([run]),
     };
   }
   return undefined;

@@ -137,7 +137,10 @@ describe('main', () => {
         ['reproduce', 'table1', '--preset', 'paper'],
         /the paper preset trains on data\/imagenet\/train, which does not exist here; pass --data <path>/,
       ],
-      [['reproduce', 'table9'], /unknown table "table9"; did you mean "table1"\?; expected one of table1, table2/],
+      [
+        ['reproduce', 'table9'],
+        /unknown table "table9"; did you mean "table1"\?; expected one of table1, table2/,
+      ],
       [['reproduce', 'table1', '--rows', 'byol,nope'], /--rows: table1 has no row "nope"/],
       [['eval', '/no/such/run'], /"\/no\/such\/run" is not a run directory/],
       [['export', '/no/such/run'], /--out <dir> is required/],

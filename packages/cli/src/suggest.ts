@@ -7,10 +7,10 @@ import { distance } from 'fastest-levenshtein';
 /**
  * The choice closest to `word` if it is near enough to be a slip: at most a third of
  * the word's length edits away, rounded up (at least 1, at most 3); ties go to the earlier
- * choice.
- * Letter case is ignored.
+ * choice. Letter case is ignored; a word shorter than three letters gets no suggestion.
  */
 export function closestMatch(word: string, choices: readonly string[]): string | undefined {
+  if (word.length < 3) return undefined; // "3" for "1" is no slip
   const limit = Math.min(3, Math.max(1, Math.ceil(word.length / 3)));
   let best: string | undefined;
   let bestDistance = Infinity;

@@ -11,6 +11,7 @@ describe('closestMatch', () => {
     expect(closestMatch('train', commands)).toBeUndefined();
     expect(closestMatch('reproduce', commands)).toBeUndefined(); // not a slip
     expect(closestMatch('--presset', ['--preset', '--seeds'])).toBe('--preset');
+    expect(closestMatch('3', ['1', '2', 'auto'])).toBeUndefined();
   });
 });
 

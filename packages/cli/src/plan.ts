@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { TABLE1 } from '@ediy/examples';
 import {
   resolveExperiment,
+  type ConfigLayer,
   type DataConfig,
   type ExperimentConfig,
   type PresetName,
@@ -74,6 +75,8 @@ export interface PlanInput {
   maxSteps?: number;
   /** Checkpoint interval of every run. */
   checkpointEvery?: number;
+  /** Config layers over the preset for every run (e.g. command-line overrides), in order. */
+  layers?: ReadonlyArray<{ layer: ConfigLayer; source: string }>;
 }
 
 /** `config` with its checkpoint interval set to `every` (unchanged when undefined). */
@@ -96,6 +99,7 @@ export function planJobs(input: PlanInput): ReproducePlan {
     preset: input.preset,
     ...(input.data ? { data: input.data } : {}),
     ...(input.maxSteps ? { scale: { maxSteps: input.maxSteps } } : {}),
+    ...(input.layers ? { layers: input.layers } : {}),
   };
   const resolveRow = (
     row: RowConfig,

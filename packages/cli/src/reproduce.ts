@@ -40,6 +40,7 @@ import {
   planJobs,
   shardJobs,
   withTeacherLock,
+  type PlanInput,
   type ReproduceJob,
   type ReproducePlan,
   type Shard,
@@ -69,6 +70,8 @@ export interface ReproduceOptions {
   rows?: readonly string[];
   /** Cap on optimiser steps of every run (default: the preset's schedule). */
   maxSteps?: number;
+  /** Config layers over the preset for every run, teacher included (the command line's overrides). */
+  overrides?: PlanInput['layers'];
   /** Checkpoint every N optimiser steps (default: the preset's interval). */
   checkpointEvery?: number;
   /** Gradient threads of every run (default 1; see `PretrainOptions.workers`). */
@@ -207,6 +210,7 @@ export function planReproduce(options: ReproduceOptions): ReproducePlan {
     ...(options.data ? { data: options.data } : {}),
     ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
     ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
+    ...(options.overrides ? { layers: options.overrides } : {}),
   });
 }
 

@@ -284,3 +284,32 @@ describe('ediy pretrain --data on an image folder', () => {
     );
   });
 });
+
+describe('ediy reproduce [overrides]', () => {
+  it('applies the overrides to every run, the teacher included, and checks them first', async () => {
+    const out = tempDir('ediy-reproduce-overrides-');
+    const io = captureIO();
+    const argv = ['reproduce', 'table1', '--preset', 'smoke', '--rows', 'byol,ediy', '--out', out];
+    const code = await main(
+      [...argv, '--batch', '4', '--set', 'optim.baseLr=0.5', '--max-steps', '2', '--plan'],
+      io,
+    );
+    expect(code, io.err()).toBe(0);
+    const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as {
+      teacher: { config: ExperimentConfig };
+      jobs: Array<{ config: ExperimentConfig }>;
+    };
+    const configs = [plan.teacher, ...plan.jobs].map((j) => j.config);
+    expect(configs).toHaveLength(3);
+    for (const c of configs) {
+      expect(c.scale.batchSize).toBe(4);
+      expect(c.scale.maxSteps).toBe(2);
+      expect(c.optim.baseLr).toBe(0.5);
+    }
+    const bad = captureIO();
+    expect(await main([...argv, '--set', 'optim.tau0=2'], bad)).toBe(2);
+    expect(bad.err()).toContain(
+      'ediy reproduce: --set optim.tau0=2: optim.tau0 must be a number in [0, 1], got 2',
+    );
+  });
+});

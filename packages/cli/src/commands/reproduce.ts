@@ -1,7 +1,15 @@
 /**
  * `ediy reproduce <table1|table2>`: the whole table at a preset (see {@link reproduce}).
  */
-import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
+import {
+  booleanFlag,
+  stringFlag,
+  stringsFlag,
+  type CommandSpec,
+  type ParsedArgs,
+} from '../args.js';
+import { OVERRIDE_FLAGS, overridesOf } from '../overrides.js';
+import { ConfigError } from '@ediy/trainer';
 import { describeBackend, setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
@@ -49,7 +57,7 @@ const SHARED_FLAGS = [
   'workers',
   'rows',
   'checkpoint-every',
-  'max-steps',
+  ...(Object.keys(OVERRIDE_FLAGS).filter((f) => f !== 'set') as string[]),
 ] as const;
 
 /** The `reproduce` command. */
@@ -83,12 +91,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
       description:
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
-    'max-steps': {
-      type: 'string',
-      value: 'n',
-      description:
-        'make every run a shorter one of at most n optimiser steps: its whole schedule (warm-up share, cosine LR to 0, EMA tau to 1) is fitted to them',
-    },
+    ...OVERRIDE_FLAGS,
     plan: {
       type: 'boolean',
       description:
@@ -128,6 +131,17 @@ Run it again to resume: finished rows (with eval.json) are skipped, an interrupt
 resumes from its newest checkpoint. See docs/scaling.md.`,
 };
 
+/** The plan of a reproduction; a bad field of an override is a usage error naming it. */
+function planOf(options: ReproduceOptions): ReturnType<typeof planReproduce> {
+  try {
+    return planReproduce(options);
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new UsageError(`ediy reproduce: ${err.message}`, 'reproduce');
+    throw err;
+  }
+}
+
 /** Runs `ediy reproduce`. */
 export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'reproduce';
@@ -144,7 +158,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);
   const workers = workersFlag(args, cmd);
-  const maxSteps = integerFlag(args, 'max-steps', cmd, 1);
+  const overrides = overridesOf(args, cmd);
   const checkpointEvery = integerFlag(args, 'checkpoint-every', cmd, 1);
   const rows = stringFlag(args, 'rows')
     ?.split(',')
@@ -186,12 +200,13 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     ...(data ? { data } : {}),
     ...(out ? { out } : {}),
     ...(rows ? { rows } : {}),
-    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(overrides.length > 0 ? { overrides } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     workers,
   };
+  // Every run's config is checked before anything starts.
+  const plan = planOf(options);
   if (modes[0] === 'plan' || modes[0] === 'slurm') {
-    const plan = planReproduce(options);
     const path = writePlan(plan);
     if (modes[0] === 'plan') {
       println(
@@ -207,6 +222,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
       if (value !== undefined)
         command.push(`--${flag}`, flag === 'data' && data?.kind === 'path' ? data.path : value);
     }
+    for (const set of stringsFlag(args, 'set')) command.push('--set', set);
     command.push('--out', plan.out);
     const submission = submitSlurm(plan, {
       command,
@@ -225,7 +241,6 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const info = await setupBackend(prefer, io);
   const backend = describeBackend(info);
   if (modes[0] === 'teacher-only') {
-    const plan = planReproduce(options);
     writePlan(plan);
     if (!plan.teacher) println(io.stderr, `ediy: no row of ${table} needs a teacher`);
     else await trainTeacher(plan, { ...options, lock: true });

@@ -77,7 +77,17 @@ describe('commands on a trained run', () => {
 
   it('eval --untrained prints both BatchNorm conventions and the floor', async () => {
     const io = captureIO();
-    const args = ['eval', '--untrained', run, '--backend', BACKEND, '--budget', 'smoke'];
+    const args = [
+      'eval',
+      '--untrained',
+      run,
+      '--backend',
+      BACKEND,
+      '--budget',
+      'smoke',
+      '--memory',
+      '8',
+    ];
     expect(await main(args, io), io.err()).toBe(0);
     const lines = io.out().trim().split('\n');
     expect(lines[0]?.split('\t')).toEqual([
@@ -94,12 +104,17 @@ describe('commands on a trained run', () => {
     const saved = JSON.parse(readFileSync(join(run, 'eval-untrained.json'), 'utf8')) as {
       floor: string;
       metrics: { knnTop1: number };
+      conventions: Record<string, { memory: number }>;
     };
+    // --memory 8: eight training images are the kNN memory.
+    expect(saved.conventions.initial?.memory).toBe(8);
     const floorLine = lines.find((l) => l.split('\t')[1] === saved.floor);
     expect(Number(floorLine?.split('\t')[2]?.split(' ')[0])).toBeCloseTo(saved.metrics.knnTop1, 4);
     const bad = captureIO();
     expect(await main(['eval', '--untrained', join(run, 'nothing')], bad)).toBe(2);
     expect(bad.err()).toMatch(/neither a run directory with config.json nor a config .json file/);
+    expect(await main(['eval', '--untrained', run, '--memory', 'some'], bad)).toBe(2);
+    expect(bad.err()).toMatch(/--memory must be an integer >= 1; got "some"/);
   });
 
   it('export writes a model directory tf.loadLayersModel loads, with the online backbone', async () => {

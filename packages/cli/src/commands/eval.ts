@@ -18,7 +18,14 @@ import {
   type BackboneEvaluation,
 } from '../evaluate.js';
 import { println, type CliIO } from '../io.js';
-import { BACKEND_FLAG, DATA_FLAG, backendFlag, choiceFlag, dataFlag } from '../options.js';
+import {
+  BACKEND_FLAG,
+  DATA_FLAG,
+  backendFlag,
+  choiceFlag,
+  dataFlag,
+  integerValue,
+} from '../options.js';
 import { writeJson } from '../reproduce.js';
 import { METRICS } from '../results.js';
 import { readStepLog } from '../run-log.js';
@@ -43,6 +50,12 @@ export const EVAL_SPEC: CommandSpec = {
       value: PRESET_NAMES.join('|'),
       description:
         "evaluation budget (images, probe epochs) of a preset; default the preset the run's scale matches",
+    },
+    memory: {
+      type: 'string',
+      value: 'n|all',
+      description:
+        "training images used as kNN memory and probe training set (a stratified sample; all: the whole training part); default the budget's",
     },
     untrained: {
       type: 'boolean',
@@ -108,9 +121,17 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
     stringFlag(args, 'budget') === undefined
       ? undefined
       : choiceFlag<PresetName>(args, 'budget', PRESET_NAMES, 'mini', cmd);
+  const memoryArg = stringFlag(args, 'memory');
+  const memory =
+    memoryArg === undefined
+      ? undefined
+      : memoryArg === 'all'
+        ? Infinity
+        : integerValue(memoryArg, 'memory', cmd, 1);
   const options = {
     ...(data ? { data } : {}),
     ...(budget ? { settings: EVAL_SETTINGS[budget] } : {}),
+    ...(memory !== undefined ? { memory } : {}),
   };
   if (booleanFlag(args, 'untrained')) {
     const targets = args.positionals.map((p) => ({ arg: p, ...readConfig(p, cmd) }));

@@ -23,3 +23,6 @@ export * from './replica.js';
 export * from './data.js';
 export * from './schema.js';
 export * from './schedule.js';
+export * from './loggers/logger.js';
+export * from './loggers/tensorboard.js';
+export * from './loggers/knn-monitor.js';

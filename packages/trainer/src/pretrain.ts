@@ -8,10 +8,11 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
-import { Loader, disposeBatch } from '@ediy/data';
+import { Loader, disposeBatch, openDataParts } from '@ediy/data';
 import { byolViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
+import { fromLayersModel } from '@ediy/eval';
 import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
 import { runSchedule } from './schedule.js';
@@ -23,7 +24,6 @@ import {
   restoreWeights,
   type Checkpoint,
 } from './checkpoint.js';
-import { openDataset } from './data.js';
 import { JsonlLog, Progress, type ProgressStream, type StepRecord } from './progress.js';
 import {
   ReplicaPool,
@@ -39,6 +39,9 @@ import { EDIY } from './ediy-method.js';
 import { disposeState, restoreState, saveState, type TrainState } from './state.js';
 import { moveDamagedAside, prepareRunDir, watchInterrupts } from './run.js';
 import { firstDifference, fsCall, truncateLog } from './run-dir.js';
+import { LoggerSet, stepScalars, type TrainLogger } from './loggers/logger.js';
+import { TensorBoardLogger } from './loggers/tensorboard.js';
+import { KnnMonitor, checkMonitorOptions, type MonitorOptions } from './loggers/knn-monitor.js';
 
 /** Options of {@link pretrain}. */
 export interface PretrainOptions {
@@ -77,6 +80,26 @@ export interface PretrainOptions {
   signal?: AbortSignal;
   /** Whether Ctrl-C (SIGINT) stops the run after the current step (default true). */
   handleSigint?: boolean;
+  /**
+   * Sinks for each step's scalars ({@link stepScalars}) and the monitor's values,
+   * called in order after the step is written to `log.jsonl`; each is closed when the
+   * run ends, also when it stops on Ctrl-C, a signal or an error. A logger that throws
+   * stops the run with an error naming it.
+   */
+  loggers?: readonly TrainLogger[];
+  /**
+   * Also write TensorBoard event files to `<runDir>/tb` ({@link TensorBoardLogger};
+   * default false). A resumed run adds a file whose events replace the older files'
+   * from the resumed step on.
+   */
+  tensorboard?: boolean;
+  /**
+   * The kNN monitor ({@link KnnMonitor}): every `every` steps, the online backbone's
+   * weighted kNN top-1 on `images` held-out images of the config's data (the memory:
+   * as many training images), logged as `monitor/knn_top1` with its cost
+   * `monitor/knn_ms`, and as `monitor` in `log.jsonl`. Off by default. Needs labelled data.
+   */
+  monitor?: MonitorOptions;
 }
 
 /** What {@link pretrain} did. */
@@ -233,6 +256,8 @@ export async function pretrain(
     ((message: string) =>
       (progressStream ?? process.stderr).write(`${label}: warning: ${message}\n`));
   const resume = options.resume !== false;
+  const userLoggers = new LoggerSet(options.loggers ?? []).loggers;
+  if (options.monitor !== undefined) checkMonitorOptions(options.monitor);
   const { runDir, ckptRoot, configPath, configText } = prepareRunDir(
     config,
     resolve(options.runDir ?? join('runs', config.name)),
@@ -241,7 +266,11 @@ export async function pretrain(
   );
 
   useFastTransposedMatMul();
-  const dataset = await openDataset(config.scale.data);
+  const parts = await openDataParts(config.scale.data);
+  const dataset = parts.train;
+  const monitor = options.monitor
+    ? KnnMonitor.fromData(parts.train, parts.heldOut, options.monitor, config.seed)
+    : undefined;
   const schedule = runSchedule(config, dataset.size);
   const total = schedule.totalSteps;
   const micro = config.scale.batchSize;
@@ -298,8 +327,15 @@ export async function pretrain(
     ),
   );
 
+  const loggers = new LoggerSet(userLoggers);
   let pool: ReplicaPool | undefined;
+  let failed = false;
+  let closeError: Error | undefined;
   try {
+    if (options.tensorboard) {
+      const dir = join(runDir, 'tb');
+      loggers.add(new TensorBoardLogger(dir, resumeFrom ? { resumeStep: state.step + 1 } : {}));
+    }
     const workersOption = options.workers ?? 1;
     const workers = resolveWorkers(workersOption, config);
     pool = await startPool(
@@ -345,8 +381,16 @@ export async function pretrain(
         elapsedSec: (performance.now() - started) / 1000,
         phases,
       };
+      const scalars = stepScalars(record);
+      if (monitor && step % (options.monitor as MonitorOptions).every === 0) {
+        const value = monitor.measure(fromLayersModel(state.online.backbone));
+        record.monitor = value;
+        scalars['monitor/knn_top1'] = value.knnTop1;
+        scalars['monitor/knn_ms'] = value.ms;
+      }
       records.push(record);
       log.write(record);
+      await loggers.scalars(step, scalars);
       const perStep = record.elapsedSec / records.length;
       progress?.update(record, perStep * (total - step));
       options.onStep?.(record);
@@ -361,11 +405,21 @@ export async function pretrain(
       progress?.message(`${label}: ${error.message}`);
       throw error;
     }
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     interrupts.close();
     await pool?.terminate();
     disposeState(state);
+    closeError = await loggers.close().then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    // The run's own error is the one to report; a logger failing to close after it is a warning.
+    if (closeError && failed) warn(closeError.message);
   }
+  if (closeError) throw closeError;
   return {
     runDir,
     steps: state.step,

@@ -27,6 +27,8 @@ export interface StepRecord {
   elapsedSec: number;
   /** Milliseconds per phase of the step, as the training thread saw them (summed over micro-batches). */
   phases: PhaseTimings;
+  /** The kNN monitor's measurement, at the steps it runs ({@link PretrainOptions.monitor}). */
+  monitor?: { knnTop1: number; ms: number };
 }
 
 /** Appends step records to a JSONL file. */

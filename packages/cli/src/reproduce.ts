@@ -76,6 +76,8 @@ export interface ReproduceOptions {
   checkpointEvery?: number;
   /** Gradient threads of every run (default 1; see `PretrainOptions.workers`). */
   workers?: WorkersOption;
+  /** Whether every run writes TensorBoard event files to `<run>/tb` (default true). */
+  tensorboard?: boolean;
   /** Description of the backend in use, for the report (default the tfjs backend name). */
   backend?: string;
   /** Where progress and messages go (default process.stderr); null for silence. */
@@ -264,6 +266,7 @@ export async function trainTeacher(
       progress,
       label: 'teacher (table1/byol)',
       workers: options.workers ?? 1,
+      tensorboard: options.tensorboard ?? true,
     });
     if (!result.finished)
       throw new Error(
@@ -322,6 +325,7 @@ export async function runJobs(
       progress,
       label,
       workers: options.workers ?? 1,
+      tensorboard: options.tensorboard ?? true,
     });
     const trainSeconds = (performance.now() - t0) / 1000;
     if (!result.finished)

@@ -61,6 +61,12 @@ describe('commands on a trained run', () => {
     expect(io.err()).toMatch(/table1-byol seed 0 step 2\/2 loss/);
   });
 
+  it('pretrain writes TensorBoard event files to <run>/tb by default', () => {
+    const files = readdirSync(join(run, 'tb'));
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^events\.out\.tfevents\.\d+\./);
+  });
+
   it('eval prints the metrics and writes eval.json', async () => {
     const io = captureIO();
     expect(await main(['eval', run, '--backend', BACKEND, '--budget', 'smoke'], io)).toBe(0);

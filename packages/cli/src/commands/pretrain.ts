@@ -75,6 +75,10 @@ export const PRETRAIN_SPEC: CommandSpec = {
       type: 'boolean',
       description: 'start over instead of resuming from the newest checkpoint',
     },
+    'no-tensorboard': {
+      type: 'boolean',
+      description: 'do not write TensorBoard event files to <run>/tb (written by default)',
+    },
     strict: {
       type: 'boolean',
       description:
@@ -215,6 +219,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
     const result = await pretrain(config, {
       runDir,
       resume: !booleanFlag(args, 'fresh'),
+      tensorboard: !booleanFlag(args, 'no-tensorboard'),
       progress: io.stderr,
       label: `${config.name} seed ${seed}`,
       workers,

@@ -92,6 +92,11 @@ export const REPRODUCE_SPEC: CommandSpec = {
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
     ...OVERRIDE_FLAGS,
+    'no-tensorboard': {
+      type: 'boolean',
+      description:
+        "do not write TensorBoard event files to each run's tb folder (written by default)",
+    },
     plan: {
       type: 'boolean',
       description:
@@ -203,6 +208,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     ...(overrides.length > 0 ? { overrides } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     workers,
+    tensorboard: !booleanFlag(args, 'no-tensorboard'),
   };
   // Every run's config is checked before anything starts.
   const plan = planOf(options);
@@ -222,6 +228,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
       if (value !== undefined)
         command.push(`--${flag}`, flag === 'data' && data?.kind === 'path' ? data.path : value);
     }
+    if (booleanFlag(args, 'no-tensorboard')) command.push('--no-tensorboard');
     for (const set of stringsFlag(args, 'set')) command.push('--set', set);
     command.push('--out', plan.out);
     const submission = submitSlurm(plan, {

@@ -284,6 +284,25 @@ describe('pretrain with loggers', () => {
     ).rejects.toThrow(/loggers\[0\] must be a TrainLogger/);
   });
 
+  it('the monitor leaves training unchanged: the same losses with and without it', async () => {
+    const config = smoke(BYOL_ROW, 3);
+    const run = (monitor?: { every: number; images: number }) =>
+      pretrain(config, {
+        runDir: tempDir('monitor-same'),
+        progress: null,
+        ...(monitor ? { monitor } : {}),
+      });
+    const plain = await run();
+    const monitored = await run({ every: 1, images: 8 });
+    expect(monitored.records.map((r) => r.monitor !== undefined)).toEqual([true, true, true]);
+    expect(monitored.records.map((r) => [r.loss, r.terms])).toEqual(
+      plain.records.map((r) => [r.loss, r.terms]),
+    );
+    await expect(
+      pretrain(config, { runDir: tempDir('monitor-bad'), progress: null, monitor: { every: 0 } }),
+    ).rejects.toThrow('monitor.every must be an integer >= 1, got 0');
+  });
+
   it.skipIf(!existsSync(PYTHON))(
     'writes TensorBoard files that decode to log.jsonl, with the kNN monitor at its steps',
     async () => {

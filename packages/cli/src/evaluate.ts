@@ -257,7 +257,7 @@ function datasetFeatures(
     const f = extractFeatures(
       extractor,
       { data: normalize(batch.images), shape: [size, H, W, 3] },
-      { maps: withMaps > 0, batchSize: 64 },
+      { maps: withMaps > 0, batchSize: 32 },
     );
     C = f.pooled.shape[1] as number;
     pooled ??= new Float32Array(n * C);

@@ -94,7 +94,8 @@ export interface PretrainOptions {
    */
   tensorboard?: boolean;
   /**
-   * The kNN monitor ({@link KnnMonitor}): every `every` steps, the online backbone's
+   * The kNN monitor ({@link KnnMonitor}): every `every` steps and at the last step of
+   * the schedule, the online backbone's
    * weighted kNN top-1 on `images` held-out images of the config's data (the memory:
    * as many training images), logged as `monitor/knn_top1` with its cost
    * `monitor/knn_ms`, and as `monitor` in `log.jsonl`. Off by default. Needs labelled data.
@@ -382,7 +383,8 @@ export async function pretrain(
         phases,
       };
       const scalars = stepScalars(record);
-      if (monitor && step % (options.monitor as MonitorOptions).every === 0) {
+      // Every `every` steps, and at the schedule's end so a curve ends at the trained network.
+      if (monitor && (step % (options.monitor as MonitorOptions).every === 0 || step === total)) {
         const value = monitor.measure(fromLayersModel(state.online.backbone));
         record.monitor = value;
         scalars['monitor/knn_top1'] = value.knnTop1;

@@ -10,7 +10,7 @@ import { extractFeatures, knnEvaluate, type FeatureExtractor } from '@ediy/eval'
 
 /** Options of the kNN monitor ({@link PretrainOptions.monitor}). */
 export interface MonitorOptions {
-  /** Steps between two measurements (the monitor runs at every multiple of it). */
+  /** Steps between two measurements (the monitor runs at every multiple of it, and at the schedule's last step). */
   every: number;
   /** Images in each of the memory and the query set (default 1000; fewer when the data hold fewer). */
   images?: number;

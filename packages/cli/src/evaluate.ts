@@ -14,7 +14,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { IMAGENET_NORMALIZE } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
-import { heldOutSample, type Dataset, type HeldOutKind } from '@ediy/data';
+import {
+  heldOutSample,
+  loadFolderScan,
+  splitImageFolder,
+  stratifiedSplit,
+  toRgb,
+  type Dataset,
+  type FolderScan,
+  type HeldOutKind,
+} from '@ediy/data';
 import {
   bootstrapInterval,
   denseProbe,
@@ -37,7 +46,7 @@ import {
   type ExperimentConfig,
   type PresetName,
 } from '@ediy/trainer';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openParts } from './held-out.js';
 import type { EvalMetrics } from './results.js';
@@ -198,6 +207,9 @@ export async function openEvalData(
   settings: EvalSettings,
   seed = 0,
 ): Promise<EvalData> {
+  if (data.kind === 'path' && isImageFolder(data.path)) {
+    return openFolderEvalData(data.path, data.size ?? 32, settings, seed);
+  }
   const parts = await openParts(data);
   const take = (d: Dataset, max: number): Dataset =>
     heldOutSample(d, Number.isFinite(max) ? Math.min(max, d.size) : d.size, seed);
@@ -209,6 +221,63 @@ export async function openEvalData(
     how: parts.how,
     sizes: { train: parts.train.size, heldOut: parts.heldOut.size },
     report: `${parts.report}; evaluation: ${train.size} training images as memory, ${test.size} held-out images scored`,
+  };
+}
+
+/** Whether `path` is a folder of images rather than of IDX or CIFAR files. */
+function isImageFolder(path: string): boolean {
+  if (!existsSync(path) || !statSync(path).isDirectory()) return false;
+  const files = [
+    'train-images-idx3-ubyte',
+    'train-images-idx3-ubyte.gz',
+    'train-images.idx3-ubyte',
+    'train-images.idx3-ubyte.gz',
+    'data_batch_1.bin',
+    'train.bin',
+    'cifar-10-batches-bin',
+  ];
+  return !files.some((f) => existsSync(join(path, f)));
+}
+
+/** At most `max` items of a scan, stratified by class and seeded (nothing decoded). */
+function sampleScan(scan: FolderScan, max: number, seed: number): FolderScan {
+  if (!Number.isFinite(max) || max >= scan.items.length) return scan;
+  const { test } = stratifiedSplit(
+    scan.items.map((i) => i.label),
+    { testFraction: max / scan.items.length, seed, shuffle: true },
+  );
+  return {
+    ...scan,
+    items: Array.from(test.subarray(0, max), (k) => scan.items[k] as FolderScan['items'][number]),
+  };
+}
+
+/**
+ * {@link openEvalData} for an image folder: its parts as scans ({@link splitImageFolder}),
+ * sampled before decoding, so only the images evaluated are decoded (an ImageNet-sized
+ * training folder is never held in memory).
+ */
+async function openFolderEvalData(
+  path: string,
+  size: number,
+  settings: EvalSettings,
+  seed: number,
+): Promise<EvalData> {
+  const splits = await splitImageFolder(path);
+  const load = async (scan: FolderScan, max: number, part: string): Promise<Dataset> =>
+    heldOutSample(
+      toRgb(await loadFolderScan(sampleScan(scan, max, seed), { size, name: `${path}[${part}]` })),
+      Number.MAX_SAFE_INTEGER,
+      seed,
+    );
+  const train = await load(splits.train, settings.memory, 'train');
+  const test = await load(splits.heldOut, settings.test, 'held-out');
+  return {
+    train,
+    test,
+    how: splits.how,
+    sizes: { train: splits.train.items.length, heldOut: splits.heldOut.items.length },
+    report: `${splits.report}; evaluation: ${train.size} training images as memory, ${test.size} held-out images scored`,
   };
 }
 

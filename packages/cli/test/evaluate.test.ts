@@ -162,6 +162,10 @@ describe('evaluateBackbone', () => {
     const labels = (d: Dataset) => d.get(Array.from({ length: d.size }, (_, i) => i)).labels;
     expect(new Set(labels(data.train))).toEqual(new Set([0, 1]));
     expect(new Set(labels(data.test))).toEqual(new Set([0, 1]));
+    // A smaller memory is a stratified sample, decoded alone.
+    const small = await openEvalData(config, { ...settings, memory: 10, test: 4 });
+    expect([small.train.size, small.test.size, small.sizes.train]).toEqual([10, 4, 32]);
+    expect(Array.from(labels(small.train)).filter((y) => y === 1)).toHaveLength(5);
     const model = tiny();
     try {
       const e = evaluateBackbone(model, data, { ...settings, linearEpochs: 20, knnK: 5 });

@@ -21,6 +21,7 @@ import {
   type ProgressStream,
   type RowConfig,
   type WorkersOption,
+  TensorBoardLogger,
 } from '@ediy/trainer';
 import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
 import { portableResults, writePlots } from './report.js';
@@ -292,6 +293,21 @@ export async function trainTeacher(
   return seconds;
 }
 
+/** Adds a run's evaluation to its TensorBoard files, as `eval/<metric>` at its last step (finite metrics only). */
+function logEvaluation(runDir: string, step: number, metrics: EvalMetrics): void {
+  const scalars = Object.fromEntries(
+    Object.entries(metrics)
+      .filter(([, v]) => Number.isFinite(v))
+      .map(([k, v]) => [`eval/${k}`, v as number]),
+  );
+  const tb = new TensorBoardLogger(join(runDir, 'tb'));
+  try {
+    tb.scalars(step, scalars);
+  } finally {
+    tb.close();
+  }
+}
+
 /**
  * Trains and evaluates `jobs` of `plan` in order, skipping those whose `eval.json`
  * exists (after checking their config) and resuming interrupted ones. The teacher must
@@ -335,6 +351,7 @@ export async function runJobs(
       settings,
       ...(plan.data ? { data: plan.data } : {}),
     });
+    if (options.tensorboard ?? true) logEvaluation(job.runDir, result.steps, evaluation.metrics);
     const log = readStepLog(join(job.runDir, 'log.jsonl'));
     const record: RunEvalRecord = {
       metrics: evaluation.metrics,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +56,32 @@ describe('ediy reproduce table1 --preset smoke', () => {
       const ci = row.summary.knnTop1.ci95 as [number, number];
       expect(ci[0]).toBeLessThanOrEqual(row.summary.knnTop1.mean);
       expect(ci[1]).toBeGreaterThanOrEqual(row.summary.knnTop1.mean);
+    }
+    // TensorBoard files of every trained run: training scalars each step, then the evaluation.
+    if (existsSync('/usr/bin/python3')) {
+      const decoder = new URL('../../../tools/reference/tfevents_decode.py', import.meta.url)
+        .pathname;
+      for (const row of results.rows.filter((r) => r.id !== 'untrained')) {
+        const runDir = join(out, row.runs[0]?.runDir as string);
+        const events = readdirSync(join(runDir, 'tb'))
+          .sort()
+          .flatMap((f) =>
+            execFileSync('/usr/bin/python3', [decoder, join(runDir, 'tb', f)], { encoding: 'utf8' })
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l) as { step: number; scalars?: Record<string, number> }),
+          );
+        const steps = readStepLog(join(runDir, 'log.jsonl'));
+        const losses = events.filter((e) => e.scalars?.loss !== undefined);
+        expect(losses.map((e) => e.step)).toEqual(steps.map((s) => s.step));
+        expect(losses.map((e) => e.scalars?.loss)).toEqual(steps.map((s) => Math.fround(s.loss)));
+        const evaluation = events.find((e) => e.scalars?.['eval/knnTop1'] !== undefined);
+        const saved = JSON.parse(readFileSync(join(runDir, 'eval.json'), 'utf8')) as {
+          metrics: { knnTop1: number };
+        };
+        expect(evaluation?.step).toBe(row.runs[0]?.steps);
+        expect(evaluation?.scalars?.['eval/knnTop1']).toBe(Math.fround(saved.metrics.knnTop1));
+      }
     }
     // The untrained floor, evaluated like the rows, under both BatchNorm conventions.
     const floor = JSON.parse(

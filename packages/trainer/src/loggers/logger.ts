@@ -89,9 +89,10 @@ export class LoggerSet {
     }
   }
 
-  /** Sends scalars of `step` to every logger. */
+  /** Sends scalars of `step` to every logger (one frozen copy: no logger changes another's). */
   scalars(step: number, values: Readonly<Record<string, number>>): Promise<void> {
-    return this.each(`logging the scalars of step ${step}`, (l) => l.scalars(step, values));
+    const frozen = Object.freeze({ ...values });
+    return this.each(`logging the scalars of step ${step}`, (l) => l.scalars(step, frozen));
   }
 
   /** Sends an image to every logger that takes images. */

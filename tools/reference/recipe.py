@@ -23,7 +23,8 @@ p 0 / 0.2, ImageNet normalisation. The random streams are PyTorch's, so a run is
 
 Evaluation (the protocol of issue 17): the pooled layer4 features of the online backbone
 on the 28 px images (ImageNet-normalised, as `ediy eval` feeds them); kNN (cosine, k = 20,
-votes exp(cos / 0.07)) with the whole training split (60k) as memory, scored on the whole
+votes exp(cos / 0.07)) with the whole training split (60k; --memory N: a fixed random N of
+it, which also trains the probe) as memory, scored on the whole
 test split (10k); a linear probe (multinomial logistic regression, L-BFGS, on features
 standardised with the training split's mean and deviation) trained on the training split,
 scored on the test split. Each accuracy comes with a 95% bootstrap interval over the test

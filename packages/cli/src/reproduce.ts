@@ -127,9 +127,12 @@ export function writeJson(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
-/** Reads a run's `eval.json` (null metrics, from NaN, read back as NaN). */
-export function readRunEval(path: string): RunEvalRecord {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as RunEvalRecord;
+/**
+ * Reads an evaluation record written by {@link writeJson}: its `metrics`, written as null
+ * where they were NaN, are read back as NaN.
+ */
+export function readEvalJson<T extends { metrics: EvalMetrics }>(path: string): T {
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as T;
   const metrics = Object.fromEntries(
     METRICS.map(({ key }) => [
       key,
@@ -137,6 +140,11 @@ export function readRunEval(path: string): RunEvalRecord {
     ]),
   ) as unknown as EvalMetrics;
   return { ...raw, metrics };
+}
+
+/** Reads a run's `eval.json` (null metrics, from NaN, read back as NaN). */
+export function readRunEval(path: string): RunEvalRecord {
+  return readEvalJson<RunEvalRecord>(path);
 }
 
 /**

@@ -4,18 +4,12 @@
  * and probe seed), under both BatchNorm conventions, the better being the floor
  * ({@link evaluateUntrained}).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVAL_SETTINGS, evaluateUntrained, type BnConvention } from './evaluate.js';
 import type { ReproducePlan } from './plan.js';
-import { writeJson } from './reproduce.js';
-import {
-  METRICS,
-  summarizeRuns,
-  type EvalMetrics,
-  type RowResult,
-  type RunResult,
-} from './results.js';
+import { readEvalJson, writeJson } from './reproduce.js';
+import { summarizeRuns, type EvalMetrics, type RowResult, type RunResult } from './results.js';
 
 /** The id of the untrained row in every table's results. */
 export const UNTRAINED_ROW = 'untrained';
@@ -37,15 +31,7 @@ export interface UntrainedRecord {
 }
 
 function readRecord(path: string): UntrainedRecord | undefined {
-  if (!existsSync(path)) return undefined;
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as UntrainedRecord;
-  const metrics = Object.fromEntries(
-    METRICS.map(({ key }) => [
-      key,
-      typeof raw.metrics?.[key] === 'number' ? raw.metrics[key] : NaN,
-    ]),
-  ) as unknown as EvalMetrics;
-  return { ...raw, metrics };
+  return existsSync(path) ? readEvalJson<UntrainedRecord>(path) : undefined;
 }
 
 /**

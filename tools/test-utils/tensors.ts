@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 
-/** Runs `f` on `backend` (tensors made there from plain arrays) and returns its outputs' values. */
+/** Runs `f` on `backend` (tensors made there from plain arrays) and returns its outputs' values (read asynchronously, so webgpu works too). */
 export async function runOn(
   backend: string,
   f: () => tf.Tensor | tf.Tensor[],
@@ -13,7 +13,8 @@ export async function runOn(
   await tf.setBackend(backend);
   const outs = tf.tidy(f);
   const list = Array.isArray(outs) ? outs : [outs];
-  const values = list.map((t) => Float32Array.from(t.dataSync()));
+  // Read asynchronously: webgpu in Node has no dataSync; every other backend has both.
+  const values = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
   tf.dispose(list);
   return values;
 }

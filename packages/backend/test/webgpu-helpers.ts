@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { SWIFTSHADER_ICD } from '@ediy/backend';
 import { hasSwiftShader, probeWebGpuAdapter } from '@ediy/backend/node';
 import type { GpuAdapterReport } from '@ediy/backend';
@@ -18,17 +17,4 @@ export async function findTestAdapter(): Promise<{ adapter?: GpuAdapterReport; s
   const skip = `webgpu tests skipped: ${probe.reason ?? 'no adapter'}. On Debian, apt-get install chromium libvulkan1 provides a software adapter (${SWIFTSHADER_ICD}).`;
   console.warn(skip);
   return { skip };
-}
-
-/** Runs `f` on `backend` and returns its outputs' values, read asynchronously (webgpu in Node has no dataSync). */
-export async function runOnAsync(
-  backend: string,
-  f: () => tf.Tensor | tf.Tensor[],
-): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  const outs = tf.tidy(f);
-  const list = Array.isArray(outs) ? outs : [outs];
-  const values = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
-  tf.dispose(list);
-  return values;
 }

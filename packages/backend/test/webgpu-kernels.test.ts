@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
-import { expectClose, randomValues } from './kernels-helpers.js';
-import { findTestAdapter, runOnAsync } from './webgpu-helpers.js';
+import { expectClose, randomValues, runOn } from './kernels-helpers.js';
+import { findTestAdapter } from './webgpu-helpers.js';
 
 const { skip } = await findTestAdapter();
 
@@ -304,8 +304,8 @@ describe.skipIf(skip !== undefined)('the kernel grid on webgpu equals cpu', () =
   for (const c of CASES) {
     it(c.name, async () => {
       const values = inputs(c);
-      const want = await runOnAsync('cpu', program(c, values));
-      const got = await runOnAsync('webgpu', program(c, values));
+      const want = await runOn('cpu', program(c, values));
+      const got = await runOn('webgpu', program(c, values));
       want.forEach((w, i) =>
         expectClose(got[i] as Float32Array, w, c.tol ?? 1e-4, `${c.name} output ${i}`),
       );

@@ -5,8 +5,8 @@ import { initBackend, Rng } from '@ediy/backend';
 // (they depend on this package, not the other way round: read, not imported as packages).
 import { batchNormTraining, channelAffine } from '../../trainer/src/batchnorm.js';
 import { stopGradient } from '../../losses/src/stop-gradient.js';
-import { expectClose, randomValues } from './kernels-helpers.js';
-import { findTestAdapter, runOnAsync } from './webgpu-helpers.js';
+import { expectClose, randomValues, runOn } from './kernels-helpers.js';
+import { findTestAdapter } from './webgpu-helpers.js';
 
 const { skip } = await findTestAdapter();
 
@@ -111,8 +111,8 @@ describe.skipIf(skip !== undefined)('training a small ResNet on webgpu', () => {
 
   for (const how of ['moments', 'trainer'] as const) {
     it(`tf.grads equal the cpu backend (batch norm by ${how === 'moments' ? 'tf.moments' : "the trainer's batchNormTraining"})`, async () => {
-      const want = await runOnAsync('cpu', gradsOf(how));
-      const got = await runOnAsync('webgpu', gradsOf(how));
+      const want = await runOn('cpu', gradsOf(how));
+      const got = await runOn('webgpu', gradsOf(how));
       NAMES.forEach((name, i) => {
         if (name === 'prototypes') {
           // the stop-gradient target gives the prototypes no gradient, on both backends
@@ -137,8 +137,8 @@ describe.skipIf(skip !== undefined)('training a small ResNet on webgpu', () => {
       const { y, mean, variance } = batchNormTraining(x, s, b, 1e-3);
       return [channelAffine(x, s, b), y, mean, variance];
     };
-    const want = await runOnAsync('cpu', f);
-    const got = await runOnAsync('webgpu', f);
+    const want = await runOn('cpu', f);
+    const got = await runOn('webgpu', f);
     want.forEach((w, i) => expectClose(got[i] as Float32Array, w, 1e-4, `output ${i}`));
   });
 

@@ -25,5 +25,6 @@ export * from './folder-dataset.js';
 export * from './held-out.js';
 export * from './pasted-scenes.js';
 export * from './data-spec.js';
+export * from './training-data.js';
 export { isGzip } from './files.js';
 export * from './open.js';

@@ -8,7 +8,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
-import { Loader, disposeBatch, openDataParts } from '@ediy/data';
+import { disposeBatch, openTrainingData, type TrainingData } from '@ediy/data';
 import { byolViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
@@ -101,6 +101,12 @@ export interface PretrainOptions {
    * `monitor/knn_ms`, and as `monitor` in `log.jsonl`. Off by default. Needs labelled data.
    */
   monitor?: MonitorOptions;
+  /**
+   * An image that fails to decode while an image folder is streamed is an error naming
+   * it (default false: it is reported through `onWarning` and the folder's next image is
+   * read in its place).
+   */
+  strict?: boolean;
 }
 
 /** What {@link pretrain} did. */
@@ -267,12 +273,10 @@ export async function pretrain(
   );
 
   useFastTransposedMatMul();
-  const parts = await openDataParts(config.scale.data);
-  const dataset = parts.train;
-  const monitor = options.monitor
-    ? KnnMonitor.fromData(parts.train, parts.heldOut, options.monitor, config.seed)
-    : undefined;
-  const schedule = runSchedule(config, dataset.size);
+  // An image folder's training part is streamed; the held-out part is only sampled by the monitor.
+  const data = await openTrainingData(config.scale.data, options.strict ? { strict: true } : {});
+  const monitor = options.monitor ? await monitorOf(data, options.monitor, config.seed) : undefined;
+  const schedule = runSchedule(config, data.size);
   const total = schedule.totalSteps;
   const micro = config.scale.batchSize;
   const effectiveBatch = micro * config.scale.accumulate;
@@ -289,14 +293,20 @@ export async function pretrain(
     if (ckpt)
       tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
   }
-  const loader = new Loader(dataset, {
+  const loader = data.batches({
     batchSize: micro,
     seed: config.seed,
-    shuffle: true,
-    dropLast: true,
-    prefetch: true,
+    onUnreadable: (u) =>
+      warn(`${u.path}: cannot decode (${u.reason}); the next image is read in its place`),
   });
-  if (resumable) loader.seek(state.data);
+  try {
+    // A streamed folder's saved state also names its items: a changed folder is an error.
+    if (resumable) loader.restore(state.data);
+  } catch (err) {
+    disposeState(state);
+    await loader.close();
+    throw err;
+  }
   const resumeFrom = resumable?.ckpt.dir;
   moveDamagedAside(ckptRoot, resumable?.damaged ?? [], resumeFrom, warn);
   fsCall('write', configPath, () => writeFileSync(configPath, configText));
@@ -362,13 +372,13 @@ export async function pretrain(
       const { loss, terms, phases } = await update(state, context, {
         lr,
         tau,
-        batch: () => {
+        batch: async () => {
           epoch = loader.position().epoch;
-          const batch = loader.next();
+          const batch = await loader.next();
           return { images: batch.images, dispose: () => disposeBatch(batch) };
         },
       });
-      state.data = loader.position();
+      state.data = loader.state();
       const step = state.step;
       const seconds = (performance.now() - t0) / 1000;
       const record: StepRecord = {
@@ -413,6 +423,7 @@ export async function pretrain(
   } finally {
     interrupts.close();
     await pool?.terminate();
+    await loader.close();
     disposeState(state);
     closeError = await loggers.close().then(
       () => undefined,
@@ -430,6 +441,20 @@ export async function pretrain(
     checkpoint: lastCheckpoint,
     records,
   };
+}
+
+/** The kNN monitor on samples of the training and held-out parts (only those images are decoded). */
+async function monitorOf(
+  data: TrainingData,
+  options: MonitorOptions,
+  seed: number,
+): Promise<KnnMonitor> {
+  const n = options.images ?? 1000;
+  const [train, heldOut] = [
+    await data.sample('train', n, seed),
+    await data.sample('heldOut', n, seed),
+  ];
+  return KnnMonitor.fromData(train, heldOut, options, seed);
 }
 
 /**

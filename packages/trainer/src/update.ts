@@ -71,8 +71,11 @@ export interface TrainStepInput {
   tau: number;
   /** This step's random stream; micro-batch m of replica r uses `rng.fork('micro-' + (m * replicas + r))`. */
   rng: Rng;
-  /** Micro-batch m of the step (called `accumulate` times, m = 0, 1, ...). */
-  batch: (m: number) => StepBatch;
+  /**
+   * Micro-batch m of the step (called `accumulate` times, m = 0, 1, ..., each after the
+   * previous one is used); it may resolve later (a streamed batch being decoded).
+   */
+  batch: (m: number) => StepBatch | Promise<StepBatch>;
 }
 
 /** What one optimiser step computed. */
@@ -130,7 +133,7 @@ export async function trainStep(
   const release = (): void => tf.dispose(Object.values(summed ?? {}));
   try {
     for (let m = 0; m < config.scale.accumulate; m++) {
-      const batch = input.batch(m);
+      const batch = await input.batch(m);
       let results;
       try {
         assertFinite(step, [[`input images of micro-batch ${m}`, batch.images]]);
@@ -231,8 +234,11 @@ export interface UpdateInput {
   lr: number;
   /** The EMA momentum of this step (BYOL: tau(k) for k = `state.step`). */
   tau: number;
-  /** Micro-batch m of the step (called `accumulate` times, m = 0, 1, ...). */
-  batch: (m: number) => StepBatch;
+  /**
+   * Micro-batch m of the step (called `accumulate` times, m = 0, 1, ..., each after the
+   * previous one is used); it may resolve later (a streamed batch being decoded).
+   */
+  batch: (m: number) => StepBatch | Promise<StepBatch>;
 }
 
 /**

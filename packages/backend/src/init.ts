@@ -25,13 +25,14 @@ export async function ensureGradients(): Promise<boolean> {
  * A backend family ediy can run on. `tensorflow` means libtensorflow through tfjs-node(-gpu);
  * `webgpu` means tfjs-backend-webgpu on Dawn (npm `webgpu`); `native` means the wasm
  * backend with its heavy kernels run by oneDNN on all cores (`@ediy/backend-native`);
- * `wasm` the plain wasm backend (XNNPACK, one thread).
+ * `wasm` the plain wasm backend (XNNPACK, one thread); `webgl` tfjs-backend-webgl, in a
+ * browser only.
  */
-export type BackendName = 'webgpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+export type BackendName = 'webgpu' | 'tensorflow' | 'native' | 'webgl' | 'wasm' | 'cpu';
 
 /**
  * What {@link initBackend} may choose from. `auto` tries a real (not software) WebGPU
- * adapter, then tensorflow, wasm, cpu in turn.
+ * adapter, then tensorflow, native, wasm, cpu in turn (in a browser: webgpu, webgl, wasm, cpu).
  */
 export type BackendPreference = BackendName | 'auto';
 
@@ -136,6 +137,20 @@ async function initBrowserWebGpu(warnings: string[]): Promise<BackendInfo | unde
   };
 }
 
+/** The `webgl` entry of the loaders in a browser: the page imported tfjs-backend-webgl. */
+async function initBrowserWebgl(warnings: string[]): Promise<BackendInfo | undefined> {
+  if (!tf.findBackendFactory('webgl')) return undefined;
+  if (!(await tf.setBackend('webgl'))) return undefined;
+  await tf.ready();
+  return {
+    name: 'webgl',
+    tfjsBackend: 'webgl',
+    device: 'gpu',
+    package: '@tensorflow/tfjs-backend-webgl',
+    warnings,
+  };
+}
+
 /**
  * Whether a tfjs-node(-gpu) backend really runs its kernels on a GPU, as libtensorflow
  * itself reports it (`NodeJSKernelBackend.isUsingGpuDevice`, set from the devices
@@ -182,6 +197,9 @@ const INSTALL_HINT: Record<BackendName, string> = {
     'install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (their install downloads libtensorflow; see docs/gpu.md for an offline install)',
   native:
     'install oneDNN (Debian/Ubuntu: apt-get install libdnnl-dev; macOS: brew install onednn), then npm rebuild @ediy/backend-native',
+  webgl: inNode()
+    ? 'it runs in a browser only (in Node, use webgpu, native, wasm or cpu)'
+    : "in a browser, import '@tensorflow/tfjs-backend-webgl' first, on a browser with WebGL",
   wasm: inNode()
     ? 'install @tensorflow/tfjs-backend-wasm'
     : "in a browser, import '@tensorflow/tfjs-backend-wasm' first",
@@ -189,6 +207,9 @@ const INSTALL_HINT: Record<BackendName, string> = {
     ? 'install @tensorflow/tfjs-backend-cpu'
     : "in a browser, import '@tensorflow/tfjs-backend-cpu' first",
 };
+
+/** Why the browser-only backend is not available here. */
+const BROWSER_ONLY = 'it runs in a browser only (this is Node; use webgpu, native, wasm or cpu)';
 
 /** Why a Node-only backend is not available here. */
 const NODE_ONLY = 'it runs in Node only (this is a browser)';
@@ -216,10 +237,11 @@ export function currentBackend(): BackendInfo | undefined {
  * explicit preference that cannot be satisfied throws, naming the backend and how to
  * install it. On wasm it registers the gradient kernels training needs.
  *
- * In a browser (any runtime without `process.versions.node`) only `webgpu`, `wasm` and
- * `cpu` exist, and only once the page has imported their tfjs package (e.g.
+ * In a browser (any runtime without `process.versions.node`) only `webgpu`, `webgl`, `wasm`
+ * and `cpu` exist, and only once the page has imported their tfjs package (e.g.
  * `import '@tensorflow/tfjs-backend-cpu'`), which registers them; `tensorflow` and `native`
  * are Node-only, and nothing Node-only is part of a browser bundle of this package.
+ * `webgl` (tfjs-backend-webgl) is browser-only: asked for in Node, it throws saying so.
  *
  * @example
  * ```ts
@@ -230,6 +252,10 @@ export function currentBackend(): BackendInfo | undefined {
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const prefer = options.prefer ?? 'auto';
   const node = await loadNodeLoaders();
+  const browserOnly = async (): Promise<undefined> => {
+    if (prefer !== 'auto') throw new Error(BROWSER_ONLY);
+    return undefined;
+  };
   const nodeOnly =
     (load: (n: typeof NodeLoaders, w: string[]) => Promise<BackendInfo | undefined>) =>
     async (w: string[]) => {
@@ -244,16 +270,21 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       const wasm = await initWasm(w);
       return wasm && n.addNativeEngine(wasm, w, options.threads);
     }),
+    webgl: node ? browserOnly : initBrowserWebgl,
     wasm: initWasm,
     cpu: initCpu,
   };
   if (prefer !== 'auto' && !(prefer in loaders)) {
     throw new Error(
-      `backend must be one of auto, webgpu, tensorflow, native, wasm, cpu; got ${JSON.stringify(prefer)}`,
+      `backend must be one of auto, webgpu, tensorflow, native, webgl, wasm, cpu; got ${JSON.stringify(prefer)}`,
     );
   }
   const order: BackendName[] =
-    prefer === 'auto' ? ['webgpu', 'tensorflow', 'native', 'wasm', 'cpu'] : [prefer];
+    prefer !== 'auto'
+      ? [prefer]
+      : node
+        ? ['webgpu', 'tensorflow', 'native', 'wasm', 'cpu']
+        : ['webgpu', 'webgl', 'wasm', 'cpu'];
   const warnings: string[] = [];
   for (const name of order) {
     let info: BackendInfo | undefined;

@@ -9,16 +9,22 @@ per event:
   {"wall_time": ..., "step": ..., "file_version": "brain.Event:2"}
   {"wall_time": ..., "step": ..., "scalars": {"loss": 1.23}}
   {"wall_time": ..., "step": ..., "images": {"tag": {"height": h, "width": w,
-   "colorspace": c, "png_bytes": n, "png_sha256": "..."}}}
+   "colorspace": c, "png_bytes": n, "png_sha256": "...", "png_pixels": p}}}
   {"wall_time": ..., "step": ..., "session_log": {"status": 1}}
 
-Exits with status 1 and a message naming the record on a bad CRC or a malformed field.
+An image's PNG is checked against its Summary.Image fields: the PNG signature, every
+chunk's CRC-32, IHDR's width and height equal to the proto's, its colour type matching
+the colour space (1 grey, 2 grey+alpha, 3 RGB or palette, 4 RGBA), and the IDAT stream
+inflating to exactly one filter byte plus a row of pixels per line (``png_pixels`` is
+width x height when it does). Exits with status 1 and a message naming the record on a
+bad CRC, a malformed field or an image that fails these checks.
 Usage: tfevents_decode.py <events file>
 """
 import hashlib
 import json
 import struct
 import sys
+import zlib
 
 
 def crc32c(data):
@@ -73,14 +79,64 @@ def fields(buf):
         yield field, wire, value
 
 
+# PNG colour type -> (TensorBoard colour space, samples per pixel).
+PNG_COLOUR_TYPES = {0: (1, 1), 4: (2, 2), 2: (3, 3), 3: (3, 1), 6: (4, 4)}
+
+
+def check_png(png, height, width, colorspace):
+    """Checks a PNG against the Summary.Image fields; returns its pixel count."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("image is not a PNG (bad signature)")
+    pos, ihdr, idat = 8, None, b""
+    while pos < len(png):
+        if pos + 8 > len(png):
+            raise ValueError("PNG chunk header truncated")
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind = png[pos + 4:pos + 8]
+        data = png[pos + 8:pos + 8 + length]
+        if len(data) != length or pos + 12 + length > len(png):
+            raise ValueError("PNG chunk %r truncated" % kind)
+        (crc,) = struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])
+        if zlib.crc32(kind + data) & 0xFFFFFFFF != crc:
+            raise ValueError("PNG chunk %r: bad CRC" % kind)
+        if kind == b"IHDR":
+            ihdr = data
+        elif kind == b"IDAT":
+            idat += data
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if ihdr is None:
+        raise ValueError("PNG without IHDR")
+    w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
+    if (w, h) != (width, height):
+        raise ValueError("PNG is %dx%d, the Summary.Image says %dx%d" % (w, h, width, height))
+    if colour not in PNG_COLOUR_TYPES or PNG_COLOUR_TYPES[colour][0] != colorspace:
+        raise ValueError("PNG colour type %d does not match colorspace %d" % (colour, colorspace))
+    if interlace != 0:
+        raise ValueError("interlaced PNG: pixel count not checked")
+    row = (w * PNG_COLOUR_TYPES[colour][1] * depth + 7) // 8
+    raw = zlib.decompress(idat)
+    if len(raw) != h * (1 + row):
+        raise ValueError("PNG pixels: %d bytes, expected %d" % (len(raw), h * (1 + row)))
+    return w * h
+
+
 def image(buf):
     out = {}
+    png = None
     for field, _, value in fields(buf):
         if field in (1, 2, 3):
             out[{1: "height", 2: "width", 3: "colorspace"}[field]] = value
         elif field == 4:
+            png = value
             out["png_bytes"] = len(value)
             out["png_sha256"] = hashlib.sha256(value).hexdigest()
+    if png is None:
+        raise ValueError("image without encoded_image_string")
+    out["png_pixels"] = check_png(
+        png, out.get("height", 0), out.get("width", 0), out.get("colorspace", 0)
+    )
     return out
 
 

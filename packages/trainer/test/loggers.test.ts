@@ -37,7 +37,14 @@ interface DecodedEvent {
   scalars?: Record<string, number>;
   images?: Record<
     string,
-    { height: number; width: number; colorspace: number; png_bytes: number; png_sha256: string }
+    {
+      height: number;
+      width: number;
+      colorspace: number;
+      png_bytes: number;
+      png_sha256: string;
+      png_pixels: number;
+    }
   >;
   session_log?: { status: number };
 }
@@ -150,6 +157,7 @@ describe.skipIf(!existsSync(PYTHON))('TensorBoardLogger, read by an independent 
             colorspace: 3,
             png_bytes: image.length,
             png_sha256: createHash('sha256').update(image).digest('hex'),
+            png_pixels: 6,
           },
         },
       },
@@ -170,6 +178,29 @@ describe.skipIf(!existsSync(PYTHON))('TensorBoardLogger, read by an independent 
     bytes[bytes.length - 6] = (bytes[bytes.length - 6] as number) ^ 1; // a byte of the last event
     writeFileSync(tb.path, bytes);
     expect(() => decode(tb.path)).toThrow(/record 1: bad data CRC/);
+  });
+
+  it('the decoder checks an image against its PNG: chunk CRCs and the pixel rows', () => {
+    const image = png(4, 3);
+    const write = (bytes: Uint8Array): string => {
+      const tb = new TensorBoardLogger(tempDir('tb-img'));
+      tb.image(1, 'grid', bytes);
+      tb.close();
+      return tb.path;
+    };
+    expect(decode(write(image))[1]?.images?.grid?.png_pixels).toBe(12);
+    // One pixel byte changed inside IDAT: the chunk's CRC no longer matches.
+    const flipped = Uint8Array.from(image);
+    const idat = Buffer.from(flipped).indexOf('IDAT');
+    flipped[idat + 6] = (flipped[idat + 6] as number) ^ 0xff;
+    expect(() => decode(write(flipped))).toThrow(/PNG chunk b'IDAT': bad CRC/);
+    // A PNG whose header says 4x3 but whose pixel data hold two rows.
+    const [w, h] = [4, 3];
+    const short = png(w, h - 1);
+    short.set([0, 0, 0, h], 16 + 4); // IHDR height: 3
+    const view = new DataView(short.buffer);
+    view.setUint32(29, zlibCrc32(short.subarray(12, 29)) >>> 0); // IHDR's CRC, fixed
+    expect(() => decode(write(short))).toThrow(/PNG pixels: 26 bytes, expected 39/);
   });
 
   it('refuses what is not a PNG, naming it', () => {

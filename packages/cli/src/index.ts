@@ -36,6 +36,12 @@ export {
   reproduceOut,
   drawSaliencyGrid,
   saliencyPair,
+  saliencyColumns,
+  logTableImage,
+  logEvaluation,
+  SALIENCY_TAG,
+  MAX_SALIENCY_COLUMNS,
+  tableName,
   assertSameConfig,
   withCheckpointEvery,
   tableRows,
@@ -48,6 +54,16 @@ export {
   type RunEvalRecord,
   type SaliencyRun,
 } from './reproduce.js';
+export {
+  loadTableFile,
+  looksLikeTableFile,
+  tableRow,
+  ROW_ID_PATTERN,
+  TABLE_NAME_PATTERN,
+  type TableFile,
+  type TableRowEntry,
+  type TableSource,
+} from './table-module.js';
 export {
   planJobs,
   parseShard,
@@ -77,6 +93,7 @@ export {
   writePlots,
   metricPoints,
   lossPoints,
+  monitorPoints,
   portableResults,
   rowsFromRuns,
   floorFromRuns,
@@ -86,15 +103,19 @@ export {
   type BuiltReport,
   type PlotInput,
   type StepRecordLike,
+  type MonitorRecordLike,
 } from './report.js';
 export {
   metricDotPlotSpec,
   lossCurvesSpec,
+  monitorCurvesSpec,
   PLOT_COLOURS,
   type MetricPoint,
   type MetricDotPlotOptions,
   type LossPoint,
   type LossCurvesOptions,
+  type MonitorPoint,
+  type MonitorCurvesOptions,
 } from './plot/specs.js';
 export { renderSvg, savePlot, type SavedPlot } from './plot/render.js';
 export { closestMatch, didYouMean } from './suggest.js';

@@ -11,10 +11,11 @@ import {
   PRESET_NAMES,
   presetScale,
   type DataConfig,
+  type MonitorOptions,
   type PresetName,
   type WorkersOption,
 } from '@ediy/trainer';
-import { stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
+import { booleanFlag, stringFlag, type FlagSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './errors.js';
 import { didYouMean } from './suggest.js';
 
@@ -225,4 +226,71 @@ export function checkPresetData(
       command,
     );
   }
+}
+
+/**
+ * The kNN monitor a preset runs by default on its embedded scenes: at `mini`, 256 training
+ * and 256 held-out images every 16 of its 96 steps (six measurements, each about the cost
+ * of one or two training steps: some 7% of a run); none at `smoke` (seconds a run) or
+ * `paper`. `--monitor` asks for it anywhere.
+ */
+export const DEFAULT_MONITOR: Readonly<Record<PresetName, MonitorOptions | undefined>> = {
+  smoke: undefined,
+  mini: { every: 16, images: 256 },
+  paper: undefined,
+};
+
+/** Images of each of the monitor's sets when `--monitor` does not say (that of `mini`). */
+export const DEFAULT_MONITOR_IMAGES = 256;
+
+/** `--monitor`, `--monitor-images` and `--no-monitor`. */
+export const MONITOR_FLAGS: Record<string, FlagSpec> = {
+  monitor: {
+    type: 'string',
+    value: 'n',
+    description:
+      "run the kNN monitor (solo-learn's online kNN: held-out kNN top-1, logged as monitor/knn_top1 and drawn) every n steps and at the last (default: every 16 steps at the mini preset on its scenes, off otherwise)",
+  },
+  'monitor-images': {
+    type: 'string',
+    value: 'n',
+    description: `training and held-out images of the kNN monitor, each (default ${DEFAULT_MONITOR_IMAGES})`,
+  },
+  'no-monitor': { type: 'boolean', description: 'no kNN monitor, even at the mini preset' },
+};
+
+/**
+ * The kNN monitor of a run from `--monitor`, `--monitor-images` and `--no-monitor`:
+ * the preset's {@link DEFAULT_MONITOR} when none is given and the run trains on the
+ * embedded scenes (always labelled), else off.
+ * @throws UsageError for a count that is not an integer (>= 1 for `--monitor`, >= 2
+ *   for `--monitor-images`), or `--no-monitor` with one of the others.
+ */
+export function monitorFlag(
+  args: ParsedArgs,
+  preset: PresetName,
+  data: DataConfig,
+  command: string,
+): MonitorOptions | undefined {
+  const every = integerFlag(args, 'monitor', command, 1);
+  const images = integerFlag(args, 'monitor-images', command, 2);
+  if (booleanFlag(args, 'no-monitor')) {
+    if (every !== undefined || images !== undefined)
+      throw new UsageError(
+        `ediy ${command}: --no-monitor turns the kNN monitor off; drop it or --monitor${images !== undefined ? '-images' : ''}`,
+        command,
+      );
+    return undefined;
+  }
+  if (every !== undefined) return { every, images: images ?? DEFAULT_MONITOR_IMAGES };
+  const fallback = data.kind === 'scenes' ? DEFAULT_MONITOR[preset] : undefined;
+  if (fallback === undefined) {
+    if (images !== undefined)
+      throw new UsageError(
+        `ediy ${command}: --monitor-images needs the kNN monitor; add --monitor <n> (steps between measurements)`,
+        command,
+      );
+    return undefined;
+  }
+  return { ...fallback, ...(images !== undefined ? { images } : {}) };
 }

@@ -11,8 +11,10 @@ import { presetOf } from './evaluate.js';
 import {
   lossCurvesSpec,
   metricDotPlotSpec,
+  monitorCurvesSpec,
   type LossPoint,
   type MetricPoint,
+  type MonitorPoint,
 } from './plot/specs.js';
 import { savePlot } from './plot/render.js';
 import {
@@ -93,12 +95,37 @@ export function lossPoints(
   return out;
 }
 
+/** What {@link monitorPoints} reads of a step record of `log.jsonl`. */
+export type MonitorRecordLike = Pick<StepRecord, 'step' | 'monitor'>;
+
+/**
+ * The lines of {@link monitorCurvesSpec}: every kNN monitor measurement (`monitor` in
+ * `log.jsonl`) of every run, by row and seed. Runs without the monitor add nothing.
+ */
+export function monitorPoints(
+  rows: ReadonlyArray<{
+    label: string;
+    runs: ReadonlyArray<{ seed: number; log: readonly MonitorRecordLike[] }>;
+  }>,
+): MonitorPoint[] {
+  return rows.flatMap((row) =>
+    row.runs.flatMap((run) =>
+      run.log.flatMap((r) =>
+        r.monitor && Number.isFinite(r.monitor.knnTop1)
+          ? [{ row: row.label, seed: run.seed, step: r.step, value: r.monitor.knnTop1 }]
+          : [],
+      ),
+    ),
+  );
+}
+
 /** What {@link writePlots} needs of a results table. */
 export type PlotInput = Pick<ReproduceResults, 'table' | 'preset' | 'seeds' | 'rows'>;
 
 /**
- * Draws the metric dot plot (`metrics.svg/png`) and the loss curves of every term
- * (`loss-curves.svg/png`, from each run's `log.jsonl`) into `plotDir`.
+ * Draws the metric dot plot (`metrics.svg/png`), the loss curves of every term
+ * (`loss-curves.svg/png`, from each run's `log.jsonl`) and, when runs ran the kNN
+ * monitor, its curves (`monitor.svg/png`) into `plotDir`.
  * @returns the PNG paths written, for results.md.
  */
 export async function writePlots(results: PlotInput, plotDir: string): Promise<string[]> {
@@ -115,12 +142,17 @@ export async function writePlots(results: PlotInput, plotDir: string): Promise<s
     );
     written.push(plot.png);
   }
-  const trained = results.rows.filter((r) => !isUntrainedRow(r));
-  const losses = lossPoints(
-    trained.map((r) => ({
+  const trained = results.rows
+    .filter((r) => !isUntrainedRow(r))
+    .map((r) => ({
       label: r.label,
-      logs: r.runs.map((run) => readStepLog(join(run.runDir, 'log.jsonl'))),
-    })),
+      runs: r.runs.map((run) => ({
+        seed: run.seed,
+        log: readStepLog(join(run.runDir, 'log.jsonl')),
+      })),
+    }));
+  const losses = lossPoints(
+    trained.map((r) => ({ label: r.label, logs: r.runs.map((run) => run.log) })),
   );
   if (losses.length > 0) {
     const plot = await savePlot(
@@ -128,6 +160,16 @@ export async function writePlots(results: PlotInput, plotDir: string): Promise<s
         title: `${results.table}, preset ${results.preset}: training loss`,
       }),
       join(plotDir, 'loss-curves'),
+    );
+    written.push(plot.png);
+  }
+  const monitor = monitorPoints(trained);
+  if (monitor.length > 0) {
+    const plot = await savePlot(
+      monitorCurvesSpec(monitor, {
+        title: `${results.table}, preset ${results.preset}: kNN monitor over ${seeds}`,
+      }),
+      join(plotDir, 'monitor'),
     );
     written.push(plot.png);
   }

@@ -20,13 +20,16 @@ import {
   type PresetName,
   type ProgressStream,
   type RowConfig,
+  type MonitorOptions,
   type WorkersOption,
   TensorBoardLogger,
 } from '@ediy/trainer';
+import { DEFAULT_MONITOR } from './options.js';
 import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
 import { portableResults, writePlots } from './report.js';
 import {
   METRICS,
+  isUntrainedRow,
   resultsMarkdown,
   summarizeRuns,
   type EvalMetrics,
@@ -36,6 +39,7 @@ import {
 } from './results.js';
 import { readStepLog } from './run-log.js';
 import { didYouMean } from './suggest.js';
+import type { TableSource } from './table-module.js';
 import { untrainedRow } from './untrained-row.js';
 import {
   planJobs,
@@ -57,8 +61,8 @@ export type ReproducibleTable = (typeof REPRODUCIBLE_TABLES)[number];
 
 /** Options of {@link reproduce}. */
 export interface ReproduceOptions {
-  /** `table1` or `table2`. */
-  table: ReproducibleTable;
+  /** `table1` or `table2`, or a user's table ({@link loadTableFile}). */
+  table: ReproducibleTable | TableSource;
   /** Scale (default `mini`). */
   preset?: PresetName;
   /** Run seeds (default [0]); the teacher uses the first. */
@@ -79,6 +83,11 @@ export interface ReproduceOptions {
   workers?: WorkersOption;
   /** Whether every run writes TensorBoard event files to `<run>/tb` (default true). */
   tensorboard?: boolean;
+  /**
+   * The kNN monitor of every run, teacher included; false for none. Default: the
+   * preset's {@link DEFAULT_MONITOR} for runs on the embedded scenes (on at `mini`).
+   */
+  monitor?: MonitorOptions | false;
   /** Description of the backend in use, for the report (default the tfjs backend name). */
   backend?: string;
   /** Where progress and messages go (default process.stderr); null for silence. */
@@ -162,18 +171,25 @@ export function assertSameConfig(runDir: string, config: ExperimentConfig): void
   }
 }
 
+/** The name of a table: `table1`, `table2` or a user table's name. */
+export function tableName(table: ReproducibleTable | TableSource): string {
+  return typeof table === 'string' ? table : table.name;
+}
+
 /** The rows of a table to run, checked against `only`. */
 export function tableRows(
-  table: ReproducibleTable,
+  table: ReproducibleTable | TableSource,
   only?: readonly string[],
 ): Array<[string, RowConfig]> {
-  const all = Object.entries(TABLES[table]) as Array<[string, RowConfig]>;
+  const all = (
+    typeof table === 'string' ? Object.entries(TABLES[table]) : table.rows.map(([id, r]) => [id, r])
+  ) as Array<[string, RowConfig]>;
   if (!only || only.length === 0) return all;
   const ids = all.map(([id]) => id);
   for (const id of only) {
     if (!ids.includes(id))
       throw new Error(
-        `${table} has no row ${JSON.stringify(id)}${didYouMean(id, ids)}; its rows are: ${ids.join(', ')}`,
+        `${tableName(table)} has no row ${JSON.stringify(id)}${didYouMean(id, ids)}; its rows are: ${ids.join(', ')}`,
       );
   }
   return all.filter(([id]) => only.includes(id));
@@ -196,6 +212,39 @@ export function saliencyPair(
   ];
 }
 
+/** At most this many runs in a user table's saliency grid (its first rows). */
+export const MAX_SALIENCY_COLUMNS = 6;
+
+/**
+ * The runs a user table's saliency grid compares: the first seed of each trained row,
+ * labelled as results.md labels it, the first {@link MAX_SALIENCY_COLUMNS} rows.
+ */
+export function saliencyColumns(rows: readonly RowResult[]): SaliencyRun[] | undefined {
+  const runs = rows
+    .filter((r) => !isUntrainedRow(r) && r.runs[0] !== undefined)
+    .slice(0, MAX_SALIENCY_COLUMNS)
+    .map((r) => ({ label: r.label, runDir: (r.runs[0] as RunResult).runDir }));
+  return runs.length > 0 ? runs : undefined;
+}
+
+/** The TensorBoard tag of the saliency grid in a reproduction's own event file. */
+export const SALIENCY_TAG = 'saliency/grid';
+
+/**
+ * Writes a PNG as a TensorBoard image (`Summary.Image`) of `step` into the
+ * reproduction's own event folder `<out>/tb`, beside the runs' (`tensorboard --logdir
+ * <out>` shows it as the run `tb`). Returns the event file's path.
+ */
+export function logTableImage(out: string, step: number, tag: string, png: Uint8Array): string {
+  const tb = new TensorBoardLogger(join(out, 'tb'));
+  try {
+    tb.image(step, tag, png);
+  } finally {
+    tb.close();
+  }
+  return tb.path;
+}
+
 /** Options of {@link collect}: the plan's options, and what the report says of the work. */
 export interface CollectOptions extends ReproduceOptions {
   /**
@@ -207,13 +256,15 @@ export interface CollectOptions extends ReproduceOptions {
 
 /** The absolute output folder of a reproduction. */
 export function reproduceOut(options: ReproduceOptions): string {
-  return resolve(options.out ?? join('reproduce', `${options.table}-${options.preset ?? 'mini'}`));
+  return resolve(
+    options.out ?? join('reproduce', `${tableName(options.table)}-${options.preset ?? 'mini'}`),
+  );
 }
 
 /** The job list of a reproduction (see {@link planJobs}); nothing is written. */
 export function planReproduce(options: ReproduceOptions): ReproducePlan {
   return planJobs({
-    table: options.table,
+    table: tableName(options.table),
     rows: tableRows(options.table, options.rows),
     preset: options.preset ?? 'mini',
     seeds: options.seeds ?? [0],
@@ -231,6 +282,18 @@ export function writePlan(plan: ReproducePlan): string {
   const path = join(plan.out, 'plan.json');
   writeJson(path, plan);
   return path;
+}
+
+/** The kNN monitor option of a run of `plan` (see {@link ReproduceOptions.monitor}). */
+export function monitorOf(
+  options: Pick<ReproduceOptions, 'monitor'>,
+  plan: Pick<ReproducePlan, 'preset'>,
+  config: ExperimentConfig,
+): { monitor?: MonitorOptions } {
+  if (options.monitor === false) return {};
+  if (options.monitor !== undefined) return { monitor: options.monitor };
+  const fallback = config.scale.data.kind === 'scenes' ? DEFAULT_MONITOR[plan.preset] : undefined;
+  return fallback ? { monitor: fallback } : {};
 }
 
 function sayer(options: ReproduceOptions): {
@@ -276,6 +339,7 @@ export async function trainTeacher(
       label: 'teacher (table1/byol)',
       workers: options.workers ?? 1,
       tensorboard: options.tensorboard ?? true,
+      ...monitorOf(options, plan, job.config),
     });
     if (!result.finished)
       throw new Error(
@@ -301,8 +365,11 @@ export async function trainTeacher(
   return seconds;
 }
 
-/** Adds a run's evaluation to its TensorBoard files, as `eval/<metric>` at its last step (finite metrics only). */
-function logEvaluation(runDir: string, step: number, metrics: EvalMetrics): void {
+/**
+ * Adds a run's evaluation to its TensorBoard files (a new event file in `<run>/tb`), as
+ * `eval/<metric>` at `step`, the step evaluated (finite metrics only). Returns the file.
+ */
+export function logEvaluation(runDir: string, step: number, metrics: EvalMetrics): string {
   const scalars = Object.fromEntries(
     Object.entries(metrics)
       .filter(([, v]) => Number.isFinite(v))
@@ -314,6 +381,7 @@ function logEvaluation(runDir: string, step: number, metrics: EvalMetrics): void
   } finally {
     tb.close();
   }
+  return tb.path;
 }
 
 /**
@@ -350,6 +418,7 @@ export async function runJobs(
       label,
       workers: options.workers ?? 1,
       tensorboard: options.tensorboard ?? true,
+      ...monitorOf(options, plan, job.config),
     });
     const trainSeconds = (performance.now() - t0) / 1000;
     if (!result.finished)
@@ -472,16 +541,23 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
 
   const files: string[] = [];
   const plotDir = join(out, 'plots');
-  const plots = await writePlots({ table: options.table, preset, seeds, rows: results }, plotDir);
-  const pair = saliencyPair(results, plan.teacher?.runDir);
+  const plots = await writePlots({ table: plan.table, preset, seeds, rows: results }, plotDir);
+  const pair =
+    typeof options.table === 'string'
+      ? saliencyPair(results, plan.teacher?.runDir)
+      : saliencyColumns(results);
   if (pair) {
     const path = join(plotDir, 'saliency-grid.png');
     await drawSaliencyGrid(pair, path, options.data, 6);
     plots.push(path);
+    if (options.tensorboard ?? true) {
+      const step = Math.max(0, ...results.flatMap((r) => r.runs.map((run) => run.steps)));
+      files.push(logTableImage(out, step, SALIENCY_TAG, new Uint8Array(readFileSync(path))));
+    }
   }
 
   const summary: ReproduceResults = {
-    table: options.table,
+    table: plan.table,
     preset,
     seeds,
     backend: options.backend ?? tf.getBackend(),

@@ -14,7 +14,7 @@ import {
 } from '@ediy/backbones';
 import { registerFileRouter } from '@ediy/backbones/node';
 import { loadRunBackbone, main, METRICS, readRunEval } from '@ediy/cli';
-import { captureIO, tempDir } from './helpers.js';
+import { PYTHON, captureIO, decodeEvents, tempDir } from './helpers.js';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 
 /** The native engine when built here (as in CI), else plain wasm. */
@@ -79,6 +79,27 @@ describe('commands on a trained run', () => {
     // kNN top-1 with its bootstrap interval, and the evaluation's time.
     expect(line?.split('\t')[2]).toMatch(/^\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/);
     expect(Number(line?.split('\t').at(-1))).toBeGreaterThan(0);
+    // The metrics are in the run's TensorBoard files too, at the step evaluated, as reproduce writes them.
+    expect(readdirSync(join(run, 'tb'))).toHaveLength(2);
+    if (existsSync(PYTHON)) {
+      const evaluation = decodeEvents(join(run, 'tb')).filter((e) =>
+        Object.keys(e.scalars ?? {}).some((k) => k.startsWith('eval/')),
+      );
+      expect(evaluation).toHaveLength(1);
+      expect(evaluation[0]?.step).toBe(2);
+      const finite = METRICS.filter((m) => Number.isFinite(saved.metrics[m.key]));
+      expect(evaluation[0]?.scalars).toEqual(
+        Object.fromEntries(finite.map((m) => [`eval/${m.key}`, Math.fround(saved.metrics[m.key])])),
+      );
+    }
+    // --no-tensorboard: eval.json only.
+    expect(
+      await main(
+        ['eval', run, '--backend', BACKEND, '--budget', 'smoke', '--no-tensorboard'],
+        captureIO(),
+      ),
+    ).toBe(0);
+    expect(readdirSync(join(run, 'tb'))).toHaveLength(2);
   });
 
   it('eval --untrained prints both BatchNorm conventions and the floor', async () => {

@@ -9,6 +9,8 @@ import {
   metricDotPlotSpec,
   metricPoints,
   METRICS,
+  monitorCurvesSpec,
+  monitorPoints,
   PLOT_COLOURS,
   renderSvg,
   savePlot,
@@ -129,6 +131,48 @@ describe('lossCurvesSpec', () => {
     for (const w of ['total', 'rdem', 'byol', 'ediy', 'step']) expect(words).toContain(w);
     expect(() =>
       lossCurvesSpec([{ row: 'a', term: 't', step: 1, value: NaN }], { title: '' }),
+    ).toThrow(/at least one finite point/);
+  });
+});
+
+describe('monitorCurvesSpec', () => {
+  it('draws one line per row and seed, a dot per measurement, where the scales say', async () => {
+    const log = (offset: number) =>
+      [16, 32, 48].map((step) => ({ step, monitor: { knnTop1: offset + step / 100, ms: 5 } }));
+    const pts = monitorPoints([
+      {
+        label: 'BYOL',
+        runs: [
+          { seed: 0, log: [{ step: 1 }, ...log(0)] },
+          { seed: 1, log: log(0.05) },
+        ],
+      },
+      { label: 'E-DIY', runs: [{ seed: 0, log: log(0.1) }] },
+      { label: 'no monitor', runs: [{ seed: 0, log: [{ step: 1 }, { step: 2 }] }] },
+    ]);
+    // Steps without a measurement and runs without the monitor add no point.
+    expect(pts).toHaveLength(9);
+    expect(pts[0]).toEqual({ row: 'BYOL', seed: 0, step: 16, value: 0.16 });
+    const doc = parser.parse(await renderSvg(monitorCurvesSpec(pts, { title: 'monitor' })));
+    const lines = elements(doc, 'path').filter((p) => p.group.includes('mark-line role-mark'));
+    expect(lines).toHaveLength(3);
+    // A dash pattern per seed: seed 0's two lines share one, seed 1's line has another.
+    const dashes = lines.map((l) => String(l['stroke-dasharray']));
+    expect(new Set(dashes).size).toBe(2);
+    expect(dashes.filter((d) => d === dashes[0])).toHaveLength(2);
+    const dots = elements(doc, 'path').filter((p) => p.group.includes('mark-symbol role-mark'));
+    expect(dots).toHaveLength(9);
+    const words = texts(doc);
+    for (const w of ['BYOL', 'E-DIY', 'step', 'kNN top-1 (monitor)', 'monitor'])
+      expect(words).toContain(w);
+    expect(words).not.toContain('no monitor');
+    // The highest value (E-DIY at step 48, 58%) is the topmost dot, the lowest (16%) the lowest.
+    const ys = dots.map((d) => Number(/translate\([\d.]+,([\d.]+)/.exec(String(d.transform))?.[1]));
+    const values = pts.map((p) => p.value);
+    expect(ys.indexOf(Math.min(...ys))).toBe(values.indexOf(Math.max(...values)));
+    expect(ys.indexOf(Math.max(...ys))).toBe(values.indexOf(Math.min(...values)));
+    expect(() =>
+      monitorCurvesSpec([{ row: 'a', seed: 0, step: 1, value: NaN }], { title: '' }),
     ).toThrow(/at least one finite point/);
   });
 });

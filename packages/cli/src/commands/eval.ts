@@ -26,7 +26,7 @@ import {
   dataFlag,
   integerValue,
 } from '../options.js';
-import { writeJson } from '../reproduce.js';
+import { logEvaluation, writeJson } from '../reproduce.js';
 import { METRICS } from '../results.js';
 import { readStepLog } from '../run-log.js';
 
@@ -57,13 +57,19 @@ export const EVAL_SPEC: CommandSpec = {
       description:
         "training images used as kNN memory and probe training set (a stratified sample; all: the whole training part); default the budget's",
     },
+    'no-tensorboard': {
+      type: 'boolean',
+      description:
+        "do not add the metrics to the run's TensorBoard files (<run>/tb, eval/<metric> at the step evaluated; written by default)",
+    },
     untrained: {
       type: 'boolean',
       description:
         "evaluate the seeded initialisation of each run's architecture instead (a run directory or a config .json), with BatchNorm's initial statistics and with statistics estimated on training images; the better is the floor",
     },
   },
-  details: `Writes <run>/eval.json for each run (<run>/eval-untrained.json with --untrained).
+  details: `Writes <run>/eval.json for each run (<run>/eval-untrained.json with --untrained), and
+adds the metrics to the run's TensorBoard files as eval/<metric> (as ediy reproduce does).
 kNN: cosine, k = 20, T = 0.07, the training part as memory; linear probe on standardised
 pooled features; kNN and linear top-1 with a 95% bootstrap interval over the scored images.
 Metrics without labels (or masks) in the data are n/a.
@@ -186,6 +192,8 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
       test: evaluation.test,
       heldOut: evaluation.heldOut,
     });
+    if (!booleanFlag(args, 'no-tensorboard'))
+      logEvaluation(run, evaluation.step, evaluation.metrics);
     println(
       io.stdout,
       [

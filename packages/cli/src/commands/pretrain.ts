@@ -29,6 +29,8 @@ import {
   choiceFlag,
   dataFlag,
   integerFlag,
+  MONITOR_FLAGS,
+  monitorFlag,
   PASTED_DEFAULTS,
   seedsFlag,
   workersFlag,
@@ -71,6 +73,7 @@ export const PRETRAIN_SPEC: CommandSpec = {
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
     ...OVERRIDE_FLAGS,
+    ...MONITOR_FLAGS,
     fresh: {
       type: 'boolean',
       description: 'start over instead of resuming from the newest checkpoint',
@@ -202,6 +205,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
     );
   }
   checkDataExists(first, cmd);
+  const monitor = monitorFlag(args, preset, first.scale.data, cmd);
   await checkImages(first, booleanFlag(args, 'strict'), io, cmd);
   await setupBackend(prefer, io);
   const from = [
@@ -220,6 +224,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
       runDir,
       resume: !booleanFlag(args, 'fresh'),
       tensorboard: !booleanFlag(args, 'no-tensorboard'),
+      ...(monitor ? { monitor } : {}),
       progress: io.stderr,
       label: `${config.name} seed ${seed}`,
       workers,

@@ -1,5 +1,6 @@
 /**
- * `ediy reproduce <table1|table2>`: the whole table at a preset (see {@link reproduce}).
+ * `ediy reproduce <table1|table2|table file>`: the whole table at a preset (see
+ * {@link reproduce}); a table file is a user's own list of rows ({@link loadTableFile}).
  */
 import {
   booleanFlag,
@@ -9,7 +10,7 @@ import {
   type ParsedArgs,
 } from '../args.js';
 import { OVERRIDE_FLAGS, overridesOf } from '../overrides.js';
-import { ConfigError } from '@ediy/trainer';
+import { ConfigError, presetScale } from '@ediy/trainer';
 import { describeBackend, setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
@@ -24,6 +25,8 @@ import {
   checkPresetData,
   dataFlag,
   integerFlag,
+  MONITOR_FLAGS,
+  monitorFlag,
   presetFlag,
   seedsFlag,
   workersFlag,
@@ -42,6 +45,7 @@ import {
   type ReproducibleTable,
 } from '../reproduce.js';
 import { submitSlurm } from '../slurm.js';
+import { loadTableFile, looksLikeTableFile, type TableSource } from '../table-module.js';
 import { didYouMean } from '../suggest.js';
 
 /** The flags that choose what part of a reproduction a call does (at most one). */
@@ -57,6 +61,8 @@ const SHARED_FLAGS = [
   'workers',
   'rows',
   'checkpoint-every',
+  'monitor',
+  'monitor-images',
   ...(Object.keys(OVERRIDE_FLAGS).filter((f) => f !== 'set') as string[]),
 ] as const;
 
@@ -64,8 +70,8 @@ const SHARED_FLAGS = [
 export const REPRODUCE_SPEC: CommandSpec = {
   name: 'reproduce',
   summary:
-    "Reproduce a table of the paper at a preset: train Table 1's BYOL row as the teacher, then every row for each seed; evaluate; write results.json, results.md and plots.",
-  positionals: `<${REPRODUCIBLE_TABLES.join('|')}>`,
+    "Reproduce a table of the paper, or your own table file, at a preset: train Table 1's BYOL row as the teacher, then every row for each seed; evaluate; write results.json, results.md and plots.",
+  positionals: `<${REPRODUCIBLE_TABLES.join('|')}|table file>`,
   arity: { min: 1, max: 1 },
   flags: {
     preset: PRESET_FLAG,
@@ -78,7 +84,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
       type: 'string',
       value: 'dir',
       description: 'output folder',
-      defaultText: 'reproduce/<table>-<preset>',
+      defaultText: 'reproduce/<table name>-<preset>',
     },
     rows: {
       type: 'string',
@@ -92,6 +98,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
         "checkpoint every n optimiser steps, so an interrupted run loses less (default: the preset's interval)",
     },
     ...OVERRIDE_FLAGS,
+    ...MONITOR_FLAGS,
     'no-tensorboard': {
       type: 'boolean',
       description:
@@ -125,8 +132,12 @@ export const REPRODUCE_SPEC: CommandSpec = {
       description: "extra sbatch arguments for every job, space-separated (e.g. '--partition=gpu')",
     },
   },
-  details: `Examples:
+  details: `A table file (.ts, .js, .yaml, .json) lists your rows by id: a row config, a row id
+of the paper's tables (table1/ediy), or { base: <row id>, ...what it changes }; its rows
+run with the same teacher, seeds, evaluation, results.md and plots (docs/reproducing.md).
+Examples:
   ediy reproduce table1 --preset smoke
+  ediy reproduce my-table.ts --preset mini --seeds 0,1,2
   ediy reproduce table1 --preset mini --seeds 0,1,2
   ediy reproduce table1 --preset smoke --plan
   ediy reproduce table1 --preset smoke --shard 2/4     # one of four processes on a shared --out
@@ -150,10 +161,20 @@ function planOf(options: ReproduceOptions): ReturnType<typeof planReproduce> {
 /** Runs `ediy reproduce`. */
 export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'reproduce';
-  const table = args.positionals[0] as string;
-  if (!(REPRODUCIBLE_TABLES as readonly string[]).includes(table)) {
+  const tableArg = args.positionals[0] as string;
+  let table: ReproducibleTable | TableSource;
+  if ((REPRODUCIBLE_TABLES as readonly string[]).includes(tableArg)) {
+    table = tableArg as ReproducibleTable;
+  } else if (looksLikeTableFile(tableArg)) {
+    try {
+      table = await loadTableFile(tableArg);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UsageError(`ediy ${cmd}: ${err.message}`, cmd);
+      throw new UsageError(`ediy ${cmd}: ${(err as Error).message}`, cmd);
+    }
+  } else {
     throw new UsageError(
-      `ediy ${cmd}: unknown table ${JSON.stringify(table)}${didYouMean(table, REPRODUCIBLE_TABLES)}; expected one of ${REPRODUCIBLE_TABLES.join(', ')}`,
+      `ediy ${cmd}: unknown table ${JSON.stringify(tableArg)}${didYouMean(tableArg, REPRODUCIBLE_TABLES)}; expected one of ${REPRODUCIBLE_TABLES.join(', ')}, or a table file (.ts, .js, .yaml, .json)`,
       cmd,
     );
   }
@@ -170,7 +191,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     .map((r) => r.trim())
     .filter(Boolean);
   try {
-    tableRows(table as ReproducibleTable, rows);
+    tableRows(table, rows);
   } catch (err) {
     throw new UsageError(`ediy ${cmd}: --rows: ${(err as Error).message}`, cmd);
   }
@@ -198,7 +219,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   }
   const out = stringFlag(args, 'out');
   const options: ReproduceOptions = {
-    table: table as ReproducibleTable,
+    table,
     preset,
     seeds,
     progress: io.stderr,
@@ -209,6 +230,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     workers,
     tensorboard: !booleanFlag(args, 'no-tensorboard'),
+    monitor: monitorFlag(args, preset, data ?? presetScale(preset).data, cmd) ?? false,
   };
   // Every run's config is checked before anything starts.
   const plan = planOf(options);
@@ -222,13 +244,14 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
       println(io.stdout, path);
       return 0;
     }
-    const command = ['reproduce', table];
+    const command = ['reproduce', typeof table === 'string' ? table : (table.file as string)];
     for (const flag of SHARED_FLAGS) {
       const value = stringFlag(args, flag);
       if (value !== undefined)
         command.push(`--${flag}`, flag === 'data' && data?.kind === 'path' ? data.path : value);
     }
-    if (booleanFlag(args, 'no-tensorboard')) command.push('--no-tensorboard');
+    for (const flag of ['no-tensorboard', 'no-monitor'])
+      if (booleanFlag(args, flag)) command.push(`--${flag}`);
     for (const set of stringsFlag(args, 'set')) command.push('--set', set);
     command.push('--out', plan.out);
     const submission = submitSlurm(plan, {
@@ -249,7 +272,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
   const backend = describeBackend(info);
   if (modes[0] === 'teacher-only') {
     writePlan(plan);
-    if (!plan.teacher) println(io.stderr, `ediy: no row of ${table} needs a teacher`);
+    if (!plan.teacher) println(io.stderr, `ediy: no row of ${plan.table} needs a teacher`);
     else await trainTeacher(plan, { ...options, lock: true });
     return 0;
   }

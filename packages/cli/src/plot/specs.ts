@@ -222,3 +222,67 @@ export function lossCurvesSpec(
     config: CONFIG,
   } as TopLevelSpec;
 }
+
+/** One point of a {@link monitorCurvesSpec}: a run's kNN monitor value at a step. */
+export interface MonitorPoint {
+  /** The row (one colour each). */
+  row: string;
+  /** The run's seed (one line each within a row's colour). */
+  seed: number;
+  /** Optimiser step. */
+  step: number;
+  /** The monitor's kNN top-1, in [0, 1]. */
+  value: number;
+}
+
+/** Options of {@link monitorCurvesSpec}. */
+export interface MonitorCurvesOptions {
+  /** The title. */
+  title: string;
+  /** A line under the title (default: what the monitor measures). */
+  subtitle?: string;
+}
+
+/**
+ * The kNN monitor's curves: kNN top-1 on the monitor's held-out images against the
+ * step, one line (with its measurements as dots) per row and seed, a colour per row and
+ * a dash pattern per seed. Non-finite values are left out.
+ * @throws when there is no finite point.
+ */
+export function monitorCurvesSpec(
+  points: readonly MonitorPoint[],
+  options: MonitorCurvesOptions,
+): TopLevelSpec {
+  const values = points.filter((p) => Number.isFinite(p.value) && Number.isFinite(p.step));
+  if (values.length === 0) throw new Error('monitorCurvesSpec needs at least one finite point');
+  const rows = [...new Set(values.map((p) => p.row))];
+  const seeds = [...new Set(values.map((p) => p.seed))].sort((a, b) => a - b);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: options.title,
+      subtitle:
+        options.subtitle ??
+        'kNN top-1 of the online backbone during training, on a fixed held-out sample (the kNN monitor)',
+    },
+    data: { values: values.map((p) => ({ ...p, run: `${p.row} seed ${p.seed}` })) },
+    width: 460,
+    height: 260,
+    mark: { type: 'line', strokeWidth: 1.5, point: { filled: true, size: 30 } },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        scale: { zero: false },
+        axis: { format: '.0%' },
+        title: 'kNN top-1 (monitor)',
+      },
+      color: { field: 'row', type: 'nominal', sort: rows, title: 'row' },
+      strokeDash: { field: 'seed', type: 'ordinal', sort: seeds, title: 'seed' },
+      detail: { field: 'run', type: 'nominal' },
+      tooltip: [{ field: 'run' }, { field: 'step' }, { field: 'value', format: '.4f' }],
+    },
+    config: CONFIG,
+  } as TopLevelSpec;
+}

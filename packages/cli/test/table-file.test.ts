@@ -1,0 +1,162 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { TABLE1 } from '@ediy/examples';
+import {
+  loadTableFile,
+  main,
+  readStepLog,
+  SALIENCY_TAG,
+  tableRow,
+  type ReproduceResults,
+} from '@ediy/cli';
+import { PYTHON, captureIO, decodeEvents, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+/** The native engine when built here (as in CI), else plain wasm. */
+const BACKEND = await pipelineTestBackend();
+
+const example = fileURLToPath(new URL('../../../examples/extending/my-table.ts', import.meta.url));
+
+/** Writes `text` to `name` in a fresh folder; returns the path. */
+function file(name: string, text: string): string {
+  const path = join(tempDir('ediy-table-'), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('a table file', () => {
+  it('reads rows given as row ids, configs, or a base row and what changes', async () => {
+    const path = file(
+      'weights.yaml',
+      `rows:
+  byol: table1/byol
+  half-rdem:
+    base: table1/ediy
+    method:
+      regionLosses:
+        - { loss: r-dem, weight: 0.5, matcher: teacher }
+        - { loss: r-iem, weight: 1, matcher: teacher }
+  same-ediy: { base: table1/ediy }
+  plain:
+    name: my-plain
+    method: { byolWeight: 1, regionLosses: [], localPredictor: false }
+`,
+    );
+    const table = await loadTableFile(path);
+    expect(table.name).toBe('weights'); // the file's name
+    expect(table.file).toBe(path);
+    expect(table.rows.map(([id]) => id)).toEqual(['byol', 'half-rdem', 'same-ediy', 'plain']);
+    const rows = Object.fromEntries(table.rows);
+    expect(rows.byol).toEqual(TABLE1.byol);
+    // A changed row is its own: named by its id, without the base's paper numbers.
+    expect(rows['half-rdem']?.name).toBe('half-rdem');
+    expect(rows['half-rdem']?.paper).toBeUndefined();
+    expect(rows['half-rdem']?.method.regionLosses.map((t) => t.weight)).toEqual([0.5, 1]);
+    expect(rows['half-rdem']?.method.localPredictor).toBe(true); // from the base
+    // An unchanged base is the paper's row, numbers and all.
+    expect(rows['same-ediy']).toEqual(TABLE1.ediy);
+    expect(rows.plain?.name).toBe('my-plain');
+  });
+
+  it('names the file and what is wrong with it', async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['a.yaml', 'rows: {}', /rows is empty/],
+      ['b.yaml', 'name: x\n', /expected \{ name\?, rows:/],
+      [
+        'c.yaml',
+        'rows: { x: table1/edyi }',
+        /rows.x: unknown row "table1\/edyi"; did you mean "table1\/ediy"\?/,
+      ],
+      [
+        'd.yaml',
+        'rows: { x: { base: table9/byol, optim: { baseLr: 1 } } }',
+        /rows.x.base: unknown row "table9\/byol"/,
+      ],
+      ['e.yaml', 'rows: { x: { name: x } }', /rows.x must state its method, or a base row id/],
+      ['f.yaml', 'rows: { untrained: table1/byol }', /row id "untrained" is the untrained floor's/],
+      ['g.yaml', 'rows: { "a b": table1/byol }', /row id "a b" must be letters, digits/],
+      [
+        'h.yaml',
+        'rows: { x: table1/byol }\ncolumns: 3',
+        /unknown key columns; a table has name and rows/,
+      ],
+      ['i.yaml', 'rows: { x: { base: table1/byol, optim: { baseLr: -1 } } }', /optim.baseLr/],
+      ['j.ts', 'export const table = {};', /must export 'rows'.*it exports: table/],
+      ['k.txt', 'rows: {}', /expected a .yaml, .yml, .json/],
+    ];
+    for (const [name, text, message] of cases) {
+      const path = file(name, text);
+      await expect(loadTableFile(path), name).rejects.toThrow(message);
+    }
+    await expect(loadTableFile('/no/such/table.ts')).rejects.toThrow(
+      /table \/no\/such\/table.ts does not exist/,
+    );
+    expect(() => tableRow('x', 42, 't.yaml')).toThrow(/rows.x must be a row id .* got 42/);
+    // On the command line: a usage error (exit 2) naming the file.
+    const io = captureIO();
+    expect(await main(['reproduce', file('bad.yaml', 'rows: {}'), '--preset', 'smoke'], io)).toBe(
+      2,
+    );
+    expect(io.err()).toMatch(/ediy reproduce: table .*bad.yaml: rows is empty/);
+  });
+});
+
+describe('ediy reproduce <table file> --preset smoke', () => {
+  it('runs examples/extending/my-table.ts with one command: teacher, rows, results.md, plots, TensorBoard', async () => {
+    const out = tempDir('ediy-my-table-');
+    const io = captureIO();
+    const t0 = performance.now();
+    const code = await main(
+      ['reproduce', example, '--preset', 'smoke', '--backend', BACKEND, '--out', out],
+      io,
+    );
+    console.log(
+      `reproduce my-table.ts --preset smoke: ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    expect(code, io.err()).toBe(0);
+    expect(io.err()).toMatch(/\[4\/4\] my-table\/ediy-half-rdem seed 0 step \d+\/\d+/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;
+    expect(results.table).toBe('my-table');
+    expect(results.rows.map((r) => r.id)).toEqual([
+      'byol',
+      'ediy',
+      'region-variance',
+      'ediy-half-rdem',
+      'untrained',
+    ]);
+    // Table 1's BYOL row is the teacher run, trained once; the E-DIY rows pair with it.
+    expect(results.teacher).toBe('teacher');
+    expect(results.rows[0]?.runs[0]?.runDir).toBe('teacher');
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    expect(md).toMatch(/^# my-table at preset `smoke`/);
+    for (const row of results.rows) {
+      expect(md).toContain(row.id === 'untrained' ? `| *${row.label}* |` : `| ${row.label} |`);
+      const ci = row.summary.knnTop1.ci95 as [number, number];
+      expect(ci[0]).toBeLessThanOrEqual(row.summary.knnTop1.mean);
+      expect(ci[1]).toBeGreaterThanOrEqual(row.summary.knnTop1.mean);
+    }
+    // The new loss trained as a term of its row.
+    const log = readStepLog(join(out, 'runs', 'region-variance', 'seed-0', 'log.jsonl'));
+    expect(log.length).toBeGreaterThan(0);
+    expect(Number.isFinite(log[0]?.terms['region-variance'])).toBe(true);
+    // No kNN monitor at smoke unless asked: no monitor plot.
+    expect(log.every((r) => r.monitor === undefined)).toBe(true);
+    expect(existsSync(join(out, 'plots', 'monitor.png'))).toBe(false);
+    // A saliency grid of every trained row: the raw image column, one column per row, a colour bar.
+    const grid = PNG.sync.read(readFileSync(join(out, 'plots', 'saliency-grid.png')));
+    expect(md).toContain('(plots/saliency-grid.png)');
+    // ... and as an image of the table's own TensorBoard files, decoded independently.
+    if (existsSync(PYTHON)) {
+      const images = decodeEvents(join(out, 'tb')).filter((e) => e.images);
+      expect(images).toHaveLength(1);
+      const image = images[0]?.images?.[SALIENCY_TAG];
+      expect(image).toMatchObject({ width: grid.width, height: grid.height });
+      expect(image?.png_pixels).toBe(grid.width * grid.height);
+      expect(image?.png_bytes).toBe(readFileSync(join(out, 'plots', 'saliency-grid.png')).length);
+      expect(images[0]?.step).toBe(Math.max(...results.rows.map((r) => r.runs[0]?.steps ?? 0)));
+    }
+  });
+});

@@ -7,6 +7,7 @@
 import type { PastedScenesSpec } from '@ediy/data';
 import { parseExperiment } from './schema.js';
 
+import type { AugmentConfig } from './views.js';
 /** One region loss term of Eq. 3: a registered region loss, its weight and its matcher. */
 export interface RegionTermConfig {
   /** Name of a registered region loss (`r-dem`, `r-iem`, `r-dem-ins`, or a user's). */
@@ -156,6 +157,11 @@ export interface ExperimentConfig {
    * torchvision weights). Required when a region loss uses the `teacher` matcher.
    */
   teacher?: { run: string } | { modelDir: string };
+  /**
+   * Changes to BYOL's two augmented views (crop scale, flip, colour jitter, grayscale,
+   * blur, solarize, per view); absent: BYOL's views ({@link viewParamsOf}).
+   */
+  augment?: AugmentConfig;
   /** Checkpoint every N optimiser steps (and at the end); keep the last K. */
   checkpoint: { every: number; keep: number };
   /** The paper row this experiment reproduces, if any. */

@@ -21,6 +21,7 @@ export * from './finite.js';
 export * from './run-dir.js';
 export * from './replica.js';
 export * from './data.js';
+export * from './views.js';
 export * from './schema.js';
 export * from './schedule.js';
 export * from './loggers/logger.js';

@@ -9,13 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
 import { disposeBatch, openTrainingData, type TrainingData } from '@ediy/data';
-import { byolViewParams } from '@ediy/augment';
+import type { ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
 import { fromLayersModel } from '@ediy/eval';
 import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
 import { runSchedule } from './schedule.js';
+import { viewParamsOf } from './views.js';
 import {
   checkpointName,
   latestCheckpoint,
@@ -280,8 +281,8 @@ export async function pretrain(
   const total = schedule.totalSteps;
   const micro = config.scale.batchSize;
   const effectiveBatch = micro * config.scale.accumulate;
-  // Blur sigma scales with the view size, so a small view is blurred as a 224 px one is.
-  const views = byolViewParams(config.scale.imageSize, { scaleBlurSigma: true });
+  // BYOL's views as the config's augment section changes them; blur sigma scales with the view size.
+  const views = viewParamsOf(config);
 
   // Read before anything is allocated: a run that cannot resume leaves nothing behind.
   const resumable = resume ? newestLoadable(ckptRoot) : undefined;
@@ -510,7 +511,7 @@ async function startPool(
   config: ExperimentConfig,
   workers: 1 | 2,
   auto: boolean,
-  views: ReturnType<typeof byolViewParams>,
+  views: readonly [ViewParams, ViewParams],
   teacher: LayersModel | undefined,
   imports: readonly string[],
   note: (message: string) => void,

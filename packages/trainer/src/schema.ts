@@ -166,6 +166,51 @@ export const experimentSchema = obj({
         'a method with a positive weight: set byolWeight or a region loss weight (it has no loss term with a positive weight)',
     });
   }
+/** A range `[lo, hi]` with `min < lo <= hi <= max`. */
+function range(min: number, max: number) {
+  const what = `a pair [lo, hi] with ${min} < lo <= hi <= ${max}`;
+  const bound = z.number({ error: what }).gt(min, { error: what }).max(max, { error: what });
+  return z
+    .tuple([bound, bound], { error: what })
+    .refine(([lo, hi]) => lo <= hi, { error: what })
+    .readonly();
+}
+
+const prob = num(0, 1);
+
+/** Changes to one view (`AugmentViewConfig`): every field optional, BYOL's value when left out. */
+const augmentView = obj({
+  cropScale: range(0, 1).optional(),
+  cropRatio: range(0, 100).optional(),
+  flipProb: prob.optional(),
+  colorJitter: obj({
+    prob: prob.optional(),
+    brightness: num(0, 10).optional(),
+    contrast: num(0, 10).optional(),
+    saturation: num(0, 10).optional(),
+    hue: num(0, 0.5).optional(),
+  }).optional(),
+  grayscaleProb: prob.optional(),
+  blur: obj({
+    prob: prob.optional(),
+    sigma: range(0, 1000).optional(),
+    kernelFraction: z
+      .number({ error: 'a number in [0, 1)' })
+      .min(0, { error: 'a number in [0, 1)' })
+      .lt(1, { error: 'a number in [0, 1)' })
+      .optional(),
+  }).optional(),
+  solarizeProb: prob.optional(),
+});
+
+/** The `augment` section (`AugmentConfig`); a partial one is a layer's too. */
+const augment = obj({
+  both: augmentView.optional(),
+  view1: augmentView.optional(),
+  view2: augmentView.optional(),
+  scaleBlurSigma: z.boolean({ error: 'true or false' }).optional(),
+});
+
   if (scale.data.kind === 'scenes' && scale.data.count < scale.batchSize) {
     ctx.addIssue({
       code: 'custom',
@@ -181,6 +226,7 @@ export const experimentSchema = obj({
       input: optim,
       message:
         'given exactly one of warmupEpochs (warm-up in epochs) and warmupFraction (warm-up as a share of the run)',
+  augment: augment.optional(),
     });
   }
   if (optim.warmupEpochs !== undefined && optim.warmupEpochs > scale.epochs) {
@@ -247,6 +293,7 @@ export type ConfigLayer = Omit<DeepPartial<ExperimentConfig>, 'teacher' | 'paper
 };
 
 /** Changes to a data block that keep its kind (e.g. `{ size: 64 }`). */
+  augment: augment.optional(),
 export type DataPatch = Partial<
   Omit<Extract<ExperimentConfig['scale']['data'], { kind: 'pasted' }>, 'kind'> & {
     numClasses: number;

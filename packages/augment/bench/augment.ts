@@ -4,7 +4,8 @@
  * the output size.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { byolViewParams, byolViews } from '../src/index.js';
 
 const info = await initBackend({ prefer: 'wasm' });

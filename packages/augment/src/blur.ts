@@ -3,7 +3,7 @@
  * convolution whose channels are the (image, colour) pairs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { assertImageBatch } from './check.js';
 
 /**

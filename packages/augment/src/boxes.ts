@@ -7,8 +7,8 @@
  * covers `[r, r + 1) x [c, c + 1)`, so its centre is at `(r + 0.5, c + 0.5)`, and the
  * whole image is `[0, H] x [0, W]`.
  */
-import type { Rng } from '@ediy/backend';
-import { assertInteger } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
+import { assertInteger } from '@ediy/core';
 import type { CropParams } from './params.js';
 
 /**

@@ -2,7 +2,7 @@
  * Input checks of the augmentation ops: image batches and per-image factor lists.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShape } from '@ediy/backend';
+import { assertShape } from '@ediy/core';
 
 /**
  * Checks that `images` is a float32 [B,H,W,3] batch.

@@ -4,7 +4,7 @@
  * tensor the caller owns and leaves its input alone.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInRange } from '@ediy/backend';
+import { assertInRange } from '@ediy/core';
 import { assertImageBatch, perImage } from './check.js';
 
 /** ITU-R BT.601 luma weights of R, G and B. */

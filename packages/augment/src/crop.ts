@@ -2,7 +2,7 @@
  * Batched crop, resize and flip: every image's box in one `tf.image.cropAndResize`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import type { CropBox } from './boxes.js';
 import { assertCropBox } from './boxes.js';
 import { assertImageBatch } from './check.js';

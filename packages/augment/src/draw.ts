@@ -2,8 +2,8 @@
  * The random parameters of one augmented image, drawn in JS from a seeded stream before
  * any tensor op runs.
  */
-import type { Rng } from '@ediy/backend';
-import { assertInteger } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
+import { assertInteger } from '@ediy/core';
 import type { CropBox } from './boxes.js';
 import { sampleCropBox } from './boxes.js';
 import type { ViewParams } from './params.js';

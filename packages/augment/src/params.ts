@@ -1,7 +1,7 @@
 /**
  * The typed parameters of one augmented view, and BYOL's asymmetric pair of views.
  */
-import { assertInRange, assertInteger } from '@ediy/backend';
+import { assertInRange, assertInteger } from '@ediy/core';
 
 /** Random resized crop: area fraction and aspect ratio of the source box, output size. */
 export interface CropParams {

@@ -3,7 +3,7 @@
  * solarize, normalise, for a whole batch at once on the backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 import type { CropBox } from './boxes.js';
 import { assertCropBox } from './boxes.js';
 import { blurRadius, BYOL_VIEWS, validateViewParams } from './params.js';

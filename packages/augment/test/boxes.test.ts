@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { regionCentres, sampleCropBox } from '@ediy/augment';
 
 describe('sampleCropBox', () => {

@@ -5,7 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { resolveResNetConfig } from './config.js';
 import type { ResNetConfig, ResolvedResNetConfig } from './config.js';
 

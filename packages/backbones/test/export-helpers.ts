@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { torchvisionStateKeys, writeSafetensors } from '@ediy/backbones';
 import type { ResNetConfig, StateDict } from '@ediy/backbones';
 

@@ -7,7 +7,8 @@
  * Usage: npm run bench [-- --batch 32 --repeats 5 --cpu-batch 2 --only <layer name part>]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, replacedWasmKernel, Rng } from '../src/index.js';
+import { Rng } from '@ediy/core';
+import { initBackend, replacedWasmKernel } from '../src/index.js';
 
 interface Layer {
   name: string;

@@ -1,9 +1,10 @@
 /**
  * `@ediy/backend`: the runtime every ediy package stands on. It picks and prepares a
  * TensorFlow.js backend (registering the gradient kernels tfjs-backend-wasm lacks),
- * and provides seeded random streams and shape checks. This entry imports no Node
- * built-in and bundles for the browser; probing the machine for Node-only backends
- * (CUDA libraries, Dawn's WebGPU adapter) is `@ediy/backend/node`.
+ * and re-exports, deprecated, the seeded random streams and shape checks that moved to
+ * `@ediy/core`. This entry imports no Node built-in and bundles for the browser; probing
+ * the machine for Node-only backends (CUDA libraries, Dawn's WebGPU adapter) is
+ * `@ediy/backend/node`.
  * @packageDocumentation
  */
 export {
@@ -19,8 +20,7 @@ export {
 } from './init.js';
 export * from './kernel-names.js';
 export * from './kernels/index.js';
-export * from './random.js';
-export * from './validate.js';
+export * from './core-compat.js';
 export {
   describeAdapter,
   SWIFTSHADER_ICD,

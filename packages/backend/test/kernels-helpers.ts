@@ -1,5 +1,5 @@
 import { initBackend } from '@ediy/backend';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 
 export { expectClose, runOn } from '../../../tools/test-utils/tensors.js';
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, nativeEngineStatus, Rng } from '@ediy/backend';
+import { initBackend, nativeEngineStatus } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
 import { expectClose, initBoth, randomValues, runOn } from './kernels-helpers.js';
 

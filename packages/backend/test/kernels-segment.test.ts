@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { expectClose, initBoth, randomValues, runOn } from './kernels-helpers.js';
 
 describe('UnsortedSegmentSum on wasm', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { initBoth, randomValues, runOn } from './kernels-helpers.js';
 
 const CASES: Array<{ shape: number[]; reps: number[] }> = [

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 // The trainer's and the losses' own pieces of a training step, checked on webgpu here
 // (they depend on this package, not the other way round: read, not imported as packages).
 import { batchNormTraining, channelAffine } from '../../trainer/src/batchnorm.js';

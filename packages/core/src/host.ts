@@ -3,7 +3,7 @@
  * reading a tensor or host array into a validated typed array, and checking labels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShape, type ShapePattern } from '@ediy/backend';
+import { assertShape, type ShapePattern } from './validate.js';
 
 /**
  * A dense row-major array on the JS heap with its shape (NHWC for images and maps).

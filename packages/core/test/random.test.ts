@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 
 describe('Rng', () => {
   it('gives the same sequence for the same seed and a different one for another seed', () => {

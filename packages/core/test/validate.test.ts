@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertInRange, assertInteger, assertShape, assertShapes } from '@ediy/backend';
+import { assertInRange, assertInteger, assertShape, assertShapes } from '@ediy/core';
 
 const t = (...shape: number[]) => ({ shape });
 

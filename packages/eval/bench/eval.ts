@@ -3,7 +3,8 @@
  * chosen backend. Run: npm run bench -w packages/eval [-- cpu]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import {
   denseProbe,
   effectiveRank,

@@ -3,8 +3,7 @@
  * Float32Array with its shape.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, assertShape } from '@ediy/backend';
-import type { HostArray } from './host.js';
+import { assertInteger, assertShape, type HostArray } from '@ediy/core';
 
 /** Images [n,H,W,C]: a tensor (never disposed by ediy), a host array, or a Float32Array with `shape`. */
 export type ImagesInput = tf.Tensor4D | HostArray | Float32Array;

@@ -5,8 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { assertInRange, assertInteger, Rng } from '@ediy/backend';
-import { readFloat, readMask, type FloatInput, type MaskInput } from './host.js';
+import {
+  assertInRange,
+  assertInteger,
+  type FloatInput,
+  type MaskInput,
+  readFloat,
+  readMask,
+  Rng,
+} from '@ediy/core';
 import { channelStats, standardize } from './standardize.js';
 import { cosineLearningRate, disposeParams, sgdParam, sgdStep, type SgdParam } from './sgd.js';
 import { upsampleBilinear } from './upsample.js';

@@ -3,9 +3,8 @@
  * collect its pooled features (and, optionally, its region maps) on the host.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, assertShapes } from '@ediy/backend';
+import { assertInteger, assertShapes, type HostArray } from '@ediy/core';
 import type { FeatureExtractor } from './extractor.js';
-import type { HostArray } from './host.js';
 import { imageBatches, type ImagesInput } from './batches.js';
 
 /** Options of {@link extractFeatures}. */

@@ -4,8 +4,7 @@
  * colour bar of the heat scale. Composed as SVG (cells embedded as PNG), rendered to
  * PNG with resvg ({@link writeSvgAsPng}).
  */
-import { assertInteger } from '@ediy/backend';
-import { batchItem, readFloat, type FloatInput, type HostArray } from './host.js';
+import { assertInteger, batchItem, type FloatInput, type HostArray, readFloat } from '@ediy/core';
 import { jet, overlayHeatmap, type OverlayOptions } from './overlay.js';
 import { encodePng, FONT_FAMILY, writeSvgAsPng, type ImageSize } from './png.js';
 

@@ -11,7 +11,21 @@ export * from './batches.js';
 export * from './dense-probe.js';
 export * from './extract.js';
 export * from './extractor.js';
-export * from './host.js';
+/**
+ * Host arrays and their readers live in `@ediy/core` now; `@ediy/eval` re-exports them, as
+ * its results are host arrays.
+ */
+export {
+  batchItem,
+  readFloat,
+  readLabels,
+  readMask,
+  type FloatInput,
+  type FloatRead,
+  type HostArray,
+  type MaskInput,
+  type MaskRead,
+} from '@ediy/core';
 export * from './intervals.js';
 export * from './jacobi.js';
 export * from './knn.js';

@@ -4,7 +4,7 @@
  */
 // @ts-expect-error -- jstat ships no type declarations; the one function used is typed below.
 import jstatModule from 'jstat';
-import { assertInteger, Rng } from '@ediy/backend';
+import { assertInteger, Rng } from '@ediy/core';
 
 /** The part of jStat (npm `jstat`) used here: Student's t quantile. */
 const jstat = jstatModule as {

@@ -4,8 +4,14 @@
  * training features vote for their class with weight exp(sim / T).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInRange, assertInteger } from '@ediy/backend';
-import { readFloat, readLabels, type FloatInput, type HostArray } from './host.js';
+import {
+  assertInRange,
+  assertInteger,
+  type FloatInput,
+  type HostArray,
+  readFloat,
+  readLabels,
+} from '@ediy/core';
 import { topkAccuracy, topkCorrect, type TopkAccuracy } from './accuracy.js';
 
 /** Options of {@link knnClassifier}. */

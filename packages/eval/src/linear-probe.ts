@@ -5,8 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { assertInRange, assertInteger, Rng } from '@ediy/backend';
-import { readFloat, readLabels, type FloatInput } from './host.js';
+import {
+  assertInRange,
+  assertInteger,
+  type FloatInput,
+  readFloat,
+  readLabels,
+  Rng,
+} from '@ediy/core';
 import { topkAccuracy, topkCorrect, type TopkAccuracy } from './accuracy.js';
 import { channelStats, standardize } from './standardize.js';
 import { cosineLearningRate } from './sgd.js';

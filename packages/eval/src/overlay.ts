@@ -1,8 +1,7 @@
 /**
  * Heat-map rendering: a jet-like colormap blended over an image, as RGBA bytes.
  */
-import { assertInRange } from '@ediy/backend';
-import { readFloat, type FloatInput } from './host.js';
+import { assertInRange, type FloatInput, readFloat } from '@ediy/core';
 
 /**
  * The jet-like colour of t in [0,1] (clamped): dark blue, blue, cyan, yellow, red,

@@ -4,12 +4,11 @@
  * machine, with or without system fonts). Every write is atomic: the file appears
  * complete or not at all.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { PNG } from 'pngjs';
 import { Resvg } from '@resvg/resvg-js';
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
+import { writeFileAtomic as coreWriteFileAtomic } from '@ediy/core/node';
 
 /** The font family every SVG of ediy names; {@link svgToPng} renders it from bundled files. */
 export const FONT_FAMILY = 'DejaVu Sans';
@@ -28,23 +27,10 @@ export interface ImageSize {
 }
 
 /**
- * Writes `bytes` to `path` atomically, creating its directory: the bytes go to a
- * temporary file beside `path` that is then renamed over it, so readers never see a
- * partial file.
+ * Writes a file atomically and durably: the one writer of `@ediy/core/node`.
+ * @deprecated Moved to `@ediy/core/node`; import `writeFileAtomic` from there.
  */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  if (typeof path !== 'string' || path.length === 0)
-    throw new TypeError(`path must be a non-empty string, got ${String(path)}`);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
+export const writeFileAtomic = coreWriteFileAtomic;
 
 function checkRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): void {
   assertInteger(width, 1, 'width');
@@ -78,7 +64,7 @@ export function encodePng(
 
 /**
  * Writes `rgba` (width*height*4 bytes, row-major, 8 bits per channel) as an RGBA PNG
- * to `path`, atomically ({@link writeFileAtomic}).
+ * to `path`, atomically (`writeFileAtomic` of `@ediy/core/node`).
  */
 export function writePng(
   path: string,
@@ -86,7 +72,7 @@ export function writePng(
   width: number,
   height: number,
 ): void {
-  writeFileAtomic(path, encodePng(rgba, width, height));
+  coreWriteFileAtomic(path, encodePng(rgba, width, height));
 }
 
 /** Options of {@link svgToPng}. */
@@ -125,6 +111,6 @@ export function svgToPng(svg: string, options: SvgToPngOptions = {}): ImageSize 
  */
 export function writeSvgAsPng(path: string, svg: string, options: SvgToPngOptions = {}): ImageSize {
   const { png, width, height } = svgToPng(svg, options);
-  writeFileAtomic(path, png);
+  coreWriteFileAtomic(path, png);
   return { width, height };
 }

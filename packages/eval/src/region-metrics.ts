@@ -3,7 +3,7 @@
  * each other ("representation collapse": regions whose features are nearly the same).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloat, type FloatInput } from './host.js';
+import { readFloat, type FloatInput } from '@ediy/core';
 import { symmetricEigenvalues } from './jacobi.js';
 
 /**

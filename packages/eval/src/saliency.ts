@@ -4,9 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { assertInteger, assertShapes } from '@ediy/backend';
+import { assertInteger, assertShapes, type HostArray } from '@ediy/core';
 import { globalAveragePool, type FeatureExtractor } from './extractor.js';
-import type { HostArray } from './host.js';
 import { imageBatches, type ImagesInput } from './batches.js';
 
 /** Options of {@link saliencyMaps}. */

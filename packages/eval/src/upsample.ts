@@ -4,7 +4,7 @@
  * kernels; MatMul's gradient is MatMul).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, assertShape } from '@ediy/backend';
+import { assertInteger, assertShape } from '@ediy/core';
 
 /**
  * The [outSize, inSize] matrix of 1-D linear interpolation with half-pixel centres

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { bilinearMatrix, denseProbe, segmentationMetrics, upsampleBilinear } from '@ediy/eval';
 import { leakedBy, regionTask } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import type { HostArray } from '@ediy/eval';
 
 /** n rows of C features: class c is a bump on channel c plus noise; labels cycle. */

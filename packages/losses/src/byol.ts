@@ -2,7 +2,7 @@
  * BYOL's loss (Eq. 2) and its per-term regression loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 import { cosine } from './cosine.js';
 import { stopGradient } from './stop-gradient.js';
 

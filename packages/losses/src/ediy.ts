@@ -2,7 +2,7 @@
  * E-DIY's weighted sum of its three losses (Eq. 3).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInRange } from '@ediy/backend';
+import { assertInRange } from '@ediy/core';
 
 /** The loss weights of Eq. 3: `lambda1` R-DEM, `lambda2` R-IEM, `lambda3` BYOL. */
 export interface LossWeights {

@@ -2,7 +2,7 @@
  * R-INS: R-DEM with another image's global feature as the negative (Table 1, DenseCL-style).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 import { gatherRegions } from '@ediy/matchers';
 import { asRegions, cosine } from './cosine.js';
 

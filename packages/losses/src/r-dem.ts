@@ -2,7 +2,7 @@
  * R-DEM, the region-level diversity loss (Eq. 5).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 import { gatherRegions } from '@ediy/matchers';
 import { asRegions, cosine } from './cosine.js';
 

@@ -2,7 +2,7 @@
  * R-IEM, the region-level invariance loss (Eq. 7).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 import { gatherRegions } from '@ediy/matchers';
 import { asRegions, cosine } from './cosine.js';
 import { stopGradient } from './stop-gradient.js';

@@ -2,7 +2,7 @@
  * The RegionLoss interface and its registry: region-level losses chosen by name.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 import { match, type CropBox, type MatcherName, type ViewIndex } from '@ediy/matchers';
 import type { DenseContrastiveOptions } from './region-losses/dense-contrastive.js';
 import type {

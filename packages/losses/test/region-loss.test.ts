@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradient functions; tfjs-layers' bundle registers them all.
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { mostDissimilarWithin, mostSimilarAcross, otherImage } from '@ediy/matchers';
 import {
   createRegionLossInputs,
+  isRegionLossName,
   rDemInstanceLoss,
   rDemLoss,
   regionLoss,
@@ -137,6 +139,15 @@ describe('region loss registry', () => {
     expect(() => registerRegionLoss('mean-local', () => tf.scalar(0))).toThrow(
       /registered already/,
     );
+  });
+
+  it("knows only registered names, not an object's own properties", () => {
+    expect(isRegionLossName('r-dem')).toBe(true);
+    for (const name of ['constructor', 'toString', '__proto__', 'r-dm', 3]) {
+      expect(isRegionLossName(name)).toBe(false);
+    }
+    // @ts-expect-error 'constructor' is not a key of RegionLossRegistry
+    expect(() => regionLoss('constructor', inputs(6), {})).toThrow(/unknown region loss 'constructor'/);
   });
 
   it('fails to compile and throws at run time for an unknown name, listing the known ones', () => {

@@ -1,7 +1,7 @@
 /**
  * The built-in matchers, registered on import: 'teacher', 'random', 'geometric'.
  */
-import { assertShape } from '@ediy/backend';
+import { assertShape } from '@ediy/core';
 import type * as tf from '@tensorflow/tfjs-core';
 import { mostDissimilarWithin } from './dissimilar-within.js';
 import { geometricAcross } from './geometric.js';

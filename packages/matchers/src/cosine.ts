@@ -2,7 +2,7 @@
  * Cosine similarity between all pairs of regions of two maps.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 
 /** Norm below which a vector is treated as zero (its cosine with anything is 0). */
 export const COSINE_EPSILON = 1e-12;

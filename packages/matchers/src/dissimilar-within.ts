@@ -2,7 +2,7 @@
  * Teacher-guided R-DEM partners: the most dissimilar region of the same view (Eq. 4).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShape } from '@ediy/backend';
+import { assertShape } from '@ediy/core';
 import { pairwiseCosine } from './cosine.js';
 import { assertFiniteTensor } from './finite.js';
 

@@ -2,7 +2,7 @@
  * A differentiable gather of regions that runs on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 
 /** Options of {@link gatherRegions}. */
 export interface GatherRegionsOptions {

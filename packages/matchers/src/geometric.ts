@@ -2,7 +2,7 @@
  * Geometric pairing (PixPro-style): the region of the other view nearest in the source image.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import type { CropBox, Grid } from './types.js';
 
 function checkGrid(grid: Grid, name: string): void {

@@ -2,7 +2,7 @@
  * R-INS pairing: another image of the batch (Table 1, "R-INS", DenseCL-style).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 
 /**
  * For each image `i`, a uniformly random other image of the batch:

@@ -2,7 +2,7 @@
  * Random region pairing (Table 1, "R"): a uniformly random partner region.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, type Rng } from '@ediy/backend';
+import { assertInteger, type Rng } from '@ediy/core';
 
 /**
  * For each region `j` of each image, a uniformly random other region of the same view

@@ -2,7 +2,7 @@
  * The matcher registry: region pairing strategies chosen by name.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 import type { CropBox, ViewIndex } from './types.js';
 
 /**

@@ -2,7 +2,7 @@
  * Teacher-guided R-IEM partners: the most similar region of the other view (Eq. 6).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 import { pairwiseCosine } from './cosine.js';
 import { assertFiniteTensor } from './finite.js';
 

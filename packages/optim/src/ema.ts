@@ -3,7 +3,7 @@
  * the in-place update.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInRange, assertInteger } from '@ediy/backend';
+import { assertInRange, assertInteger } from '@ediy/core';
 import { checkStep } from './step.js';
 
 /** Parameters of {@link emaTau}. */

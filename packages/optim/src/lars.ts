@@ -2,7 +2,7 @@
  * LARS (layer-wise adaptive rate scaling) in the form BYOL uses it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInRange } from '@ediy/backend';
+import { assertInRange } from '@ediy/core';
 import { excludeBiasAndNorm } from './exclude.js';
 import { larsStep } from './lars-step.js';
 import type { ExcludePredicate } from './exclude.js';

@@ -1,7 +1,7 @@
 /**
  * The learning-rate schedule of BYOL: linear warm-up, then cosine decay to zero.
  */
-import { assertInRange, assertInteger } from '@ediy/backend';
+import { assertInRange, assertInteger } from '@ediy/core';
 import { checkStep } from './step.js';
 
 /** Parameters of {@link warmupCosineLr}. */

@@ -2,7 +2,7 @@
  * The layer stack both heads share; only the linear map differs (Dense or 1x1 conv).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng, assertInRange, assertInteger } from '@ediy/backend';
+import { Rng, assertInRange, assertInteger } from '@ediy/core';
 import { checkSpecs } from './spec.js';
 import type { LayerSpec, ProjectorOptions } from './spec.js';
 

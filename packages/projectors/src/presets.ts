@@ -1,7 +1,7 @@
 /**
  * BYOL's projector and predictor, and their scaled-down copies for small presets.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { checkSpecs } from './spec.js';
 import type { LayerSpec } from './spec.js';
 

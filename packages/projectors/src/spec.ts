@@ -1,7 +1,7 @@
 /**
  * Projector heads as data: a list of layer specs, checked before any layer is built.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 
 /**
  * One layer of a projector or predictor: a linear map to `units` features (a Dense

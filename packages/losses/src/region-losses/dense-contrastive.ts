@@ -2,7 +2,7 @@
  * A DenseCL-style dense contrastive loss, registered as the region loss 'dense-contrastive'.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/backend';
+import { assertShapes } from '@ediy/core';
 import { gatherRegions, type MatcherName } from '@ediy/matchers';
 import { asRegions, unit } from '../cosine.js';
 import { registerRegionLoss, type RegionLoss } from '../region-loss.js';

@@ -4,7 +4,7 @@
  * (`page-entry.ts`), so the two can be compared. The backend must be set up already.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import {
   byolLoss,
   createRegionLossInputs,

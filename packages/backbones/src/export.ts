@@ -2,19 +2,10 @@
  * Writing a trained backbone out for other frameworks: a TF.js Layers directory, or a
  * torchvision state dict in safetensors (for PyTorch, and from there Detectron2).
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { writeFileAtomic } from '@ediy/core/node';
 import type { ResNetConfig } from './config.js';
 import { saveModelToDir } from './fs-io.js';
 import { writeSafetensors } from './safetensors.js';
@@ -56,26 +47,6 @@ export interface ExportBackboneResult {
   bytes: number;
   /** `torchvision`: the state-dict keys written, in order; `tfjs`: the weight names. */
   keys: string[];
-}
-
-function writeFileAtomic(path: string, data: Uint8Array): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-  try {
-    const fd = openSync(tmp, 'wx');
-    try {
-      let off = 0;
-      while (off < data.byteLength) off += writeSync(fd, data, off, data.byteLength - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 /**

@@ -6,20 +6,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import {
-  closeSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   readdirSync,
   renameSync,
   rmSync,
   statSync,
-  writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from '@ediy/core/node';
 
 /** The model topology and weights manifest file written by {@link fileSystemHandler}. */
 export const MODEL_JSON = 'model.json';
@@ -35,18 +32,6 @@ const DTYPE_BYTES: Record<string, number> = {
   float16: 2,
   complex64: 8,
 };
-
-function writeFileDurable(path: string, data: Uint8Array | string): void {
-  const fd = openSync(path, 'w');
-  try {
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** `dir` itself, or the directory of a path ending in `/model.json`. */
 function modelDir(path: string): string {
@@ -93,8 +78,8 @@ function saveArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): tf.io.Save
   mkdirSync(parent, { recursive: true });
   const tmp = mkdtempSync(join(parent, `.${basename(dir)}.tmp-`));
   try {
-    writeFileDurable(join(tmp, WEIGHTS_BIN), new Uint8Array(weightData));
-    writeFileDurable(join(tmp, MODEL_JSON), JSON.stringify(modelJSON));
+    writeFileAtomic(join(tmp, WEIGHTS_BIN), new Uint8Array(weightData));
+    writeFileAtomic(join(tmp, MODEL_JSON), JSON.stringify(modelJSON));
     if (existsSync(dir)) {
       const old = `${tmp}.old`;
       renameSync(dir, old);

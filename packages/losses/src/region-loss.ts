@@ -78,7 +78,63 @@ export type RegionLossName = keyof RegionLossRegistry & string;
 /** The options type of region loss `K`. */
 export type RegionLossOptions<K extends RegionLossName> = Parameters<RegionLossRegistry[K]>[1];
 
-const losses = new Map<string, RegionLoss<never>>();
+/**
+ * The options a term of region loss `K` states beside its matcher: `K`'s options
+ * without `matcher` (the term gives it, see {@link RegionTerm}).
+ */
+export type RegionTermOptions<K extends RegionLossName> = Omit<RegionLossOptions<K>, 'matcher'>;
+
+/** What region loss `K` is called with for a term: the term's options and its matcher. */
+export type RegionTermCallOptions<K extends RegionLossName> = RegionTermOptions<K> & {
+  /** The term's matcher. */
+  matcher: MatcherName;
+};
+
+/** `options` of a term: optional when every option of the loss is. */
+type TermOptionsField<O> =
+  Record<never, never> extends O
+    ? {
+        /** Options of the loss, besides its matcher. */
+        options?: O;
+      }
+    : {
+        /** Options of the loss, besides its matcher. */
+        options: O;
+      };
+
+/**
+ * One region term of Eq. 3, its type derived from {@link RegionLossRegistry}: the loss's
+ * name, its weight, the matcher pairing its regions and the loss's own options (the
+ * matcher aside). A misspelt loss, matcher or option, or a missing required option,
+ * fails to compile; a loss declared in the registry by a user is checked the same way.
+ *
+ * ```ts no-run
+ * const terms: RegionTerm[] = [
+ *   { loss: 'r-dem', weight: 1, matcher: 'teacher' },
+ *   { loss: 'r-iem', weight: 1, matcher: 'teacher', options: { pairing: 'across' } },
+ * ];
+ * ```
+ */
+export type RegionTerm<K extends RegionLossName = RegionLossName> = {
+  [N in K]: {
+    /** Name of a registered region loss. */
+    loss: N;
+    /** Its weight in the sum (lambda1 for R-DEM, lambda2 for R-IEM in Eq. 3). */
+    weight: number;
+    /** Name of a registered matcher. */
+    matcher: MatcherName;
+  } & TermOptionsField<RegionTermOptions<N>>;
+}[K];
+
+/**
+ * A registered loss, callable with its declared options and with a term's (its options
+ * and matcher): what {@link registerRegionLoss} accepts for name `K`.
+ */
+export type RegisteredRegionLoss<K extends RegionLossName> = RegionLoss<RegionLossOptions<K>> &
+  RegionLoss<RegionTermCallOptions<K>>;
+
+/** The registered losses, each under its name with its own option type (no prototype). */
+const losses: { [K in RegionLossName]?: RegisteredRegionLoss<K> } = Object.create(null);
 
 /**
  * Registers a region loss under `name` (declare it in {@link RegionLossRegistry} first).
@@ -86,7 +142,7 @@ const losses = new Map<string, RegionLoss<never>>();
  */
 export function registerRegionLoss<K extends RegionLossName>(
   name: K,
-  loss: RegionLossRegistry[K],
+  loss: RegisteredRegionLoss<K>,
   replace = false,
 ): void {
   if (typeof name !== 'string' || name.length === 0) {
@@ -94,17 +150,40 @@ export function registerRegionLoss<K extends RegionLossName>(
   }
   if (typeof loss !== 'function')
     throw new Error(`region loss '${name}' must be a function, got ${typeof loss}`);
-  if (losses.has(name) && !replace) {
+  if (losses[name] !== undefined && !replace) {
     throw new Error(
       `a region loss named '${name}' is registered already; pass replace=true to replace it`,
     );
   }
-  losses.set(name, loss as RegionLoss<never>);
+  losses[name] = loss;
 }
 
 /** The names of the registered region losses, in registration order. */
 export function regionLossNames(): string[] {
-  return [...losses.keys()];
+  return Object.keys(losses);
+}
+
+/** Whether `name` is a registered region loss (a name a config read from JSON gives, say). */
+export function isRegionLossName(name: unknown): name is RegionLossName {
+  return typeof name === 'string' && Object.hasOwn(losses, name);
+}
+
+function registered<K extends RegionLossName>(name: K): RegisteredRegionLoss<K> {
+  const loss = losses[name];
+  if (!loss)
+    throw new Error(
+      `unknown region loss '${String(name)}'; registered region losses: ${regionLossNames().join(', ')}`,
+    );
+  return loss;
+}
+
+function checkScalar(name: string, value: tf.Scalar | undefined): tf.Scalar {
+  if (value?.rank !== 0) {
+    const got = value ? `shape [${value.shape.join(',')}]` : String(value);
+    value?.dispose();
+    throw new Error(`region loss '${name}' must return a scalar, got ${got}`);
+  }
+  return value;
 }
 
 /**
@@ -117,18 +196,21 @@ export function regionLoss<K extends RegionLossName>(
   inputs: RegionLossInputs,
   options: RegionLossOptions<K>,
 ): tf.Scalar {
-  const loss = losses.get(name) as RegionLoss<RegionLossOptions<K>> | undefined;
-  if (!loss)
-    throw new Error(
-      `unknown region loss '${String(name)}'; registered region losses: ${regionLossNames().join(', ')}`,
-    );
-  const value = loss(inputs, options);
-  if (value?.rank !== 0) {
-    const got = value ? `shape [${value.shape.join(',')}]` : String(value);
-    value?.dispose();
-    throw new Error(`region loss '${name}' must return a scalar, got ${got}`);
-  }
-  return value;
+  return checkScalar(name, registered(name)(inputs, options));
+}
+
+/**
+ * Computes a term's region loss ({@link RegionTerm}): its loss called with the term's
+ * options and matcher. Throws for an unknown loss, listing the registered ones, and
+ * checks that the loss returned a scalar.
+ * @returns a new scalar owned by the caller.
+ */
+export function regionTermLoss<K extends RegionLossName>(
+  term: RegionTerm<K>,
+  inputs: RegionLossInputs,
+): tf.Scalar {
+  const loss = registered(term.loss);
+  return checkScalar(term.loss, loss(inputs, { ...term.options, matcher: term.matcher }));
 }
 
 /**

@@ -147,7 +147,9 @@ describe('region loss registry', () => {
       expect(isRegionLossName(name)).toBe(false);
     }
     // @ts-expect-error 'constructor' is not a key of RegionLossRegistry
-    expect(() => regionLoss('constructor', inputs(6), {})).toThrow(/unknown region loss 'constructor'/);
+    expect(() => regionLoss('constructor', inputs(6), {})).toThrow(
+      /unknown region loss 'constructor'/,
+    );
   });
 
   it('fails to compile and throws at run time for an unknown name, listing the known ones', () => {

@@ -63,7 +63,8 @@ export interface MatcherRegistry {
 /** A registered matcher name. */
 export type MatcherName = keyof MatcherRegistry & string;
 
-const matchers = new Map<string, Matcher>();
+/** The registered matchers, each under its name (no prototype). */
+const matchers: { [K in MatcherName]?: MatcherRegistry[K] } = Object.create(null);
 
 /**
  * Registers a matcher under `name` (declare the name in {@link MatcherRegistry} first).
@@ -78,29 +79,34 @@ export function registerMatcher<K extends MatcherName>(
     throw new Error(`matcher name must be a non-empty string, got ${JSON.stringify(name)}`);
   if (typeof matcher !== 'function')
     throw new Error(`matcher '${name}' must be a function, got ${typeof matcher}`);
-  if (matchers.has(name) && !replace) {
+  if (matchers[name] !== undefined && !replace) {
     throw new Error(
       `a matcher named '${name}' is registered already; pass replace=true to replace it`,
     );
   }
-  matchers.set(name, matcher);
+  matchers[name] = matcher;
 }
 
 /** The names of the registered matchers, in registration order. */
 export function matcherNames(): string[] {
-  return [...matchers.keys()];
+  return Object.keys(matchers);
+}
+
+/** Whether `name` is a registered matcher (a name a config read from JSON gives, say). */
+export function isMatcherName(name: unknown): name is MatcherName {
+  return typeof name === 'string' && Object.hasOwn(matchers, name);
 }
 
 /**
  * The matcher registered under `name`. Throws, listing the registered names, for an unknown one.
  */
 export function getMatcher<K extends MatcherName>(name: K): MatcherRegistry[K] {
-  const m = matchers.get(name);
+  const m = matchers[name];
   if (!m)
     throw new Error(
       `unknown matcher '${String(name)}'; registered matchers: ${matcherNames().join(', ')}`,
     );
-  return m as MatcherRegistry[K];
+  return m;
 }
 
 /**

@@ -5,20 +5,19 @@
  * a preset changes scale only, never which modules or weights a row uses.
  */
 import type { PastedScenesSpec } from '@ediy/data';
+import type { RegionTerm } from '@ediy/losses';
 import { parseExperiment } from './schema.js';
 
 import type { AugmentConfig } from './views.js';
-/** One region loss term of Eq. 3: a registered region loss, its weight and its matcher. */
-export interface RegionTermConfig {
-  /** Name of a registered region loss (`r-dem`, `r-iem`, `r-dem-ins`, or a user's). */
-  loss: string;
-  /** Its weight in the sum (lambda1 for R-DEM, lambda2 for R-IEM in Eq. 3). */
-  weight: number;
-  /** Name of a registered matcher (`teacher`, `random`, `geometric`, or a user's). */
-  matcher: string;
-  /** Extra options passed to the loss. */
-  options?: Record<string, unknown>;
-}
+
+/**
+ * One region loss term of Eq. 3: a registered region loss, its weight, its matcher and
+ * the loss's options (`@ediy/losses`' `RegionTerm`, derived from its `RegionLossRegistry`
+ * and `@ediy/matchers`' `MatcherRegistry`). A misspelt loss, matcher or option fails to
+ * compile; a user's loss declared in the registry is checked the same way. A config read
+ * from a file is checked at run time: an unknown name is an error listing the known ones.
+ */
+export type RegionTermConfig = RegionTerm;
 
 /** The method of a run: the terms of Eq. 3 and how regions are paired. */
 export interface MethodConfig {

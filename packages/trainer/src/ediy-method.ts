@@ -7,13 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import {
-  byolLoss,
-  createRegionLossInputs,
-  regionLoss,
-  type RegionLossName,
-  type TermWeights,
-} from '@ediy/losses';
+import { byolLoss, createRegionLossInputs, regionTermLoss, type TermWeights } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
 import type { Method, NamedModule } from './method.js';
 import { buildOnline, buildTarget, type OnlineNetwork, type TargetNetwork } from './networks.js';
@@ -22,7 +16,7 @@ import { buildOnline, buildTarget, type OnlineNetwork, type TargetNetwork } from
 export function termNames(config: ExperimentConfig): string[] {
   const names: string[] = config.method.byolWeight > 0 ? ['byol'] : [];
   for (const term of config.method.regionLosses) {
-    let name = term.loss;
+    let name: string = term.loss;
     for (let k = 2; names.includes(name); k++) name = `${term.loss}#${k}`;
     names.push(name);
   }
@@ -132,9 +126,8 @@ export const EDIY: Method<OnlineNetwork, TargetNetwork> = {
     };
     const names = termNames(config).slice(config.method.byolWeight > 0 ? 1 : 0);
     config.method.regionLosses.forEach((term, i) => {
-      // Loss and matcher names are checked at run time by the registries, which list the known ones.
-      const options = { matcher: term.matcher, ...term.options } as never;
-      terms[names[i] as string] = regionLoss(term.loss as RegionLossName, inputs, options);
+      // A name a config file gave is checked here by the registry, which lists the known ones.
+      terms[names[i] as string] = regionTermLoss(term, inputs);
     });
     return terms;
   },

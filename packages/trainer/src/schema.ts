@@ -5,6 +5,13 @@
  * are errors at every level.
  */
 import { z } from 'zod';
+import {
+  isRegionLossName,
+  regionLossNames,
+  type RegionLossName,
+  type RegionTerm,
+} from '@ediy/losses';
+import { isMatcherName, matcherNames, type MatcherName } from '@ediy/matchers';
 import type { ExperimentConfig, PaperRow } from './config.js';
 
 /** Largest loss weight accepted. */
@@ -43,12 +50,39 @@ const NAME = z
   .string({ error: "a non-empty name of letters, digits, '.', '-', '_'" })
   .regex(/^[\w.-]+$/, { error: "a non-empty name of letters, digits, '.', '-', '_'" });
 
+/** A name registered at parse time (`is`), the error listing the registered ones. */
+function registered<T extends string>(
+  what: string,
+  is: (v: unknown) => v is T,
+  names: () => string[],
+): z.ZodPipe<z.ZodString, z.ZodCustom<T, T>> {
+  return text(what).pipe(z.custom<T>(is, { error: () => `${what} (${names().join(', ')})` }));
+}
+
+/** Whether `v` has a term's shape once its fields are checked (its options are the loss's to read). */
+function isRegionTerm(v: unknown): v is RegionTerm {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    'loss' in v &&
+    'matcher' in v &&
+    isRegionLossName(v.loss) &&
+    isMatcherName(v.matcher)
+  );
+}
+
+// Names are checked against the registries at parse time, so a config module must register
+// its own losses and matchers before its config is parsed (importing it does).
 const regionTerm = obj({
-  loss: text('the name of a registered region loss'),
+  loss: registered<RegionLossName>(
+    'the name of a registered region loss',
+    isRegionLossName,
+    regionLossNames,
+  ),
   weight: num(0, MAX_WEIGHT),
-  matcher: text('the name of a registered matcher'),
+  matcher: registered<MatcherName>('the name of a registered matcher', isMatcherName, matcherNames),
   options: z.record(z.string(), z.unknown(), { error: 'an object of loss options' }).optional(),
-});
+}).pipe(z.custom<RegionTerm>(isRegionTerm));
 
 const methodShape = {
   byolWeight: num(0, MAX_WEIGHT),

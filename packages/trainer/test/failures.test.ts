@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
 import { byolViewParams } from '@ediy/augment';
 import { readSafetensors, writeSafetensors } from '@ediy/backbones';
-import { registerRegionLoss } from '@ediy/losses';
+import { registerRegionLoss, type RegionLoss } from '@ediy/losses';
 import { LARS, emaTau } from '@ediy/optim';
 import {
   NonFiniteTensorError,
@@ -44,18 +44,22 @@ const readLog = (runDir: string): StepRecord[] =>
 const disposeCheckpoint = (ckpt: ReturnType<typeof loadCheckpoint>) =>
   tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
 
+declare module '@ediy/losses' {
+  interface RegionLossRegistry {
+    /** A test loss whose gradient turns NaN at its second call. */
+    'nan-gradient-at-step-2': RegionLoss;
+  }
+}
+
 describe('non-finite values', () => {
   it('a NaN gradient with a finite loss stops the run at its step, naming the tensor, before its checkpoint', async () => {
     let calls = 0;
     // sqrt(relu(0 * x)) is 0, its gradient 0 * relu'(0) * 1/(2 sqrt(0)) = 0 * Inf = NaN
-    registerRegionLoss(
-      'nan-gradient-at-step-2' as never,
-      ((inputs: { local: [tf.Tensor, tf.Tensor] }) => {
-        calls += 1;
-        const x = tf.mean(inputs.local[0]);
-        return (calls >= 2 ? tf.sqrt(tf.relu(tf.mul(x, 0))) : tf.mul(x, 0)) as tf.Scalar;
-      }) as never,
-    );
+    registerRegionLoss('nan-gradient-at-step-2', (inputs) => {
+      calls += 1;
+      const x = tf.mean(inputs.local[0]);
+      return (calls >= 2 ? tf.sqrt(tf.relu(tf.mul(x, 0))) : tf.mul(x, 0)) as tf.Scalar;
+    });
     const runDir = tempDir('nan-grad');
     const config = smoke(
       {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { registerRegionLoss } from '@ediy/losses';
+import { registerRegionLoss, type RegionLoss } from '@ediy/losses';
 import {
   NonFiniteLossError,
   latestCheckpoint,
@@ -23,6 +23,13 @@ beforeAll(async () => {
 });
 
 const losses = (records: StepRecord[]) => records.map((r) => [r.loss, r.terms]);
+
+declare module '@ediy/losses' {
+  interface RegionLossRegistry {
+    /** A test loss that turns NaN at its second call. */
+    'nan-at-step-2': RegionLoss;
+  }
+}
 
 describe('pretrain', () => {
   it('trains E-DIY on wasm, logs every step and keeps the last K checkpoints', async () => {
@@ -74,13 +81,10 @@ describe('pretrain', () => {
 
   it('stops on a NaN loss naming the step and the term, and keeps the last good checkpoint', async () => {
     let calls = 0;
-    registerRegionLoss(
-      'nan-at-step-2' as never,
-      ((inputs: { local: [tf.Tensor, tf.Tensor] }) => {
-        calls += 1;
-        return tf.mul(tf.mean(inputs.local[0]), calls >= 2 ? Number.NaN : 0) as tf.Scalar;
-      }) as never,
-    );
+    registerRegionLoss('nan-at-step-2', (inputs) => {
+      calls += 1;
+      return tf.mul(tf.mean(inputs.local[0]), calls >= 2 ? Number.NaN : 0) as tf.Scalar;
+    });
     const runDir = tempDir('nan');
     const config = smoke(
       {
@@ -115,7 +119,7 @@ describe('pretrain', () => {
         ...EDIY_RANDOM_ROW.method,
         regionLosses: EDIY_RANDOM_ROW.method.regionLosses.map((t) => ({
           ...t,
-          matcher: 'teacher',
+          matcher: 'teacher' as const,
         })),
       },
     };
@@ -133,7 +137,7 @@ describe('pretrain', () => {
       name: 'tg',
       method: {
         ...EDIY_RANDOM_ROW.method,
-        regionLosses: [{ loss: 'r-dem', weight: 1, matcher: 'teacher' }],
+        regionLosses: [{ loss: 'r-dem' as const, weight: 1, matcher: 'teacher' as const }],
       },
     };
     await expect(

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
 import { byolViewParams } from '@ediy/augment';
-import { registerRegionLoss } from '@ediy/losses';
+import { registerRegionLoss, type RegionLoss } from '@ediy/losses';
 import { resnet } from '@ediy/backbones';
 import {
   ReplicaPool,
@@ -25,6 +25,13 @@ const BACKEND = await pipelineTestBackend();
 beforeAll(async () => {
   await initBackend({ prefer: BACKEND });
 });
+
+declare module '@ediy/losses' {
+  interface RegionLossRegistry {
+    /** A test loss registered in the training thread only. */
+    'main-thread-only': RegionLoss;
+  }
+}
 
 describe('resolveWorkers', () => {
   const config = smoke(EDIY_RANDOM_ROW, 1);
@@ -92,11 +99,7 @@ describe('two threads', () => {
   });
 
   it('refuse a region loss registered in this thread only, naming it', async () => {
-    registerRegionLoss(
-      'main-thread-only' as never,
-      ((inputs: { local: [tf.Tensor, tf.Tensor] }) =>
-        tf.mean(inputs.local[0]) as tf.Scalar) as never,
-    );
+    registerRegionLoss('main-thread-only', (inputs) => tf.mean(inputs.local[0]) as tf.Scalar);
     const config = smoke(
       {
         name: 'local-loss',
@@ -121,7 +124,7 @@ describe('two threads', () => {
       ...base,
       method: {
         ...base.method,
-        regionLosses: base.method.regionLosses.map((t) => ({ ...t, matcher: 'teacher' })),
+        regionLosses: base.method.regionLosses.map((t) => ({ ...t, matcher: 'teacher' as const })),
       },
     };
     const online = buildOnline(config);

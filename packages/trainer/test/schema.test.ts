@@ -55,6 +55,18 @@ describe('the experiment schema', () => {
       { method: { ...good.method, regionLosses: [{ loss: '', weight: 1, matcher: 'random' }] } },
       'config.method.regionLosses[0].loss must be the name of a registered region loss, got ""',
     ],
+    [
+      {
+        method: { ...good.method, regionLosses: [{ loss: 'r-dm', weight: 1, matcher: 'random' }] },
+      },
+      /^config\.method\.regionLosses\[0\]\.loss must be the name of a registered region loss \(r-dem, r-iem, r-dem-ins, dense-contrastive[^)]*\), got "r-dm"$/,
+    ],
+    [
+      {
+        method: { ...good.method, regionLosses: [{ loss: 'r-dem', weight: 1, matcher: 'randum' }] },
+      },
+      /^config\.method\.regionLosses\[0\]\.matcher must be the name of a registered matcher \(teacher, random, geometric[^)]*\), got "randum"$/,
+    ],
     [{ checkpoint: { every: 1 } }, 'config.checkpoint.keep is missing: expected an integer >= 1'],
     [
       { scale: { ...good.scale, data: { ...good.scale.data, count: 4 } } },

@@ -39,6 +39,7 @@ export {
   saliencyColumns,
   logTableImage,
   logEvaluation,
+  monitorOf,
   SALIENCY_TAG,
   MAX_SALIENCY_COLUMNS,
   tableName,
@@ -119,3 +120,4 @@ export {
 } from './plot/specs.js';
 export { renderSvg, savePlot, type SavedPlot } from './plot/render.js';
 export { closestMatch, didYouMean } from './suggest.js';
+export { DEFAULT_MONITOR, DEFAULT_MONITOR_IMAGES, MONITOR_FLAGS, monitorFlag } from './options.js';

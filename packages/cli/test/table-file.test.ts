@@ -4,9 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { TABLE1 } from '@ediy/examples';
+import type { ExperimentConfig } from '@ediy/trainer';
 import {
+  DEFAULT_MONITOR,
   loadTableFile,
   main,
+  monitorFlag,
+  monitorOf,
+  planReproduce,
   readStepLog,
   SALIENCY_TAG,
   tableRow,
@@ -158,5 +163,88 @@ describe('ediy reproduce <table file> --preset smoke', () => {
       expect(image?.png_bytes).toBe(readFileSync(join(out, 'plots', 'saliency-grid.png')).length);
       expect(images[0]?.step).toBe(Math.max(...results.rows.map((r) => r.runs[0]?.steps ?? 0)));
     }
+  });
+});
+
+describe('the kNN monitor in reproduce', () => {
+  it('is on by default at mini on its scenes, off at smoke, and chosen by the flags', () => {
+    const args = (values: Record<string, string | boolean>) => ({ positionals: [], values });
+    const scenes = { kind: 'scenes', count: 8, size: 8, numClasses: 2, seed: 0 } as const;
+    const folder = { kind: 'path', path: 'photos' } as const;
+    expect(monitorFlag(args({}), 'mini', scenes, 'reproduce')).toEqual(DEFAULT_MONITOR.mini);
+    expect(DEFAULT_MONITOR.mini).toEqual({ every: 16, images: 256 });
+    expect(monitorFlag(args({}), 'smoke', scenes, 'reproduce')).toBeUndefined();
+    expect(monitorFlag(args({}), 'mini', folder, 'reproduce')).toBeUndefined();
+    expect(monitorFlag(args({ 'no-monitor': true }), 'mini', scenes, 'x')).toBeUndefined();
+    expect(monitorFlag(args({ monitor: '2' }), 'smoke', folder, 'x')).toEqual({
+      every: 2,
+      images: 256,
+    });
+    expect(monitorFlag(args({ 'monitor-images': '64' }), 'mini', scenes, 'x')).toEqual({
+      every: 16,
+      images: 64,
+    });
+    expect(() => monitorFlag(args({ monitor: '0' }), 'mini', scenes, 'x')).toThrow(
+      /--monitor must be an integer >= 1; got "0"/,
+    );
+    expect(() => monitorFlag(args({ 'monitor-images': '9' }), 'smoke', scenes, 'x')).toThrow(
+      /--monitor-images needs the kNN monitor/,
+    );
+    expect(() =>
+      monitorFlag(args({ 'no-monitor': true, monitor: '3' }), 'mini', scenes, 'x'),
+    ).toThrow(/--no-monitor turns the kNN monitor off/);
+    // The library's reproduce: the preset's default for every run, teacher included.
+    for (const preset of ['mini', 'smoke'] as const) {
+      const plan = planReproduce({ table: 'table1', preset, rows: ['ediy'], out: tempDir() });
+      for (const job of [plan.teacher, ...plan.jobs]) {
+        const config = job?.config as ExperimentConfig;
+        expect(monitorOf({}, plan, config)).toEqual(
+          preset === 'mini' ? { monitor: { every: 16, images: 256 } } : {},
+        );
+        expect(monitorOf({ monitor: false }, plan, config)).toEqual({});
+      }
+    }
+  });
+
+  it('asked for at smoke, its curve is in the TensorBoard files and in plots/monitor', async () => {
+    const table = file('one-row.yaml', 'name: one-row\nrows:\n  byol: table1/byol\n');
+    const out = tempDir('ediy-monitor-');
+    const io = captureIO();
+    const argv = [
+      'reproduce',
+      table,
+      '--preset',
+      'smoke',
+      '--monitor',
+      '2',
+      '--monitor-images',
+      '8',
+    ];
+    expect(await main([...argv, '--backend', BACKEND, '--out', out], io), io.err()).toBe(0);
+    const runDir = join(out, 'runs', 'byol', 'seed-0'); // no row needs a teacher
+    const log = readStepLog(join(runDir, 'log.jsonl'));
+    const measured = log.filter((r) => r.monitor !== undefined);
+    // Every 2 steps and at the last.
+    const last = log.length;
+    expect(measured.map((r) => r.step)).toEqual([
+      ...new Set([...log.map((r) => r.step).filter((s) => s % 2 === 0), last]),
+    ]);
+    for (const r of measured) {
+      expect(r.monitor?.knnTop1).toBeGreaterThanOrEqual(0);
+      expect(r.monitor?.knnTop1).toBeLessThanOrEqual(1);
+    }
+    if (existsSync(PYTHON)) {
+      const curve = decodeEvents(join(runDir, 'tb'))
+        .filter((e) => e.scalars?.['monitor/knn_top1'] !== undefined)
+        .map((e) => [e.step, e.scalars?.['monitor/knn_top1']]);
+      expect(curve).toEqual(measured.map((r) => [r.step, Math.fround(r.monitor?.knnTop1 ?? NaN)]));
+    }
+    const svg = readFileSync(join(out, 'plots', 'monitor.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg).toContain('kNN top-1 (monitor)');
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('(plots/monitor.png)');
+    expect(PNG.sync.read(readFileSync(join(out, 'plots', 'monitor.png'))).width).toBeGreaterThan(
+      100,
+    );
   });
 });

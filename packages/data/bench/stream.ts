@@ -4,13 +4,17 @@
  * ImageNet-like size (about 500x375) written to a temporary folder first: made from the
  * photos of Debian's python3-skimage when installed, else synthetic. Then the same with
  * a synchronous training step on the main thread, to show how much decoding overlaps it,
- * and the pure-JS in-memory loader (jpeg-js) on the same files for comparison.
+ * and the pure-JS in-memory loader (jpeg-js) on the same files for comparison, and beside
+ * it what a training step consumes (the trainer's step benchmark, see {@link trainingStep}).
+ * Each line gives wall and CPU seconds (all threads of the process).
  *
  * Run: npm run bench (in packages/data). Figures depend on the load of the machine.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { Rng } from '@ediy/backend';
 import { loadImageFolder, scanImageFolder, StreamingImageLoader } from '@ediy/data';
@@ -18,6 +22,49 @@ import { tempDir } from '../test/fixtures.js';
 import { rawImage } from '../test/images.js';
 
 const COUNT = Number(process.env.BENCH_IMAGES ?? 320);
+const STEP_ARGS = (process.env.BENCH_STEP ?? '--steps 2').split(' ').filter(Boolean);
+
+/**
+ * The images/s and images per CPU-second of one training step, from the trainer's step
+ * benchmark (packages/trainer/bench/step.ts --json; its defaults: E-DIY, ResNet-18 of
+ * width 32 at 32 px, batch 64) run in a child process; `BENCH_STEP=off` skips it,
+ * `BENCH_STEP='--steps 3 --width 64 --size 64'` passes other arguments.
+ */
+function trainingStep(decodePerCpuSecond: number): string {
+  if (process.env.BENCH_STEP === 'off') return 'skipped (BENCH_STEP=off)';
+  const trainer = fileURLToPath(new URL('../../trainer/', import.meta.url));
+  const r = spawnSync(
+    'npx',
+    [
+      'tsx',
+      '--tsconfig',
+      'tsconfig.check.json',
+      'bench/step.ts',
+      '--json',
+      '--no-torch',
+      ...STEP_ARGS,
+    ],
+    { cwd: trainer, encoding: 'utf8' },
+  );
+  const line = r.stdout?.trim().split('\n').pop() ?? '';
+  try {
+    const step = JSON.parse(line) as {
+      engine: string;
+      msPerStep: number;
+      imagesPerSecond: number;
+      cpuSecondsPerStep: number;
+    };
+    const batch = (step.imagesPerSecond * step.msPerStep) / 1000;
+    const perCpu = batch / step.cpuSecondsPerStep;
+    return (
+      `the trainer's step bench (${STEP_ARGS.join(' ')}; ${step.engine}): ${step.imagesPerSecond.toFixed(1)} images/s, ` +
+      `${(step.msPerStep / 1000).toFixed(1)} s wall and ${step.cpuSecondsPerStep.toFixed(1)} CPU-s a step of ${Math.round(batch)} ` +
+      `(${perCpu.toFixed(1)} images per CPU-second): decoding costs ${((perCpu / decodePerCpuSecond) * 100).toFixed(1)}% of the CPU the step does per image`
+    );
+  } catch {
+    return `the trainer's step bench did not run (exit ${String(r.status)}): ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}`;
+  }
+}
 const SIZE = 224;
 const BATCH = 32;
 const SKIMAGE = '/usr/lib/python3/dist-packages/skimage/data';
@@ -102,11 +149,15 @@ try {
       }
       const ms = performance.now() - t;
       const cpu = process.cpuUsage(cpu0);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       return {
         rate: (steps * BATCH * 1000) / ms,
         waitPerStep: waiting / steps,
         maxHeld: loader.stats().maxHeld,
-        cores: (cpu.user + cpu.system) / 1000 / ms,
+        cores: (cpuSeconds * 1000) / ms,
+        wall: ms / 1000,
+        cpuSeconds,
+        perCpuSecond: (steps * BATCH) / cpuSeconds,
       };
     } finally {
       await loader.close();
@@ -119,7 +170,7 @@ try {
   for (const workers of [1, 2]) {
     const r = await run(workers, 0);
     console.log(
-      `  ${workers} thread${workers > 1 ? 's' : ' '}: ${r.rate.toFixed(1)} images/s, using ${r.cores.toFixed(2)} cores (at most ${r.maxHeld} batches held)`,
+      `  ${workers} thread${workers > 1 ? 's' : ' '}: ${r.rate.toFixed(1)} images/s; ${r.wall.toFixed(1)} s wall, ${r.cpuSeconds.toFixed(1)} CPU-s (${r.perCpuSecond.toFixed(0)} images per CPU-second, ${r.cores.toFixed(2)} cores busy; at most ${r.maxHeld} batches held)`,
     );
   }
   const alone = await run(2, 0);
@@ -129,6 +180,7 @@ try {
     `  2 threads beside a ${stepMs} ms synchronous step per batch (as long as decoding one): ${busy.rate.toFixed(1)} images/s, ` +
       `${busy.waitPerStep.toFixed(1)} ms a step waiting for data`,
   );
+  console.log(`\nwhat training consumes: ${trainingStep(alone.perCpuSecond)}`);
 
   const t2 = performance.now();
   const legacy = await loadImageFolder(root, { size: SIZE });

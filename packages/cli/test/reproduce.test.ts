@@ -8,7 +8,7 @@ import { TABLE1 } from '@ediy/examples';
 import { initBackend } from '@ediy/backend';
 import { pretrain, resolveExperiment } from '@ediy/trainer';
 import { main, readStepLog, type ReproduceResults } from '@ediy/cli';
-import { captureIO, tempDir } from './helpers.js';
+import { PYTHON, captureIO, decodeEvents, tempDir } from './helpers.js';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 
 /** The native engine when built here (as in CI), else plain wasm. */
@@ -103,6 +103,18 @@ describe('ediy reproduce table1 --preset smoke', () => {
       const png = PNG.sync.read(readFileSync(path));
       expect(png.width * png.height).toBeGreaterThan(1000);
       expect(md).toContain(`(plots/${name})`);
+    }
+    // The saliency grid is also an image of the reproduction's own TensorBoard files.
+    if (existsSync(PYTHON)) {
+      const grid = PNG.sync.read(readFileSync(join(out, 'plots', 'saliency-grid.png')));
+      const images = decodeEvents(join(out, 'tb')).flatMap((e) => Object.values(e.images ?? {}));
+      expect(images).toEqual([
+        expect.objectContaining({
+          width: grid.width,
+          height: grid.height,
+          png_pixels: grid.width * grid.height,
+        }),
+      ]);
     }
   });
 

@@ -5,16 +5,17 @@ independently of the TypeScript code: packages/optim/test/fixtures/lars-clip-gol
     /usr/bin/python3 tools/reference/lars_clip.py > packages/optim/test/fixtures/lars-clip-golden.json
 
 The optimiser is written here as solo-learn's `solo/utils/lars.py` (from PyTorch Lightning
-Bolts) writes its step, in double precision, with the two differences @ediy/optim documents:
+Bolts) writes its step, in double precision, with the three differences @ediy/optim documents:
 the trust ratio's denominator is BYOL's ||g + wd * w|| (solo-learn: ||g|| + wd * ||w|| + eps),
 and parameters of rank 1 are excluded from weight decay and adaptation (solo-learn's
-`exclude_bias_n_norm_lars`, whose excluded parameters also get no weight decay there).
+`exclude_bias_n_norm_lars`, whose excluded parameters also get no weight decay there), and at
+lr = 0 the factor is the unclipped r (solo-learn divides by the zero learning rate: 1).
 For a parameter p with gradient g at learning rate lr:
 
     if p.ndim > 1:
         if ||p|| != 0 and ||g + wd p|| != 0:
             lars_lr = eta * ||p|| / ||g + wd p||
-            if clip and lr > 0: lars_lr = min(lars_lr / lr, 1)   # lr = 0: the limit, 1
+            if clip and lr > 0: lars_lr = min(lars_lr / lr, 1)   # lr = 0: r, unclipped
         else: lars_lr = 1                                         # solo-learn: d_p = g
         d_p = (g + wd p) * lars_lr
     else: d_p = g
@@ -48,8 +49,9 @@ def lars_step(params, grads, bufs, lr, clip, ratios):
                 lars_lr = float(ETA * p_norm / u_norm)
                 raw = lars_lr
                 if clip:
-                    # solo-learn divides a tensor by lr: lr = 0 gives inf, clipped to 1
-                    lars_lr = min(lars_lr / lr, 1.0) if lr > 0 else 1.0
+                    # at lr = 0 nothing to clip to: BYOL's r (solo-learn's inf -> 1 would
+                    # leave the raw gradient in the buffer for the next step)
+                    lars_lr = min(lars_lr / lr, 1.0) if lr > 0 else lars_lr
                 ratios.append({'param': name, 'lr': lr, 'trust': raw, 'factor': lars_lr, 'binds': bool(clip and raw >= lr)})
                 d_p = u * lars_lr
             else:

@@ -41,10 +41,16 @@ export function trustRatio(w: tf.Tensor, u: tf.Tensor, eta: number): tf.Scalar {
  * solo-learn's `solo/utils/lars.py`, from PyTorch Lightning Bolts): r' = min(r / lr, 1)
  * for r = {@link trustRatio}(w, u, eta), so that the step lr * r' * u is min(r, lr) * u:
  * a layer moves by its adaptive rate r, capped at the global learning rate lr. When
- * either norm is 0, r' = 1, as solo-learn leaves such a gradient unscaled; with lr = 0,
- * r' = 1 (the limit of min(r / lr, 1); the step is 0 anyway). Only the clipping is
- * solo-learn's: r keeps BYOL's form eta * ||w|| / ||g + wd * w||, where solo-learn
- * divides by ||g|| + wd * ||w|| + 1e-8. Returns a new scalar the caller owns.
+ * either norm is 0, r' = 1, as solo-learn leaves such a gradient unscaled. With lr = 0
+ * there is nothing to clip to and r' = r, BYOL's unclipped trust ratio: the step is 0,
+ * but r' u enters the momentum buffer, which later steps multiply by their learning rate.
+ * The limit of min(r / lr, 1), 1 (solo-learn's value, a division by zero), would put the
+ * raw gradient there, which a warm-up's next step (lr > 0) then applies unadapted: with
+ * BYOL's warm-up starting at lr = 0 and a short run (3 warm-up steps), that moved the first
+ * convolution of the mini ResNet by ~10% of its norm at step 1 instead of ~2%, and the
+ * momentum carried it on for ~10 steps. Only the clipping is solo-learn's: r keeps BYOL's
+ * form eta * ||w|| / ||g + wd * w||, where solo-learn divides by ||g|| + wd * ||w|| + 1e-8.
+ * Returns a new scalar the caller owns.
  */
 export function clippedTrustRatio(
   w: tf.Tensor,
@@ -53,7 +59,7 @@ export function clippedTrustRatio(
   learningRate: number,
 ): tf.Scalar {
   return tf.tidy(() => {
-    if (!(learningRate > 0)) return tf.scalar(1);
+    if (!(learningRate > 0)) return trustRatio(w, u, eta);
     const wNorm = tf.sqrt(tf.sum(tf.square(w)));
     const uNorm = tf.sqrt(tf.sum(tf.square(u)));
     const ratio = tf.div(tf.mul(tf.scalar(eta / learningRate), wNorm), uNorm);

@@ -87,9 +87,9 @@ function checkOptions(options: LarsOptions): Required<LarsOptions> {
  * ```text
  * not excluded:  g'  = g + wd * w
  *                r   = eta * ||w|| / ||g'||    (r = 1 when ||w|| = 0 or ||g'|| = 0)
-" *                g'' = r * g'
+ *                g'' = r * g'
  *                (clip: r = min(r / lr, 1), solo-learn's clip_lars_lr; r stays 1 when a
- *                norm is 0, and is 1 when lr = 0)
+ *                norm is 0, and stays BYOL's unclipped r when lr = 0)
  * excluded:      g'' = g                       (no weight decay, no adaptation)
  * then:          v   = m * v + g''
  *                w   = w - lr * v

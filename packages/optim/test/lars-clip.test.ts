@@ -27,7 +27,7 @@ function values(t: tf.Tensor): number[] {
 }
 
 describe('clippedTrustRatio', () => {
-  it('is min(eta ||w|| / ||u|| / lr, 1), and 1 when a norm or lr is 0', () => {
+  it('is min(eta ||w|| / ||u|| / lr, 1), 1 when a norm is 0, and r unclipped when lr is 0', () => {
     const w = tf.tensor1d([3, 4]);
     const u = tf.tensor1d([0.9, 1.2]);
     const z = tf.zeros([2]);
@@ -41,7 +41,7 @@ describe('clippedTrustRatio', () => {
       clippedTrustRatio(w, u, 0.6, 0),
     ];
     expect(r.map((t) => t.dataSync()[0])).toEqual(
-      [0.5, 1, 1, 1, 1, 1].map((x) => expect.closeTo(x, 6)),
+      [0.5, 1, 1, 1, 1, 2].map((x) => expect.closeTo(x, 6)),
     );
     tf.dispose([w, u, z, ...r]);
   });
@@ -94,6 +94,29 @@ describe('LARS with clip (solo-learn)', () => {
     // w = [2.91 - 0.1701, 3.88 - 0.2268] = [2.7399, 3.6532]
     opt.applyGradients({ [w.name]: g });
     expect(values(w)).toEqual([2.7399, 3.6532].map((x) => expect.closeTo(x, 5)));
+    tf.dispose([w, g]);
+    opt.dispose();
+  });
+
+  it('leaves no raw gradient in the momentum buffer at lr = 0 for the next step to apply', () => {
+    const w = tf.variable(tf.tensor2d([[3, 4]]), true, 'clip_zero_lr/kernel');
+    const g = tf.tensor2d([[0.6, 0.8]]);
+    const opt = new LARS({
+      learningRate: 0,
+      momentum: 0.9,
+      weightDecay: 0.1,
+      eta: 0.03,
+      clip: true,
+    });
+    // step 1, lr 0: u = g + 0.1 w = [0.9, 1.2], r = 0.03 * 5 / 1.5 = 0.1; v = r u = [0.09, 0.12]
+    opt.applyGradients({ [w.name]: g });
+    expect(values(w)).toEqual([3, 4].map((x) => expect.closeTo(x, 6)));
+    // step 2, lr 0.5 (warm-up): factor min(0.1 / 0.5, 1) = 0.2, v = 0.9 [0.09, 0.12] + 0.2 u
+    // = [0.261, 0.348], w = [3 - 0.1305, 4 - 0.174] (4.4% of ||w||; the raw gradient in v at
+    // step 1 would have made it w = [2.505, 3.34], 16.5%)
+    opt.setLearningRate(0.5);
+    opt.applyGradients({ [w.name]: g });
+    expect(values(w)).toEqual([2.8695, 3.826].map((x) => expect.closeTo(x, 5)));
     tf.dispose([w, g]);
     opt.dispose();
   });

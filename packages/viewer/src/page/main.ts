@@ -1,0 +1,538 @@
+/**
+ * The viewer page: loads `site.json`, each run's backbone (and teacher), and for the
+ * picked image draws the two views, their region grids, the teacher's R-DEM and R-IEM
+ * partners and similarity heat maps, per run side by side; then the loss curves and the
+ * evaluations. `?backend=cpu` forces the cpu backend (default: webgl, else cpu).
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { regionCentres } from '@ediy/augment';
+import { initBackend, type BackendPreference } from '@ediy/backend';
+import { jet, regionDiversity } from '@ediy/eval';
+import {
+  disposeViews,
+  drawViews,
+  loadBackbone,
+  regionMapTensors,
+  regionPairs,
+  regionSimilarities,
+  toHostMap,
+  type HostRegionMap,
+  type RegionPairs,
+  type ViewPair,
+} from '../analysis.js';
+import type { ViewerRun, ViewerSite, ViewerWeights } from '../site.js';
+import { el, lineChart, svg } from './dom.js';
+
+/** What the page shows for one run and the current views. */
+interface RunView {
+  run: ViewerRun;
+  own: [HostRegionMap, HostRegionMap];
+  pairing: [HostRegionMap, HostRegionMap];
+  pairs: RegionPairs;
+  diversity: { meanRegionCosine: number; effectiveRank: number };
+}
+
+/** What tests and a console can read of the page. */
+interface ViewerState {
+  backend: string;
+  imageIndex: number;
+  seed: number;
+  boxes: ViewPair['boxes'];
+  flipped: ViewPair['flipped'];
+  views: [number[], number[]];
+  grid: { h: number; w: number };
+}
+
+const DISPLAY = 240; // px per view on screen
+const GAP = 36;
+const COLOURS = ['#1565c0', '#ef6c00', '#6a1b9a', '#2e7d32', '#c62828'];
+
+const status = document.getElementById('status') as HTMLElement;
+const hook: {
+  ready?: Promise<void>;
+  state?: () => ViewerState;
+  show?: (image: number, seed: number) => Promise<void>;
+  setAllPairs?: (on: boolean) => void;
+} = {};
+(globalThis as Record<string, unknown>).ediyViewer = hook;
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+async function chooseBackend(): Promise<string> {
+  const asked = new URLSearchParams(location.search).get('backend') as BackendPreference | null;
+  if (asked) return (await initBackend({ prefer: asked })).name;
+  // webgl where the browser has it, else the cpu backend
+  const webgl = await initBackend({ prefer: 'webgl' }).catch(() => undefined);
+  return (webgl ?? (await initBackend({ prefer: 'cpu' }))).name;
+}
+
+function toCanvas(pixels: Float32Array, h: number, w: number): HTMLCanvasElement {
+  const canvas = el('canvas', { width: w, height: h });
+  const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+  const img = ctx.createImageData(w, h);
+  for (let i = 0; i < h * w; i++) {
+    for (let c = 0; c < 3; c++)
+      img.data[4 * i + c] = Math.round(255 * (pixels[3 * i + c] as number));
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+function heatColour(sim: number): string {
+  const [r, g, b] = jet((sim + 1) / 2).map((v) => Math.round(255 * v));
+  return `rgba(${r},${g},${b},0.6)`;
+}
+
+async function main(): Promise<void> {
+  const backend = await chooseBackend();
+  const site = (await (await fetch('site.json')).json()) as ViewerSite;
+  const [N, H, W] = site.images.shape;
+  const pixels = new Float32Array((await fetchBytes(site.images.url)).buffer);
+  const load = async (w: ViewerWeights, name: string): Promise<LayersModel> =>
+    loadBackbone(await fetchBytes(w.url), w, name);
+  const models = await Promise.all(
+    site.runs.map(async (run) => ({
+      own: await load(run.backbone, `run${run.id}_backbone`),
+      teacher: run.teacher ? await load(run.teacher, `run${run.id}_teacher`) : undefined,
+    })),
+  );
+  const size = site.runs[0]?.imageSize ?? H;
+  status.textContent = `${site.runs.length} run(s) on tfjs ${backend}; ${N} held-out images from ${site.images.source}; views of ${size} px`;
+
+  let image = 0;
+  let custom: Float32Array | undefined;
+  let seed = site.seed;
+  let views: ViewPair | undefined;
+  let runViews: RunView[] = [];
+  let allPairs = false;
+  let heatFrom: 'own' | 'pairing' = 'own';
+  let pinned: { view: number; region: number } | undefined = { view: 0, region: 0 };
+  let hovered: { view: number; region: number } | undefined;
+
+  // controls: thumbnails, upload, seed, toggles
+  const controls = document.getElementById('controls') as HTMLElement;
+  const thumbs = el('div', { id: 'thumbs' });
+  for (let i = 0; i < N; i++) {
+    const c = toCanvas(pixels.subarray(i * H * W * 3, (i + 1) * H * W * 3), H, W);
+    c.title = `held-out image ${i}${site.images.labels ? `, class ${site.images.labels[i]}` : ''}`;
+    c.onclick = () => void show(i, seed);
+    thumbs.append(c);
+  }
+  const upload = el('input', { type: 'file', accept: 'image/*' });
+  upload.onchange = async () => {
+    const file = upload.files?.[0];
+    if (!file) return;
+    const bitmap = await createImageBitmap(file);
+    const canvas = el('canvas', { width: W, height: H });
+    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+    const side = Math.min(bitmap.width, bitmap.height); // centre square, resized to the data's size
+    ctx.drawImage(
+      bitmap,
+      (bitmap.width - side) / 2,
+      (bitmap.height - side) / 2,
+      side,
+      side,
+      0,
+      0,
+      W,
+      H,
+    );
+    const rgba = ctx.getImageData(0, 0, W, H).data;
+    custom = Float32Array.from(
+      { length: H * W * 3 },
+      (_, k) => (rgba[4 * Math.floor(k / 3) + (k % 3)] as number) / 255,
+    );
+    await show(-1, seed);
+  };
+  const seedInput = el('input', {
+    type: 'number',
+    min: '0',
+    value: String(seed),
+    style: 'width:5em',
+  });
+  seedInput.onchange = () =>
+    void show(image, Math.max(0, Math.floor(Number(seedInput.value)) || 0));
+  const next = el('button', {}, 'new views');
+  next.onclick = () => void show(image, seed + 1);
+  const all = el('input', { type: 'checkbox', id: 'all-pairs' });
+  all.onchange = () => {
+    allPairs = all.checked;
+    drawRuns();
+  };
+  const heat = el('select', { id: 'heat-from' });
+  heat.append(
+    el('option', { value: 'own' }, "each run's backbone"),
+    el('option', { value: 'pairing' }, 'the pairing backbone (teacher)'),
+  );
+  heat.onchange = () => {
+    heatFrom = heat.value as 'own' | 'pairing';
+    drawRuns();
+  };
+  controls.append(
+    el('h2', {}, 'Image'),
+    thumbs,
+    el(
+      'p',
+      {},
+      'or your own image: ',
+      upload,
+      ' · views seed ',
+      seedInput,
+      ' ',
+      next,
+      ' · ',
+      el('label', {}, all, ' all pairs'),
+      ' · similarity map from ',
+      heat,
+    ),
+  );
+
+  const sourceBox = document.getElementById('source') as HTMLElement;
+  const runsBox = document.getElementById('runs') as HTMLElement;
+
+  function drawSource(): void {
+    if (!views) return;
+    const src =
+      custom && image < 0 ? custom : pixels.subarray(image * H * W * 3, (image + 1) * H * W * 3);
+    const scale = DISPLAY / Math.max(H, W);
+    const s = svg('svg', { width: W * scale, height: H * scale, class: 'source' });
+    s.append(
+      svg('image', { href: toCanvas(src, H, W).toDataURL(), width: W * scale, height: H * scale }),
+    );
+    const grid = runViews[0]?.own[0];
+    views.boxes.forEach((b, v) => {
+      s.append(
+        svg('rect', {
+          x: b.x0 * scale,
+          y: b.y0 * scale,
+          width: (b.x1 - b.x0) * scale,
+          height: (b.y1 - b.y0) * scale,
+          fill: 'none',
+          stroke: COLOURS[v] as string,
+          'stroke-width': 3,
+          'data-box': v,
+        }),
+      );
+      if (!grid) return;
+      const centres = regionCentres(b, views!.flipped[v] as boolean, grid.h, grid.w);
+      for (let n = 0; n < grid.h * grid.w; n++) {
+        const picked = pinned?.view === v && pinned.region === n;
+        s.append(
+          svg('circle', {
+            cx: (centres[2 * n + 1] as number) * scale,
+            cy: (centres[2 * n] as number) * scale,
+            r: picked ? 6 : 2.5,
+            fill: COLOURS[v] as string,
+            stroke: picked ? '#fff' : 'none',
+          }),
+        );
+      }
+    });
+    const flip = (v: number) => (views!.flipped[v] ? ', mirrored' : '');
+    sourceBox.replaceChildren(
+      el('h2', {}, image < 0 ? 'Your image' : `Held-out image ${image}`),
+      s,
+      el(
+        'p',
+        { class: 'legend' },
+        el(
+          'span',
+          {},
+          el('span', { class: 'swatch', style: `background:${COLOURS[0]}` }),
+          `view 1 crop${flip(0)}`,
+        ),
+        el(
+          'span',
+          {},
+          el('span', { class: 'swatch', style: `background:${COLOURS[1]}` }),
+          `view 2 crop${flip(1)}`,
+        ),
+        el('span', { class: 'muted' }, 'dots: where each region of each view comes from'),
+      ),
+    );
+  }
+
+  function drawRuns(hover?: { view: number; region: number }): void {
+    if (!views) return;
+    const focus = hover ?? pinned;
+    const viewImages = views.pixels.map((p) => {
+      const [, s1, s2] = p.shape;
+      return toCanvas(p.dataSync() as Float32Array, s1, s2).toDataURL();
+    });
+    runsBox.replaceChildren(...runViews.map((rv) => drawRun(rv, viewImages, focus)));
+    drawSource();
+  }
+
+  function drawRun(
+    rv: RunView,
+    images: string[],
+    focus?: { view: number; region: number },
+  ): HTMLElement {
+    const { h, w } = rv.own[0];
+    const cellW = DISPLAY / w;
+    const cellH = DISPLAY / h;
+    const ox = (v: number) => v * (DISPLAY + GAP);
+    const centre = (v: number, n: number): [number, number] => [
+      ox(v) + ((n % w) + 0.5) * cellW,
+      (Math.floor(n / w) + 0.5) * cellH,
+    ];
+    const s = svg('svg', { width: 2 * DISPLAY + GAP, height: DISPLAY + 4, 'data-run': rv.run.id });
+    const sims = focus
+      ? regionSimilarities(heatFrom === 'own' ? rv.own : rv.pairing, focus.view, focus.region)
+      : undefined;
+    for (const v of [0, 1]) {
+      s.append(
+        svg('image', {
+          href: images[v] as string,
+          x: ox(v),
+          y: 0,
+          width: DISPLAY,
+          height: DISPLAY,
+        }),
+      );
+      for (let n = 0; n < h * w; n++) {
+        const rect = svg('rect', {
+          x: ox(v) + (n % w) * cellW,
+          y: Math.floor(n / w) * cellH,
+          width: cellW,
+          height: cellH,
+          class: `region${focus?.view === v && focus.region === n ? ' selected' : ''}`,
+          'data-view': v,
+          'data-region': n,
+        });
+        const sim = sims?.[v]?.[n];
+        if (sim !== undefined) {
+          rect.style.fill = heatColour(sim);
+          rect.append(svg('title', {}, `view ${v + 1}, region ${n}: cosine ${sim.toFixed(3)}`));
+        }
+        rect.onmouseenter = () => {
+          if (hovered?.view === v && hovered.region === n) return;
+          hovered = { view: v, region: n };
+          drawRuns(hovered);
+        };
+        rect.onclick = () => {
+          pinned = { view: v, region: n };
+          hovered = undefined;
+          drawRuns();
+        };
+        s.append(rect);
+      }
+    }
+    s.onmouseleave = () => {
+      if (!s.isConnected || !hovered) return;
+      hovered = undefined;
+      drawRuns();
+    };
+    const lines = svg('g', { class: 'pairs' });
+    for (const v of [0, 1]) {
+      for (let n = 0; n < h * w; n++) {
+        if (!allPairs && !(focus?.view === v && focus.region === n)) continue;
+        const d = rv.pairs.rDem[v]?.[n] as number;
+        const [x1, y1] = centre(v, n);
+        const [x2, y2] = centre(v, d);
+        const bend = 0.25 * Math.hypot(x2 - x1, y2 - y1);
+        lines.append(
+          svg('path', {
+            d: `M${x1},${y1} Q${(x1 + x2) / 2 + bend},${(y1 + y2) / 2 - bend} ${x2},${y2}`,
+            class: 'r-dem',
+            'data-kind': 'r-dem',
+            'data-view': v,
+            'data-from': n,
+            'data-to': d,
+          }),
+        );
+        const t = rv.pairs.rIem[v]?.[n] as number;
+        const [x3, y3] = centre(1 - v, t);
+        lines.append(
+          svg('line', {
+            x1,
+            y1,
+            x2: x3,
+            y2: y3,
+            class: 'r-iem',
+            'data-kind': 'r-iem',
+            'data-view': v,
+            'data-from': n,
+            'data-to': t,
+          }),
+        );
+      }
+    }
+    s.append(lines);
+    const pairing = rv.run.teacher
+      ? `pairs chosen by the frozen teacher ${rv.run.teacher.label} (step ${rv.run.teacher.step})`
+      : `pairs chosen by its own backbone (${rv.run.teacherNote ?? 'the run has no teacher'})`;
+    const method = rv.run.regionLosses.length
+      ? rv.run.regionLosses.map((t) => `${t.weight}·${t.loss} (${t.matcher})`).join(' + ') +
+        ` + ${rv.run.byolWeight}·BYOL`
+      : `${rv.run.byolWeight}·BYOL`;
+    let detail = '';
+    if (focus) {
+      const cosAt = (maps: [HostRegionMap, HostRegionMap], view: number, n: number) =>
+        regionSimilarities(maps, focus.view, focus.region)[view]?.[n] ?? NaN;
+      const d = rv.pairs.rDem[focus.view]?.[focus.region] as number;
+      const t = rv.pairs.rIem[focus.view]?.[focus.region] as number;
+      detail = `view ${focus.view + 1}, region ${focus.region}: R-DEM partner ${d} (teacher cosine ${cosAt(rv.pairing, focus.view, d).toFixed(3)}, this run ${cosAt(rv.own, focus.view, d).toFixed(3)}); R-IEM partner ${t} in view ${2 - focus.view} (teacher ${cosAt(rv.pairing, 1 - focus.view, t).toFixed(3)}, this run ${cosAt(rv.own, 1 - focus.view, t).toFixed(3)})`;
+    }
+    return el(
+      'div',
+      { class: 'run', 'data-run': rv.run.id },
+      el(
+        'h2',
+        {},
+        `${rv.run.label} `,
+        el('span', { class: 'muted' }, `step ${rv.run.backbone.step}`),
+      ),
+      el('div', { class: 'muted' }, method),
+      el('div', { class: 'muted' }, pairing),
+      s,
+      el('div', { class: 'muted' }, `view 1 · view 2 (${h}x${w} regions each)`),
+      el('div', { class: 'detail' }, detail),
+      el(
+        'div',
+        {},
+        `region diversity on these views: mean region cosine ${rv.diversity.meanRegionCosine.toFixed(3)}, effective rank ${rv.diversity.effectiveRank.toFixed(2)}`,
+      ),
+    );
+  }
+
+  async function show(index: number, newSeed: number): Promise<void> {
+    image = index;
+    seed = newSeed;
+    seedInput.value = String(seed);
+    thumbs.querySelectorAll('canvas').forEach((c, i) => c.classList.toggle('picked', i === index));
+    if (views) disposeViews(views);
+    const src =
+      index < 0 && custom ? custom : pixels.slice(index * H * W * 3, (index + 1) * H * W * 3);
+    const input = tf.tensor4d(src, [1, H, W, 3]);
+    try {
+      views = drawViews(input, seed, size);
+    } finally {
+      input.dispose();
+    }
+    runViews = site.runs.map((run, i) => {
+      const m = models[i] as (typeof models)[number];
+      const ownT = regionMapTensors(m.own, views!);
+      const pairT = m.teacher ? regionMapTensors(m.teacher, views!) : ownT;
+      try {
+        const own = [toHostMap(ownT[0]), toHostMap(ownT[1])] as [HostRegionMap, HostRegionMap];
+        const pairing = m.teacher
+          ? ([toHostMap(pairT[0]), toHostMap(pairT[1])] as [HostRegionMap, HostRegionMap])
+          : own;
+        const both = tf.concat(ownT, 0);
+        const diversity = regionDiversity(both);
+        both.dispose();
+        return { run, own, pairing, pairs: regionPairs(pairT), diversity };
+      } finally {
+        tf.dispose(m.teacher ? [...ownT, ...pairT] : ownT);
+      }
+    });
+    const n = (runViews[0]?.own[0].h ?? 1) * (runViews[0]?.own[0].w ?? 1);
+    if (pinned && pinned.region >= n) pinned = { view: 0, region: 0 };
+    drawRuns();
+  }
+
+  hook.show = show;
+  hook.setAllPairs = (on: boolean) => {
+    all.checked = on;
+    allPairs = on;
+    drawRuns();
+  };
+  hook.state = () => ({
+    backend,
+    imageIndex: image,
+    seed,
+    boxes: views!.boxes,
+    flipped: views!.flipped,
+    views: [Array.from(views!.pixels[0].dataSync()), Array.from(views!.pixels[1].dataSync())],
+    grid: { h: runViews[0]?.own[0].h ?? 0, w: runViews[0]?.own[0].w ?? 0 },
+  });
+
+  drawCurves(site);
+  drawMetrics(site);
+  await show(0, seed);
+}
+
+function drawCurves(site: ViewerSite): void {
+  const box = document.getElementById('curves') as HTMLElement;
+  const withLog = site.runs.filter((r) => r.log.length > 0);
+  if (withLog.length === 0) {
+    box.replaceChildren(
+      el('h2', {}, 'Loss'),
+      el('p', { class: 'muted' }, 'no log.jsonl in these runs'),
+    );
+    return;
+  }
+  const charts = el('div', { class: 'charts' });
+  charts.append(
+    lineChart(
+      'total loss (Eq. 3)',
+      withLog.map((r, i) => ({
+        name: r.label,
+        colour: COLOURS[i % COLOURS.length] as string,
+        points: r.log.map((p) => [p.step, p.loss] as [number, number]),
+      })),
+    ),
+  );
+  for (const r of withLog) {
+    const terms = [...new Set(r.log.flatMap((p) => Object.keys(p.terms)))];
+    if (terms.length < 2) continue;
+    charts.append(
+      lineChart(
+        `${r.label}: terms before weighting`,
+        terms.map((t, i) => ({
+          name: t,
+          colour: COLOURS[i % COLOURS.length] as string,
+          points: r.log
+            .filter((p) => t in p.terms)
+            .map((p) => [p.step, p.terms[t] as number] as [number, number]),
+        })),
+      ),
+    );
+  }
+  box.replaceChildren(el('h2', {}, 'Loss (log.jsonl)'), charts);
+}
+
+function drawMetrics(site: ViewerSite): void {
+  const box = document.getElementById('metrics') as HTMLElement;
+  const keys = [...new Set(site.runs.flatMap((r) => Object.keys(r.eval?.metrics ?? {})))];
+  if (keys.length === 0) {
+    box.replaceChildren(
+      el('h2', {}, 'Evaluation'),
+      el('p', { class: 'muted' }, 'no eval.json in these runs (ediy eval <run> writes it)'),
+    );
+    return;
+  }
+  const table = el('table', { id: 'eval-table' });
+  table.append(
+    el('tr', {}, el('th', {}, 'metric'), ...site.runs.map((r) => el('th', {}, r.label))),
+  );
+  for (const k of keys) {
+    table.append(
+      el(
+        'tr',
+        {},
+        el('td', {}, k),
+        ...site.runs.map((r) => {
+          const v = r.eval?.metrics[k];
+          return el('td', {}, v === undefined ? '–' : Number(v.toPrecision(4)).toString());
+        }),
+      ),
+    );
+  }
+  box.replaceChildren(el('h2', {}, 'Evaluation (eval.json)'), table);
+}
+
+hook.ready = main().catch((err: Error) => {
+  status.className = 'error';
+  status.textContent = `error: ${err.message}`;
+  throw err;
+});

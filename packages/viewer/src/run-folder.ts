@@ -1,0 +1,202 @@
+/**
+ * Reads a run folder as `ediy pretrain` writes it (`checkpoints/step-NNNNNNNN/{state.json,
+ * tensors.safetensors}`, `log.jsonl`, `eval.json`) into what the page needs: the online
+ * backbone's weights of the newest checkpoint (and the teacher's, when the run names a
+ * teacher run), the loss curve and the evaluation. Node only.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones';
+import { CHECKPOINT_FORMAT, latestCheckpoint, type CheckpointState } from '@ediy/trainer';
+import type { LossPoint, ViewerBackbone, ViewerRun } from './site.js';
+
+/** A run folder that cannot be shown: names the path and what was expected there. */
+export class RunFolderError extends Error {
+  override name = 'RunFolderError';
+}
+
+/** A backbone taken out of a checkpoint: safetensors bytes with tensors `0..count-1`. */
+export interface ExtractedBackbone {
+  /** The file. */
+  bytes: Uint8Array;
+  /** How many tensors. */
+  count: number;
+  /** The architecture (the checkpoint config's `scale.backbone`). */
+  backbone: ViewerBackbone;
+  /** The checkpoint's step. */
+  step: number;
+  /** The checkpoint folder. */
+  checkpoint: string;
+  /** The checkpoint's config. */
+  config: CheckpointState['config'];
+}
+
+/** A run folder read for the viewer: the page's description and the weight files. */
+export interface RunFolder {
+  /** What `site.json` says of the run (its URLs filled in by the site). */
+  run: Omit<ViewerRun, 'id' | 'backbone' | 'teacher'> & {
+    teacher?: Omit<NonNullable<ViewerRun['teacher']>, 'url'>;
+    backbone: Omit<ViewerRun['backbone'], 'url'>;
+  };
+  /** The online backbone's weights. */
+  backbone: Uint8Array;
+  /** The teacher's weights, when the run names a teacher run. */
+  teacher?: Uint8Array;
+}
+
+/** A run folder's label: `table1-ediy` for `runs/table1-ediy/seed-0`. */
+export function runLabel(dir: string): string {
+  const name = basename(resolve(dir));
+  return /^seed-\d+$/.test(name) ? basename(dirname(resolve(dir))) : name;
+}
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RunFolderError(`${path}: cannot read ${what} (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new RunFolderError(`${path}: ${what} is not valid JSON (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The online backbone of a run folder's newest checkpoint.
+ * @throws RunFolderError naming the path and what was expected there.
+ */
+export function extractBackbone(runDir: string, key = 'online.backbone'): ExtractedBackbone {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory())
+    throw new RunFolderError(
+      `${runDir}: not a folder; expected a run folder of 'ediy pretrain' (with checkpoints/step-*/state.json)`,
+    );
+  const ckpts = join(runDir, 'checkpoints');
+  const dir = latestCheckpoint(ckpts);
+  if (!dir)
+    throw new RunFolderError(
+      `${runDir}: no checkpoint; expected ${join(ckpts, 'step-NNNNNNNN', 'state.json')} (a run folder of 'ediy pretrain')`,
+    );
+  const statePath = join(dir, 'state.json');
+  const state = readJson(statePath, 'the checkpoint state') as CheckpointState;
+  if (state?.format !== CHECKPOINT_FORMAT)
+    throw new RunFolderError(
+      `${statePath}: expected checkpoint format ${CHECKPOINT_FORMAT}, got ${JSON.stringify(state?.format)}`,
+    );
+  const names = state.weights?.[key];
+  const backbone = state.config?.scale?.backbone;
+  if (!Array.isArray(names) || !backbone)
+    throw new RunFolderError(
+      `${statePath}: expected weights of ${key} and config.scale.backbone in the checkpoint state`,
+    );
+  const tensorPath = join(dir, 'tensors.safetensors');
+  if (!existsSync(tensorPath))
+    throw new RunFolderError(
+      `${tensorPath}: checkpoint tensors not found (expected beside ${statePath})`,
+    );
+  const stored = readSafetensors(new Uint8Array(readFileSync(tensorPath)), tensorPath);
+  const picked = new Map<string, SafeTensor>();
+  names.forEach((name, i) => {
+    const t = stored.get(`${key}/${i}`);
+    if (!t) throw new RunFolderError(`${tensorPath}: tensor ${key}/${i} (${name}) missing`);
+    picked.set(String(i), t);
+  });
+  return {
+    bytes: writeSafetensors(picked),
+    count: names.length,
+    backbone: {
+      depth: backbone.depth,
+      stem: backbone.stem,
+      widthMultiplier: backbone.widthMultiplier,
+    },
+    step: state.step,
+    checkpoint: dir,
+    config: state.config,
+  };
+}
+
+/** The loss curve of a `log.jsonl` (lines that are not step records are skipped). */
+export function readLossLog(path: string): LossPoint[] {
+  if (!existsSync(path)) return [];
+  const points: LossPoint[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    let r: { step?: unknown; loss?: unknown; terms?: unknown };
+    try {
+      r = JSON.parse(line) as typeof r;
+    } catch {
+      continue; // a line cut short by a crash
+    }
+    if (typeof r.step !== 'number' || typeof r.loss !== 'number') continue;
+    const terms: Record<string, number> = {};
+    if (r.terms && typeof r.terms === 'object')
+      for (const [k, v] of Object.entries(r.terms)) if (typeof v === 'number') terms[k] = v;
+    points.push({ step: r.step, loss: r.loss, terms });
+  }
+  return points;
+}
+
+/**
+ * Reads a run folder for the viewer.
+ * @throws RunFolderError naming the path and what was expected when it is not a run
+ *   folder (no checkpoint), its checkpoint is incomplete, or its `eval.json` is not JSON.
+ */
+export function readRunFolder(runDir: string): RunFolder {
+  const own = extractBackbone(runDir);
+  const config = own.config;
+  const run: RunFolder['run'] = {
+    label: runLabel(runDir),
+    dir: runDir,
+    name: config.name,
+    imageSize: config.scale.imageSize,
+    regionLosses: config.method.regionLosses.map((t) => ({
+      loss: t.loss,
+      weight: t.weight,
+      matcher: t.matcher,
+    })),
+    byolWeight: config.method.byolWeight,
+    backbone: {
+      count: own.count,
+      backbone: own.backbone,
+      step: own.step,
+      checkpoint: own.checkpoint,
+    },
+    log: readLossLog(join(runDir, 'log.jsonl')),
+  };
+  const evalPath = join(runDir, 'eval.json');
+  if (existsSync(evalPath)) {
+    const e = readJson(evalPath, 'the evaluation') as { metrics?: unknown; steps?: unknown };
+    if (!e || typeof e.metrics !== 'object' || e.metrics === null)
+      throw new RunFolderError(`${evalPath}: expected an evaluation record with metrics`);
+    const metrics: Record<string, number> = {};
+    for (const [k, v] of Object.entries(e.metrics)) if (typeof v === 'number') metrics[k] = v;
+    run.eval = { metrics, ...(typeof e.steps === 'number' ? { steps: e.steps } : {}) };
+  }
+  const out: RunFolder = { run, backbone: own.bytes };
+  const spec = config.teacher;
+  if (spec && 'run' in spec) {
+    const teacherDir = isAbsolute(spec.run) ? spec.run : resolve(spec.run);
+    if (existsSync(teacherDir)) {
+      const t = extractBackbone(teacherDir);
+      run.teacher = {
+        label: runLabel(teacherDir),
+        count: t.count,
+        backbone: t.backbone,
+        step: t.step,
+        checkpoint: t.checkpoint,
+      };
+      out.teacher = t.bytes;
+    } else {
+      run.teacherNote = `its teacher run ${spec.run} is not here; pairs are chosen by its own backbone`;
+    }
+  } else if (spec && 'modelDir' in spec) {
+    run.teacherNote = `its teacher is a model directory (${spec.modelDir}), which the page does not load; pairs are chosen by its own backbone`;
+  }
+  return out;
+}

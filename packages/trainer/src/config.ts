@@ -7,7 +7,6 @@
 import type { PastedScenesSpec } from '@ediy/data';
 import type { RegionTerm } from '@ediy/losses';
 import { parseExperiment } from './schema.js';
-
 import type { AugmentConfig } from './views.js';
 
 /**
@@ -156,13 +155,13 @@ export interface ExperimentConfig {
    * torchvision weights). Required when a region loss uses the `teacher` matcher.
    */
   teacher?: { run: string } | { modelDir: string };
+  /** Checkpoint every N optimiser steps (and at the end); keep the last K. */
+  checkpoint: { every: number; keep: number };
   /**
    * Changes to BYOL's two augmented views (crop scale, flip, colour jitter, grayscale,
    * blur, solarize, per view); absent: BYOL's views ({@link viewParamsOf}).
    */
   augment?: AugmentConfig;
-  /** Checkpoint every N optimiser steps (and at the end); keep the last K. */
-  checkpoint: { every: number; keep: number };
   /** The paper row this experiment reproduces, if any. */
   paper?: PaperRow;
 }

@@ -171,35 +171,6 @@ const teacher = z.union(
 
 const checkpointShape = { every: int(1), keep: int(1) };
 
-const paper = obj({
-  table: int(1),
-  row: int(1),
-  label: z.string({ error: 'a string' }),
-  epochs: int(1),
-  numbers: z.record(z.string(), z.number(), { error: 'an object of numbers' }).readonly(),
-});
-
-/** The schema of a complete, resolved experiment (what `pretrain` runs). */
-export const experimentSchema = obj({
-  name: NAME,
-  seed: int(0),
-  method: obj(methodShape),
-  scale: obj(scaleShape),
-  optim: obj(optimShape),
-  teacher: teacher.optional(),
-  checkpoint: obj(checkpointShape),
-  paper: paper.optional(),
-}).superRefine((config, ctx) => {
-  const { method, scale, optim } = config;
-  if (method.byolWeight === 0 && method.regionLosses.every((t) => t.weight === 0)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['method'],
-      input: method,
-      message:
-        'a method with a positive weight: set byolWeight or a region loss weight (it has no loss term with a positive weight)',
-    });
-  }
 /** A range `[lo, hi]` with `min < lo <= hi <= max`. */
 function range(min: number, max: number) {
   const what = `a pair [lo, hi] with ${min} < lo <= hi <= ${max}`;
@@ -245,6 +216,36 @@ const augment = obj({
   scaleBlurSigma: z.boolean({ error: 'true or false' }).optional(),
 });
 
+const paper = obj({
+  table: int(1),
+  row: int(1),
+  label: z.string({ error: 'a string' }),
+  epochs: int(1),
+  numbers: z.record(z.string(), z.number(), { error: 'an object of numbers' }).readonly(),
+});
+
+/** The schema of a complete, resolved experiment (what `pretrain` runs). */
+export const experimentSchema = obj({
+  name: NAME,
+  seed: int(0),
+  method: obj(methodShape),
+  scale: obj(scaleShape),
+  optim: obj(optimShape),
+  augment: augment.optional(),
+  teacher: teacher.optional(),
+  checkpoint: obj(checkpointShape),
+  paper: paper.optional(),
+}).superRefine((config, ctx) => {
+  const { method, scale, optim } = config;
+  if (method.byolWeight === 0 && method.regionLosses.every((t) => t.weight === 0)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['method'],
+      input: method,
+      message:
+        'a method with a positive weight: set byolWeight or a region loss weight (it has no loss term with a positive weight)',
+    });
+  }
   if (scale.data.kind === 'scenes' && scale.data.count < scale.batchSize) {
     ctx.addIssue({
       code: 'custom',
@@ -260,7 +261,6 @@ const augment = obj({
       input: optim,
       message:
         'given exactly one of warmupEpochs (warm-up in epochs) and warmupFraction (warm-up as a share of the run)',
-  augment: augment.optional(),
     });
   }
   if (optim.warmupEpochs !== undefined && optim.warmupEpochs > scale.epochs) {
@@ -298,6 +298,7 @@ export const layerSchema = obj({
     .partial()
     .optional(),
   optim: obj(optimShape).partial().optional(),
+  augment: augment.optional(),
   teacher: teacher.optional(),
   checkpoint: obj(checkpointShape).partial().optional(),
   paper: paper.optional(),
@@ -327,7 +328,6 @@ export type ConfigLayer = Omit<DeepPartial<ExperimentConfig>, 'teacher' | 'paper
 };
 
 /** Changes to a data block that keep its kind (e.g. `{ size: 64 }`). */
-  augment: augment.optional(),
 export type DataPatch = Partial<
   Omit<Extract<ExperimentConfig['scale']['data'], { kind: 'pasted' }>, 'kind'> & {
     numClasses: number;

@@ -12,9 +12,12 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -183,6 +186,41 @@ float* scratch(int which, size_t bytes) {
   return b.data();
 }
 
+// The dense copy of the rows and columns a convolution with a negative end padding reads.
+float* croppedBuffer(size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+// Between an NHWC map of full.h x full.w and its first hu x wu rows and columns: copies
+// those out of `from` (expand false), or into `to` with zeros everywhere else (expand true).
+void cropRows(const float* from, float* to, const ConvShape& full, int64_t hu, int64_t wu,
+              bool expand) {
+  const int64_t n = full.n, h = full.h, w = full.w, c = full.c;
+  const size_t run = static_cast<size_t>(wu * c) * sizeof(float);
+  const size_t tail = static_cast<size_t>((w - wu) * c) * sizeof(float);
+  if (!expand) {
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < n * hu; ++q) {
+      int64_t b = q / hu, i = q % hu;
+      std::memcpy(to + q * wu * c, from + (b * h + i) * w * c, run);
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < n * h; ++q) {
+    int64_t b = q / h, i = q % h;
+    float* row = to + q * w * c;
+    if (i >= hu) {
+      std::memset(row, 0, static_cast<size_t>(w * c) * sizeof(float));
+      continue;
+    }
+    std::memcpy(row, from + (b * hu + i) * wu * c, run);
+    if (tail > 0) std::memset(row + wu * c, 0, tail);
+  }
+}
+
 // Per JS thread (main or worker): plans hold scratch buffers, so threads never share them.
 thread_local std::unordered_map<std::string, std::unique_ptr<ConvPlan>> convPlans;
 thread_local size_t convPlanHits = 0;
@@ -320,6 +358,26 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     float* dst = heap.at(dstOff, s.n * s.oh * s.ow * s.o, "dst");
     float* wei = heap.at(weiOff, s.kh * s.kw * s.o * (s.c / s.groups), "weights");
     float* bias = s.hasBias ? heap.at(biasOff, s.o, "bias") : nullptr;
+    if (s.pt < 0 || s.pl < 0) throw std::invalid_argument("conv: the top and left padding must be >= 0");
+
+    // A negative bottom/right padding means the last rows/columns of the input are never
+    // read (a strided conv over an even or explicitly padded map, a strided 1x1 shortcut).
+    // oneDNN 2.6's 1x1 kernels write out of bounds for it, and a strided memory descriptor
+    // of the rows read sends it to its reference kernels, so the convolution runs on a
+    // dense copy of the rows and columns read (forward, filter gradient), or computes the
+    // input gradient of those into a buffer and writes it back with zeros for the others.
+    float* userSrcPtr = src;
+    const ConvShape full = s;
+    const bool cropped = s.pb < 0 || s.pr < 0;
+    if (cropped) {
+      s.h += std::min<int64_t>(s.pb, 0);
+      s.w += std::min<int64_t>(s.pr, 0);
+      s.pb = std::max<int64_t>(s.pb, 0);
+      s.pr = std::max<int64_t>(s.pr, 0);
+      if (s.h < 1 || s.w < 1) throw std::invalid_argument("conv: the padding leaves no input");
+      src = croppedBuffer(static_cast<size_t>(s.n * s.h * s.w * s.c));
+      if (s.kind != kBackwardData) cropRows(userSrcPtr, src, full, s.h, s.w, false);
+    }
 
     ConvPlan& plan = convPlan(s);
     auto& eng = cpuEngine();
@@ -359,6 +417,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
       if (plan.reorderWeights) plan.weightsReorder.execute(strm, primWei, userWei);
     }
     strm.wait();
+    if (cropped && s.kind == kBackwardData) cropRows(src, userSrcPtr, full, s.h, s.w, true);
     return env.Undefined();
   } catch (const dnnl::error& e) {
     throw Napi::Error::New(env, std::string("oneDNN: ") + e.what() + " (status " +
@@ -661,6 +720,235 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   }
 }
 
+// batchNormForward(heap, xOffset, rows, cols, gammaOffset, betaOffset, epsilon, yOffset,
+//                  meanOffset, varianceOffset, invStdOffset):
+// BatchNorm's training forward pass in one call: the per-column mean and biased variance
+// (one pass over x, in double, of the values shifted by the first row's, so a large mean
+// costs no precision), invStd = 1 / sqrt(variance + epsilon), and y = x * k + b with
+// k = gamma * invStd, b = beta - mean * k. Same fixed row blocks as columnSums.
+Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 11) {
+      throw std::invalid_argument(
+          "batchNormForward(heap, xOffset, rows, cols, gammaOffset, betaOffset, epsilon, "
+          "yOffset, meanOffset, varianceOffset, invStdOffset)");
+    }
+    Heap heap = heapOf(info[0]);
+    int64_t rows = info[2].As<Napi::Number>().Int64Value();
+    int64_t cols = info[3].As<Napi::Number>().Int64Value();
+    if (rows < 1 || cols < 1) throw std::invalid_argument("batchNormForward: rows and cols must be >= 1");
+    const float* x = heap.at(info[1].As<Napi::Number>().DoubleValue(), rows * cols, "x");
+    const float* gamma = heap.at(info[4].As<Napi::Number>().DoubleValue(), cols, "gamma");
+    const float* beta = heap.at(info[5].As<Napi::Number>().DoubleValue(), cols, "beta");
+    double eps = info[6].As<Napi::Number>().DoubleValue();
+    float* y = heap.at(info[7].As<Napi::Number>().DoubleValue(), rows * cols, "y");
+    float* meanOut = heap.at(info[8].As<Napi::Number>().DoubleValue(), cols, "mean");
+    float* varOut = heap.at(info[9].As<Napi::Number>().DoubleValue(), cols, "variance");
+    float* invOut = heap.at(info[10].As<Napi::Number>().DoubleValue(), cols, "invStd");
+    std::vector<float> shift(x, x + cols);
+    const float* s0 = shift.data();
+    std::vector<double> partial, sums;
+    // sums[0..cols) = sum(x - shift), sums[cols..2 cols) = sum((x - shift)^2)
+    blockSums(rows, 2 * cols, partial, sums, [&](int64_t r, double* acc) {
+      const float* row = x + r * cols;
+      double* acc2 = acc + cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) {
+        double d = static_cast<double>(row[c]) - s0[c];
+        acc[c] += d;
+        acc2[c] += d * d;
+      }
+    });
+    std::vector<float> k(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
+    const double n = static_cast<double>(rows);
+    for (int64_t c = 0; c < cols; ++c) {
+      double m1 = sums[c] / n;
+      double var = sums[cols + c] / n - m1 * m1;
+      if (var < 0) var = 0;
+      double mean = s0[c] + m1;
+      double inv = 1.0 / std::sqrt(var + eps);
+      double kc = gamma[c] * inv;
+      meanOut[c] = static_cast<float>(mean);
+      varOut[c] = static_cast<float>(var);
+      invOut[c] = static_cast<float>(inv);
+      k[c] = static_cast<float>(kc);
+      b[c] = static_cast<float>(beta[c] - mean * kc);
+    }
+    const float *kp = k.data(), *bp = b.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * kp[c] + bp[c];
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Element-wise and copying kernels over activation-sized tensors, on all cores. Every
+// output element depends on its own inputs alone, so any split over threads gives the
+// same bits. Below kParallelMin elements one thread does it (a parallel region costs
+// more than the work).
+
+constexpr int64_t kParallelMin = 1 << 15;
+
+double offsetArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw std::invalid_argument("argument " + std::to_string(i) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+// relu(heap, xOffset, n, outOffset): out = max(0, x) as tfjs's cpu kernel (Math.max):
+// NaN stays NaN, -0 gives +0.
+Napi::Value Relu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 4) throw std::invalid_argument("relu(heap, xOffset, n, outOffset)");
+    Heap heap = heapOf(info[0]);
+    int64_t n = static_cast<int64_t>(offsetArg(info, 2));
+    const float* x = heap.at(offsetArg(info, 1), n, "x");
+    float* out = heap.at(offsetArg(info, 3), n, "out");
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) {
+      float v = x[i];
+      out[i] = (v > 0.f || v != v) ? v : 0.f;
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// reluGrad(heap, dyOffset, xOffset, n, outOffset): out = dy * step(x), step(x) = 1 for
+// x > 0, NaN for NaN, else 0: tfjs's ReLU gradient (mul(dy, cast(step(x)))) in one pass.
+Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 5) throw std::invalid_argument("reluGrad(heap, dyOffset, xOffset, n, outOffset)");
+    Heap heap = heapOf(info[0]);
+    int64_t n = static_cast<int64_t>(offsetArg(info, 3));
+    const float* dy = heap.at(offsetArg(info, 1), n, "dy");
+    const float* x = heap.at(offsetArg(info, 2), n, "x");
+    float* out = heap.at(offsetArg(info, 4), n, "out");
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) {
+      float v = x[i];
+      float s = v > 0.f ? 1.f : (v != v ? nan : 0.f);
+      out[i] = dy[i] * s;
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// Reads an array of whole numbers.
+std::vector<int64_t> dimsArg(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) throw std::invalid_argument(std::string(what) + " must be an array");
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) out[i] = static_cast<int64_t>(num(a, i, what));
+  return out;
+}
+
+int64_t product(const std::vector<int64_t>& v, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to; ++i) p *= v[i];
+  return p;
+}
+
+// slice(heap, xOffset, shape, begin, size, outOffset): out = x[begin : begin + size] for
+// float32 x of any rank >= 1, copied in rows of the last dimension.
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 6) throw std::invalid_argument("slice(heap, xOffset, shape, begin, size, outOffset)");
+    Heap heap = heapOf(info[0]);
+    auto shape = dimsArg(info[2], "shape");
+    auto begin = dimsArg(info[3], "begin");
+    auto size = dimsArg(info[4], "size");
+    const size_t r = shape.size();
+    if (r < 1 || begin.size() != r || size.size() != r) throw std::invalid_argument("slice: shape, begin and size must have the same rank >= 1");
+    for (size_t d = 0; d < r; ++d) {
+      if (begin[d] < 0 || size[d] < 0 || begin[d] + size[d] > shape[d]) throw std::out_of_range("slice: the window does not fit in x");
+    }
+    const float* x = heap.at(offsetArg(info, 1), product(shape, 0, r), "x");
+    float* out = heap.at(offsetArg(info, 5), product(size, 0, r), "out");
+    const int64_t inner = size[r - 1];
+    const int64_t rows = product(size, 0, r - 1);
+    std::vector<int64_t> stride(r, 1);
+    for (size_t d = r - 1; d-- > 0;) stride[d] = stride[d + 1] * shape[d + 1];
+    const size_t bytes = static_cast<size_t>(inner) * sizeof(float);
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+    for (int64_t q = 0; q < rows; ++q) {
+      int64_t rest = q, src = begin[r - 1];
+      for (size_t d = r - 1; d-- > 0;) {
+        src += (begin[d] + rest % size[d]) * stride[d];
+        rest /= size[d];
+      }
+      std::memcpy(out + q * inner, x + src, bytes);
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// pad(heap, xOffset, shape, before, after, value, outOffset): x (float32, rank >= 1) with
+// before[d] / after[d] values `value` added on each side of dimension d.
+Napi::Value Pad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 7) throw std::invalid_argument("pad(heap, xOffset, shape, before, after, value, outOffset)");
+    Heap heap = heapOf(info[0]);
+    auto shape = dimsArg(info[2], "shape");
+    auto before = dimsArg(info[3], "before");
+    auto after = dimsArg(info[4], "after");
+    const float value = static_cast<float>(offsetArg(info, 5));
+    const size_t r = shape.size();
+    if (r < 1 || before.size() != r || after.size() != r) throw std::invalid_argument("pad: shape, before and after must have the same rank >= 1");
+    std::vector<int64_t> oshape(r);
+    for (size_t d = 0; d < r; ++d) {
+      if (before[d] < 0 || after[d] < 0) throw std::invalid_argument("pad: paddings must be >= 0");
+      oshape[d] = shape[d] + before[d] + after[d];
+    }
+    const float* x = heap.at(offsetArg(info, 1), product(shape, 0, r), "x");
+    float* out = heap.at(offsetArg(info, 6), product(oshape, 0, r), "out");
+    const int64_t inner = oshape[r - 1], xin = shape[r - 1];
+    const int64_t lo = before[r - 1], hi = lo + xin;
+    const int64_t rows = product(oshape, 0, r - 1);
+    std::vector<int64_t> stride(r, 1);
+    for (size_t d = r - 1; d-- > 0;) stride[d] = stride[d + 1] * shape[d + 1];
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+    for (int64_t q = 0; q < rows; ++q) {
+      float* o = out + q * inner;
+      int64_t rest = q, src = 0;
+      bool inside = true;
+      for (size_t d = r - 1; d-- > 0;) {
+        int64_t i = rest % oshape[d] - before[d];
+        rest /= oshape[d];
+        if (i < 0 || i >= shape[d]) inside = false;
+        src += i * stride[d];
+      }
+      if (!inside) {
+        for (int64_t c = 0; c < inner; ++c) o[c] = value;
+        continue;
+      }
+      for (int64_t c = 0; c < lo; ++c) o[c] = value;
+      std::memcpy(o + lo, x + src, static_cast<size_t>(xin) * sizeof(float));
+      for (int64_t c = hi; c < inner; ++c) o[c] = value;
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -726,6 +1014,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("columnSums", Napi::Function::New(env, ColumnSums, "columnSums"));
   exports.Set("channelAffine", Napi::Function::New(env, ChannelAffine, "channelAffine"));
   exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
+  exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward, "batchNormForward"));
+  exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
+  exports.Set("reluGrad", Napi::Function::New(env, ReluGrad, "reluGrad"));
+  exports.Set("slice", Napi::Function::New(env, Slice, "slice"));
+  exports.Set("pad", Napi::Function::New(env, Pad, "pad"));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad, "batchNormGrad"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));

@@ -75,6 +75,44 @@ export interface Addon {
     sumDyOffset: number,
     sumDyXhatOffset: number,
   ): void;
+  batchNormForward(
+    heap: ArrayBuffer,
+    xOffset: number,
+    rows: number,
+    cols: number,
+    gammaOffset: number,
+    betaOffset: number,
+    epsilon: number,
+    yOffset: number,
+    meanOffset: number,
+    varianceOffset: number,
+    invStdOffset: number,
+  ): void;
+  relu(heap: ArrayBuffer, xOffset: number, n: number, outOffset: number): void;
+  reluGrad(
+    heap: ArrayBuffer,
+    dyOffset: number,
+    xOffset: number,
+    n: number,
+    outOffset: number,
+  ): void;
+  slice(
+    heap: ArrayBuffer,
+    xOffset: number,
+    shape: number[],
+    begin: number[],
+    size: number[],
+    outOffset: number,
+  ): void;
+  pad(
+    heap: ArrayBuffer,
+    xOffset: number,
+    shape: number[],
+    before: number[],
+    after: number[],
+    value: number,
+    outOffset: number,
+  ): void;
   setThreads(n: number): void;
   setConvLayout(layout: ConvolutionLayout): void;
   info(): AddonInfo;

@@ -14,6 +14,7 @@ export type { AddonInfo, ConvolutionLayout } from './addon.js';
 export {
   NATIVE_KERNELS,
   BATCH_NORM_KERNELS,
+  RELU_GRAD_KERNEL,
   nativeKernelStats,
   resetNativeKernelStats,
   replacedKernel,

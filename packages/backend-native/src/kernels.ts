@@ -7,13 +7,23 @@
  */
 import {
   backend_util,
+  cast,
+  engine,
+  getBackend,
+  getGradient,
   getKernel,
+  mul,
+  registerGradient,
   registerKernel,
+  slice_util,
+  step,
   unregisterKernel,
   util,
 } from '@tensorflow/tfjs-core';
 import type {
+  GradConfig,
   KernelConfig,
+  Tensor,
   KernelFunc,
   NamedAttrMap,
   NamedTensorInfoMap,
@@ -99,12 +109,11 @@ function convParams(
   const pl = info.padInfo.left;
   // oneDNN wants the bottom/right padding that makes the output extent exact. When the
   // last rows or columns are never read (a strided 1x1 shortcut on an even map, a strided
-  // 'valid' conv on an odd one) that padding is negative; oneDNN 2.6 accepts it, but its
-  // 1x1 kernels then write out of bounds (heap corruption seen in tests), so those calls
-  // go to the wasm kernels.
+  // 'valid' conv on an odd or explicitly padded one) that padding is negative; the addon
+  // then runs the convolution on the rows and columns read (see native/addon.cc).
   const pb = (outHeight - 1) * info.strideHeight + info.effectiveFilterHeight - inHeight - pt;
   const pr = (outWidth - 1) * info.strideWidth + info.effectiveFilterWidth - inWidth - pl;
-  if (pt < 0 || pl < 0 || pb < 0 || pr < 0) throw new Unsupported('negative padding');
+  if (pt < 0 || pl < 0) throw new Unsupported('negative padding');
   const params = [
     kind,
     batchSize,
@@ -429,6 +438,12 @@ export const BATCH_NORM_KERNELS = {
    * `dx = gamma * invStd * (dy - sumDy / N - xhat * sumDyXhat / N)`.
    */
   gradient: 'EdiyBatchNormGrad',
+  /**
+   * `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`: the
+   * per-channel batch mean and biased variance, `invStd = 1 / sqrt(variance + epsilon)`
+   * and `y = (x - mean) * invStd * gamma + beta`, in one call.
+   */
+  forward: 'EdiyBatchNormForward',
 } as const;
 
 function channelsOf(x: TensorInfo, what: string): [rows: number, cols: number] {
@@ -518,6 +533,166 @@ const batchNormGrad: NativeKernel = (addon, backend, inputs) => {
   return [...outs];
 };
 
+/** {@link BATCH_NORM_KERNELS}.forward: statistics and normalisation in one call. */
+const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
+  const { x, gamma, beta } = inputs as Record<'x' | 'gamma' | 'beta', TensorInfo>;
+  requireFloat(x, gamma, beta);
+  const what = BATCH_NORM_KERNELS.forward;
+  const [rows, c] = channelsOf(x, what);
+  if (rows < 1) throw new Unsupported('empty');
+  requireChannels(c, what, ['gamma', gamma], ['beta', beta]);
+  const epsilon = attrs.epsilon;
+  if (typeof epsilon !== 'number' || !(epsilon >= 0)) {
+    throw new Error(`${what}: epsilon must be a number >= 0, got ${String(epsilon)}`);
+  }
+  const outs = [
+    backend.makeOutput([...x.shape], 'float32'),
+    backend.makeOutput([c], 'float32'),
+    backend.makeOutput([c], 'float32'),
+    backend.makeOutput([c], 'float32'),
+  ] as const;
+  try {
+    addon.batchNormForward(
+      heap(backend),
+      offset(backend, x),
+      rows,
+      c,
+      offset(backend, gamma),
+      offset(backend, beta),
+      epsilon,
+      offset(backend, outs[0]),
+      offset(backend, outs[1]),
+      offset(backend, outs[2]),
+      offset(backend, outs[3]),
+    );
+  } catch (err) {
+    for (const o of outs) backend.disposeData(o.dataId);
+    throw err;
+  }
+  return [...outs];
+};
+
+/**
+ * The kernel of ReLU's gradient, `{dy, x}` -> `dy * step(x)`, which only the native engine
+ * registers; the `Relu` gradient calls it where it is registered (see
+ * {@link registerKernels}).
+ */
+export const RELU_GRAD_KERNEL = 'EdiyReluGrad';
+
+/** `Relu` of a float32 tensor, one pass on all cores. */
+const relu: NativeKernel = (addon, backend, inputs) => {
+  const { x } = inputs as { x: TensorInfo };
+  requireFloat(x);
+  return withOutput(backend, [...x.shape], (out) => {
+    addon.relu(heap(backend), offset(backend, x), util.sizeFromShape(x.shape), out);
+  });
+};
+
+/** {@link RELU_GRAD_KERNEL}: one pass instead of `Step`, `Cast` and `Multiply`. */
+const reluGrad: NativeKernel = (addon, backend, inputs) => {
+  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || !util.arraysEqual(dy.shape, x.shape)) {
+    throw new Error(
+      `${RELU_GRAD_KERNEL}: dy and x must be float32 of one shape, got ${dy.dtype} [${dy.shape.join(',')}] and ${x.dtype} [${x.shape.join(',')}]`,
+    );
+  }
+  return withOutput(backend, [...x.shape], (out) => {
+    const n = util.sizeFromShape(x.shape);
+    if (n > 0) addon.reluGrad(heap(backend), offset(backend, dy), offset(backend, x), n, out);
+  });
+};
+
+/**
+ * Drops trailing dimensions a window covers whole (begin 0, full extent) into the one
+ * before, so the copy runs in longer rows.
+ */
+function mergeTrailing(
+  shape: number[],
+  a: number[],
+  b: number[],
+  whole: (d: number) => boolean,
+): void {
+  while (shape.length > 1 && whole(shape.length - 1)) {
+    const last = shape.length - 1;
+    const n = shape[last] as number;
+    shape[last - 1] = (shape[last - 1] as number) * n;
+    a[last - 1] = (a[last - 1] as number) * n;
+    b[last - 1] = (b[last - 1] as number) * n;
+    shape.pop();
+    a.pop();
+    b.pop();
+  }
+}
+
+/** `Slice` of a float32 tensor: rows copied on all cores. */
+const sliceKernel: NativeKernel = (addon, backend, inputs, attrs) => {
+  const { x } = inputs as { x: TensorInfo };
+  requireFloat(x);
+  if (x.shape.length < 1) throw new Unsupported('scalar');
+  const [begin, size] = slice_util.parseSliceParams(
+    x,
+    attrs.begin as number | number[],
+    attrs.size as number | number[] | undefined,
+  ) as [number[], number[]];
+  slice_util.assertParamsValid(x, begin, size);
+  if (size.some((d) => d === 0)) throw new Unsupported('empty output');
+  const shape = [...x.shape];
+  const b = [...begin];
+  const sz = [...size];
+  mergeTrailing(shape, b, sz, (d) => b[d] === 0 && sz[d] === shape[d]);
+  return withOutput(backend, [...size], (out) => {
+    addon.slice(heap(backend), offset(backend, x), shape, b, sz, out);
+  });
+};
+
+/** `PadV2` (constant padding) of a float32 tensor: rows written on all cores. */
+const padKernel: NativeKernel = (addon, backend, inputs, attrs) => {
+  const { x } = inputs as { x: TensorInfo };
+  requireFloat(x);
+  const paddings = attrs.paddings as Array<[number, number]>;
+  if (x.shape.length < 1 || paddings.length !== x.shape.length) throw new Unsupported('rank');
+  const before = paddings.map((p) => p[0]);
+  const after = paddings.map((p) => p[1]);
+  if ([...before, ...after].some((p) => !Number.isInteger(p) || p < 0)) {
+    throw new Unsupported('negative padding');
+  }
+  const outShape = x.shape.map((d, i) => d + (before[i] as number) + (after[i] as number));
+  const shape = [...x.shape];
+  mergeTrailing(shape, before, after, (d) => before[d] === 0 && after[d] === 0);
+  return withOutput(backend, outShape, (out) => {
+    addon.pad(
+      heap(backend),
+      offset(backend, x),
+      shape,
+      before,
+      after,
+      Number(attrs.constantValue ?? 0),
+      out,
+    );
+  });
+};
+
+/**
+ * `Sum` of a float32 tensor over its leading axes (`[0, ..., k-1]`, k < rank: a bias's
+ * gradient, channel sums): column sums over fixed row blocks, the same bits for any
+ * thread count. Other axes go to the wasm kernel (which transposes first).
+ */
+const sumKernel: NativeKernel = (addon, backend, inputs, attrs) => {
+  const { x } = inputs as { x: TensorInfo };
+  requireFloat(x);
+  const rank = x.shape.length;
+  const axes = util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
+  const k = axes.length;
+  if (k === 0 || k >= rank || axes.some((a, i) => a !== i)) throw new Unsupported('axes');
+  const rows = util.sizeFromShape(x.shape.slice(0, k));
+  const kept = x.shape.slice(k);
+  const cols = util.sizeFromShape(kept);
+  const outShape = attrs.keepDims === true ? [...x.shape.slice(0, k).map(() => 1), ...kept] : kept;
+  return withOutput(backend, outShape, (out) => {
+    addon.columnSums(heap(backend), offset(backend, x), rows, cols, out, 1);
+  });
+};
+
 /**
  * `Identity` as a view of its input (the data shared, its reference count raised, as
  * tfjs-backend-wasm's own `Reshape` does): the wasm kernel copies the whole tensor, and
@@ -545,6 +720,12 @@ const NATIVE: Record<string, NativeKernel> = {
   AvgPool: globalAvgPool,
   [BATCH_NORM_KERNELS.moments]: channelMoments,
   [BATCH_NORM_KERNELS.gradient]: batchNormGrad,
+  [BATCH_NORM_KERNELS.forward]: batchNormForward,
+  Relu: relu,
+  [RELU_GRAD_KERNEL]: reluGrad,
+  Slice: sliceKernel,
+  PadV2: padKernel,
+  Sum: sumKernel,
 };
 
 /** The tfjs kernels the native engine provides for the `wasm` backend. */
@@ -574,6 +755,43 @@ function fallback(
   return prev.kernelFunc(args);
 }
 
+/** tfjs's own ReLU gradient, for backends without {@link RELU_GRAD_KERNEL}. */
+function tfjsReluGrad(dy: Tensor, x: Tensor): Tensor {
+  return mul(dy, cast(step(x), 'float32'));
+}
+
+const nativeGrad = Symbol('ediyNative');
+
+/**
+ * Registers a `Relu` gradient that runs {@link RELU_GRAD_KERNEL} on a backend that has it
+ * (one pass instead of three kernels and two temporaries the size of the map) and tfjs's
+ * `dy * step(x)` elsewhere. The gradient registry is global, so it keeps the other
+ * backends' path. Registered again if something (an import of tfjs-layers, say) put
+ * tfjs's back.
+ */
+function registerReluGradient(): void {
+  const current = getGradient('Relu') as (GradConfig & { [nativeGrad]?: true }) | undefined;
+  if (current?.[nativeGrad] === true) return;
+  const config: GradConfig & { [nativeGrad]: true } = {
+    [nativeGrad]: true,
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved as [Tensor];
+      const g = dy as Tensor;
+      return {
+        x: () =>
+          g.dtype === 'float32' &&
+          x.dtype === 'float32' &&
+          getKernel(RELU_GRAD_KERNEL, getBackend()) !== undefined
+            ? (engine().runKernel(RELU_GRAD_KERNEL, { dy: g, x }) as Tensor)
+            : tfjsReluGrad(g, x),
+      };
+    },
+  };
+  registerGradient(config);
+}
+
 /**
  * Registers {@link NATIVE_KERNELS} for the `wasm` backend over whatever is registered
  * now (tfjs-backend-wasm's kernels, or ediy's wasm training kernels), keeping those for
@@ -583,6 +801,7 @@ function fallback(
  * @internal
  */
 export function registerKernels(addon: Addon): string[] {
+  registerReluGradient();
   const done: string[] = [];
   for (const [name, kernel] of Object.entries(NATIVE)) {
     const current = getKernel(name, 'wasm');

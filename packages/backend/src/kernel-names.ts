@@ -5,7 +5,7 @@
  * `wasm` backend (a test checks that both packages spell them alike).
  */
 
-/** BatchNorm's training statistics and gradient, one kernel each. */
+/** BatchNorm's training statistics, forward pass and gradient, one kernel each. */
 export const BATCH_NORM_KERNELS = {
   /** `{x}` (channels last, rank >= 2) -> `[mean, variance]`, both `[C]`, the variance biased. */
   moments: 'EdiyChannelMoments',
@@ -16,4 +16,10 @@ export const BATCH_NORM_KERNELS = {
    * `dx = gamma * invStd * (dy - sumDy / N - xhat * sumDyXhat / N)`.
    */
   gradient: 'EdiyBatchNormGrad',
+  /**
+   * `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`: the
+   * per-channel batch mean and biased variance, `invStd = 1 / sqrt(variance + epsilon)`
+   * and `y = (x - mean) * invStd * gamma + beta`, in one call.
+   */
+  forward: 'EdiyBatchNormForward',
 } as const;

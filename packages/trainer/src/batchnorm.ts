@@ -125,15 +125,36 @@ export function batchNormTraining(
     b: tf.Tensor1D,
     save: tf.GradSaveFunc,
   ): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] } {
-    const [mean, variance] = tf
-      .engine()
-      .runKernel(BATCH_NORM_KERNELS.moments, { x: input }) as unknown as [tf.Tensor1D, tf.Tensor1D];
-    stats = [tf.keep(mean), tf.keep(variance)];
-    const invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
-    const k = tf.mul(g, invStd) as tf.Tensor1D;
+    let value: tf.Tensor;
+    let mean: tf.Tensor1D;
+    let invStd: tf.Tensor1D;
+    if (tf.getKernel(BATCH_NORM_KERNELS.forward, backend) !== undefined) {
+      // Statistics, invStd and the affine pass in one kernel call.
+      let variance: tf.Tensor1D;
+      [value, mean, variance, invStd] = tf.engine().runKernel(
+        BATCH_NORM_KERNELS.forward,
+        { x: input, gamma: g, beta: b },
+        {
+          epsilon,
+        },
+      ) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      stats = [tf.keep(mean), tf.keep(variance)];
+    } else {
+      let variance: tf.Tensor1D;
+      [mean, variance] = tf
+        .engine()
+        .runKernel(BATCH_NORM_KERNELS.moments, { x: input }) as unknown as [
+        tf.Tensor1D,
+        tf.Tensor1D,
+      ];
+      stats = [tf.keep(mean), tf.keep(variance)];
+      invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
+      const k = tf.mul(g, invStd) as tf.Tensor1D;
+      value = channelAffine(input, k, tf.sub(b, tf.mul(mean, k)) as tf.Tensor1D);
+    }
     save([input, mean, invStd, g]);
     return {
-      value: channelAffine(input, k, tf.sub(b, tf.mul(mean, k)) as tf.Tensor1D),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, m, inv, gs] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
         const [dx, sumDy, sumDyXhat] = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {

@@ -1,0 +1,171 @@
+/**
+ * Where the wall time of one E-DIY training step goes, kernel by kernel, on the native
+ * engine: every kernel registered for the `wasm` backend is wrapped in a timer (wall and
+ * process CPU time), the step of `packages/trainer/bench/setup.ts` runs `--steps` times
+ * after a warm-up, and the tables give, per kernel name and per kernel and input shapes,
+ * the calls, wall ms and CPU ms per step. The step's wall time outside every kernel is
+ * tfjs's and the trainer's own JavaScript (op dispatch, the tape, tidy, the losses' code).
+ * `tf.profile` is not used: its bookkeeping per kernel slows the step it measures, and
+ * `node --cpu-prof` crashes with this addon loaded.
+ *
+ * Usage (from packages/backend-native):
+ *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { initBackend, Rng } from '@ediy/backend';
+import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
+import { dataParallelStep } from '@ediy/trainer';
+import { benchSetup } from '../../trainer/bench/setup.js';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '3' },
+    top: { type: 'string', default: '30' },
+    batch: { type: 'string', default: '64' },
+    width: { type: 'string', default: '32' },
+    size: { type: 'string', default: '32' },
+  },
+});
+const steps = Number(values.steps);
+const top = Number(values.top);
+const info = await initBackend({ prefer: 'native' });
+const bench = benchSetup({
+  batch: Number(values.batch),
+  width: Number(values.width),
+  size: Number(values.size),
+});
+
+interface Tally {
+  calls: number;
+  wall: number;
+  cpu: number;
+}
+const byName = new Map<string, Tally>();
+const byShape = new Map<string, Tally>();
+let recording = false;
+let depth = 0;
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const add = (m: Map<string, Tally>, key: string, wall: number, cpu: number): void => {
+  const t = m.get(key) ?? { calls: 0, wall: 0, cpu: 0 };
+  t.calls += 1;
+  t.wall += wall;
+  t.cpu += cpu;
+  m.set(key, t);
+};
+
+for (const config of tf.getKernelsForBackend('wasm')) {
+  const inner = config.kernelFunc;
+  tf.unregisterKernel(config.kernelName, 'wasm');
+  tf.registerKernel({
+    ...config,
+    kernelFunc: (args) => {
+      if (!recording || depth > 0) return inner(args);
+      depth++;
+      const w0 = performance.now();
+      const c0 = cpuNow();
+      try {
+        return inner(args);
+      } finally {
+        const wall = performance.now() - w0;
+        const cpu = cpuNow() - c0;
+        depth--;
+        const name = config.kernelName;
+        add(byName, name, wall, cpu);
+        const shapes = Object.values(args.inputs)
+          .map((t) => `[${(t?.shape ?? []).join(',')}]`)
+          .join(' ');
+        add(byShape, `${name} ${shapes}`, wall, cpu);
+      }
+    },
+  });
+}
+
+const rng = new Rng(0);
+async function step(i: number): Promise<void> {
+  const results = await dataParallelStep(
+    bench.config,
+    bench,
+    bench.images,
+    (k) => rng.fork(`s${i}-${k}`),
+    bench.views,
+    undefined,
+    i,
+  );
+  bench.update(results[0]?.grads ?? {});
+}
+
+await step(0); // warm-up: primitives created, weights laid out
+recording = true;
+resetNativeKernelStats();
+const w0 = performance.now();
+const c0 = cpuNow();
+for (let i = 1; i <= steps; i++) await step(i);
+const wall = (performance.now() - w0) / steps;
+const cpu = (cpuNow() - c0) / steps;
+recording = false;
+
+const sum = (m: Map<string, Tally>, f: (k: string) => boolean): Tally =>
+  [...m.entries()]
+    .filter(([k]) => f(k))
+    .reduce(
+      (a, [, t]) => ({ calls: a.calls + t.calls, wall: a.wall + t.wall, cpu: a.cpu + t.cpu }),
+      {
+        calls: 0,
+        wall: 0,
+        cpu: 0,
+      },
+    );
+const CONV = /^(FusedConv2D|Conv2D|Conv2DBackpropInput|Conv2DBackpropFilter)$/;
+const all = sum(byName, () => true);
+const conv = sum(byName, (k) => CONV.test(k));
+const f0 = (x: number) => (x / steps).toFixed(0);
+const f1 = (x: number) => (x / steps).toFixed(1);
+
+console.log(
+  `## ${info.name}: one step ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} CPU-ms (${(cpu / wall).toFixed(2)} cores busy), mean of ${steps} after a warm-up; load average ${(loadavg()[0] ?? 0).toFixed(1)}\n`,
+);
+console.log('| part of the step | calls | wall ms | CPU ms | share of wall |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+const part = (label: string, t: Tally): void =>
+  console.log(
+    `| ${label} | ${f0(t.calls)} | ${f0(t.wall)} | ${f0(t.cpu)} | ${((100 * t.wall) / steps / wall).toFixed(1)}% |`,
+  );
+part('convolutions (forward, input and filter gradients)', conv);
+part('every other kernel', {
+  calls: all.calls - conv.calls,
+  wall: all.wall - conv.wall,
+  cpu: all.cpu - conv.cpu,
+});
+part('outside kernels (tfjs and trainer JavaScript)', {
+  calls: 0,
+  wall: wall * steps - all.wall,
+  cpu: cpu * steps - all.cpu,
+});
+
+const table = (title: string, m: Map<string, Tally>): void => {
+  console.log(`\n### ${title}\n`);
+  console.log('| kernel | calls | wall ms | CPU ms | µs/call |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [k, t] of [...m.entries()].sort((a, b) => b[1].wall - a[1].wall).slice(0, top)) {
+    console.log(
+      `| ${k} | ${f0(t.calls)} | ${f1(t.wall)} | ${f1(t.cpu)} | ${((1000 * t.wall) / t.calls).toFixed(0)} |`,
+    );
+  }
+};
+table('per kernel, per step', byName);
+const nonConv = new Map([...byShape.entries()].filter(([k]) => !CONV.test(k.split(' ')[0] ?? '')));
+table('per kernel and input shapes, convolutions left out, per step', nonConv);
+const convs = new Map([...byShape.entries()].filter(([k]) => CONV.test(k.split(' ')[0] ?? '')));
+table('convolutions per kernel and input shapes, per step', convs);
+const { fallback } = nativeKernelStats();
+console.log('\n### calls the native kernels passed to wasm, per step\n');
+console.log('| kernel: reason | calls |');
+console.log('| --- | ---: |');
+for (const [k, n] of Object.entries(fallback).sort((a, b) => b[1] - a[1]))
+  console.log(`| ${k} | ${f0(n)} |`);
+bench.dispose();

@@ -63,11 +63,19 @@ const batchSize = 64;
 const trainImages = 60000; // Fashion-MNIST's training split
 const stepsPerEpoch = Math.floor(trainImages / batchSize);
 if (a.clip) {
-  // ExperimentConfig has no field for LARS's clipping yet: every LARS of this process clips.
+  // @ediy/optim builds before the fix of the clipped factor at lr = 0 (it was 1, which puts
+  // the raw gradient into the momentum buffer at a warm-up's first step): take the lr = 0
+  // step unclipped, i.e. with BYOL's trust ratio r, the factor @ediy/optim uses now. With a
+  // fixed build this changes nothing.
   const apply = LARS.prototype.applyGradients;
   LARS.prototype.applyGradients = function (grads) {
-    this.clip = true;
-    return apply.call(this, grads);
+    if (this.learningRate > 0 || !this.clip) return apply.call(this, grads);
+    this.clip = false;
+    try {
+      return apply.call(this, grads);
+    } finally {
+      this.clip = true;
+    }
   };
 }
 const backbone = { depth: 18, stem: 'small', widthMultiplier: num('width') };
@@ -97,8 +105,9 @@ const config = {
     weightDecay: num('weight-decay'),
     momentum: 0.9,
     eta: num('eta'),
-    // warm-up steps = round(warmupEpochs x stepsPerEpoch) = round(frac x steps)
-    warmupEpochs: (num('warmup-frac') * steps) / stepsPerEpoch,
+    larsClip: a.clip,
+    // warm-up steps = min(steps - 1, round(frac x steps)), as recipe.py
+    warmupFraction: num('warmup-frac'),
     tau0: num('tau0'),
   },
   checkpoint: { every: steps, keep: 1 },

@@ -143,10 +143,12 @@ def views(x, size, second, gen):
 
 
 @torch.no_grad()
-def lars_step(params, state, lr, momentum, weight_decay, eta, clip):
+def lars_step(params, state, lr, momentum, weight_decay, eta, clip, zero_lr='trust'):
     """BYOL's LARS (ediy's @ediy/optim): for weights of rank >= 2, u = g + wd w and
     r = eta ||w|| / ||u|| (1 when a norm is 0); with `clip`, r = min(r / lr, 1) (solo-learn's
-    clip_lars_lr; lr = 0 leaves r = 1); v = m v + r u; w -= lr v. Rank-1 parameters: v = m v + g."""
+    clip_lars_lr) where lr > 0; at lr = 0, r stays the unclipped trust ratio (@ediy/optim's rule),
+    or is 1 with zero_lr='one' (solo-learn's min(r / 0, 1), and @ediy/optim before it took r);
+    v = m v + r u; w -= lr v. Rank-1 parameters: v = m v + g."""
     for p in params:
         if p.grad is None:
             continue
@@ -157,6 +159,8 @@ def lars_step(params, state, lr, momentum, weight_decay, eta, clip):
             ratio = torch.where((wn > 0) & (un > 0), eta * wn / un, torch.ones_like(wn))
             if clip and lr > 0:
                 ratio = torch.clamp(ratio / lr, max=1.0)
+            elif clip and zero_lr == 'one':
+                ratio = torch.ones_like(ratio)
             u = ratio * u
         v = state.get(p)
         v = u.clone() if v is None else v.mul_(momentum).add_(u)
@@ -286,6 +290,12 @@ def train(a, data):
     config = config_for(a)
     torch.manual_seed(a.seed)
     online = et.Online(config)
+    if a.init:
+        # Another implementation's initial weights (tools/torch/ts-step.mjs writes ediy's
+        # online network under these names): the same start, PyTorch's views and step.
+        state = et.read_safetensors(a.init)
+        for prefix, module in (('online.backbone.', online.backbone), ('online.projector.', online.projector), ('online.predictor.', online.predictor)):
+            et._load_prefixed(module, state, prefix, a.init)
     target = et.Target(online)
     teacher = None
     if a.method == 'ediy':
@@ -300,8 +310,8 @@ def train(a, data):
     gen = torch.Generator().manual_seed(a.seed * 7919 + 1)
     warmup = round(a.warmup_frac * a.steps)
     state, order, at = {}, torch.randperm(n, generator=gen), 0
-    log, started, cpu0 = [], time.perf_counter(), time.process_time()
-    for step in range(a.steps):
+    log, losses, started, cpu0 = [], [], time.perf_counter(), time.process_time()
+    for step in range(a.stop_at or a.steps):
         lr = et.warmup_cosine_lr(a.base_lr, a.batch, warmup, a.steps, step)
         tau = et.ema_tau(a.tau0, a.steps, step)
         if at + a.batch > n:
@@ -315,16 +325,19 @@ def train(a, data):
             p.grad = None
         loss, terms = et.step_loss(config, online, target, teacher, x1, x2)
         loss.backward()
-        lars_step(params, state, lr, a.momentum, a.weight_decay, a.eta, a.clip)
+        lars_step(params, state, lr, a.momentum, a.weight_decay, a.eta, a.clip, a.zero_lr)
         et.ema_update(online, target, tau)
+        losses.append(float(loss))
         if (step + 1) % 25 == 0 or step == 0:
-            log.append({'step': step + 1, 'loss': float(loss), 'lr': lr, 'tau': tau})
-            print(f'recipe: step {step + 1}/{a.steps} loss {float(loss):.4f} lr {lr:.4f} tau {tau:.4f} '
+            window = losses[-25:]
+            log.append({'step': step + 1, 'loss': float(loss), 'loss25': sum(window) / len(window), 'lr': lr, 'tau': tau})
+            print(f'recipe: step {step + 1}/{a.steps} loss {float(loss):.4f} (25-step mean {sum(losses[-25:]) / len(losses[-25:]):.4f}) lr {lr:.4f} tau {tau:.4f} '
                   f'{time.perf_counter() - started:.0f}s', file=sys.stderr, flush=True)
     return online, {
         'trainWallSec': time.perf_counter() - started,
         'trainCpuSec': time.process_time() - cpu0,
         'log': log,
+        'losses': losses,
     }
 
 
@@ -338,6 +351,7 @@ def main(argv=None):
     ap.add_argument('--teacher', help='ediy: the frozen teacher backbone (safetensors)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--steps', type=int, default=400)
+    ap.add_argument('--stop-at', type=int, help='train: stop after this many steps of the --steps schedule (a cheap look at the start of a run)')
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--width', type=float, default=0.25)
     ap.add_argument('--hidden', type=int, default=512)
@@ -347,9 +361,11 @@ def main(argv=None):
     ap.add_argument('--weight-decay', type=float, default=1.5e-6)
     ap.add_argument('--eta', type=float, default=1e-3)
     ap.add_argument('--clip', action='store_true', help="solo-learn's LARS LR clipping")
+    ap.add_argument('--zero-lr', choices=['trust', 'one'], default='trust', help="--clip's factor at lr = 0: the unclipped trust ratio (@ediy/optim), or 1 (solo-learn's limit)")
     ap.add_argument('--tau0', type=float, default=0.996)
     ap.add_argument('--warmup-frac', type=float, default=10 / 300, help='warm-up steps as a fraction of the steps')
-    ap.add_argument('--bn', default='running,estimated', help='BatchNorm conventions to evaluate')
+    ap.add_argument('--init', help='train: start from these online weights (safetensors with online.backbone.*, online.projector.*, online.predictor.*, as tools/torch/ts-step.mjs writes) instead of PyTorch\'s initialisation')
+    ap.add_argument('--bn', default='running,estimated', help='BatchNorm conventions to evaluate (none: no evaluation)')
     ap.add_argument('--memory', type=int, default=60000, help='training images that are the kNN memory and train the probe (a fixed random subset)')
     ap.add_argument('--threads', type=int, default=1)
     a = ap.parse_args(argv)
@@ -367,7 +383,7 @@ def main(argv=None):
     else:
         backbone = et.load_backbone(config, a.weights)
     result['evals'] = []
-    for bn in a.bn.split(','):
+    for bn in [] if a.bn == 'none' else a.bn.split(','):
         import copy
         net = copy.deepcopy(backbone)
         r = evaluate(net, data, bn, a.seed, a.memory)

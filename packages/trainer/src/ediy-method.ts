@@ -131,6 +131,7 @@ export const EDIY: Method<OnlineNetwork, TargetNetwork> = {
     });
     return terms;
   },
+  backbone: (online) => online.backbone,
   weights(config): TermWeights {
     const names = termNames(config);
     const weights = [

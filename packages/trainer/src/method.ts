@@ -50,6 +50,17 @@ export interface TermInputs<Online> {
 }
 
 /**
+ * Where a worker thread imports a method from (`workers: 2`): the module (a path or a
+ * `file:` URL) and the name it exports the method under.
+ */
+export interface MethodSource {
+  /** Path or URL of the module. */
+  module: string;
+  /** The export holding the {@link Method}. */
+  export: string;
+}
+
+/**
  * A method: networks, their modules, the target's outputs and the loss terms. The
  * trainer sums the terms with `@ediy/losses`' `weightedSum` and the method's weights,
  * differentiates the sum with respect to the online modules' trainable weights, runs
@@ -58,6 +69,12 @@ export interface TermInputs<Online> {
 export interface Method<Online, Target> {
   /** A name for messages. */
   readonly name: string;
+  /**
+   * Where the replica worker of a two-thread run imports this method from (the worker
+   * cannot be sent functions); without it a method trains on one thread only.
+   * {@link EDIY} needs none: the worker has it built in.
+   */
+  readonly source?: MethodSource;
   /** Builds the online network and its target (an exact copy of the modules it follows). */
   build(config: ExperimentConfig, prefix?: string): { online: Online; target: Target };
   /** The networks' modules, in order. */
@@ -73,4 +90,9 @@ export interface Method<Online, Target> {
   terms(config: ExperimentConfig, inputs: TermInputs<Online>): Record<string, tf.Scalar>;
   /** The weight of each term (Eq. 3's lambdas). */
   weights(config: ExperimentConfig): TermWeights;
+  /**
+   * The online network's backbone, `[layer4 map, pooled]`: what the kNN monitor
+   * evaluates. A method without one cannot be monitored.
+   */
+  backbone?(online: Online): LayersModel;
 }

@@ -8,7 +8,12 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Rng, useFastTransposedMatMul } from '@ediy/backend';
-import { disposeBatch, openTrainingData, type TrainingData } from '@ediy/data';
+import {
+  disposeBatch,
+  openTrainingData,
+  type TrainingBatches,
+  type TrainingData,
+} from '@ediy/data';
 import type { ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
@@ -38,6 +43,8 @@ import { assertWeightsFinite } from './finite.js';
 import { update } from './update.js';
 import { EDIY } from './ediy-method.js';
 import { disposeState, restoreState, saveState, type TrainState } from './state.js';
+import type { Method } from './method.js';
+import type { OnlineNetwork, TargetNetwork } from './networks.js';
 import { moveDamagedAside, prepareRunDir, watchInterrupts } from './run.js';
 import { firstDifference, fsCall, truncateLog } from './run-dir.js';
 import { LoggerSet, stepScalars, type TrainLogger } from './loggers/logger.js';
@@ -45,7 +52,7 @@ import { TensorBoardLogger } from './loggers/tensorboard.js';
 import { KnnMonitor, checkMonitorOptions, type MonitorOptions } from './loggers/knn-monitor.js';
 
 /** Options of {@link pretrain}. */
-export interface PretrainOptions {
+export interface PretrainOptions<Online = OnlineNetwork, Target = TargetNetwork> {
   /** Run directory (config, log, checkpoints). Default `runs/<config.name>`. */
   runDir?: string;
   /** Continue from the newest checkpoint in the run directory when there is one (default true). */
@@ -73,6 +80,17 @@ export interface PretrainOptions {
    */
   workerImports?: readonly string[];
   /**
+  /**
+   * A module whose `importModule(path)` export the worker thread imports
+   * {@link PretrainOptions.workerImports} and the method's module with: one that compiles
+   * TypeScript, e.g. (the CLI passes its config loader). Default: the runtime's `import()`.
+   */
+  workerLoader?: string;
+  /**
+   * The method trained (default {@link EDIY}): its networks, modules and terms. With
+   * `workers: 2` the worker thread imports it from its {@link Method.source}.
+   */
+  method?: Method<Online, Target>;
    * Where warnings go: a damaged checkpoint moved aside, an earlier run moved aside by a
    * fresh one. Default: a line on the progress stream (or process.stderr).
    */
@@ -246,12 +264,17 @@ function newestLoadable(ckptRoot: string): Resumable | undefined {
  * written and a {@link PretrainInterruptedError} says at which step it stopped and that
  * a rerun resumes there. A second Ctrl-C quits at once.
  */
-export async function pretrain(
+export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
   config: ExperimentConfig,
-  options: PretrainOptions = {},
+  options: PretrainOptions<Online, Target> = {},
 ): Promise<PretrainResult> {
   validateConfig(config);
   if (needsTeacher(config) && !config.teacher) {
+  const method = options.method ?? defaultMethod<Online, Target>();
+  if (options.monitor !== undefined && !method.backbone)
+    throw new Error(
+      `the kNN monitor evaluates the method's backbone, and method ${method.name} has none (Method.backbone); run it without monitor`,
+    );
     throw new Error(
       `config ${config.name} uses the 'teacher' matcher but names no teacher (config.teacher = { run } or { modelDir })`,
     );
@@ -286,68 +309,66 @@ export async function pretrain(
 
   // Read before anything is allocated: a run that cannot resume leaves nothing behind.
   const resumable = resume ? newestLoadable(ckptRoot) : undefined;
-  let state: TrainState;
+  let state: TrainState<Online, Target>;
   try {
-    state = await openState(config, resumable?.ckpt);
+    state = await openState(method, config, resumable?.ckpt);
   } finally {
     const ckpt = resumable?.ckpt;
     if (ckpt)
       tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
   }
-  const loader = data.batches({
-    batchSize: micro,
-    seed: config.seed,
-    onUnreadable: (u) =>
-      warn(`${u.path}: cannot decode (${u.reason}); the next image is read in its place`),
-  });
-  try {
-    // A streamed folder's saved state also names its items: a changed folder is an error.
-    if (resumable) loader.restore(state.data);
-  } catch (err) {
-    disposeState(state);
-    await loader.close();
-    throw err;
-  }
   const resumeFrom = resumable?.ckpt.dir;
-  moveDamagedAside(ckptRoot, resumable?.damaged ?? [], resumeFrom, warn);
-  fsCall('write', configPath, () => writeFileSync(configPath, configText));
-  const logPath = join(runDir, 'log.jsonl');
-  // Steps after the checkpoint were logged by a run that stopped before saving them: they are run again.
-  if (resume) truncateLog(logPath, state.step);
-  const log = new JsonlLog(logPath);
-  const progress = progressStream ? new Progress(label, total, progressStream) : undefined;
-  if (resumeFrom)
-    progress?.message(`${label}: resuming at step ${state.step}/${total} from ${resumeFrom}`);
   const records: StepRecord[] = [];
-  const started = performance.now();
   let lastCheckpoint = resumeFrom ?? '';
-  let savedStep = resumable ? state.step : -1;
-  const stopAt = Math.min(
-    total,
-    options.stopAfter === undefined ? total : state.step + options.stopAfter,
-  );
-  const warmupSteps = schedule.warmupSteps;
-  const save = async (): Promise<string> => {
-    const dir = await saveState(ckptRoot, state, config, config.checkpoint.keep);
-    savedStep = state.step;
-    return dir;
-  };
-
-  const interrupts = watchInterrupts(options, () =>
-    progress?.message(
-      `${label}: stopping at the end of the current step (its checkpoint is written); Ctrl-C again quits at once`,
-    ),
-  );
-
   const loggers = new LoggerSet(userLoggers);
   let pool: ReplicaPool | undefined;
   let failed = false;
   let closeError: Error | undefined;
   try {
+  let loader: TrainingBatches | undefined;
+  let interrupts: ReturnType<typeof watchInterrupts> | undefined;
     if (options.tensorboard) {
       const dir = join(runDir, 'tb');
       loggers.add(new TensorBoardLogger(dir, resumeFrom ? { resumeStep: state.step + 1 } : {}));
+  // From here on everything that throws frees the state, the stream, the worker and the loggers.
     }
+    const batches = data.batches({
+      batchSize: micro,
+      seed: config.seed,
+      onUnreadable: (u) =>
+        warn(`${u.path}: cannot decode (${u.reason}); the next image is read in its place`),
+    });
+    loader = batches;
+    // A streamed folder's saved state also names its items: a changed folder is an error.
+    if (resumable) batches.restore(state.data);
+    moveDamagedAside(ckptRoot, resumable?.damaged ?? [], resumeFrom, warn);
+    fsCall('write', configPath, () => writeFileSync(configPath, configText));
+    const logPath = join(runDir, 'log.jsonl');
+    // Steps after the checkpoint were logged by a run that stopped before saving them: they are run again.
+    if (resume) truncateLog(logPath, state.step);
+    const log = new JsonlLog(logPath);
+    const progress = progressStream ? new Progress(label, total, progressStream) : undefined;
+    if (resumeFrom)
+      progress?.message(`${label}: resuming at step ${state.step}/${total} from ${resumeFrom}`);
+    const started = performance.now();
+    let savedStep = resumable ? state.step : -1;
+    const stopAt = Math.min(
+      total,
+      options.stopAfter === undefined ? total : state.step + options.stopAfter,
+    );
+    const warmupSteps = schedule.warmupSteps;
+    const save = async (): Promise<string> => {
+      const dir = await saveState(ckptRoot, state, config, config.checkpoint.keep);
+      savedStep = state.step;
+      return dir;
+    };
+
+    const watch = watchInterrupts(options, () =>
+      progress?.message(
+        `${label}: stopping at the end of the current step (its checkpoint is written); Ctrl-C again quits at once`,
+      ),
+    );
+    interrupts = watch;
     const workersOption = options.workers ?? 1;
     const workers = resolveWorkers(workersOption, config);
     pool = await startPool(
@@ -356,11 +377,15 @@ export async function pretrain(
       workersOption === 'auto',
       views,
       state.teacher,
-      options.workerImports ?? [],
+      method,
+      {
+        imports: options.workerImports ?? [],
+        ...(options.workerLoader ? { loader: options.workerLoader } : {}),
+      },
       (m) => progress?.message(`${label}: ${m}`),
     );
     const context = { config, views, gradients: pool ? twoThreads(pool) : oneThread };
-    while (state.step < stopAt && !interrupts.requested) {
+    while (state.step < stopAt && !watch.requested) {
       const t0 = performance.now();
       const k = state.step;
       const lr = warmupCosineLr(
@@ -369,17 +394,17 @@ export async function pretrain(
       );
       // BYOL's schedule: update k (0-based) moves the target with tau(k).
       const tau = emaTau({ tau0: config.optim.tau0, totalSteps: total }, k);
-      let epoch = loader.position().epoch;
+      let epoch = batches.position().epoch;
       const { loss, terms, phases } = await update(state, context, {
         lr,
         tau,
         batch: async () => {
-          epoch = loader.position().epoch;
-          const batch = await loader.next();
+          epoch = batches.position().epoch;
+          const batch = await batches.next();
           return { images: batch.images, dispose: () => disposeBatch(batch) };
         },
       });
-      state.data = loader.state();
+      state.data = batches.state();
       const step = state.step;
       const seconds = (performance.now() - t0) / 1000;
       const record: StepRecord = {
@@ -396,7 +421,7 @@ export async function pretrain(
       const scalars = stepScalars(record);
       // Every `every` steps, and at the schedule's end so a curve ends at the trained network.
       if (monitor && (step % (options.monitor as MonitorOptions).every === 0 || step === total)) {
-        const value = monitor.measure(fromLayersModel(state.online.backbone));
+        const value = monitor.measure(fromLayersModel(backboneOf(method, state.online)));
         record.monitor = value;
         scalars['monitor/knn_top1'] = value.knnTop1;
         scalars['monitor/knn_ms'] = value.ms;
@@ -409,10 +434,10 @@ export async function pretrain(
       options.onStep?.(record);
       // Signals are delivered between event-loop turns: give them one after each step.
       await new Promise((done) => setImmediate(done));
-      if (step % config.checkpoint.every === 0 || step === stopAt || interrupts.requested)
+      if (step % config.checkpoint.every === 0 || step === stopAt || watch.requested)
         lastCheckpoint = await save();
     }
-    if (interrupts.requested && state.step < total) {
+    if (watch.requested && state.step < total) {
       if (savedStep !== state.step) lastCheckpoint = await save();
       const error = new PretrainInterruptedError(state.step, total, lastCheckpoint);
       progress?.message(`${label}: ${error.message}`);
@@ -422,9 +447,9 @@ export async function pretrain(
     failed = true;
     throw err;
   } finally {
-    interrupts.close();
+    interrupts?.close();
     await pool?.terminate();
-    await loader.close();
+    await loader?.close();
     disposeState(state);
     closeError = await loggers.close().then(
       () => undefined,
@@ -459,17 +484,31 @@ async function monitorOf(
 }
 
 /**
- * The state a run starts from: E-DIY's networks, LARS, the stream and the frozen
+ * The state a run starts from: the method's networks, LARS, the stream and the frozen
  * teacher, set from `ckpt` when resuming (its config checked against `config`). Nothing
  * is left allocated when this throws; the checkpoint's tensors are the caller's.
+/** E-DIY, the default method (its networks are the default network types). */
+function defaultMethod<Online, Target>(): Method<Online, Target> {
+  // Online and Target default to E-DIY's networks; a caller naming others passes their method.
+  return EDIY as unknown as Method<Online, Target>;
+}
+
+/** The backbone a method's online network evaluates with. */
+function backboneOf<Online>(method: Method<Online, unknown>, online: Online): LayersModel {
+  const backbone = method.backbone?.(online);
+  if (!backbone) throw new Error(`method ${method.name} names no backbone (Method.backbone)`);
+  return backbone;
+}
+
  */
-async function openState(
+async function openState<Online, Target>(
+  method: Method<Online, Target>,
   config: ExperimentConfig,
   ckpt: Checkpoint | undefined,
-): Promise<TrainState> {
-  const { online, target } = EDIY.build(config);
-  const state: TrainState = {
-    method: EDIY,
+): Promise<TrainState<Online, Target>> {
+  const { online, target } = method.build(config);
+  const state: TrainState<Online, Target> = {
+    method,
     online,
     target,
     optimizer: new LARS({
@@ -507,20 +546,35 @@ async function openState(
  * naming a region loss or matcher the worker does not know, is an error when 2 threads
  * were asked for, and means one thread under `auto` (said through `note`).
  */
-async function startPool(
+async function startPool<Online, Target>(
   config: ExperimentConfig,
   workers: 1 | 2,
   auto: boolean,
   views: readonly [ViewParams, ViewParams],
   teacher: LayersModel | undefined,
-  imports: readonly string[],
+  method: Method<Online, Target>,
+  modules: { imports: readonly string[]; loader?: string },
   note: (message: string) => void,
 ): Promise<ReplicaPool | undefined> {
   if (workers === 1) return undefined;
   let pool: ReplicaPool;
   try {
-    pool = await ReplicaPool.start({ config, views, imports, ...(teacher ? { teacher } : {}) });
+    pool = await ReplicaPool.start({
+      config,
+      views,
+      ...modules,
+      ...(!builtIn && method.source ? { method: method.source } : {}),
+      ...(teacher ? { teacher } : {}),
+    });
   } catch (err) {
+  // The worker has E-DIY built in; any other method it imports from where the method says.
+  const builtIn = Object.is(method, EDIY);
+  if (!builtIn && !method.source) {
+    const why = `method ${method.name} has no source (Method.source: the module and export a worker thread imports it from)`;
+    if (!auto) throw new Error(`workers: 2 needs the method in the worker thread too: ${why}`);
+    note(`one gradient thread: ${why}`);
+    return undefined;
+  }
     if (!auto) throw err;
     note(`one gradient thread: the worker thread did not start (${(err as Error).message})`);
     return undefined;

@@ -7,6 +7,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
+import type { MethodSource } from './method.js';
 import type { PhaseTimings } from './step.js';
 import type { StateVariables } from './state.js';
 
@@ -23,6 +24,10 @@ export interface InitMessage {
   teacher?: tf.io.ModelArtifacts;
   /** Modules imported before anything is built (to register user losses and matchers). */
   imports: readonly string[];
+  /** A module whose `importModule(path)` imports `imports` (default `import()`). */
+  loader?: string;
+  /** Where to import the run's method from (default E-DIY). */
+  method?: MethodSource;
 }
 
 /** Computes one replica's share of a micro-batch. */

@@ -3,6 +3,8 @@
  * copy of the networks; per step it takes the current weights, computes its share of
  * the micro-batch with {@link microStep} and sends the gradients back.
  */
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -12,8 +14,8 @@ import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
 import { useFastBatchNorm } from './batchnorm.js';
 import { EDIY } from './ediy-method.js';
-import type { OnlineNetwork, TargetNetwork } from './networks.js';
-import { variables } from './state.js';
+import type { Method, MethodSource } from './method.js';
+import { variables, type MethodNetworks } from './state.js';
 import {
   replicaVariables,
   type InitMessage,
@@ -25,11 +27,7 @@ import { ownedValues } from './replica-values.js';
 
 interface Replica {
   init: InitMessage;
-  nets: {
-    online: OnlineNetwork;
-    target: TargetNetwork;
-    teacher?: LayersModel;
-  };
+  nets: MethodNetworks<unknown, unknown>;
   variables: ReturnType<typeof replicaVariables>;
 }
 
@@ -47,6 +45,48 @@ function reply(message: ReplyMessage, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
 }
 
+/** Imports a module (a path or a URL). */
+type Load = (specifier: string) => Promise<unknown>;
+
+/** Absolute paths as file URLs (what `import()` takes on every platform), URLs as they are. */
+function asUrl(specifier: string): string {
+  return isAbsolute(specifier) ? pathToFileURL(specifier).href : specifier;
+}
+
+/** `import()`, or the `importModule` export of the module `loader`. */
+async function loaderOf(loader: string | undefined): Promise<Load> {
+  if (loader === undefined) return (specifier) => import(asUrl(specifier));
+  const mod: unknown = await import(asUrl(loader));
+  const importModule =
+    typeof mod === 'object' && mod !== null && 'importModule' in mod ? mod.importModule : undefined;
+  if (typeof importModule !== 'function')
+    throw new Error(`worker loader ${loader} must export a function importModule(path)`);
+  return (specifier) => Promise.resolve(importModule(specifier));
+}
+
+function isMethod(value: unknown): value is Method<unknown, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.name === 'string' &&
+    ['build', 'modules', 'targets', 'terms', 'weights'].every((k) => typeof m[k] === 'function')
+  );
+}
+
+/** The method a source names, checked to be one. */
+async function importMethod(load: Load, source: MethodSource): Promise<Method<unknown, unknown>> {
+  const mod = await load(source.module);
+  const value =
+    typeof mod === 'object' && mod !== null
+      ? (mod as Record<string, unknown>)[source.export]
+      : undefined;
+  if (!isMethod(value))
+    throw new Error(
+      `${source.module} must export a method (name, build, modules, targets, terms, weights) as '${source.export}', got ${value === undefined ? 'nothing' : typeof value}`,
+    );
+  return value;
+}
+
 async function setUp(init: InitMessage): Promise<void> {
   await initBackend({
     prefer: (init.backend === 'native' || init.backend === 'wasm' || init.backend === 'cpu'
@@ -55,19 +95,23 @@ async function setUp(init: InitMessage): Promise<void> {
     ...(init.threads !== undefined ? { threads: init.threads } : {}),
   });
   useFastTransposedMatMul();
-  for (const specifier of init.imports) await import(specifier);
-  const { online, target } = EDIY.build(init.config, 'replica');
+  const load = await loaderOf(init.loader);
+  for (const specifier of init.imports) await load(specifier);
+  const method = init.method ? await importMethod(load, init.method) : EDIY;
+  const { online, target } = method.build(init.config, 'replica');
   let teacher: LayersModel | undefined;
   if (init.teacher) {
     teacher = await tfl.loadLayersModel(tf.io.fromMemory(init.teacher));
     teacher.trainable = false;
     useFastBatchNorm(teacher);
   }
-  replica = {
-    init,
-    nets: { online, target, ...(teacher ? { teacher } : {}) },
-    variables: replicaVariables(variables({ method: EDIY, online, target })),
+  const nets: MethodNetworks<unknown, unknown> = {
+    method,
+    online,
+    target,
+    ...(teacher ? { teacher } : {}),
   };
+  replica = { init, nets, variables: replicaVariables(variables(nets)) };
   reply({ type: 'ready', regionLosses: regionLossNames(), matchers: matcherNames() });
 }
 

@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 import { currentBackend, type Rng, type RngState } from '@ediy/backend';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
-import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import type { MethodSource } from './method.js';
 import { variables, type MethodNetworks } from './state.js';
 import {
   replicaVariables,
@@ -75,6 +75,13 @@ export interface ReplicaPoolOptions {
    * registered in this thread must be registered in the worker too.
    */
   imports?: readonly string[];
+  /**
+   * A module whose `importModule(path)` export the worker imports {@link imports} with
+   * (e.g. one that compiles TypeScript); default the runtime's `import()`.
+   */
+  loader?: string;
+  /** Where the worker imports the run's method from (default: E-DIY, built in). */
+  method?: MethodSource;
 }
 
 /** A worker replica's result: its gradients as tensors of this thread (the caller owns them). */
@@ -152,6 +159,8 @@ export class ReplicaPool {
       // its own, and a worker thread never starts an OpenMP team of its own.
       ...(currentBackend()?.name === 'native' ? { threads: 1 } : {}),
       imports: options.imports ?? [],
+      ...(options.loader ? { loader: options.loader } : {}),
+      ...(options.method ? { method: options.method } : {}),
       ...(teacher ? { teacher } : {}),
     };
     const worker = startWorker();
@@ -232,10 +241,10 @@ export class ReplicaPool {
    * computes while this thread does its own share.
    * @returns the worker's result, its gradients as new tensors (the caller owns them).
    */
-  step(
+  step<Online, Target>(
     images: tf.Tensor4D,
     rng: RngState,
-    nets: MethodNetworks<OnlineNetwork, TargetNetwork>,
+    nets: MethodNetworks<Online, Target>,
     weightsVersion: number,
   ): Promise<ReplicaResult> {
     if (this.failure) return Promise.reject(this.failure);
@@ -300,9 +309,9 @@ export class ReplicaPool {
  *   Replica 0's timings gain a `sync` phase: the time spent waiting for and copying
  *   to and from the worker.
  */
-export async function dataParallelStep(
+export async function dataParallelStep<Online, Target>(
   config: ExperimentConfig,
-  nets: MethodNetworks<OnlineNetwork, TargetNetwork>,
+  nets: MethodNetworks<Online, Target>,
   images: tf.Tensor4D,
   rngFor: (replica: number) => Rng,
   views: readonly [ViewParams, ViewParams],
@@ -360,9 +369,9 @@ export interface GradientStrategy {
    * One micro-batch's gradients, one result per replica (the caller owns their gradients).
    * @param weightsVersion - changes whenever the weights changed (the step number).
    */
-  compute(
+  compute<Online, Target>(
     config: ExperimentConfig,
-    nets: MethodNetworks<OnlineNetwork, TargetNetwork>,
+    nets: MethodNetworks<Online, Target>,
     images: tf.Tensor4D,
     rngFor: (replica: number) => Rng,
     views: readonly [ViewParams, ViewParams],

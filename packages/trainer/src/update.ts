@@ -35,14 +35,17 @@ export class NonFiniteLossError extends Error {
 }
 
 /** The networks a step reads and updates (E-DIY's unless `method` says otherwise). */
-export type StepNetworks = MethodNetworks<OnlineNetwork, TargetNetwork>;
+export type StepNetworks<Online = OnlineNetwork, Target = TargetNetwork> = MethodNetworks<
+  Online,
+  Target
+>;
 
 /** What {@link trainStep} works with, the same from step to step. */
-export interface TrainStepContext {
+export interface TrainStepContext<Online = OnlineNetwork, Target = TargetNetwork> {
   /** The run's config (method, scale, optimiser). */
   config: ExperimentConfig;
   /** The networks. */
-  nets: StepNetworks;
+  nets: StepNetworks<Online, Target>;
   /** The optimiser of the online network's trainable variables. */
   optimizer: LARS;
   /** The two views' augmentation parameters. */
@@ -116,8 +119,8 @@ export function weightLabels(
  * gradient (before any weight changes) or weight after the update, so no such value
  * ever reaches a checkpoint.
  */
-export async function trainStep(
-  context: TrainStepContext,
+export async function trainStep<Online, Target>(
+  context: TrainStepContext<Online, Target>,
   input: TrainStepInput,
 ): Promise<TrainStepResult> {
   const { config, nets, optimizer, views, pool } = context;
@@ -247,8 +250,8 @@ export interface UpdateInput {
  * `state.rng.fork('step-' + state.step)`, then `state.step + 1`. The data position is the
  * caller's (it knows the loader). On an error the step is not counted.
  */
-export async function update(
-  state: TrainState,
+export async function update<Online, Target>(
+  state: TrainState<Online, Target>,
   context: UpdateContext,
   input: UpdateInput,
 ): Promise<TrainStepResult> {

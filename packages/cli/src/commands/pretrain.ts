@@ -3,7 +3,7 @@
  * preset, for one or more seeds, resuming from checkpoints.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { formatUnreadable, scanImageFolder, type FolderScan } from '@ediy/data';
 import {
@@ -37,7 +37,7 @@ import {
 } from '../options.js';
 import { OVERRIDE_FLAGS, overridesOf } from '../overrides.js';
 import { withCheckpointEvery } from '../reproduce.js';
-import { loadConfig } from '../rows.js';
+import { MODULE_EXTENSIONS, loadConfig } from '../rows.js';
 import { teacherSpec } from '../teacher.js';
 
 /** The `pretrain` command. */
@@ -106,6 +106,16 @@ field or a bad value is an error naming it. The resolved config is printed at th
 and written to <run>/config.json. 'ediy list' shows rows, presets, losses and matchers.
 An interrupted run resumes from its newest checkpoint when run again.`,
 };
+
+/**
+ * The loader of config modules (TypeScript included), for the replica worker of
+ * `--workers 2`: it imports the config module there too, so a loss or matcher the module
+ * registers is known in both threads.
+ */
+const CONFIG_LOADER = new URL(
+  import.meta.url.endsWith('.ts') ? '../config-module.ts' : '../config-module.js',
+  import.meta.url,
+).href;
 
 /** The run directory of a row and seed under a runs folder. */
 export function runDirOf(out: string, name: string, seed: number): string {
@@ -214,6 +224,10 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
       : `row ${loaded.source} < preset ${preset}`,
     ...(overrides.length > 0 ? [overrides.map((o) => o.source).join(', ')] : []),
   ].join(' < ');
+  const configModule =
+    loaded.file && (MODULE_EXTENSIONS as readonly string[]).includes(extname(loaded.source))
+      ? { workerImports: [loaded.source], workerLoader: CONFIG_LOADER }
+      : {};
   for (const seed of seeds) {
     const config = configOf(seed);
     const runDir = runDirOf(out, config.name, seed);
@@ -228,6 +242,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
       progress: io.stderr,
       label: `${config.name} seed ${seed}`,
       workers,
+      ...configModule,
     });
     const last = result.records[result.records.length - 1];
     println(

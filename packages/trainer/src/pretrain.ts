@@ -17,6 +17,7 @@ import {
 import type { ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
+import { checkStepMemory, describeEstimate } from './memory.js';
 import { fromLayersModel } from '@ediy/eval';
 import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
@@ -274,6 +275,9 @@ export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
   if (options.monitor !== undefined && !method.backbone)
     throw new Error(
       `the kNN monitor evaluates the method's backbone, and method ${method.name} has none (Method.backbone); run it without monitor`,
+  // Before anything is allocated: a step too large for the backend is an error naming the estimate.
+  const memory = checkStepMemory(config, tf.getBackend());
+  progressStream?.write(`${label}: ${describeEstimate(config, memory)}\n`);
     );
     throw new Error(
       `config ${config.name} uses the 'teacher' matcher but names no teacher (config.teacher = { run } or { modelDir })`,

@@ -11,6 +11,7 @@ import { PRETRAIN_SPEC, pretrainCommand } from './commands/pretrain.js';
 import { REPORT_SPEC, reportCommand } from './commands/report.js';
 import { REPRODUCE_SPEC, reproduceCommand } from './commands/reproduce.js';
 import { SALIENCY_SPEC, saliencyCommand } from './commands/saliency.js';
+import { VIEW_SPEC, viewCommand } from './commands/view.js';
 import { PretrainInterruptedError } from '@ediy/trainer';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
 import { println, processIO, type CliIO } from './io.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: IMPORT_SPEC, run: importWeightsCommand },
   { spec: EXPORT_SPEC, run: exportCommand },
   { spec: SALIENCY_SPEC, run: saliencyCommand },
+  { spec: VIEW_SPEC, run: viewCommand },
   { spec: LIST_SPEC, run: listCommand },
 ];
 

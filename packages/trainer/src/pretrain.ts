@@ -17,12 +17,12 @@ import {
 import type { ViewParams } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
-import { checkStepMemory, describeEstimate } from './memory.js';
 import { fromLayersModel } from '@ediy/eval';
 import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
 import { validateConfig, type ExperimentConfig } from './config.js';
 import { runSchedule } from './schedule.js';
 import { viewParamsOf } from './views.js';
+import { checkStepMemory, describeEstimate } from './memory.js';
 import {
   checkpointName,
   latestCheckpoint,
@@ -43,9 +43,9 @@ import { useFastBatchNorm } from './batchnorm.js';
 import { assertWeightsFinite } from './finite.js';
 import { update } from './update.js';
 import { EDIY } from './ediy-method.js';
-import { disposeState, restoreState, saveState, type TrainState } from './state.js';
 import type { Method } from './method.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import { disposeState, restoreState, saveState, type TrainState } from './state.js';
 import { moveDamagedAside, prepareRunDir, watchInterrupts } from './run.js';
 import { firstDifference, fsCall, truncateLog } from './run-dir.js';
 import { LoggerSet, stepScalars, type TrainLogger } from './loggers/logger.js';
@@ -81,7 +81,6 @@ export interface PretrainOptions<Online = OnlineNetwork, Target = TargetNetwork>
    */
   workerImports?: readonly string[];
   /**
-  /**
    * A module whose `importModule(path)` export the worker thread imports
    * {@link PretrainOptions.workerImports} and the method's module with: one that compiles
    * TypeScript, e.g. (the CLI passes its config loader). Default: the runtime's `import()`.
@@ -92,6 +91,7 @@ export interface PretrainOptions<Online = OnlineNetwork, Target = TargetNetwork>
    * `workers: 2` the worker thread imports it from its {@link Method.source}.
    */
   method?: Method<Online, Target>;
+  /**
    * Where warnings go: a damaged checkpoint moved aside, an earlier run moved aside by a
    * fresh one. Default: a line on the progress stream (or process.stderr).
    */
@@ -270,15 +270,12 @@ export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
   options: PretrainOptions<Online, Target> = {},
 ): Promise<PretrainResult> {
   validateConfig(config);
-  if (needsTeacher(config) && !config.teacher) {
   const method = options.method ?? defaultMethod<Online, Target>();
   if (options.monitor !== undefined && !method.backbone)
     throw new Error(
       `the kNN monitor evaluates the method's backbone, and method ${method.name} has none (Method.backbone); run it without monitor`,
-  // Before anything is allocated: a step too large for the backend is an error naming the estimate.
-  const memory = checkStepMemory(config, tf.getBackend());
-  progressStream?.write(`${label}: ${describeEstimate(config, memory)}\n`);
     );
+  if (needsTeacher(config) && !config.teacher) {
     throw new Error(
       `config ${config.name} uses the 'teacher' matcher but names no teacher (config.teacher = { run } or { modelDir })`,
     );
@@ -301,6 +298,9 @@ export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
   );
 
   useFastTransposedMatMul();
+  // Before anything is allocated: a step too large for the backend is an error naming the estimate.
+  const memory = checkStepMemory(config, tf.getBackend());
+  progressStream?.write(`${label}: ${describeEstimate(config, memory)}\n`);
   // An image folder's training part is streamed; the held-out part is only sampled by the monitor.
   const data = await openTrainingData(config.scale.data, options.strict ? { strict: true } : {});
   const monitor = options.monitor ? await monitorOf(data, options.monitor, config.seed) : undefined;
@@ -325,17 +325,13 @@ export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
   const records: StepRecord[] = [];
   let lastCheckpoint = resumeFrom ?? '';
   const loggers = new LoggerSet(userLoggers);
+  let loader: TrainingBatches | undefined;
+  let interrupts: ReturnType<typeof watchInterrupts> | undefined;
   let pool: ReplicaPool | undefined;
   let failed = false;
   let closeError: Error | undefined;
-  try {
-  let loader: TrainingBatches | undefined;
-  let interrupts: ReturnType<typeof watchInterrupts> | undefined;
-    if (options.tensorboard) {
-      const dir = join(runDir, 'tb');
-      loggers.add(new TensorBoardLogger(dir, resumeFrom ? { resumeStep: state.step + 1 } : {}));
   // From here on everything that throws frees the state, the stream, the worker and the loggers.
-    }
+  try {
     const batches = data.batches({
       batchSize: micro,
       seed: config.seed,
@@ -373,15 +369,19 @@ export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
       ),
     );
     interrupts = watch;
+    if (options.tensorboard) {
+      const dir = join(runDir, 'tb');
+      loggers.add(new TensorBoardLogger(dir, resumeFrom ? { resumeStep: state.step + 1 } : {}));
+    }
     const workersOption = options.workers ?? 1;
     const workers = resolveWorkers(workersOption, config);
     pool = await startPool(
       config,
+      method,
       workers,
       workersOption === 'auto',
       views,
       state.teacher,
-      method,
       {
         imports: options.workerImports ?? [],
         ...(options.workerLoader ? { loader: options.workerLoader } : {}),
@@ -487,10 +487,6 @@ async function monitorOf(
   return KnnMonitor.fromData(train, heldOut, options, seed);
 }
 
-/**
- * The state a run starts from: the method's networks, LARS, the stream and the frozen
- * teacher, set from `ckpt` when resuming (its config checked against `config`). Nothing
- * is left allocated when this throws; the checkpoint's tensors are the caller's.
 /** E-DIY, the default method (its networks are the default network types). */
 function defaultMethod<Online, Target>(): Method<Online, Target> {
   // Online and Target default to E-DIY's networks; a caller naming others passes their method.
@@ -504,6 +500,10 @@ function backboneOf<Online>(method: Method<Online, unknown>, online: Online): La
   return backbone;
 }
 
+/**
+ * The state a run starts from: the method's networks, LARS, the stream and the frozen
+ * teacher, set from `ckpt` when resuming (its config checked against `config`). Nothing
+ * is left allocated when this throws; the checkpoint's tensors are the caller's.
  */
 async function openState<Online, Target>(
   method: Method<Online, Target>,
@@ -552,15 +552,23 @@ async function openState<Online, Target>(
  */
 async function startPool<Online, Target>(
   config: ExperimentConfig,
+  method: Method<Online, Target>,
   workers: 1 | 2,
   auto: boolean,
   views: readonly [ViewParams, ViewParams],
   teacher: LayersModel | undefined,
-  method: Method<Online, Target>,
   modules: { imports: readonly string[]; loader?: string },
   note: (message: string) => void,
 ): Promise<ReplicaPool | undefined> {
   if (workers === 1) return undefined;
+  // The worker has E-DIY built in; any other method it imports from where the method says.
+  const builtIn = Object.is(method, EDIY);
+  if (!builtIn && !method.source) {
+    const why = `method ${method.name} has no source (Method.source: the module and export a worker thread imports it from)`;
+    if (!auto) throw new Error(`workers: 2 needs the method in the worker thread too: ${why}`);
+    note(`one gradient thread: ${why}`);
+    return undefined;
+  }
   let pool: ReplicaPool;
   try {
     pool = await ReplicaPool.start({
@@ -571,14 +579,6 @@ async function startPool<Online, Target>(
       ...(teacher ? { teacher } : {}),
     });
   } catch (err) {
-  // The worker has E-DIY built in; any other method it imports from where the method says.
-  const builtIn = Object.is(method, EDIY);
-  if (!builtIn && !method.source) {
-    const why = `method ${method.name} has no source (Method.source: the module and export a worker thread imports it from)`;
-    if (!auto) throw new Error(`workers: 2 needs the method in the worker thread too: ${why}`);
-    note(`one gradient thread: ${why}`);
-    return undefined;
-  }
     if (!auto) throw err;
     note(`one gradient thread: the worker thread did not start (${(err as Error).message})`);
     return undefined;

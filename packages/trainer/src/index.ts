@@ -23,6 +23,7 @@ export * from './replica.js';
 export * from './data.js';
 export * from './views.js';
 export * from './memory.js';
+export * from './teacher-map.js';
 export * from './schema.js';
 export * from './schedule.js';
 export * from './loggers/logger.js';

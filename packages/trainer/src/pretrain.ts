@@ -23,6 +23,7 @@ import { validateConfig, type ExperimentConfig } from './config.js';
 import { runSchedule } from './schedule.js';
 import { viewParamsOf } from './views.js';
 import { checkStepMemory, describeEstimate } from './memory.js';
+import { checkTeacherMap } from './teacher-map.js';
 import {
   checkpointName,
   latestCheckpoint,
@@ -529,6 +530,9 @@ async function openState<Online, Target>(
   try {
     const teacher = await loadTeacher(config);
     if (teacher) state.teacher = teacher;
+    // The 'teacher' matcher pairs regions of its map: a map of one cell is an error saying what works.
+    if (teacher && needsTeacher(config))
+      checkTeacherMap(teacher, config.scale.imageSize, `teacher ${JSON.stringify(config.teacher)}`);
     if (ckpt) {
       const d = firstDifference(config, ckpt.state.config);
       if (d) {

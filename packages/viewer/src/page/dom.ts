@@ -57,8 +57,8 @@ export function lineChart(title: string, series: Series[], width = 420, height =
     svg('line', { x1: pad.l, y1: pad.t, x2: pad.l, y2: height - pad.b, stroke: '#999' }),
     text(pad.l - 4, sy(y1) + 4, fmt(y1), 'end'),
     text(pad.l - 4, sy(y0) + 4, fmt(y0), 'end'),
-    text(pad.l, height - 12, `step ${fmt(x0)}`),
-    text(width - pad.r, height - 12, `step ${fmt(x1)}`, 'end'),
+    text(pad.l, height - 12, `step ${Math.round(x0)}`),
+    text(width - pad.r, height - 12, `step ${Math.round(x1)}`, 'end'),
   );
   series.forEach((ser, i) => {
     const pts = ser.points.filter((p) => Number.isFinite(p[1]));

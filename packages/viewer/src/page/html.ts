@@ -13,7 +13,7 @@ export const PAGE_HTML = `<!doctype html>
   #thumbs canvas { width: 48px; height: 48px; margin: 2px; cursor: pointer; image-rendering: pixelated; border: 2px solid transparent; }
   #thumbs canvas.picked { border-color: #1565c0; }
   .runs { display: flex; flex-wrap: wrap; gap: 1.5em; }
-  .run { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .6em .8em; }
+  .run { max-width: 540px; background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .6em .8em; }
   .run svg image { image-rendering: pixelated; }
   .region { fill: transparent; stroke: rgba(255,255,255,.55); stroke-width: 1; cursor: crosshair; }
   .region.selected { stroke: #fff; stroke-width: 3; }
@@ -31,7 +31,8 @@ export const PAGE_HTML = `<!doctype html>
   <p class="muted">Two BYOL views of an image, the backbone's region grid on each, and the partners a frozen teacher picks:
   <b style="color:#e53935">R-DEM</b> pushes a region away from the <i>most different</i> region of the same view (Eq. 4),
   <b style="color:#43a047">R-IEM</b> pulls it towards the <i>most similar</i> region of the other view (Eq. 6).
-  Hover a region for its similarity map, click to pin it.</p>
+  Hover a region for its similarity map (cosine with every region of both views, from
+  <span style="color:#00007f">-1</span> to <span style="color:#7f0000">+1</span> on a jet scale), click to pin it.</p>
   <p id="status" class="muted">loading…</p>
 </header>
 <section id="controls"></section>

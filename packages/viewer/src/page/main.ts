@@ -88,7 +88,7 @@ function toCanvas(pixels: Float32Array, h: number, w: number): HTMLCanvasElement
 
 function heatColour(sim: number): string {
   const [r, g, b] = jet((sim + 1) / 2).map((v) => Math.round(255 * v));
-  return `rgba(${r},${g},${b},0.6)`;
+  return `rgba(${r},${g},${b},0.45)`;
 }
 
 async function main(): Promise<void> {

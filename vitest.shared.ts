@@ -5,7 +5,7 @@ const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
 const examplesEntry = fileURLToPath(new URL('./examples/index.ts', import.meta.url));
 
 /**
- * Shared vitest settings for every package: `@ediy/<name>` (and its Node-only
+ * Shared vitest settings for every package: `@ediy/<name>` (and a subpath such as
  * `@ediy/<name>/node`) resolves to that package's TypeScript source, so tests never need
  * a prior build.
  */
@@ -15,7 +15,7 @@ export function packageTestConfig() {
       alias: [
         { find: /^@ediy\/examples$/, replacement: examplesEntry },
         { find: /^@ediy\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
-        { find: /^@ediy\/([a-z0-9-]+)\/node$/, replacement: `${packagesDir}$1/src/node.ts` },
+        { find: /^@ediy\/([a-z0-9-]+)\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/$2.ts` },
       ],
     },
     test: {

@@ -1,7 +1,8 @@
 /**
- * `@ediy/backbones`: ResNet-18/34/50 backbones returning the layer4 region map, with
- * torchvision weight import and export (safetensors read from and written to bytes). This
- * entry imports no Node built-in, so it runs in a browser bundle as well as in Node; the
+ * `@ediy/backbones`: ResNet-18/34/50 backbones returning the layer4 region map. This entry
+ * imports no Node built-in, so it runs in a browser bundle as well as in Node. Moving
+ * weights to and from PyTorch (safetensors, torchvision names and weights) is
+ * `@ediy/backbones/interop` (its symbols are still exported here, deprecated); the
  * filesystem part (saving and loading model directories, `exportBackbone` for carrying a
  * trained backbone to PyTorch and Detectron2) is `@ediy/backbones/node`.
  * @packageDocumentation
@@ -9,9 +10,4 @@
 export * from './config.js';
 export * from './resnet.js';
 export * from './params.js';
-export * from './half.js';
-export * from './safetensors.js';
-export * from './layout.js';
-export * from './torchvision-names.js';
-export * from './torchvision-weights.js';
-export * from './torchvision-infer.js';
+export * from './interop-compat.js';

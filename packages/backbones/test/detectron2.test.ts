@@ -4,16 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
+import { resnet } from '@ediy/backbones';
 import {
   bfloat16ToFloat,
   floatToBfloat16,
   importTorchvisionWeights,
-  resnet,
   torchvisionStateKeys,
   writeSafetensors,
-} from '@ediy/backbones';
+} from '@ediy/backbones/interop';
 import { exportBackbone } from '@ediy/backbones/node';
-import type { ResNetConfig, StateDict } from '@ediy/backbones';
+import type { ResNetConfig } from '@ediy/backbones';
+import type { StateDict } from '@ediy/backbones/interop';
 import { pythonMissing, randomState, toolPath, TORCH_PYTHON } from './export-helpers.js';
 import { fixtureBytes } from './helpers.js';
 

@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { Rng } from '@ediy/core';
-import { torchvisionStateKeys, writeSafetensors } from '@ediy/backbones';
-import type { ResNetConfig, StateDict } from '@ediy/backbones';
+import { torchvisionStateKeys, writeSafetensors } from '@ediy/backbones/interop';
+import type { ResNetConfig } from '@ediy/backbones';
+import type { StateDict } from '@ediy/backbones/interop';
 
 /** Path of a script in the repository's tools/. */
 export function toolPath(name: string): string {

@@ -12,18 +12,19 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
+import { resnet } from '@ediy/backbones';
 import {
   exportTorchvisionWeights,
   importTorchvisionWeights,
   inferTorchvisionConfig,
   readSafetensors,
   readSafetensorsMetadata,
-  resnet,
   torchvisionStateKeys,
   writeSafetensors,
-} from '@ediy/backbones';
+} from '@ediy/backbones/interop';
 import { exportBackbone, loadModelFromDir } from '@ediy/backbones/node';
-import type { ResNetConfig, StateDict } from '@ediy/backbones';
+import type { ResNetConfig } from '@ediy/backbones';
+import type { StateDict } from '@ediy/backbones/interop';
 import { randomState } from './export-helpers.js';
 import { fixtureState } from './helpers.js';
 

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { exportTorchvisionWeights, resnet, writeSafetensors } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { exportTorchvisionWeights, writeSafetensors } from '@ediy/backbones/interop';
 import { loadModelFromDir, registerFileRouter, saveModelToDir } from '@ediy/backbones/node';
 import type { ResNetConfig } from '@ediy/backbones';
 

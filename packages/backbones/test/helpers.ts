@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { readSafetensors } from '@ediy/backbones';
-import type { SafeTensor, StateDict } from '@ediy/backbones';
+import { readSafetensors } from '@ediy/backbones/interop';
+import type { SafeTensor, StateDict } from '@ediy/backbones/interop';
 
 /** Path of a committed fixture (made by tools/make-resnet-fixture.py). */
 export function fixturePath(name: string): string {

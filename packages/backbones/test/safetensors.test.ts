@@ -7,8 +7,8 @@ import {
   readSafetensors,
   readSafetensorsMetadata,
   writeSafetensors,
-} from '@ediy/backbones';
-import type { SafeTensor } from '@ediy/backbones';
+} from '@ediy/backbones/interop';
+import type { SafeTensor } from '@ediy/backbones/interop';
 import { fixtureBytes, fixtureState, get } from './helpers.js';
 
 /** A safetensors file built byte by byte: header JSON then data. */

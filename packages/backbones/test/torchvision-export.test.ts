@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { importTorchvisionWeights, readSafetensors, resnet } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { importTorchvisionWeights, readSafetensors } from '@ediy/backbones/interop';
 import { exportBackbone } from '@ediy/backbones/node';
-import type { ResNetConfig, StateDict } from '@ediy/backbones';
+import type { ResNetConfig } from '@ediy/backbones';
+import type { StateDict } from '@ediy/backbones/interop';
 import {
   ioFile,
   pythonMissing,

@@ -1,17 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
+import { resnet, trainableParameterCount } from '@ediy/backbones';
 import {
   exportTorchvisionWeights,
   hwioToOihw,
   importTorchvisionWeights,
   oihwToHwio,
-  resnet,
   torchvisionStateKeys,
-  trainableParameterCount,
   writeSafetensors,
-} from '@ediy/backbones';
-import type { ResNetConfig, SafeTensor, StateDict } from '@ediy/backbones';
+} from '@ediy/backbones/interop';
+import type { ResNetConfig } from '@ediy/backbones';
+import type { SafeTensor, StateDict } from '@ediy/backbones/interop';
 import { fixtureBytes, fixtureState, get, nchwToNhwc, relativeError } from './helpers.js';
 
 beforeAll(async () => {

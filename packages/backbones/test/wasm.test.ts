@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { importTorchvisionWeights, resnet } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { importTorchvisionWeights } from '@ediy/backbones/interop';
 import { fixtureState, get, nchwToNhwc, relativeError } from './helpers.js';
 
 beforeAll(async () => {

@@ -6,7 +6,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Interval } from '@ediy/eval';
-import { PRESET_NAMES, type ExperimentConfig, type PresetName } from '@ediy/trainer';
+import {
+  PRESET_NAMES,
+  type DataConfig,
+  type ExperimentConfig,
+  type PresetName,
+} from '@ediy/trainer';
 import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -29,6 +34,7 @@ import {
 import { logEvaluation, writeJson } from '../reproduce.js';
 import { METRICS } from '../results.js';
 import { readStepLog } from '../run-log.js';
+import { checkImages, STRICT_FLAG } from '../unreadable.js';
 
 /** The `eval` command. */
 export const EVAL_SPEC: CommandSpec = {
@@ -62,6 +68,7 @@ export const EVAL_SPEC: CommandSpec = {
       description:
         "do not add the metrics to the run's TensorBoard files (<run>/tb, eval/<metric> at the step evaluated; written by default)",
     },
+    strict: STRICT_FLAG,
     untrained: {
       type: 'boolean',
       description:
@@ -118,11 +125,41 @@ function readConfig(arg: string, command: string): { config: ExperimentConfig; r
   return isDir ? { config, runDir: path } : { config };
 }
 
+/** A run's data config (its `config.json`), or undefined when it has none to read. */
+function runData(run: string): DataConfig | undefined {
+  const path = join(run, 'config.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as ExperimentConfig).scale.data;
+  } catch {
+    return undefined; // the evaluation reports it
+  }
+}
+
+/** The unreadable images of every image folder evaluated (`--data`, else each run's own), each folder once. */
+async function checkEvalImages(
+  data: DataConfig | undefined,
+  runs: readonly (DataConfig | undefined)[],
+  strict: boolean,
+  io: CliIO,
+  command: string,
+): Promise<void> {
+  const all = data ? [data] : runs.filter((d): d is DataConfig => d !== undefined);
+  const seen = new Set<string>();
+  for (const d of all) {
+    const key = d.kind === 'scenes' ? 'scenes' : d.path;
+    if (seen.has(key) || (d.kind !== 'scenes' && !existsSync(d.path))) continue;
+    seen.add(key);
+    await checkImages(d, strict, io, command);
+  }
+}
+
 /** Runs `ediy eval`. */
 export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const cmd = 'eval';
   const data = dataFlag(args, cmd);
   const prefer = backendFlag(args, cmd);
+  const strict = booleanFlag(args, 'strict');
   const budget =
     stringFlag(args, 'budget') === undefined
       ? undefined
@@ -141,6 +178,13 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
   };
   if (booleanFlag(args, 'untrained')) {
     const targets = args.positionals.map((p) => ({ arg: p, ...readConfig(p, cmd) }));
+    await checkEvalImages(
+      data,
+      targets.map((t) => t.config.scale.data),
+      strict,
+      io,
+      cmd,
+    );
     await setupBackend(prefer, io);
     println(io.stdout, ['run', 'batchnorm', ...METRICS.map((m) => m.label), 'seconds'].join('\t'));
     for (const { arg, config, runDir } of targets) {
@@ -175,6 +219,7 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
       );
     }
   }
+  await checkEvalImages(data, runs.map(runData), strict, io, cmd);
   await setupBackend(prefer, io);
   println(io.stdout, ['run', 'step', ...METRICS.map((m) => m.label), 'seconds'].join('\t'));
   for (const run of runs) {

@@ -2,7 +2,7 @@
  * `ediy pretrain <config|row>`: trains one row (a row id or a config module) at a
  * preset, for one or more seeds, resuming from checkpoints.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { formatUnreadable, scanImageFolder, type FolderScan } from '@ediy/data';
@@ -39,6 +39,7 @@ import { OVERRIDE_FLAGS, overridesOf } from '../overrides.js';
 import { withCheckpointEvery } from '../reproduce.js';
 import { MODULE_EXTENSIONS, loadConfig } from '../rows.js';
 import { teacherSpec } from '../teacher.js';
+import { checkImages } from '../unreadable.js';
 
 /** The `pretrain` command. */
 export const PRETRAIN_SPEC: CommandSpec = {
@@ -216,7 +217,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
   }
   checkDataExists(first, cmd);
   const monitor = monitorFlag(args, preset, first.scale.data, cmd);
-  await checkImages(first, booleanFlag(args, 'strict'), io, cmd);
+  await checkImages(first.scale.data, booleanFlag(args, 'strict'), io, cmd);
   await setupBackend(prefer, io);
   const from = [
     loaded.file

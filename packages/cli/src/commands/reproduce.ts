@@ -47,6 +47,7 @@ import {
 import { submitSlurm } from '../slurm.js';
 import { loadTableFile, looksLikeTableFile, type TableSource } from '../table-module.js';
 import { didYouMean } from '../suggest.js';
+import { checkImages, STRICT_FLAG } from '../unreadable.js';
 
 /** The flags that choose what part of a reproduction a call does (at most one). */
 export const REPRODUCE_MODES = ['plan', 'shard', 'teacher-only', 'collect', 'slurm'] as const;
@@ -99,6 +100,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
     },
     ...OVERRIDE_FLAGS,
     ...MONITOR_FLAGS,
+    strict: STRICT_FLAG,
     'no-tensorboard': {
       type: 'boolean',
       description:
@@ -268,6 +270,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     );
     return 0;
   }
+  await checkImages(data ?? presetScale(preset).data, booleanFlag(args, 'strict'), io, cmd);
   const info = await setupBackend(prefer, io);
   const backend = describeBackend(info);
   if (modes[0] === 'teacher-only') {

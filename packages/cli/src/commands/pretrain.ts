@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { formatUnreadable, scanImageFolder, type FolderScan } from '@ediy/data';
 import {
   ConfigError,
   PRESET_NAMES,
@@ -132,32 +131,6 @@ function checkDataExists(config: ExperimentConfig, command: string): void {
       command,
     );
   }
-}
-
-/**
- * Lists the unreadable images of a config's image folder (a header scan) before any work
- * starts; with `strict` they are an error naming every file and why. Data that is not an
- * image folder (IDX, CIFAR, the embedded scenes) has nothing to check.
- */
-async function checkImages(
-  config: ExperimentConfig,
-  strict: boolean,
-  io: CliIO,
-  command: string,
-): Promise<void> {
-  const data = config.scale.data;
-  if (data.kind === 'scenes' || !statSync(resolve(data.path)).isDirectory()) return;
-  let scan: FolderScan;
-  try {
-    scan = await scanImageFolder(resolve(data.path), { labeled: 'none', strict });
-  } catch (err) {
-    const message = (err as Error).message;
-    // A folder of IDX or CIFAR files holds no images to check.
-    if (/no image files found/.test(message)) return;
-    if (strict) throw new UsageError(`ediy ${command}: --strict: ${message}`, command);
-    throw err;
-  }
-  if (scan.unreadable.length > 0) println(io.stderr, `ediy: ${formatUnreadable(scan, 20)}`);
 }
 
 /** Runs `ediy pretrain`. */

@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng } from '@ediy/backend';
 import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
-import { dataParallelStep } from '@ediy/trainer';
+import { dataParallelStep } from '@ediy/trainer/internal';
 import { benchSetup } from '../../trainer/bench/setup.js';
 
 const { values } = parseArgs({

@@ -13,14 +13,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
 import {
-  ReplicaPool,
-  addTiming,
-  dataParallelStep,
   resolveWorkers,
   type PhaseTimings,
   type StepPhase,
   type WorkersOption,
 } from '@ediy/trainer';
+import { ReplicaPool, addTiming, dataParallelStep } from '@ediy/trainer/internal';
 import { benchSetup } from './setup.js';
 
 const { values } = parseArgs({

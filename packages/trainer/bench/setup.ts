@@ -12,7 +12,6 @@ import { useFastTransposedMatMul } from '@ediy/backend';
 import {
   buildOnline,
   buildTarget,
-  emaPairs,
   resolveExperiment,
   useFastBatchNorm,
   type ExperimentConfig,
@@ -20,6 +19,7 @@ import {
   type RowConfig,
   type TargetNetwork,
 } from '@ediy/trainer';
+import { emaPairs } from '@ediy/trainer/internal';
 
 /** Sizes of the benchmarked step. */
 export interface BenchShape {

@@ -13,14 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng, type BackendPreference } from '@ediy/backend';
 import { byolViews } from '@ediy/augment';
-import {
-  ReplicaPool,
-  dataParallelStep,
-  resolveWorkers,
-  type MicroStepResult,
-  type ReplicaResult,
-  type WorkersOption,
-} from '@ediy/trainer';
+import { resolveWorkers, type MicroStepResult, type WorkersOption } from '@ediy/trainer';
+import { ReplicaPool, dataParallelStep, type ReplicaResult } from '@ediy/trainer/internal';
 import { benchSetup } from './setup.js';
 import { runTorchStep } from './torch.js';
 

@@ -270,8 +270,18 @@ export async function pretrain<Online = OnlineNetwork, Target = TargetNetwork>(
   config: ExperimentConfig,
   options: PretrainOptions<Online, Target> = {},
 ): Promise<PretrainResult> {
+  return options.method
+    ? runPretrain(config, options, options.method)
+    : runPretrain(config, options, EDIY);
+}
+
+/** {@link pretrain} with its method resolved. */
+async function runPretrain<Online, Target>(
+  config: ExperimentConfig,
+  options: PretrainOptions<unknown, unknown>,
+  method: Method<Online, Target>,
+): Promise<PretrainResult> {
   validateConfig(config);
-  const method = options.method ?? defaultMethod<Online, Target>();
   if (options.monitor !== undefined && !method.backbone)
     throw new Error(
       `the kNN monitor evaluates the method's backbone, and method ${method.name} has none (Method.backbone); run it without monitor`,
@@ -486,12 +496,6 @@ async function monitorOf(
     await data.sample('heldOut', n, seed),
   ];
   return KnnMonitor.fromData(train, heldOut, options, seed);
-}
-
-/** E-DIY, the default method (its networks are the default network types). */
-function defaultMethod<Online, Target>(): Method<Online, Target> {
-  // Online and Target default to E-DIY's networks; a caller naming others passes their method.
-  return EDIY as unknown as Method<Online, Target>;
 }
 
 /** The backbone a method's online network evaluates with. */

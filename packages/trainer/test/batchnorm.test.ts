@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_NORM_KERNELS, initBackend, nativeEngineStatus } from '@ediy/backend';
-import { batchNormTraining, channelAffine, channelMeans, useFastBatchNorm } from '@ediy/trainer';
+import { batchNormTraining, channelAffine, useFastBatchNorm } from '@ediy/trainer';
+import { channelMeans } from '@ediy/trainer/internal';
 
 // Plain wasm computes BatchNorm with tfjs ops; the native engine with its two kernels.
 const BACKENDS = (await nativeEngineStatus()).available ? ['wasm', 'native'] : ['wasm'];

@@ -15,20 +15,18 @@ import { LARS, emaTau } from '@ediy/optim';
 import {
   NonFiniteTensorError,
   PretrainInterruptedError,
-  assertFinite,
   buildOnline,
   buildTarget,
   disposeModels,
   listCheckpoints,
   loadCheckpoint,
-  namedModels,
   pretrain,
   saveCheckpoint,
   trainStep,
-  writeFileDurably,
   type ExperimentConfig,
   type StepRecord,
 } from '@ediy/trainer';
+import { assertFinite, namedModels, writeFileDurably } from '@ediy/trainer/internal';
 import { BYOL_ROW, EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
 
 beforeAll(async () => {

@@ -15,11 +15,11 @@ import {
   buildOnline,
   buildTarget,
   disposeModels,
-  namedModels,
   trainStep,
   useFastBatchNorm,
   type ExperimentConfig,
 } from '@ediy/trainer';
+import { namedModels } from '@ediy/trainer/internal';
 import { EDIY_RANDOM_ROW, fixedViews, smoke } from './helpers.js';
 
 interface Golden {

@@ -5,17 +5,15 @@ import { byolViewParams } from '@ediy/augment';
 import { registerRegionLoss, type RegionLoss } from '@ediy/losses';
 import { resnet } from '@ediy/backbones';
 import {
-  ReplicaPool,
   buildOnline,
   buildTarget,
-  dataParallelStep,
   microStep,
   pretrain,
   resolveWorkers,
   useFastBatchNorm,
   type MicroStepResult,
-  type ReplicaResult,
 } from '@ediy/trainer';
+import { ReplicaPool, dataParallelStep, type ReplicaResult } from '@ediy/trainer/internal';
 import { EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 

@@ -19,10 +19,10 @@ import {
   saveState,
   update,
   variables,
-  weightLabels,
   type ExperimentConfig,
   type TrainState,
 } from '@ediy/trainer';
+import { weightLabels } from '@ediy/trainer/internal';
 import { replicaVariables } from '../src/replica-protocol.js';
 import { EDIY_RANDOM_ROW, fixedViews, smoke, tempDir } from './helpers.js';
 

@@ -25,17 +25,14 @@ import {
   buildOnline,
   buildTarget,
   disposeModels,
-  emaPairs,
   microStep,
-  namedModels,
-  onlineModules,
   trainStep,
-  trainableVariables,
   useFastBatchNorm,
   type ExperimentConfig,
   type OnlineNetwork,
   type TargetNetwork,
 } from '@ediy/trainer';
+import { emaPairs, namedModels, onlineModules, trainableVariables } from '@ediy/trainer/internal';
 import { EDIY_RANDOM_ROW, fixedViews, smoke } from './helpers.js';
 
 beforeAll(async () => {

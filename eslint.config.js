@@ -22,4 +22,23 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // Type-aware rules: a promise nobody awaits, or one passed where a plain value (an
+    // if condition, a void callback) is expected, is a bug that only types can see.
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        project: [
+          './packages/*/tsconfig.check.json',
+          './examples/tsconfig.check.json',
+          './tsconfig.eslint.json',
+        ],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
 );

@@ -11,10 +11,11 @@ import {
   type ExperimentConfig,
   type RowConfig,
 } from '@ediy/trainer';
-import type { CommandSpec, ParsedArgs } from '../args.js';
+import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { UsageError } from '../errors.js';
 import { println, type CliIO } from '../io.js';
 import { BACKEND_CHOICES } from '../options.js';
+import { loadConfig } from '../rows.js';
 
 /** The sections `ediy list` prints, in order. */
 export const LIST_SECTIONS = ['rows', 'presets', 'losses', 'matchers', 'backends'] as const;
@@ -29,12 +30,19 @@ export const LIST_SPEC: CommandSpec = {
     'List what a config can name: rows of the paper tables, presets, registered region losses and matchers, backends.',
   positionals: `[${LIST_SECTIONS.join('|')}]`,
   arity: { min: 0, max: 1 },
-  flags: {},
+  flags: {
+    config: {
+      type: 'string',
+      value: 'file',
+      description:
+        'a config file or module to load first: the region losses and matchers a module registers are listed too, marked as its own',
+    },
+  },
   details: `Examples:
   ediy list
   ediy list presets
-Region losses and matchers a config module registers are listed by 'ediy pretrain' when
-it loads the module; here only the built-in ones are.`,
+  ediy list losses --config examples/extending/region-variance.ts
+Without --config only the built-in region losses and matchers are listed.`,
 };
 
 /** A plain BYOL row, to show a preset resolved (a preset never changes the method). */
@@ -72,8 +80,26 @@ export function describeScale(config: ExperimentConfig): string {
   ].join(', ');
 }
 
-/** The lines of one section. */
-export function listSection(section: ListSection): string[] {
+/** Region losses and matchers a config module registered, for {@link listSection}. */
+export interface ModuleNames {
+  /** The module, as given. */
+  source: string;
+  /** Region losses it registered. */
+  losses: readonly string[];
+  /** Matchers it registered. */
+  matchers: readonly string[];
+}
+
+/** `names`, each of `own` followed by `(from <source>)`. */
+function namesLine(names: readonly string[], own: readonly string[], source?: string): string {
+  return `  ${names.map((n) => (own.includes(n) ? `${n} (from ${source})` : n)).join(', ')}`;
+}
+
+/**
+ * The lines of one section; with `module`, the losses and matchers it registered are
+ * marked as its own.
+ */
+export function listSection(section: ListSection, module?: ModuleNames): string[] {
   switch (section) {
     case 'rows':
       return [
@@ -98,9 +124,15 @@ export function listSection(section: ListSection): string[] {
         ),
       ];
     case 'losses':
-      return ['Region losses (method.regionLosses[].loss):', `  ${regionLossNames().join(', ')}`];
+      return [
+        'Region losses (method.regionLosses[].loss):',
+        namesLine(regionLossNames(), module?.losses ?? [], module?.source),
+      ];
     case 'matchers':
-      return ['Matchers (method.regionLosses[].matcher):', `  ${matcherNames().join(', ')}`];
+      return [
+        'Matchers (method.regionLosses[].matcher):',
+        namesLine(matcherNames(), module?.matchers ?? [], module?.source),
+      ];
     case 'backends':
       return ['Backends (--backend):', `  ${BACKEND_CHOICES.join(', ')}`];
   }
@@ -115,8 +147,19 @@ export async function listCommand(args: ParsedArgs, io: CliIO): Promise<number> 
       'list',
     );
   }
+  const source = stringFlag(args, 'config');
+  let module: ModuleNames | undefined;
+  if (source !== undefined) {
+    const [losses, matchers] = [new Set(regionLossNames()), new Set(matcherNames())];
+    await loadConfig(source, 'list'); // a module registers its losses and matchers on import
+    module = {
+      source,
+      losses: regionLossNames().filter((n) => !losses.has(n)),
+      matchers: matcherNames().filter((n) => !matchers.has(n)),
+    };
+  }
   const sections = what === undefined ? LIST_SECTIONS : [what as ListSection];
-  const lines = sections.flatMap((s, i) => [...(i > 0 ? [''] : []), ...listSection(s)]);
+  const lines = sections.flatMap((s, i) => [...(i > 0 ? [''] : []), ...listSection(s, module)]);
   println(io.stdout, lines.join('\n'));
   return Promise.resolve(0);
 }

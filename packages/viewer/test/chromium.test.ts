@@ -4,7 +4,7 @@
  * Node for the same image and views (so pairing the wrong view, or the wrong backbone,
  * fails), hovering a region paints its similarity map, and nothing throws.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -45,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  if (runs) rmSync(runs.root, { recursive: true, force: true });
 });
 
 interface Drawn {

@@ -2,7 +2,7 @@
  * The viewer's server: the files it serves (page, script, site.json, weights, images),
  * 404 for anything else, and errors that name a bad run folder and what was expected.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,8 +21,10 @@ beforeAll(async () => {
   site = await buildSite({ runs: [runs.byol, runs.ediy], images: fixtureImages(), minify: false });
   server = await serveSite(site);
 });
+const made: string[] = [];
 afterAll(async () => {
   await server?.close();
+  for (const dir of [runs?.root, ...made]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const get = (path: string, init?: RequestInit) => fetch(new URL(path, server.url), init);
@@ -118,6 +120,7 @@ describe('routes', () => {
 
   it('writes the same files as a static folder', () => {
     const out = mkdtempSync(join(tmpdir(), 'ediy-viewer-out-'));
+    made.push(out);
     const written = writeSite(site, out);
     expect(written).toHaveLength(site.files.size);
     expect(readdirSync(out).sort()).toEqual([
@@ -144,6 +147,7 @@ describe('bad run folders', () => {
 
   it('names a folder without checkpoints and the file it looked for', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'ediy-viewer-empty-'));
+    made.push(empty);
     await expect(buildSite({ runs: [empty], images })).rejects.toThrow(
       `${empty}: no checkpoint; expected ${join(empty, 'checkpoints', 'step-NNNNNNNN', 'state.json')}`,
     );
@@ -151,6 +155,7 @@ describe('bad run folders', () => {
 
   it('names a checkpoint without its tensors, and an eval.json that is not JSON', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ediy-viewer-half-'));
+    made.push(dir);
     const ckpt = join(dir, 'checkpoints', 'step-00000002');
     mkdirSync(ckpt, { recursive: true });
     writeFileSync(

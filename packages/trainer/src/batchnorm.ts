@@ -116,9 +116,9 @@ export function batchNormTraining(
       },
     };
   });
-  // The same with the engine's two kernels: the statistics in one call (two passes in
-  // double), the normalisation one affine pass of x itself (nothing the size of x is
-  // saved but x), and the whole gradient one call.
+  // The same with the engine's kernels: the statistics and the normalisation in one call
+  // where the forward kernel is registered (else the statistics in one call and one affine
+  // pass of x itself; nothing the size of x is saved but x), and the whole gradient one call.
   function nativeNormalise(
     input: tf.Tensor,
     g: tf.Tensor1D,

@@ -100,7 +100,7 @@ describe('the experiment schema', () => {
 
   it('rejects unknown fields at every level, listing the known ones', () => {
     expect(() => parseExperiment({ ...good, extra: 1 })).toThrow(
-      'config has an unknown field "extra"; expected only fields name, seed, method, scale, optim, teacher, checkpoint, paper',
+      'config has an unknown field "extra"; expected only fields name, seed, method, scale, optim, augment, teacher, checkpoint, paper',
     );
     expect(() => parseExperiment({ ...good, scale: { ...good.scale, batchsize: 8 } })).toThrow(
       /config.scale has an unknown field "batchsize"; expected only fields backbone, projector, imageSize, batchSize/,

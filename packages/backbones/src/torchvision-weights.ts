@@ -98,9 +98,9 @@ function list(keys: string[]): string {
 /**
  * Copies a torchvision ResNet state dict (e.g. from {@link readSafetensors}) into a model
  * built by `resnet` (of `@ediy/backbones`): conv weights OIHW -> HWIO, BN
- * `weight`/`bias`/`running_mean`/`running_var` -> gamma/beta/moving_mean/moving_variance. `fc.*` and `num_batches_tracked`
- * are ignored. Every key is checked before anything is written, so a failed import leaves the
- * model unchanged.
+ * `weight`/`bias`/`running_mean`/`running_var` -> gamma/beta/moving_mean/moving_variance.
+ * `fc.*` and `num_batches_tracked` are ignored. Every key is checked before anything is
+ * written, so a failed import leaves the model unchanged.
  * @throws naming the missing and unexpected keys (when strict), keys whose shape differs
  *   (torch shape vs expected), keys with an integer dtype, and keys holding NaN or Infinity;
  *   the message also says which architecture the state dict looks like (see

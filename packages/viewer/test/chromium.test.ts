@@ -64,7 +64,8 @@ async function open(query: string): Promise<{ page: Page; errors: string[] }> {
     if (m.type() === 'error') errors.push(m.text());
   });
   await page.goto(`${server!.url}${query}`);
-  await page.waitForFunction(() => 'ediyViewer' in globalThis);
+  // SwiftShader (webgl on the CPU) compiles a shader per kernel: slow on a loaded machine
+  await page.waitForFunction(() => 'ediyViewer' in globalThis, undefined, { timeout: 180_000 });
   await page.evaluate(
     () => (globalThis as unknown as { ediyViewer: { ready: Promise<void> } }).ediyViewer.ready,
   );
@@ -210,6 +211,22 @@ it.skipIf(skip !== undefined)(
     expect(
       await page.$$eval('#curves polyline', (ps) => ps.map((p) => p.getAttribute('data-series'))),
     ).toEqual(expect.arrayContaining(['table1-byol', 'table1-ediy', 'r-dem', 'r-iem', 'byol']));
+    // a Grad-CAM overlay per run, drawn (not blank), once its backward passes are done
+    await page.waitForFunction(
+      () => document.querySelectorAll('.saliency canvas').length === 2,
+      undefined,
+      {
+        timeout: 180_000,
+      },
+    );
+    const saliency = await page.$$eval('.saliency canvas', (cs) =>
+      cs.map((c) => {
+        const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 40, 40).data;
+        return new Set(Array.from(d.filter((_, k) => k % 4 === 0))).size;
+      }),
+    );
+    expect(saliency).toHaveLength(2);
+    for (const distinct of saliency) expect(distinct).toBeGreaterThan(10);
     const png = await page.screenshot({ fullPage: true });
     const width = png.readUInt32BE(16);
     const height = png.readUInt32BE(20);

@@ -4,13 +4,14 @@
  * partners and similarity heat maps, per run side by side; then the loss curves and the
  * evaluations. `?backend=cpu` forces the cpu backend (default: webgl, else cpu).
  */
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { regionCentres } from '@ediy/augment';
+import { IMAGENET_NORMALIZE, regionCentres } from '@ediy/augment';
 import { initBackend, type BackendPreference } from '@ediy/backend';
-import { jet, regionDiversity } from '@ediy/eval';
+import { fromLayersModel, jet, overlayHeatmap, regionDiversity, saliencyMaps } from '@ediy/eval';
 import {
   disposeViews,
   drawViews,
@@ -33,6 +34,8 @@ interface RunView {
   pairing: [HostRegionMap, HostRegionMap];
   pairs: RegionPairs;
   diversity: { meanRegionCosine: number; effectiveRank: number };
+  /** Grad-CAM of the run's backbone on the whole image, blended over it (RGBA), once computed. */
+  saliency?: Uint8Array;
 }
 
 /** What tests and a console can read of the page. */
@@ -116,6 +119,8 @@ async function main(): Promise<void> {
   let heatFrom: 'own' | 'pairing' = 'own';
   let pinned: { view: number; region: number } | undefined = { view: 0, region: 0 };
   let hovered: { view: number; region: number } | undefined;
+  let uploads = 0;
+  const saliencyCache = new Map<string, Uint8Array>();
 
   // controls: thumbnails, upload, seed, toggles
   const controls = document.getElementById('controls') as HTMLElement;
@@ -150,6 +155,7 @@ async function main(): Promise<void> {
       { length: H * W * 3 },
       (_, k) => (rgba[4 * Math.floor(k / 3) + (k % 3)] as number) / 255,
     );
+    uploads++;
     await show(-1, seed);
   };
   const seedInput = el('input', {
@@ -398,10 +404,33 @@ async function main(): Promise<void> {
       el('div', { class: 'detail' }, detail),
       el(
         'div',
+        { class: 'saliency' },
+        ...(rv.saliency ? [saliencyCanvas(rv.saliency)] : []),
+        el(
+          'span',
+          { class: 'muted' },
+          rv.saliency
+            ? ' Grad-CAM of this backbone on the whole image (as Fig. 1 of the paper)'
+            : 'Grad-CAM of this backbone: computing…',
+        ),
+      ),
+      el(
+        'div',
         {},
         `region diversity on these views: mean region cosine ${rv.diversity.meanRegionCosine.toFixed(3)}, effective rank ${rv.diversity.effectiveRank.toFixed(2)}`,
       ),
     );
+  }
+
+  function saliencyCanvas(rgba: Uint8Array): HTMLCanvasElement {
+    const c = el('canvas', {
+      width: W,
+      height: H,
+      style: `width:${DISPLAY / 2}px;image-rendering:pixelated;vertical-align:middle`,
+    });
+    const ctx = c.getContext('2d') as CanvasRenderingContext2D;
+    ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba), W, H), 0, 0);
+    return c;
   }
 
   async function show(index: number, newSeed: number): Promise<void> {
@@ -418,6 +447,9 @@ async function main(): Promise<void> {
     } finally {
       input.dispose();
     }
+    const mean = IMAGENET_NORMALIZE.mean;
+    const std = IMAGENET_NORMALIZE.std;
+    const normalised = src.map((v, k) => (v - (mean[k % 3] as number)) / (std[k % 3] as number));
     runViews = site.runs.map((run, i) => {
       const m = models[i] as (typeof models)[number];
       const ownT = regionMapTensors(m.own, views!);
@@ -438,6 +470,28 @@ async function main(): Promise<void> {
     const n = (runViews[0]?.own[0].h ?? 1) * (runViews[0]?.own[0].w ?? 1);
     if (pinned && pinned.region >= n) pinned = { view: 0, region: 0 };
     drawRuns();
+    // Grad-CAM (a backward pass per run) after the pairs are on screen; one per image
+    const key = index < 0 ? -1 - uploads : index;
+    const drawnFor = runViews;
+    for (const [i, rv] of drawnFor.entries()) {
+      await tf.nextFrame();
+      const cached = saliencyCache.get(`${key}/${i}`);
+      if (cached) {
+        rv.saliency = cached;
+        continue;
+      }
+      const heat = saliencyMaps(
+        fromLayersModel((models[i] as (typeof models)[number]).own),
+        { data: normalised, shape: [1, H, W, 3] },
+        { method: 'gradcam' },
+      );
+      rv.saliency = overlayHeatmap(
+        { data: src, shape: [H, W, 3] },
+        { data: heat.data, shape: [H, W] },
+      );
+      saliencyCache.set(`${key}/${i}`, rv.saliency);
+    }
+    if (runViews === drawnFor) drawRuns();
   }
 
   hook.show = show;

@@ -204,7 +204,7 @@ async function main(): Promise<void> {
   const sourceBox = document.getElementById('source') as HTMLElement;
   const runsBox = document.getElementById('runs') as HTMLElement;
 
-  function drawSource(): void {
+  function drawSource(focus?: { view: number; region: number }): void {
     if (!views) return;
     const src =
       custom && image < 0 ? custom : pixels.subarray(image * H * W * 3, (image + 1) * H * W * 3);
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
       if (!grid) return;
       const centres = regionCentres(b, views!.flipped[v] as boolean, grid.h, grid.w);
       for (let n = 0; n < grid.h * grid.w; n++) {
-        const picked = pinned?.view === v && pinned.region === n;
+        const picked = focus?.view === v && focus.region === n;
         s.append(
           svg('circle', {
             cx: (centres[2 * n + 1] as number) * scale,
@@ -242,6 +242,40 @@ async function main(): Promise<void> {
         );
       }
     });
+    // the focused region's partners, where they lie in the image: R-IEM should land on the
+    // same object, R-DEM elsewhere (pairs of the first run with a teacher, else the first run)
+    const shown = runViews.find((rv) => rv.run.teacher) ?? runViews[0];
+    let partnersNote = '';
+    if (grid && focus && shown) {
+      const at = (v: number, n: number): [number, number] => {
+        const c = regionCentres(views!.boxes[v]!, views!.flipped[v]!, grid.h, grid.w);
+        return [(c[2 * n + 1] as number) * scale, (c[2 * n] as number) * scale];
+      };
+      const [qx, qy] = at(focus.view, focus.region);
+      const d = shown.pairs.rDem[focus.view]?.[focus.region] as number;
+      const t = shown.pairs.rIem[focus.view]?.[focus.region] as number;
+      const [dx, dy] = at(focus.view, d);
+      const [tx, ty] = at(1 - focus.view, t);
+      s.append(
+        svg('line', {
+          x1: qx,
+          y1: qy,
+          x2: dx,
+          y2: dy,
+          class: 'r-dem',
+          'data-source-kind': 'r-dem',
+        }),
+        svg('line', {
+          x1: qx,
+          y1: qy,
+          x2: tx,
+          y2: ty,
+          class: 'r-iem',
+          'data-source-kind': 'r-iem',
+        }),
+      );
+      partnersNote = ` · lines: the ${shown.run.label} pairs of view ${focus.view + 1}, region ${focus.region}, in the image`;
+    }
     const flip = (v: number) => (views!.flipped[v] ? ', mirrored' : '');
     sourceBox.replaceChildren(
       el('h2', {}, image < 0 ? 'Your image' : `Held-out image ${image}`),
@@ -261,7 +295,11 @@ async function main(): Promise<void> {
           el('span', { class: 'swatch', style: `background:${COLOURS[1]}` }),
           `view 2 crop${flip(1)}`,
         ),
-        el('span', { class: 'muted' }, 'dots: where each region of each view comes from'),
+        el(
+          'span',
+          { class: 'muted' },
+          `dots: where each region of each view comes from${partnersNote}`,
+        ),
       ),
     );
   }
@@ -274,7 +312,7 @@ async function main(): Promise<void> {
       return toCanvas(p.dataSync() as Float32Array, s1, s2).toDataURL();
     });
     runsBox.replaceChildren(...runViews.map((rv) => drawRun(rv, viewImages, focus)));
-    drawSource();
+    drawSource(focus);
   }
 
   function drawRun(

@@ -8,3 +8,4 @@
  */
 export * from './analysis.js';
 export * from './site.js';
+export * from './train.js';

@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '@ediy/cli';
+import { writeTruncatedJpeg } from '../../data/test/images.js';
 import { captureIO, tempDir } from './helpers.js';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 
@@ -62,6 +63,28 @@ describe('unreadable images at the start of eval and reproduce', () => {
     expect(strict.code).toBe(2);
     expect(strict.io.err()).toContain(
       `--strict: ${other}: 1 of 25 images are unreadable:\n  b/bad.png`,
+    );
+  });
+
+  it('ediy pretrain --strict also stops on an image that fails to decode while streaming', async () => {
+    // headers intact, pixels cut short: the header scan passes, decoding does not
+    const cut = folder();
+    rmSync(join(cut, 'b', 'bad.png')); // only images whose headers read
+    for (let i = 0; i < 12; i++) await writeTruncatedJpeg(join(cut, 'a', `cut${i}.jpg`));
+    const train = (extra: string[]) =>
+      run([
+        ...['pretrain', 'table1/byol', '--preset', 'smoke', '--max-steps', '1', '--data', cut],
+        ...['--backend', BACKEND, '--out', tempDir('ediy-cut-runs-'), ...extra],
+      ]);
+    const strict = await train(['--strict']);
+    expect(strict.code).not.toBe(0);
+    expect(strict.io.err()).toMatch(
+      /cut\d+\.jpg: cannot decode .*strict: unreadable images are errors/,
+    );
+    const lenient = await train([]);
+    expect(lenient.code, lenient.io.err()).toBe(0);
+    expect(lenient.io.err()).toMatch(
+      /warning: .*cut\d+\.jpg: cannot decode .*the next image is read in its place/,
     );
   });
 

@@ -212,6 +212,7 @@ export async function pretrainCommand(args: ParsedArgs, io: CliIO): Promise<numb
       runDir,
       resume: !booleanFlag(args, 'fresh'),
       tensorboard: !booleanFlag(args, 'no-tensorboard'),
+      strict: booleanFlag(args, 'strict'),
       ...(monitor ? { monitor } : {}),
       progress: io.stderr,
       label: `${config.name} seed ${seed}`,

@@ -154,5 +154,6 @@ describe('reproduce table1 --preset smoke in two shards, then --collect', () => 
     expect(collected.err()).not.toMatch(/step \d+\/\d+/);
     expect(comparableResults(sharded)).toEqual(comparableResults(local));
     expect(existsSync(join(sharded, 'plots', 'saliency-grid.png'))).toBe(true);
-  });
+    // three smoke reproductions (one local, two shards): 50-105 s alone, more on a loaded machine
+  }, 300_000);
 });

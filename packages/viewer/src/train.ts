@@ -70,6 +70,21 @@ function one<T extends tf.Tensor>(model: LayersModel, x: tf.Tensor): T {
 }
 
 /**
+ * Copies every weight of `from` into `to` (same architecture), layer by layer: a model's
+ * `getWeights()` lists trainable weights first, so a frozen model lists them otherwise.
+ */
+function copyLayers(from: LayersModel, to: LayersModel): void {
+  if (from.layers.length !== to.layers.length)
+    throw new Error(
+      `cannot copy ${from.name} (${from.layers.length} layers) into ${to.name} (${to.layers.length} layers)`,
+    );
+  from.layers.forEach((layer, i) => {
+    const weights = layer.getWeights();
+    if (weights.length > 0) to.layers[i]?.setWeights(weights);
+  });
+}
+
+/**
  * E-DIY's networks and optimiser, stepped on a batch: `step(images)` draws the two views
  * of every image, runs the teacher and the target (no gradient), takes Eq. 3's gradient
  * with respect to the online network, applies LARS and moves the target by EMA.
@@ -128,16 +143,16 @@ export class PageTrainer {
         seed: seed + 4,
       }),
     };
-    if (options.initFrom) this.online.backbone.setWeights(options.initFrom.getWeights());
+    if (options.initFrom) copyLayers(options.initFrom, this.online.backbone);
     this.target = build(`page${tag}_target`);
     for (const k of ['backbone', 'projector', 'localProjector'] as const)
-      this.target[k].setWeights(this.online[k].getWeights());
+      copyLayers(this.online[k], this.target[k]);
     if (options.teacher) {
       this.teacher = options.teacher;
       this.ownTeacher = false;
     } else {
       this.teacher = resnet({ ...options.backbone, name: `page${tag}_teacher`, seed });
-      this.teacher.setWeights(this.online.backbone.getWeights());
+      copyLayers(this.online.backbone, this.teacher);
       this.teacher.trainable = false;
       this.ownTeacher = true;
     }
@@ -164,9 +179,10 @@ export class PageTrainer {
 
   /**
    * One E-DIY step on `images` (`[B,H,W,3]` in [0, 1], B >= 2; not disposed). The views
-   * of step k are drawn from `new Rng(seed).fork('step-k')`.
+   * of step k are drawn from `new Rng(seed).fork('step-k')`. Resolves once the step's
+   * numbers are read back.
    */
-  stepOn(images: tf.Tensor4D): PageStep {
+  async stepOn(images: tf.Tensor4D): Promise<PageStep> {
     if (images.rank !== 4 || images.shape[3] !== 3 || images.shape[0] < 2)
       throw new RangeError(`images must be [B,H,W,3] with B >= 2, got [${images.shape.join(',')}]`);
     const start = performance.now();
@@ -236,9 +252,11 @@ export class PageTrainer {
     );
     emaUpdate(targetVars, onlineVars, this.tau);
     const packed = tf.stack([value, ...kept]);
-    const values = packed.dataSync();
-    tf.dispose([packed, value, ...kept, Object.values(grads), v1.images, v2.images]);
+    tf.dispose([value, ...kept, Object.values(grads), v1.images, v2.images]);
     tf.dispose([noGrad.teacher, noGrad.global, noGrad.local]);
+    // one asynchronous read (webgpu has no fast synchronous one)
+    const values = await packed.data();
+    packed.dispose();
     this.steps += 1;
     return {
       step: k,

@@ -39,6 +39,7 @@ beforeAll(async () => {
       '--no-sandbox',
       '--use-angle=swiftshader',
       '--enable-unsafe-swiftshader',
+      '--enable-unsafe-webgpu', // WebGPU on SwiftShader too, when this Chromium offers it
     ],
   });
 });
@@ -72,8 +73,17 @@ async function open(query: string): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
+interface TrainedStep {
+  step: number;
+  loss: number;
+  terms: Record<string, number>;
+  ms: number;
+}
+
 type Hook = {
   show(image: number, seed: number): Promise<void>;
+  train(request: { steps: number; learningRate: number; from: number }): Promise<TrainedStep[]>;
+  lastTrain?: TrainedStep[];
   setAllPairs(on: boolean): void;
   state(): {
     backend: string;
@@ -237,4 +247,129 @@ it.skipIf(skip !== undefined)(
     expect(errors).toEqual([]);
     await page.close();
   },
+);
+
+const TRAIN_STEPS = 4;
+
+/**
+ * Trains in the page with its button (E-DIY's backbone and teacher, the default
+ * learning rate), then from the same start at learning rate 0 through the hook: step k
+ * draws the same views in both, so the trained loss must end below the untrained one.
+ */
+async function trainInPage(page: Page): Promise<{ trained: TrainedStep[]; still: TrainedStep[] }> {
+  await page.selectOption('#train-from', '1');
+  await page.fill('#train-steps', String(TRAIN_STEPS));
+  await page.click('#train-run');
+  await page.waitForFunction(
+    () => (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.lastTrain !== undefined,
+    undefined,
+    { timeout: 300_000 },
+  );
+  const trained = await page.evaluate(
+    () => (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.lastTrain as TrainedStep[],
+  );
+  const still = await page.evaluate(
+    (steps) =>
+      (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.train({
+        steps,
+        learningRate: 0,
+        from: 1,
+      }),
+    TRAIN_STEPS,
+  );
+  return { trained, still };
+}
+
+async function expectLossLowered(page: Page, backend: string): Promise<void> {
+  const { trained, still } = await trainInPage(page);
+  const show = (s: TrainedStep[]) => s.map((t) => t.loss.toFixed(4)).join(' ');
+  const ms = trained.reduce((a, t) => a + t.ms, 0) / trained.length;
+  console.log(
+    `${backend}: trained ${show(trained)} | lr 0 ${show(still)} | ${ms.toFixed(0)} ms a step`,
+  );
+  expect(trained).toHaveLength(TRAIN_STEPS);
+  for (const t of [...trained, ...still]) expect(Number.isFinite(t.loss)).toBe(true);
+  expect(trained[0]!.loss).toBeCloseTo(still[0]!.loss, 3);
+  expect(trained.at(-1)!.loss).toBeLessThan(still.at(-1)!.loss - 0.05);
+  expect(trained.at(-1)!.loss).toBeLessThan(trained[0]!.loss);
+  // the curve is drawn, a point per step
+  const points = await page.$eval(
+    '#train-chart polyline[data-series="train-loss"]',
+    (p) => (p.getAttribute('points') ?? '').trim().split(/\s+/).length,
+  );
+  expect(points).toBe(TRAIN_STEPS);
+  expect(await page.textContent('#train-status')).toContain(`on tfjs ${backend}`);
+}
+
+it.skipIf(skip !== undefined)(
+  'trains E-DIY in the page on webgl: a few steps lower the loss, and the curve is drawn',
+  async () => {
+    const { page, errors } = await open('?backend=webgl');
+    const backend = await page.evaluate(
+      () => (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.state().backend,
+    );
+    expect(backend).toBe('webgl');
+    await expectLossLowered(page, backend);
+    expect(errors).toEqual([]);
+    await page.close();
+  },
+  600_000,
+);
+
+it.skipIf(skip !== undefined)(
+  'trains E-DIY in the page on webgpu, when this Chromium has a WebGPU adapter',
+  async (ctx) => {
+    const probe = await browser!.newPage();
+    await probe.goto(server!.url);
+    // an adapter, and one that gives tfjs-backend-webgpu the buffers it uploads with
+    const adapter = await probe.evaluate(async () => {
+      type Gpu = {
+        requestAdapter(): Promise<{
+          requestDevice(): Promise<{ createBuffer(d: object): { destroy(): void } }>;
+        } | null>;
+      };
+      const gpu = (navigator as unknown as { gpu?: Gpu }).gpu;
+      if (!gpu) return 'no navigator.gpu';
+      const found = await gpu.requestAdapter();
+      if (!found) return 'navigator.gpu gave no adapter';
+      const device = await found.requestDevice();
+      try {
+        // MAP_WRITE | COPY_SRC, mapped at creation: tfjs-backend-webgpu's upload buffer
+        device.createBuffer({ size: 1 << 16, usage: 0x2 | 0x4, mappedAtCreation: true }).destroy();
+      } catch (err) {
+        return `the adapter cannot create a buffer mapped at creation, as tfjs-backend-webgpu uploads with (${(err as Error).message})`;
+      }
+      return 'ok';
+    });
+    await probe.close();
+    if (adapter !== 'ok') {
+      console.warn(`webgpu training test skipped: ${adapter} (Chromium --enable-unsafe-webgpu)`);
+      ctx.skip();
+      return;
+    }
+    let opened: Awaited<ReturnType<typeof open>>;
+    try {
+      opened = await open('?backend=webgpu');
+    } catch (err) {
+      // SwiftShader's WebGPU here gives an adapter, then refuses tfjs-backend-webgpu's
+      // upload buffers once the page has a few: a limit of the adapter, not of the page
+      const message = (err as Error).message;
+      if (!/createBuffer failed, size \(\d+\) is too large for the implementation/.test(message))
+        throw err;
+      console.warn(
+        `webgpu training test skipped: this WebGPU adapter cannot run the page (${message.split('\n')[0]})`,
+      );
+      ctx.skip();
+      return;
+    }
+    const { page, errors } = opened;
+    const backend = await page.evaluate(
+      () => (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.state().backend,
+    );
+    expect(backend).toBe('webgpu');
+    await expectLossLowered(page, backend);
+    expect(errors).toEqual([]);
+    await page.close();
+  },
+  600_000,
 );

@@ -38,6 +38,7 @@ export const PAGE_HTML = `<!doctype html>
 <section id="controls"></section>
 <section id="source"></section>
 <section id="runs" class="runs"></section>
+<section id="train"></section>
 <section id="curves"></section>
 <section id="metrics"></section>
 <script type="module" src="viewer.js"></script>

@@ -2,11 +2,13 @@
  * The viewer page: loads `site.json`, each run's backbone (and teacher), and for the
  * picked image draws the two views, their region grids, the teacher's R-DEM and R-IEM
  * partners and similarity heat maps, per run side by side; then the loss curves and the
- * evaluations. `?backend=cpu` forces the cpu backend (default: webgl, else cpu).
+ * evaluations, and trains a few E-DIY steps in the page with the loss plotted.
+ * `?backend=cpu|webgl|webgpu` picks the backend (default: webgl, else cpu).
  */
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { IMAGENET_NORMALIZE, regionCentres } from '@ediy/augment';
@@ -24,6 +26,7 @@ import {
   type RegionPairs,
   type ViewPair,
 } from '../analysis.js';
+import { PageTrainer, type PageStep } from '../train.js';
 import type { ViewerRun, ViewerSite, ViewerWeights } from '../site.js';
 import { el, lineChart, svg } from './dom.js';
 
@@ -59,7 +62,20 @@ const hook: {
   state?: () => ViewerState;
   show?: (image: number, seed: number) => Promise<void>;
   setAllPairs?: (on: boolean) => void;
+  train?: (options: TrainRequest) => Promise<PageStep[]>;
+  /** The steps of the last training run the page's button started, once it is over. */
+  lastTrain?: PageStep[];
 } = {};
+
+/** What the page's "train" control asks for (and tests through the hook). */
+interface TrainRequest {
+  /** Steps to take. */
+  steps: number;
+  /** LARS learning rate. */
+  learningRate: number;
+  /** The run whose backbone (and teacher) to start from, or -1 for a fresh network. */
+  from: number;
+}
 (globalThis as Record<string, unknown>).ediyViewer = hook;
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
@@ -548,9 +564,151 @@ async function main(): Promise<void> {
     grid: { h: runViews[0]?.own[0].h ?? 0, w: runViews[0]?.own[0].w ?? 0 },
   });
 
+  hook.train = trainControl(site, backend, pixels, models);
   drawCurves(site);
   drawMetrics(site);
   await show(0, seed);
+}
+
+/**
+ * The "train N steps" control: E-DIY steps ({@link PageTrainer}) on the held-out images as
+ * one batch, on the page's backend, starting from a run's backbone with its teacher's
+ * pairs (or a fresh network paired by a frozen copy of itself), the loss plotted per step.
+ */
+function trainControl(
+  site: ViewerSite,
+  backend: string,
+  pixels: Float32Array,
+  models: Array<{ own: LayersModel; teacher?: LayersModel | undefined }>,
+): (request: TrainRequest) => Promise<PageStep[]> {
+  const box = document.getElementById('train') as HTMLElement;
+  const [N, H, W] = site.images.shape;
+  const first = site.runs[0];
+  const from = el('select', { id: 'train-from' });
+  site.runs.forEach((r, i) =>
+    from.append(
+      el(
+        'option',
+        { value: String(i) },
+        `${r.label}'s backbone${r.teacher ? `, pairs by its teacher ${r.teacher.label}` : ', pairs by a frozen copy of it'}`,
+      ),
+    ),
+  );
+  from.append(el('option', { value: '-1' }, 'a fresh network (pairs by a frozen copy of it)'));
+  const stepsInput = el('input', {
+    id: 'train-steps',
+    type: 'number',
+    min: '1',
+    max: '50',
+    value: '5',
+    style: 'width:4em',
+  });
+  const lrInput = el('input', {
+    id: 'train-lr',
+    type: 'number',
+    min: '0',
+    step: '0.1',
+    value: '0.5',
+    style: 'width:5em',
+  });
+  const button = el('button', { id: 'train-run' }, 'train');
+  const chart = el('div', { id: 'train-chart', class: 'charts' });
+  const note = el('p', { id: 'train-status', class: 'muted' });
+  box.replaceChildren(
+    el('h2', {}, 'Train E-DIY here'),
+    el(
+      'p',
+      { class: 'muted' },
+      `Eq. 3 (BYOL + R-DEM + R-IEM with the teacher's pairs), LARS and the EMA target, on the ${N} held-out images as one batch, on tfjs ${backend}. The BYOL heads start fresh; the run's files are not changed.`,
+    ),
+    el(
+      'p',
+      {},
+      'start from ',
+      from,
+      ' · ',
+      stepsInput,
+      ' steps at learning rate ',
+      lrInput,
+      ' ',
+      button,
+    ),
+    note,
+    chart,
+  );
+  let busy = false;
+  const train = async (request: TrainRequest): Promise<PageStep[]> => {
+    const { steps, learningRate } = request;
+    if (!Number.isInteger(steps) || steps < 1 || steps > 1000)
+      throw new RangeError(`steps must be an integer in [1, 1000], got ${String(steps)}`);
+    if (!first) throw new Error('no run to take the architecture and view size from');
+    if (N < 2) throw new Error(`training needs a batch of at least 2 images, the site has ${N}`);
+    if (busy) throw new Error('a training run is already going on');
+    const start = request.from >= 0 ? models[request.from] : undefined;
+    if (request.from >= 0 && !start)
+      throw new RangeError(
+        `from must be -1 or a run index below ${models.length}, got ${request.from}`,
+      );
+    const run = request.from >= 0 ? (site.runs[request.from] as ViewerRun) : first;
+    busy = true;
+    button.disabled = true;
+    note.className = 'muted';
+    const trainer = new PageTrainer({
+      backbone: run.backbone.backbone,
+      imageSize: run.imageSize,
+      learningRate,
+      ...(start ? { initFrom: start.own } : {}),
+      ...(start?.teacher ? { teacher: start.teacher } : {}),
+    });
+    const images = tf.tensor4d(pixels.slice(0, N * H * W * 3), [N, H, W, 3]);
+    const done: PageStep[] = [];
+    try {
+      for (let k = 0; k < steps; k++) {
+        done.push(await trainer.stepOn(images));
+        const last = done.at(-1) as PageStep;
+        note.textContent = `step ${k + 1}/${steps}: loss ${last.loss.toFixed(4)} (BYOL ${last.terms.byol.toFixed(3)}, R-DEM ${last.terms['r-dem'].toFixed(3)}, R-IEM ${last.terms['r-iem'].toFixed(3)}), ${last.ms.toFixed(0)} ms`;
+        const series = (['byol', 'r-dem', 'r-iem'] as const).map((t, i) => ({
+          name: t,
+          colour: COLOURS[(i + 1) % COLOURS.length] as string,
+          points: done.map((s) => [s.step + 1, s.terms[t]] as [number, number]),
+        }));
+        chart.replaceChildren(
+          lineChart('loss per step (Eq. 3), trained here', [
+            {
+              name: 'train-loss',
+              colour: COLOURS[0] as string,
+              points: done.map((s) => [s.step + 1, s.loss]),
+            },
+          ]),
+          lineChart('terms before weighting, trained here', series),
+        );
+        await tf.nextFrame();
+      }
+      const ms = done.reduce((a, s) => a + s.ms, 0) / done.length;
+      note.textContent = `${steps} steps from ${request.from >= 0 ? `${run.label}'s backbone` : 'a fresh network'} on tfjs ${backend}: loss ${done[0]?.loss.toFixed(4)} -> ${done.at(-1)?.loss.toFixed(4)}, ${ms.toFixed(0)} ms a step`;
+      return done;
+    } finally {
+      images.dispose();
+      trainer.dispose();
+      busy = false;
+      button.disabled = false;
+    }
+  };
+  button.onclick = () => {
+    train({
+      steps: Math.floor(Number(stepsInput.value)),
+      learningRate: Number(lrInput.value),
+      from: Number(from.value),
+    })
+      .then((steps) => {
+        hook.lastTrain = steps;
+      })
+      .catch((err: Error) => {
+        note.className = 'error';
+        note.textContent = `error: ${err.message}`;
+      });
+  };
+  return train;
 }
 
 function drawCurves(site: ViewerSite): void {

@@ -336,7 +336,7 @@ export async function trainTeacher(
     const result = await pretrain(job.config, {
       runDir: job.runDir,
       progress,
-      label: 'teacher (table1/byol)',
+      label: `[teacher] table1/${job.row} seed ${job.seed}`,
       workers: options.workers ?? 1,
       tensorboard: options.tensorboard ?? true,
       ...monitorOf(options, plan, job.config),

@@ -138,11 +138,13 @@ describe('reproduce table1 --preset smoke in two shards, then --collect', () => 
     );
     console.log(`two smoke shards in parallel: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const logs = shards.map((s) => s.stderr).join('\n');
-    expect(logs.match(/teacher \(table1\/byol\) step/g)?.length ?? 0).toBeGreaterThan(0);
+    expect(logs.match(/\[teacher\] table1\/byol seed \d+ step/g)?.length ?? 0).toBeGreaterThan(0);
     expect(logs).toMatch(/waiting for the teacher|teacher done/);
     expect(shards[0]?.stderr).toContain('shard 1/2: 4 of 9 runs');
     expect(shards[1]?.stderr).toContain('shard 2/2: 5 of 9 runs');
-    const trainedTeacher = shards.filter((s) => /teacher \(table1\/byol\) step/.test(s.stderr));
+    const trainedTeacher = shards.filter((s) =>
+      /\[teacher\] table1\/byol seed \d+ step/.test(s.stderr),
+    );
     expect(trainedTeacher).toHaveLength(1);
 
     const tensors = tf.memory().numTensors;

@@ -31,6 +31,10 @@ describe('ediy reproduce table1 --preset smoke', () => {
     expect(io.err()).toMatch(new RegExp(`backend ${BACKEND}`));
     expect(io.err()).toMatch(/\[9\/9\] table1\/byol-rins-tg-riem seed 0 step \d+\/\d+ .*ETA/);
     expect(io.err()).toMatch(/ediy: 8\/9 runs done; about \d+s left for 1 more/);
+    // the teacher's lines are labelled like the rows'; evaluating it as a row resumes nothing
+    expect(io.err()).toMatch(/\[teacher\] table1\/byol seed 0 step 1\/\d+ loss/);
+    expect(io.err()).toMatch(/\[1\/9\] table1\/byol seed 0: the teacher run, evaluating it/);
+    expect(io.err()).not.toMatch(/resuming|\[1\/9\] table1\/byol seed 0: memory estimate/);
 
     expect(existsSync(join(out, 'teacher', 'done.json'))).toBe(true);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults;

@@ -102,11 +102,11 @@ describe.skipIf(unreachable !== undefined)(
       expect(state, `collect job ${collect}: see ${logs}`).toBe('COMPLETED');
       expect(jobState(teacher)).toBe('COMPLETED');
       const teacherLog = readFileSync(join(logs, `teacher-${teacher}.log`), 'utf8');
-      expect(teacherLog).toMatch(/teacher \(table1\/byol\) step/);
+      expect(teacherLog).toMatch(/\[teacher\] table1\/byol seed \d+ step/);
       for (let i = 1; i <= 9; i++) {
         const log = readFileSync(join(logs, `task-${array}_${i}.log`), 'utf8');
         expect(log).toContain(`shard ${i}/9: 1 of 9 runs`);
-        expect(log).not.toMatch(/teacher \(table1\/byol\) step/);
+        expect(log).not.toMatch(/\[teacher\] table1\/byol seed \d+ step/);
       }
       expect(existsSync(join(out, 'results.md'))).toBe(true);
       expect(comparableResults(out)).toEqual(comparableResults(local));

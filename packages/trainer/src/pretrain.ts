@@ -311,7 +311,6 @@ async function runPretrain<Online, Target>(
   useFastTransposedMatMul();
   // Before anything is allocated: a step too large for the backend is an error naming the estimate.
   const memory = checkStepMemory(config, tf.getBackend());
-  progressStream?.write(`${label}: ${describeEstimate(config, memory)}\n`);
   // An image folder's training part is streamed; the held-out part is only sampled by the monitor.
   const data = await openTrainingData(config.scale.data, options.strict ? { strict: true } : {});
   const monitor = options.monitor ? await monitorOf(data, options.monitor, config.seed) : undefined;
@@ -359,8 +358,12 @@ async function runPretrain<Online, Target>(
     if (resume) truncateLog(logPath, state.step);
     const log = new JsonlLog(logPath);
     const progress = progressStream ? new Progress(label, total, progressStream) : undefined;
-    if (resumeFrom)
-      progress?.message(`${label}: resuming at step ${state.step}/${total} from ${resumeFrom}`);
+    // A finished run (e.g. a teacher evaluated as a row) trains nothing and says nothing here.
+    if (state.step < total) {
+      progressStream?.write(`${label}: ${describeEstimate(config, memory)}\n`);
+      if (resumeFrom)
+        progress?.message(`${label}: resuming at step ${state.step}/${total} from ${resumeFrom}`);
+    }
     const started = performance.now();
     let savedStep = resumable ? state.step : -1;
     const stopAt = Math.min(

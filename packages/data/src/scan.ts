@@ -67,6 +67,37 @@ export interface ScanOptions {
 
 type Probe = { width: number; height: number } | { reason: string };
 
+/**
+ * What this process has already read from each file's header (or decoded), keyed by
+ * path, size and modification time like the cache file: a command that scans a folder
+ * twice (the unreadable-images check, then the train/held-out split) reads each header
+ * once. Bounded: cleared when it would pass {@link PROBE_MEMO_LIMIT} files.
+ */
+const probeMemo = new Map<
+  string,
+  { size: number; mtimeMs: number; verify: 'header' | 'decode'; probe: Probe }
+>();
+/** Files {@link probeMemo} holds at most (about 100 bytes each). */
+const PROBE_MEMO_LIMIT = 2_000_000;
+
+function memoized(
+  path: string,
+  size: number,
+  mtimeMs: number,
+  verify: 'header' | 'decode',
+): Probe | undefined {
+  const m = probeMemo.get(path);
+  // a header-level read cannot answer a full decode check; a decode-level one answers both
+  if (
+    !m ||
+    m.size !== size ||
+    m.mtimeMs !== mtimeMs ||
+    (verify === 'decode' && m.verify !== 'decode')
+  )
+    return undefined;
+  return m.probe;
+}
+
 interface CacheFile {
   version: 1;
   verify: 'header' | 'decode';
@@ -217,7 +248,13 @@ export async function scanImageFolder(dir: string, options: ScanOptions = {}): P
         if (hit && hit[0] === st.size && hit[1] === st.mtimeMs) {
           results[k] = hit.length === 4 ? { width: hit[2], height: hit[3] } : { reason: hit[2] };
         } else {
-          results[k] = await probe(path, verify);
+          const known = memoized(path, st.size, st.mtimeMs, verify);
+          const read = known ?? (await probe(path, verify));
+          if (!known) {
+            if (probeMemo.size >= PROBE_MEMO_LIMIT) probeMemo.clear();
+            probeMemo.set(path, { size: st.size, mtimeMs: st.mtimeMs, verify, probe: read });
+          }
+          results[k] = read;
         }
       } catch (err) {
         results[k] = { reason: reasonOf(err) };

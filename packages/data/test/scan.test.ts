@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatUnreadable, scanImageFolder } from '@ediy/data';
@@ -94,6 +94,25 @@ describe('scanImageFolder', () => {
     expect(decoded.items[0]?.width).toBe(8);
     writeFileSync(cache, 'not json');
     expect((await scanImageFolder(root, { cache })).items[0]?.width).toBe(8);
+  });
+
+  it('reads each header once per process: a second scan of an unchanged file does not read it', async () => {
+    const root = join(dir, 'memo');
+    const x = await writeImage(join(root, 'x.jpg'), 8, 6, () => [1, 2, 3]);
+    await writeImage(join(root, 'y.jpg'), 4, 4, () => [1, 2, 3]); // a folder of none readable is an error
+    const when = 1_700_000_000; // a whole second, so that setting it again gives the same time
+    utimesSync(x, when, when);
+    expect((await scanImageFolder(root, { labeled: 'none' })).items[0]?.width).toBe(8);
+    // garbage of the same size with the same modification time: only a re-read would see it
+    writeFileSync(x, Buffer.alloc(statSync(x).size, 7));
+    utimesSync(x, when, when);
+    expect((await scanImageFolder(root, { labeled: 'none' })).items[0]?.width).toBe(8);
+    // a header-level read cannot answer a decode check, and a changed time is read again
+    const decoded = await scanImageFolder(root, { labeled: 'none', verify: 'decode' });
+    expect(decoded.unreadable.map((u) => u.path)).toEqual([x]);
+    utimesSync(x, when, when + 5);
+    const changed = await scanImageFolder(root, { labeled: 'none' });
+    expect(changed.unreadable.map((u) => u.path)).toEqual([x]);
   });
 
   it('maps a second folder onto given class names, and names bad folders and options', async () => {

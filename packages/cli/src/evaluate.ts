@@ -16,6 +16,7 @@ import { IMAGENET_NORMALIZE } from '@ediy/augment';
 import { resnet } from '@ediy/backbones';
 import {
   heldOutSample,
+  isImageFolderPath,
   loadFolderScan,
   splitImageFolder,
   stratifiedSplit,
@@ -46,7 +47,7 @@ import {
   type ExperimentConfig,
   type PresetName,
 } from '@ediy/trainer';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openParts } from './held-out.js';
 import type { EvalMetrics } from './results.js';
@@ -207,7 +208,7 @@ export async function openEvalData(
   settings: EvalSettings,
   seed = 0,
 ): Promise<EvalData> {
-  if (data.kind === 'path' && isImageFolder(data.path)) {
+  if (data.kind === 'path' && isImageFolderPath(data.path)) {
     return openFolderEvalData(data.path, data.size ?? 32, settings, seed);
   }
   const parts = await openParts(data);
@@ -222,21 +223,6 @@ export async function openEvalData(
     sizes: { train: parts.train.size, heldOut: parts.heldOut.size },
     report: `${parts.report}; evaluation: ${train.size} training images as memory, ${test.size} held-out images scored`,
   };
-}
-
-/** Whether `path` is a folder of images rather than of IDX or CIFAR files. */
-function isImageFolder(path: string): boolean {
-  if (!existsSync(path) || !statSync(path).isDirectory()) return false;
-  const files = [
-    'train-images-idx3-ubyte',
-    'train-images-idx3-ubyte.gz',
-    'train-images.idx3-ubyte',
-    'train-images.idx3-ubyte.gz',
-    'data_batch_1.bin',
-    'train.bin',
-    'cifar-10-batches-bin',
-  ];
-  return !files.some((f) => existsSync(join(path, f)));
 }
 
 /** At most `max` items of a scan, stratified by class and seeded (nothing decoded). */

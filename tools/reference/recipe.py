@@ -83,13 +83,14 @@ def load_fashion(folder):
 # ---------------------------------------------------------------------------- views
 
 
-def views(x, size, second, gen):
-    """One BYOL view of a batch of gray images x [B,1,H,W] in [0,1] -> [B,3,size,size]."""
+def views(x, size, second, gen, crop_min=0.08):
+    """One BYOL view of a batch of gray images x [B,1,H,W] in [0,1] -> [B,3,size,size];
+    the crop's area is a uniform share in [crop_min, 1] of the image's."""
     b, _, h, w = x.shape
     u = lambda *shape: torch.rand(shape, generator=gen)  # noqa: E731
     # random resized crop (torchvision's sampling, 10 tries then the whole image)
     area = h * w
-    scale = 0.08 + (1 - 0.08) * u(b, 10)
+    scale = crop_min + (1 - crop_min) * u(b, 10)
     logr = math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * u(b, 10)
     cw = torch.round(torch.sqrt(area * scale * torch.exp(logr)))
     ch = torch.round(torch.sqrt(area * scale / torch.exp(logr)))
@@ -318,7 +319,7 @@ def train(a, data):
             order, at = torch.randperm(n, generator=gen), 0
         x = xtr[order[at:at + a.batch]]
         at += a.batch
-        x1, x2 = views(x, 32, False, gen), views(x, 32, True, gen)
+        x1, x2 = views(x, 32, False, gen, a.crop_min), views(x, 32, True, gen, a.crop_min)
         online.train()
         target.train()
         for p in params:
@@ -364,6 +365,7 @@ def main(argv=None):
     ap.add_argument('--zero-lr', choices=['trust', 'one'], default='trust', help="--clip's factor at lr = 0: the unclipped trust ratio (@ediy/optim), or 1 (solo-learn's limit)")
     ap.add_argument('--tau0', type=float, default=0.996)
     ap.add_argument('--warmup-frac', type=float, default=10 / 300, help='warm-up steps as a fraction of the steps')
+    ap.add_argument('--crop-min', type=float, default=0.08, help="the random resized crop's smallest area share (BYOL's 0.08)")
     ap.add_argument('--init', help='train: start from these online weights (safetensors with online.backbone.*, online.projector.*, online.predictor.*, as tools/torch/ts-step.mjs writes) instead of PyTorch\'s initialisation')
     ap.add_argument('--bn', default='running,estimated', help='BatchNorm conventions to evaluate (none: no evaluation)')
     ap.add_argument('--memory', type=int, default=60000, help='training images that are the kNN memory and train the probe (a fixed random subset)')

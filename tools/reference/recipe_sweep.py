@@ -58,6 +58,11 @@ CONFIGS = {
     'solo-warm10': solo(warmup_frac=0.1),
     'solo-eta0.005': solo(eta=0.005),
     'solo-eta0.05': solo(eta=0.05),
+    'solo-crop0.2': solo(crop_min=0.2),
+    'solo-crop0.25': solo(crop_min=0.25),
+    'solo-crop0.35': solo(crop_min=0.35),
+    'solo-tau98': solo(tau0=0.98),
+    'solo-width0.5': solo(width=0.5),
     'noclip-lr4': solo(clip=False, base_lr=4.0),
     'noclip-eta0.1': solo(clip=False, eta=0.1),
 }
@@ -70,13 +75,13 @@ def parse(name):
     return base, int(seed or 0)
 
 
-def command(name, out, steps, memory, extra):
+def command(name, out, steps, memory, extra, nice=10):
     base, seed = parse(name)
-    return ['nice', '-n', '10', '/usr/bin/python3', str(RECIPE), 'train', '--steps', str(steps), '--memory', str(memory),
+    return ['nice', '-n', str(nice), '/usr/bin/python3', str(RECIPE), 'train', '--steps', str(steps), '--memory', str(memory),
             '--seed', str(seed), '--out', str(out / name), *CONFIGS[base], *extra]
 
 
-def run(names, out, jobs, steps, memory, extra):
+def run(names, out, jobs, steps, memory, extra, nice=10):
     todo = [n for n in names if not (out / n / 'result.json').exists()]
     running = []
     while todo or running:
@@ -84,7 +89,7 @@ def run(names, out, jobs, steps, memory, extra):
             name = todo.pop(0)
             (out / name).mkdir(parents=True, exist_ok=True)
             log = open(out / name / 'train.log', 'w')
-            running.append((name, subprocess.Popen(command(name, out, steps, memory, extra), stdout=log, stderr=log)))
+            running.append((name, subprocess.Popen(command(name, out, steps, memory, extra, nice), stdout=log, stderr=log)))
             print(f'recipe_sweep: started {name}', flush=True)
         name, proc = running[0]
         for n, p in running:
@@ -140,13 +145,14 @@ def main(argv=None):
     ap.add_argument('--steps', type=int, default=300)
     ap.add_argument('--memory', type=int, default=10000)
     ap.add_argument('--table', action='store_true')
+    ap.add_argument('--nice', type=int, default=10, help='niceness of the runs (0: normal priority)')
     ap.add_argument('--extra', default='', help='further recipe.py flags, e.g. "--bn running"')
     a = ap.parse_args(argv)
     out = Path(a.out)
     if a.names:
         for n in a.names:
             parse(n)
-        run(a.names, out, a.jobs, a.steps, a.memory, a.extra.split())
+        run(a.names, out, a.jobs, a.steps, a.memory, a.extra.split(), a.nice)
     if a.table or not a.names:
         table(out)
     return 0

@@ -140,8 +140,19 @@ def check_config(config, source):
     for key in ('batchSize', 'accumulate', 'epochs', 'imageSize'):
         if not isinstance(scale.get(key), int) or scale[key] < 1:
             bad(f'scale.{key}', 'a positive integer', scale.get(key))
-    if config['optim'].get('larsClip'):
-        bad('optim.larsClip', "false here (this recipe's LARS does not clip the trust ratio)", True)
+    if not isinstance(config['optim'].get('larsClip', False), bool):
+        bad('optim.larsClip', 'true or false', config['optim']['larsClip'])
+    augment = config.get('augment') or {}
+    for part in ('both', 'view1', 'view2'):
+        for key, value in (augment.get(part) or {}).items():
+            if key not in AUGMENT_FIELDS or (key == 'blur' and set(value) - {'prob'}):
+                bad(f'augment.{part}.{key}', f'one of {", ".join(AUGMENT_FIELDS)} (blur: prob only) here', value)
+    if augment.get('scaleBlurSigma') is False:
+        bad('augment.scaleBlurSigma', 'left out here (sigmas are those of BYOL at any size)', False)
+
+
+# The `augment` fields this file's views follow (the rest of ediy's are refused, not ignored).
+AUGMENT_FIELDS = ('cropScale', 'cropRatio', 'flipProb', 'grayscaleProb', 'solarizeProb', 'blur')
 
 
 def needs_teacher(config):
@@ -353,9 +364,11 @@ def backbone_state(backbone):
 # ---------------------------------------------------------------------------- views
 
 
-def view_params(size, second):
-    """BYOL's two views (Grill et al. 2020, Table 6): blur p 1.0 / 0.1, solarize p 0 / 0.2."""
-    return {
+def view_params(size, second, augment=None):
+    """BYOL's two views (Grill et al. 2020, Table 6): blur p 1.0 / 0.1, solarize p 0 / 0.2;
+    then the config's `augment.both` and `augment.view1` / `view2` changes, as ediy's
+    viewParamsOf (crop scale and ratio, flip, grayscale, solarize and blur probabilities)."""
+    params = {
         'size': size,
         'scale': (0.08, 1.0),
         'ratio': (3 / 4, 4 / 3),
@@ -365,6 +378,14 @@ def view_params(size, second):
         'blur': 0.1 if second else 1.0,
         'solarize': 0.2 if second else 0.0,
     }
+    names = {'cropScale': 'scale', 'cropRatio': 'ratio', 'flipProb': 'flip', 'grayscaleProb': 'gray', 'solarizeProb': 'solarize'}
+    for part in ('both', 'view2' if second else 'view1'):
+        for key, value in ((augment or {}).get(part) or {}).items():
+            if key == 'blur':
+                params['blur'] = value.get('prob', params['blur'])
+            else:
+                params[names[key]] = tuple(value) if isinstance(value, list) else value
+    return params
 
 
 def image_stream(seed, micro_step, position, view):
@@ -487,7 +508,9 @@ def ema_tau(tau0, total, step):
 
 @torch.no_grad()
 def lars_step(params, state, lr, optim):
-    """LARS (BYOL's): weight decay and the trust ratio for weights of rank >= 2 only."""
+    """LARS (BYOL's): weight decay and the trust ratio r for weights of rank >= 2 only. With
+    `optim.larsClip`, solo-learn's clipping as @ediy/optim: r becomes min(r / lr, 1) where
+    lr > 0; at lr = 0 it stays r."""
     for p in params:
         if p.grad is None:
             continue
@@ -496,6 +519,8 @@ def lars_step(params, state, lr, optim):
             u = u + optim['weightDecay'] * p
             wn, un = p.norm(), u.norm()
             ratio = torch.where((wn > 0) & (un > 0), optim['eta'] * wn / un, torch.ones_like(wn))
+            if optim.get('larsClip') and lr > 0:
+                ratio = torch.clamp(ratio / lr, max=1.0)
             u = ratio * u
         v = state.get(p)
         v = u.clone() if v is None else v.mul_(optim['momentum']).add_(u)
@@ -693,7 +718,7 @@ def main(argv=None):
     # runSchedule in @ediy/trainer: the warm-up is a share of the run's real steps, fewer than them.
     share = optim['warmupFraction'] if 'warmupFraction' in optim else optim['warmupEpochs'] / scale['epochs']
     warmup = min(total - 1, round(share * total))
-    views = (view_params(scale['imageSize'], False), view_params(scale['imageSize'], True))
+    views = (view_params(scale['imageSize'], False, config.get('augment')), view_params(scale['imageSize'], True, config.get('augment')))
     out_dir = Path(a.out)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -862,6 +862,205 @@ int64_t product(const std::vector<int64_t>& v, size_t from, size_t to) {
   return p;
 }
 
+// Element-wise binary ops with NumPy broadcasting, as tfjs's Add, Sub, Multiply, RealDiv,
+// Maximum and Minimum on float32. The float result of one IEEE operation on two floats is
+// what tfjs's cpu backend gets by computing in double and rounding to float32, so the
+// results are the same bits; NaN propagates as in IEEE arithmetic (and as Math.max/min).
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMaximum = 4, kMinimum = 5 };
+
+template <int Op>
+inline float binaryApply(float a, float b) {
+  if constexpr (Op == kAdd) return a + b;
+  if constexpr (Op == kSub) return a - b;
+  if constexpr (Op == kMul) return a * b;
+  if constexpr (Op == kDiv) return a / b;
+  if constexpr (Op == kMaximum) {
+    // Math.max: NaN if either is NaN, +0 over -0.
+    if (a != a || b != b) return std::numeric_limits<float>::quiet_NaN();
+    if (a == b) return std::signbit(a) ? b : a;
+    return a > b ? a : b;
+  }
+  if constexpr (Op == kMinimum) {
+    if (a != a || b != b) return std::numeric_limits<float>::quiet_NaN();
+    if (a == b) return std::signbit(a) ? a : b;
+    return a < b ? a : b;
+  }
+  return 0.f;
+}
+
+// The output of a broadcast viewed as few dimensions as possible: adjacent dimensions
+// merged while each input either spans both or is broadcast along both; sizes-1 dropped.
+// strideA/strideB are element strides, 0 along a broadcast dimension.
+struct BroadcastPlan {
+  std::vector<int64_t> dims, strideA, strideB;
+  int64_t total = 1;
+};
+
+BroadcastPlan broadcastPlan(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  const size_t r = std::max(a.size(), b.size());
+  std::vector<int64_t> pa(r, 1), pb(r, 1);
+  std::copy(a.begin(), a.end(), pa.begin() + static_cast<std::ptrdiff_t>(r - a.size()));
+  std::copy(b.begin(), b.end(), pb.begin() + static_cast<std::ptrdiff_t>(r - b.size()));
+  BroadcastPlan p;
+  std::vector<bool> fullA, fullB;
+  for (size_t d = 0; d < r; ++d) {
+    if (pa[d] < 0 || pb[d] < 0) throw std::invalid_argument("binary: negative dimension");
+    if (pa[d] != pb[d] && pa[d] != 1 && pb[d] != 1) {
+      throw std::invalid_argument("binary: shapes do not broadcast (dimension " + std::to_string(d) +
+                                  ": " + std::to_string(pa[d]) + " vs " + std::to_string(pb[d]) + ")");
+    }
+    const int64_t o = std::max(pa[d], pb[d]);
+    if (o == 1) continue;
+    const bool fa = pa[d] == o, fb = pb[d] == o;
+    if (!p.dims.empty() && fullA.back() == fa && fullB.back() == fb) {
+      p.dims.back() *= o;
+    } else {
+      p.dims.push_back(o);
+      fullA.push_back(fa);
+      fullB.push_back(fb);
+    }
+    p.total *= o;
+  }
+  const size_t m = p.dims.size();
+  p.strideA.assign(m, 0);
+  p.strideB.assign(m, 0);
+  int64_t sa = 1, sb = 1;
+  for (size_t k = m; k-- > 0;) {
+    if (fullA[k]) {
+      p.strideA[k] = sa;
+      sa *= p.dims[k];
+    }
+    if (fullB[k]) {
+      p.strideB[k] = sb;
+      sb *= p.dims[k];
+    }
+  }
+  return p;
+}
+
+// Runs out = a op b over the plan: the output in rows of its last dimension, cut into
+// tiles of about kTile elements (whole rows grouped, or long rows split), tiles spread
+// over the threads. Each element depends on its own inputs only.
+template <int Op>
+void binaryRun(const BroadcastPlan& p, const float* a, const float* b, float* out) {
+  constexpr int64_t kTile = 1 << 14;
+  const size_t m = p.dims.size();
+  if (m == 0) {
+    out[0] = binaryApply<Op>(a[0], b[0]);
+    return;
+  }
+  const int64_t inner = p.dims[m - 1];
+  const int64_t rows = p.total / inner;
+  const int64_t ia = p.strideA[m - 1], ib = p.strideB[m - 1];
+  const int64_t rowsPer = inner >= kTile ? 1 : kTile / inner;
+  const int64_t colsPer = inner >= kTile ? kTile : inner;
+  const int64_t colTiles = (inner + colsPer - 1) / colsPer;
+  const int64_t rowTiles = (rows + rowsPer - 1) / rowsPer;
+  const int64_t tiles = rowTiles * colTiles;
+#pragma omp parallel for schedule(static) if (p.total >= kParallelMin)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t rt = t / colTiles, ct = t % colTiles;
+    const int64_t c0 = ct * colsPer, c1 = std::min(inner, c0 + colsPer);
+    const int64_t q1 = std::min(rows, (rt + 1) * rowsPer);
+    for (int64_t q = rt * rowsPer; q < q1; ++q) {
+      int64_t rest = q, oa = 0, ob = 0;
+      for (size_t d = m - 1; d-- > 0;) {
+        const int64_t i = rest % p.dims[d];
+        rest /= p.dims[d];
+        oa += i * p.strideA[d];
+        ob += i * p.strideB[d];
+      }
+      const float* ar = a + oa;
+      const float* br = b + ob;
+      float* o = out + q * inner;
+      if (ia == 1 && ib == 1) {
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(ar[c], br[c]);
+      } else if (ia == 1) {
+        const float s = br[0];
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(ar[c], s);
+      } else {
+        const float s = ar[0];
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(s, br[c]);
+      }
+    }
+  }
+}
+
+// binary(heap, op, aOffset, aShape, bOffset, bShape, outOffset): out = a op b (float32,
+// NumPy broadcasting; out has the broadcast shape), op a BinaryOp code.
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 7) {
+      throw std::invalid_argument("binary(heap, op, aOffset, aShape, bOffset, bShape, outOffset)");
+    }
+    Heap heap = heapOf(info[0]);
+    const int op = static_cast<int>(offsetArg(info, 1));
+    auto as = dimsArg(info[3], "aShape");
+    auto bs = dimsArg(info[5], "bShape");
+    BroadcastPlan p = broadcastPlan(as, bs);
+    const float* a = heap.at(offsetArg(info, 2), product(as, 0, as.size()), "a");
+    const float* b = heap.at(offsetArg(info, 4), product(bs, 0, bs.size()), "b");
+    float* out = heap.at(offsetArg(info, 6), p.total, "out");
+    if (p.total == 0) return env.Undefined();
+    switch (op) {
+      case kAdd:
+        binaryRun<kAdd>(p, a, b, out);
+        break;
+      case kSub:
+        binaryRun<kSub>(p, a, b, out);
+        break;
+      case kMul:
+        binaryRun<kMul>(p, a, b, out);
+        break;
+      case kDiv:
+        binaryRun<kDiv>(p, a, b, out);
+        break;
+      case kMaximum:
+        binaryRun<kMaximum>(p, a, b, out);
+        break;
+      case kMinimum:
+        binaryRun<kMinimum>(p, a, b, out);
+        break;
+      default:
+        throw std::invalid_argument("binary: unknown op code " + std::to_string(op));
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// unary(heap, op, xOffset, n, outOffset): out = op(x) over n floats, op 0 for Square
+// (x * x) and 1 for Sqrt: one correctly rounded IEEE operation each, so the same bits as
+// tfjs's cpu backend (double, then rounded to float32).
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 5) throw std::invalid_argument("unary(heap, op, xOffset, n, outOffset)");
+    Heap heap = heapOf(info[0]);
+    const int op = static_cast<int>(offsetArg(info, 1));
+    const int64_t n = static_cast<int64_t>(offsetArg(info, 3));
+    const float* x = heap.at(offsetArg(info, 2), n, "x");
+    float* out = heap.at(offsetArg(info, 4), n, "out");
+    if (op == 0) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) out[i] = x[i] * x[i];
+    } else if (op == 1) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) out[i] = std::sqrt(x[i]);
+    } else {
+      throw std::invalid_argument("unary: unknown op code " + std::to_string(op));
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // slice(heap, xOffset, shape, begin, size, outOffset): out = x[begin : begin + size] for
 // float32 x of any rank >= 1, copied in rows of the last dimension.
 Napi::Value Slice(const Napi::CallbackInfo& info) {
@@ -1015,6 +1214,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("channelAffine", Napi::Function::New(env, ChannelAffine, "channelAffine"));
   exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
   exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward, "batchNormForward"));
+  exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
+  exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
   exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad, "reluGrad"));
   exports.Set("slice", Napi::Function::New(env, Slice, "slice"));

@@ -88,6 +88,16 @@ export interface Addon {
     varianceOffset: number,
     invStdOffset: number,
   ): void;
+  binary(
+    heap: ArrayBuffer,
+    op: number,
+    aOffset: number,
+    aShape: readonly number[],
+    bOffset: number,
+    bShape: readonly number[],
+    outOffset: number,
+  ): void;
+  unary(heap: ArrayBuffer, op: number, xOffset: number, n: number, outOffset: number): void;
   relu(heap: ArrayBuffer, xOffset: number, n: number, outOffset: number): void;
   reluGrad(
     heap: ArrayBuffer,

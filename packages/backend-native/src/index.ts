@@ -1,8 +1,9 @@
 /**
  * `@ediy/backend-native`: oneDNN under tfjs-backend-wasm. Convolutions (plain, fused with
  * bias and activation, depthwise), their input and filter gradients, matrix products and
- * whole-map average pooling run in oneDNN on all cores, reading and writing the wasm
- * backend's tensors in place; every other op stays on wasm.
+ * whole-map average pooling run in oneDNN on all cores, and BatchNorm, ReLU, copies,
+ * leading-axis sums and float32 element-wise arithmetic in the addon's own loops there,
+ * reading and writing the wasm backend's tensors in place; every other op stays on wasm.
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';

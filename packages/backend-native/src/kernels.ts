@@ -602,6 +602,54 @@ const reluGrad: NativeKernel = (addon, backend, inputs) => {
   });
 };
 
+/** The op codes of the addon's `binary` (see `native/addon.cc`). */
+const BINARY_OPS = {
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+  RealDiv: 3,
+  Maximum: 4,
+  Minimum: 5,
+} as const;
+
+/**
+ * A float32 element-wise binary op with NumPy broadcasting (same shapes, a scalar, a
+ * per-channel vector, any size-1 axes), on all cores: one IEEE operation per element,
+ * so the cpu backend's values bit for bit. Other dtypes go to wasm.
+ */
+function binaryKernel(op: number): NativeKernel {
+  return (addon, backend, inputs) => {
+    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+      throw new Unsupported(`dtype ${a.dtype} ${b.dtype}`);
+    }
+    const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    if (util.sizeFromShape(outShape) === 0) throw new Unsupported('empty tensor');
+    return withOutput(backend, outShape, (out) => {
+      addon.binary(
+        heap(backend),
+        op,
+        offset(backend, a),
+        a.shape,
+        offset(backend, b),
+        b.shape,
+        out,
+      );
+    });
+  };
+}
+
+/** A float32 element-wise unary op of the addon's `unary` (0 `Square`, 1 `Sqrt`). */
+function unaryKernel(op: number): NativeKernel {
+  return (addon, backend, inputs) => {
+    const { x } = inputs as { x: TensorInfo };
+    requireFloat(x);
+    return withOutput(backend, [...x.shape], (out) => {
+      addon.unary(heap(backend), op, offset(backend, x), util.sizeFromShape(x.shape), out);
+    });
+  };
+}
+
 /**
  * Drops trailing dimensions a window covers whole (begin 0, full extent) into the one
  * before, so the copy runs in longer rows.
@@ -726,6 +774,14 @@ const NATIVE: Record<string, NativeKernel> = {
   Slice: sliceKernel,
   PadV2: padKernel,
   Sum: sumKernel,
+  Add: binaryKernel(BINARY_OPS.Add),
+  Sub: binaryKernel(BINARY_OPS.Sub),
+  Multiply: binaryKernel(BINARY_OPS.Multiply),
+  RealDiv: binaryKernel(BINARY_OPS.RealDiv),
+  Maximum: binaryKernel(BINARY_OPS.Maximum),
+  Minimum: binaryKernel(BINARY_OPS.Minimum),
+  Square: unaryKernel(0),
+  Sqrt: unaryKernel(1),
 };
 
 /** The tfjs kernels the native engine provides for the `wasm` backend. */

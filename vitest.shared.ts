@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
-const examplesEntry = fileURLToPath(new URL('./examples/index.ts', import.meta.url));
 
 /**
  * Shared vitest settings for every package: `@ediy/<name>` (and a subpath such as
@@ -13,7 +12,6 @@ export function packageTestConfig() {
   return defineConfig({
     resolve: {
       alias: [
-        { find: /^@ediy\/examples$/, replacement: examplesEntry },
         { find: /^@ediy\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
         { find: /^@ediy\/([a-z0-9-]+)\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/$2.ts` },
       ],

@@ -18,10 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
-const dirs = [
-  ...readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)),
-  join(root, 'examples'),
-];
+// Every published package; examples/ is a private workspace (what users copy), not one.
+const dirs = readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d));
 const manifests = new Map(
   dirs.map((d) => [JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).name, d]),
 );

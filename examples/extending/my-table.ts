@@ -10,7 +10,7 @@
  * ```
  */
 import type { RowConfig } from '@ediy/trainer';
-import { TABLE1, TG_R_DEM, TG_R_IEM } from '../table1/index.js';
+import { TABLE1, TG_R_DEM, TG_R_IEM } from '@ediy/paper';
 import { row as regionVariance } from './region-variance.js';
 
 /** The table's name: it names the output folder. */

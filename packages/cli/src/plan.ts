@@ -7,7 +7,7 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { TABLE1 } from '@ediy/examples';
+import { TABLE1 } from '@ediy/paper';
 import {
   resolveExperiment,
   type ConfigLayer,

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { TABLES } from '@ediy/examples';
+import { TABLES } from '@ediy/paper';
 import { fromLayersModel, saliencyMaps, type HostArray } from '@ediy/eval';
 import { saliencyGrid } from '@ediy/eval/node';
 import {

@@ -1,5 +1,5 @@
 /**
- * What `ediy pretrain <config|row>` trains: a row id of `@ediy/examples`
+ * What `ediy pretrain <config|row>` trains: a row id of `@ediy/paper`
  * (`table1/ediy`), or a config file: YAML, JSON, or a TS/JS module whose default export
  * (or `row` export) is the config. A config file is a partial experiment
  * (`ConfigLayer`) stating only what differs from its base, plus two keys of its own:
@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { allRows } from '@ediy/examples';
+import { allRows } from '@ediy/paper';
 import { PRESET_NAMES, parseLayer, type ConfigLayer, type PresetName } from '@ediy/trainer';
 import { importModule } from './config-module.js';
 import { UsageError } from './errors.js';

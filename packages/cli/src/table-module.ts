@@ -1,12 +1,12 @@
 /**
  * A user's own table for `ediy reproduce <file>`: a TS/JS module, YAML or JSON file
- * listing rows by id, each a row config (as `@ediy/examples` defines Table 1's), the id
+ * listing rows by id, each a row config (as `@ediy/paper` defines Table 1's), the id
  * of a row of the paper's tables (`table1/ediy`), or a partial experiment with a
  * `base` row id it changes. The table runs with the paper tables' teacher, seeds,
  * evaluation, results.md and plots.
  *
  * ```ts
- * import { TABLE1 } from '@ediy/examples';
+ * import { TABLE1 } from '@ediy/paper';
  * import { row as mine } from './my-loss.js'; // registers its loss
  * export const name = 'my-table';
  * export const rows = { byol: TABLE1.byol, ediy: TABLE1.ediy, mine };
@@ -23,7 +23,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { allRows } from '@ediy/examples';
+import { allRows } from '@ediy/paper';
 import { mergeLayers, parseLayer, type ConfigLayer, type RowConfig } from '@ediy/trainer';
 import { importModule } from './config-module.js';
 import { CONFIG_EXTENSIONS, MODULE_EXTENSIONS } from './rows.js';

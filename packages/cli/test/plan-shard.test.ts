@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TABLE1 } from '@ediy/examples';
+import { TABLE1 } from '@ediy/paper';
 import {
   main,
   parseShard,

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { TABLE1 } from '@ediy/examples';
+import { TABLE1 } from '@ediy/paper';
 import { initBackend } from '@ediy/backend';
 import { pretrain, resolveExperiment } from '@ediy/trainer';
 import { main, readStepLog, type ReproduceResults } from '@ediy/cli';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TABLE1 } from '@ediy/examples';
+import { TABLE1 } from '@ediy/paper';
 import { ConfigError, resolveExperiment } from '@ediy/trainer';
 import { loadConfig, UsageError } from '@ediy/cli';
 import { tempDir } from './helpers.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { TABLE1 } from '@ediy/examples';
+import { TABLE1 } from '@ediy/paper';
 import type { ExperimentConfig } from '@ediy/trainer';
 import {
   DEFAULT_MONITOR,

@@ -1,7 +1,9 @@
 /**
- * `@ediy/examples`: one typed config per row of the paper's ablation tables (Tables
- * 1 and 2) and the BYOL / E-DIY pair of its comparisons (Tables 3-6). A row states only
- * its method and its paper numbers; a preset (`smoke`, `mini`, `paper`) sets the scale.
+ * `@ediy/paper`: the E-DIY paper's tables as data, the registry of rows `ediy pretrain`
+ * and `ediy reproduce` run by id. One typed config per row of the paper's ablation
+ * tables (Tables 1 and 2) and the BYOL / E-DIY pair of its comparisons (Tables 3-6). A
+ * row states only its method and its paper numbers; a preset (`smoke`, `mini`, `paper`)
+ * sets the scale.
  * @packageDocumentation
  */
 import type { RowConfig } from '@ediy/trainer';

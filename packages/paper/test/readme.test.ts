@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { runReadmeSnippets } from '../../tools/test-utils/readme-snippets.js';
+import { runReadmeSnippets } from '../../../tools/test-utils/readme-snippets.js';
 
 it('runs the README snippets', async () => {
   const ran = await runReadmeSnippets(fileURLToPath(new URL('../README.md', import.meta.url)));

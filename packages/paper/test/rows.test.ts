@@ -8,7 +8,7 @@ import {
   allRows,
   findRow,
   type Sampling,
-} from '../index.js';
+} from '../src/index.js';
 
 /** What a row's R-DEM or R-IEM column reads as, from its config. */
 function column(row: RowConfig, kind: 'r-dem' | 'r-iem'): Sampling {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PRESET_NAMES, parseLayer, resolveExperiment } from '@ediy/trainer';
-import { allRows } from '../index.js';
+import { allRows } from '../src/index.js';
 
 describe('every row', () => {
   it('fits the experiment schema and resolves at every preset, its method untouched', () => {

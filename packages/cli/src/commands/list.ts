@@ -2,7 +2,7 @@
  * `ediy list [what]`: what a config can name — the rows of the paper tables, the
  * presets, the registered region losses and matchers, the backends.
  */
-import { allRows } from '@ediy/examples';
+import { allRows } from '@ediy/paper';
 import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
 import {

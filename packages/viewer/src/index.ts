@@ -7,5 +7,6 @@
  * @packageDocumentation
  */
 export * from './analysis.js';
+export * from './models.js';
 export * from './site.js';
 export * from './train.js';

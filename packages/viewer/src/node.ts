@@ -4,5 +4,6 @@
  * @packageDocumentation
  */
 export * from './bundle.js';
+export * from './model-file.js';
 export * from './run-folder.js';
 export * from './server.js';

@@ -42,6 +42,11 @@ export interface RunFolder {
   backbone: Uint8Array;
   /** The teacher's weights, when the run names a teacher run. */
   teacher?: Uint8Array;
+  /**
+   * The run's teacher model directory (config `teacher.modelDir`), which `buildSite`
+   * reads as an exported model, when the directory is there.
+   */
+  teacherModelDir?: string;
 }
 
 /** A run folder's label: `table1-ediy` for `runs/table1-ediy/seed-0`. */
@@ -196,7 +201,10 @@ export function readRunFolder(runDir: string): RunFolder {
       run.teacherNote = `its teacher run ${spec.run} is not here; pairs are chosen by its own backbone`;
     }
   } else if (spec && 'modelDir' in spec) {
-    run.teacherNote = `its teacher is a model directory (${spec.modelDir}), which the page does not load; pairs are chosen by its own backbone`;
+    const dir = isAbsolute(spec.modelDir) ? spec.modelDir : resolve(spec.modelDir);
+    if (existsSync(dir)) out.teacherModelDir = dir;
+    else
+      run.teacherNote = `its teacher model directory ${spec.modelDir} is not here; pairs are chosen by its own backbone`;
   }
   return out;
 }

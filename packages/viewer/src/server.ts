@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname, join } from 'node:path';
 import { bundlePage } from './bundle.js';
 import { PAGE_HTML } from './page/html.js';
+import { modelLabel, readModelFile } from './model-file.js';
 import { readRunFolder } from './run-folder.js';
 import { SITE_PATHS, type ViewerRun, type ViewerSite } from './site.js';
 
@@ -23,12 +24,32 @@ export interface SiteImages {
   source: string;
 }
 
+/** An exported backbone shown beside the runs (see {@link SiteOptions.models}). */
+export interface SiteModel {
+  /** A TF.js Layers model directory (or its `model.json`) or a torchvision `.safetensors`. */
+  backbone: string;
+  /** The frozen teacher that pairs its regions, in either format (default: itself). */
+  teacher?: string;
+  /** Its label (default: the file name, `ediy-r18` for `models/ediy-r18.safetensors`). */
+  label?: string;
+  /**
+   * Side of each view in pixels (default: the first run's, else 32 for a `small` stem
+   * and 224 for an `imagenet` one).
+   */
+  imageSize?: number;
+}
+
 /** Options of {@link buildSite}. */
 export interface SiteOptions {
-  /** Run folders, shown side by side in this order. */
+  /** Run folders, shown side by side in this order (may be empty when `models` is not). */
   runs: readonly string[];
   /** Labels of the runs (default: the folder names, `table1-ediy` for `runs/table1-ediy/seed-0`). */
   labels?: readonly string[];
+  /**
+   * Exported backbones (`ediy export`'s TF.js Layers directories or torchvision
+   * safetensors), each with an optional teacher, shown after the runs.
+   */
+  models?: readonly SiteModel[];
   /** The images to pick from. */
   images: SiteImages;
   /** Seed of the first pair of views (default 0). */
@@ -89,8 +110,11 @@ function checkImages(images: SiteImages): void {
  * @throws RunFolderError naming the path and what was expected when a folder is not a run.
  */
 export async function buildSite(options: SiteOptions): Promise<Site> {
-  if (!Array.isArray(options.runs) || options.runs.length === 0)
-    throw new RangeError('the viewer needs at least one run folder');
+  const models = options.models ?? [];
+  if (!Array.isArray(options.runs) || !Array.isArray(models))
+    throw new TypeError('runs and models must be arrays (of run folders, of {backbone, teacher})');
+  if (options.runs.length + models.length === 0)
+    throw new RangeError('the viewer needs at least one run folder or exported backbone');
   if (options.labels && options.labels.length !== options.runs.length)
     throw new RangeError(
       `labels has ${options.labels.length} labels for ${options.runs.length} runs; expected one per run`,
@@ -100,7 +124,8 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
     throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
   checkImages(options.images);
   const files = new Map<string, SiteFile>();
-  const runs: ViewerRun[] = options.runs.map((dir, id) => {
+  const runs: ViewerRun[] = [];
+  for (const [id, dir] of options.runs.entries()) {
     const folder = readRunFolder(dir);
     const backboneUrl = `runs/${id}/backbone.safetensors`;
     files.set(backboneUrl, { body: folder.backbone, type: BINARY });
@@ -115,9 +140,61 @@ export async function buildSite(options: SiteOptions): Promise<Site> {
       const url = `runs/${id}/teacher.safetensors`;
       files.set(url, { body: folder.teacher, type: BINARY });
       run.teacher = { ...teacher, url };
+    } else if (folder.teacherModelDir) {
+      const t = await readModelFile(folder.teacherModelDir, `run${id}_teacher`);
+      const url = `runs/${id}/teacher.safetensors`;
+      files.set(url, { body: t.bytes, type: BINARY });
+      run.teacher = {
+        label: modelLabel(t.path),
+        url,
+        count: t.count,
+        backbone: t.backbone,
+        checkpoint: t.path,
+      };
     }
-    return run;
-  });
+    runs.push(run);
+  }
+  for (const [k, m] of models.entries()) {
+    const id = runs.length;
+    if (!m || typeof m.backbone !== 'string')
+      throw new TypeError(
+        `models[${k}] must be {backbone: <path>, teacher?: <path>}, got ${JSON.stringify(m)}`,
+      );
+    const own = await readModelFile(m.backbone, `run${id}_backbone`);
+    const imageSize =
+      m.imageSize ?? runs[0]?.imageSize ?? (own.backbone.stem === 'small' ? 32 : 224);
+    if (!Number.isInteger(imageSize) || imageSize < 8)
+      throw new RangeError(
+        `models[${k}].imageSize must be an integer >= 8, got ${String(imageSize)}`,
+      );
+    const url = `runs/${id}/backbone.safetensors`;
+    files.set(url, { body: own.bytes, type: BINARY });
+    const run: ViewerRun = {
+      id,
+      label: m.label ?? modelLabel(own.path),
+      dir: own.path,
+      name: modelLabel(own.path),
+      model: { format: own.format },
+      imageSize,
+      regionLosses: [],
+      byolWeight: 0,
+      backbone: { url, count: own.count, backbone: own.backbone, checkpoint: own.path },
+      log: [],
+    };
+    if (m.teacher !== undefined) {
+      const t = await readModelFile(m.teacher, `run${id}_teacher`);
+      const tUrl = `runs/${id}/teacher.safetensors`;
+      files.set(tUrl, { body: t.bytes, type: BINARY });
+      run.teacher = {
+        label: modelLabel(t.path),
+        url: tUrl,
+        count: t.count,
+        backbone: t.backbone,
+        checkpoint: t.path,
+      };
+    }
+    runs.push(run);
+  }
   const { data, shape, labels, source } = options.images;
   const site: ViewerSite = {
     runs,

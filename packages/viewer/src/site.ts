@@ -21,9 +21,9 @@ export interface ViewerWeights {
   count: number;
   /** The architecture they belong to. */
   backbone: ViewerBackbone;
-  /** Optimiser steps of the checkpoint they come from. */
-  step: number;
-  /** The checkpoint folder they come from (as given on the command line). */
+  /** Optimiser steps of the checkpoint they come from (unknown for an exported model). */
+  step?: number;
+  /** The checkpoint folder, or the exported model's path, they come from. */
   checkpoint: string;
 }
 
@@ -43,8 +43,13 @@ export interface ViewerRun {
   id: number;
   /** Short label: `table1-ediy` for `runs/table1-ediy/seed-0`. */
   label: string;
-  /** The run folder as given. */
+  /** The run folder (or the exported model's path) as given. */
   dir: string;
+  /**
+   * Set when this is not a run folder but an exported backbone (`ediy view --backbone`,
+   * or files picked in the page): its format; it then has no method, log or evaluation.
+   */
+  model?: { format: 'tfjs' | 'torchvision' };
   /** The config's name. */
   name: string;
   /** Side of each augmented view in pixels (`scale.imageSize`). */

@@ -6,9 +6,20 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { resnet } from '@ediy/backbones';
+import { exportBackbone } from '@ediy/backbones/node';
 import { initBackend } from '@ediy/backend';
 import { syntheticScenes } from '@ediy/data';
-import { pretrain, resolveExperiment, type RowConfig } from '@ediy/trainer';
+import {
+  latestCheckpoint,
+  loadCheckpoint,
+  pretrain,
+  resolveExperiment,
+  restoreWeights,
+  type RowConfig,
+} from '@ediy/trainer';
 import type { SiteImages } from '@ediy/viewer/node';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 
@@ -61,4 +72,46 @@ export function fixtureImages(count = 4, size = 40): SiteImages {
     labels: batch.labels,
     source: 'synthetic scenes (seed 99)',
   };
+}
+
+/** A run's online backbone at its newest checkpoint, through the trainer's own reader. */
+export function runBackbone(runDir: string, name: string): LayersModel {
+  const ckpt = loadCheckpoint(latestCheckpoint(join(runDir, 'checkpoints')) as string);
+  const model = resnet({ ...ckpt.state.config.scale.backbone, name, seed: 0 });
+  restoreWeights(model, ckpt.weights['online.backbone'], 'online.backbone');
+  tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+  return model;
+}
+
+/**
+ * Both runs' backbones as `ediy export` writes them: BYOL's as a TF.js Layers directory
+ * and as a torchvision safetensors file, E-DIY's as both too, under `root/models`.
+ */
+export async function exportFixtureModels(runs: {
+  root: string;
+  byol: string;
+  ediy: string;
+}): Promise<{ byolTfjs: string; byolTorch: string; ediyTfjs: string; ediyTorch: string }> {
+  const out = join(runs.root, 'models');
+  const paths = {
+    byolTfjs: join(out, 'byol-r18'),
+    byolTorch: join(out, 'byol-r18.safetensors'),
+    ediyTfjs: join(out, 'ediy-r18'),
+    ediyTorch: join(out, 'ediy-r18.safetensors'),
+  };
+  for (const [run, tfjs, torch] of [
+    [runs.byol, paths.byolTfjs, paths.byolTorch],
+    [runs.ediy, paths.ediyTfjs, paths.ediyTorch],
+  ] as const) {
+    const model = runBackbone(run, `export_${Math.random().toString(36).slice(2)}`);
+    const config = loadCheckpoint(latestCheckpoint(join(run, 'checkpoints')) as string);
+    tf.dispose([...Object.values(config.weights).flat(), ...config.optimizer.map((o) => o.tensor)]);
+    await exportBackbone(model, config.state.config.scale.backbone, { format: 'tfjs', out: tfjs });
+    await exportBackbone(model, config.state.config.scale.backbone, {
+      format: 'torchvision',
+      out: torch,
+    });
+    model.dispose();
+  }
+  return paths;
 }

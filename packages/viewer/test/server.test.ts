@@ -2,15 +2,31 @@
  * The viewer's server: the files it serves (page, script, site.json, weights, images),
  * 404 for anything else, and errors that name a bad run folder and what was expected.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '@ediy/backbones';
 import { latestCheckpoint } from '@ediy/trainer';
 import type { ViewerSite } from '@ediy/viewer';
-import { buildSite, serveSite, writeSite, type Site, type ViewerServer } from '@ediy/viewer/node';
-import { fixtureImages, trainFixtureRuns } from './fixture.js';
+import {
+  buildSite,
+  readModelFile,
+  serveSite,
+  writeSite,
+  type Site,
+  type ViewerServer,
+} from '@ediy/viewer/node';
+import { exportFixtureModels, fixtureImages, trainFixtureRuns } from './fixture.js';
 
 let runs: Awaited<ReturnType<typeof trainFixtureRuns>>;
 let site: Site;
@@ -191,6 +207,129 @@ describe('bad run folders', () => {
   it('names a port it cannot listen on', async () => {
     await expect(serveSite(site, { port: server.port })).rejects.toThrow(
       `cannot listen on 127.0.0.1:${server.port} (EADDRINUSE)`,
+    );
+  });
+});
+
+/** The online backbone tensors of a run's newest checkpoint, in order. */
+function checkpointBackbone(runDir: string): Float32Array[] {
+  const ckpt = latestCheckpoint(join(runDir, 'checkpoints')) as string;
+  const stored = readSafetensors(new Uint8Array(readFileSync(join(ckpt, 'tensors.safetensors'))));
+  const state = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')) as {
+    weights: Record<string, string[]>;
+  };
+  return (state.weights['online.backbone'] ?? []).map(
+    (_, i) => stored.get(`online.backbone/${i}`)?.data as Float32Array,
+  );
+}
+
+async function servedTensors(at: Site, path: string): Promise<Float32Array[]> {
+  const file = at.files.get(path);
+  if (!file) throw new Error(`the site has no ${path}`);
+  const t = readSafetensors(file.body);
+  return Array.from({ length: t.size }, (_, i) => t.get(String(i))?.data as Float32Array);
+}
+
+describe('exported backbones (ediy export), not run folders', () => {
+  let models: Awaited<ReturnType<typeof exportFixtureModels>>;
+  beforeAll(async () => {
+    models = await exportFixtureModels(runs);
+  });
+
+  it('serves a TF.js Layers directory paired by a torchvision teacher, weights unchanged', async () => {
+    const before = tf.memory().numTensors;
+    const at = await buildSite({
+      runs: [],
+      models: [{ backbone: models.ediyTfjs, teacher: models.byolTorch }],
+      images: fixtureImages(1),
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    const [run] = at.site.runs;
+    expect(run).toMatchObject({
+      id: 0,
+      label: 'ediy-r18',
+      model: { format: 'tfjs' },
+      imageSize: 32, // a small stem and no run to take it from
+      regionLosses: [],
+      log: [],
+      backbone: { backbone: { depth: 18, stem: 'small', widthMultiplier: 1 / 16 } },
+      teacher: { label: 'byol-r18', url: 'runs/0/teacher.safetensors' },
+    });
+    expect(run?.backbone.step).toBeUndefined();
+    // the page gets exactly the checkpoints' tensors, through both formats
+    expect(await servedTensors(at, 'runs/0/backbone.safetensors')).toEqual(
+      checkpointBackbone(runs.ediy),
+    );
+    expect(await servedTensors(at, 'runs/0/teacher.safetensors')).toEqual(
+      checkpointBackbone(runs.byol),
+    );
+  });
+
+  it('shows an exported backbone after the runs, at their view size', async () => {
+    const at = await buildSite({
+      runs: [runs.byol],
+      models: [{ backbone: models.byolTorch, label: 'BYOL (torch)' }],
+      images: fixtureImages(1),
+    });
+    expect(at.site.runs.map((r) => [r.label, r.model?.format, r.imageSize])).toEqual([
+      ['table1-byol', undefined, 32],
+      ['BYOL (torch)', 'torchvision', 32],
+    ]);
+    expect(at.site.runs[1]?.teacher).toBeUndefined();
+    expect(await servedTensors(at, 'runs/1/backbone.safetensors')).toEqual(
+      checkpointBackbone(runs.byol),
+    );
+  });
+
+  it("loads a run's teacher given as a model directory (config teacher.modelDir)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ediy-viewer-modeldir-'));
+    made.push(dir);
+    cpSync(runs.ediy, dir, { recursive: true });
+    const statePath = join(latestCheckpoint(join(dir, 'checkpoints')) as string, 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { config: { teacher: unknown } };
+    state.config.teacher = { modelDir: models.byolTfjs };
+    writeFileSync(statePath, JSON.stringify(state));
+    const at = await buildSite({ runs: [dir], images: fixtureImages(1) });
+    expect(at.site.runs[0]?.teacher).toMatchObject({
+      label: 'byol-r18',
+      checkpoint: models.byolTfjs,
+    });
+    expect(at.site.runs[0]?.teacherNote).toBeUndefined();
+    expect(await servedTensors(at, 'runs/0/teacher.safetensors')).toEqual(
+      checkpointBackbone(runs.byol),
+    );
+  });
+
+  it('names a path that is not an exported backbone, and what was expected', async () => {
+    const expected = 'expected a TF.js Layers model directory (model.json + weights.bin';
+    const missing = join(runs.root, 'models', 'nope.safetensors');
+    await expect(readModelFile(missing)).rejects.toThrow(`${missing}: not found; ${expected}`);
+    await expect(readModelFile(runs.byol)).rejects.toThrow(
+      `${runs.byol}: no model.json in this directory (it is a run folder: pass it to 'ediy view' as a run, not as a model); ${expected}`,
+    );
+    const ckpt = join(
+      latestCheckpoint(join(runs.byol, 'checkpoints')) as string,
+      'tensors.safetensors',
+    );
+    await expect(readModelFile(ckpt)).rejects.toThrow(
+      `${ckpt}: not a torchvision ResNet state dict: no key 'conv1.weight'`,
+    );
+    const log = join(runs.byol, 'log.jsonl');
+    await expect(readModelFile(log)).rejects.toThrow(
+      `${log}: neither a directory nor a .safetensors file; ${expected}`,
+    );
+    const cut = join(runs.root, 'models', 'cut');
+    cpSync(models.byolTfjs, cut, { recursive: true });
+    writeFileSync(
+      join(cut, 'weights.bin'),
+      readFileSync(join(cut, 'weights.bin')).subarray(0, 100),
+    );
+    await expect(readModelFile(cut)).rejects.toThrow(/holds 100 bytes; .* need \d+ \(truncated\)/);
+    await expect(
+      buildSite({ runs: [], models: [{ backbone: cut }], images: fixtureImages(1) }),
+    ).rejects.toThrow(join(cut, 'weights.bin'));
+    await expect(buildSite({ runs: [], images: fixtureImages(1) })).rejects.toThrow(
+      'the viewer needs at least one run folder or exported backbone',
     );
   });
 });

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { IMAGENET_NORMALIZE, regionCentres } from '@ediy/augment';
 import { initBackend, type BackendPreference } from '@ediy/backend';
 import { fromLayersModel, jet, overlayHeatmap, regionDiversity, saliencyMaps } from '@ediy/eval';
@@ -26,6 +26,11 @@ import {
   type RegionPairs,
   type ViewPair,
 } from '../analysis.js';
+import {
+  backboneFromLayersModel,
+  backboneFromTorchvision,
+  type ImportedBackbone,
+} from '../models.js';
 import { PageTrainer, type PageStep } from '../train.js';
 import type { ViewerRun, ViewerSite, ViewerWeights } from '../site.js';
 import { el, lineChart, svg } from './dom.js';
@@ -50,6 +55,10 @@ interface ViewerState {
   flipped: ViewPair['flipped'];
   views: [number[], number[]];
   grid: { h: number; w: number };
+  /** The shown image's pixels, `[H,W,3]` in [0, 1]. */
+  image: number[];
+  /** The labels of the runs and models shown, in order. */
+  runs: string[];
 }
 
 const DISPLAY = 240; // px per view on screen
@@ -63,6 +72,8 @@ const hook: {
   show?: (image: number, seed: number) => Promise<void>;
   setAllPairs?: (on: boolean) => void;
   train?: (options: TrainRequest) => Promise<PageStep[]>;
+  /** Settles once the last backbone picked in the page (or dropped on it) is shown, or failed. */
+  lastLoad?: Promise<void>;
   /** The steps of the last training run the page's button started, once it is over. */
   lastTrain?: PageStep[];
 } = {};
@@ -90,6 +101,45 @@ async function chooseBackend(): Promise<string> {
   // webgl where the browser has it, else the cpu backend
   const webgl = await initBackend({ prefer: 'webgl' }).catch(() => undefined);
   return (webgl ?? (await initBackend({ prefer: 'cpu' }))).name;
+}
+
+const MODEL_FILES =
+  "expected a model.json with its weights.bin (a TF.js Layers model, 'ediy export') or one .safetensors file (a torchvision ResNet state dict, 'ediy export --format torchvision')";
+
+/** Whether a file looks like part of an exported backbone (by its name). */
+function isModelFile(file: File): boolean {
+  return /\.(safetensors|json|bin)$/i.test(file.name);
+}
+
+/**
+ * A backbone from files picked in (or dropped on) the page: a `.safetensors` torchvision
+ * state dict, or a Layers `model.json` with its weight files.
+ * @throws naming the files and what was expected.
+ */
+async function backboneFromFiles(files: File[], name: string): Promise<ImportedBackbone> {
+  const names = files.map((f) => f.name).join(', ') || 'no file';
+  const tensors = files.filter((f) => /\.safetensors$/i.test(f.name));
+  const json = files.filter((f) => /\.json$/i.test(f.name));
+  if (tensors.length === 1 && json.length === 0) {
+    const file = tensors[0] as File;
+    return backboneFromTorchvision(new Uint8Array(await file.arrayBuffer()), file.name, name);
+  }
+  if (json.length === 1 && tensors.length === 0) {
+    const main = json[0] as File;
+    const weights = files.filter((f) => f !== main);
+    let loaded: LayersModel;
+    try {
+      loaded = await loadLayersModel(tf.io.browserFiles([main, ...weights]));
+    } catch (err) {
+      throw new Error(`${names}: ${(err as Error).message}; ${MODEL_FILES}`, { cause: err });
+    }
+    try {
+      return backboneFromLayersModel(loaded, main.name, name);
+    } finally {
+      loaded.dispose();
+    }
+  }
+  throw new Error(`${names}: ${MODEL_FILES}`);
 }
 
 function toCanvas(pixels: Float32Array, h: number, w: number): HTMLCanvasElement {
@@ -137,6 +187,7 @@ async function main(): Promise<void> {
   let hovered: { view: number; region: number } | undefined;
   let uploads = 0;
   const saliencyCache = new Map<string, Uint8Array>();
+  const trainer = trainControl(site, backend, pixels, models);
 
   // controls: thumbnails, upload, seed, toggles
   const controls = document.getElementById('controls') as HTMLElement;
@@ -147,11 +198,23 @@ async function main(): Promise<void> {
     c.onclick = () => void show(i, seed);
     thumbs.append(c);
   }
-  const upload = el('input', { type: 'file', accept: 'image/*' });
-  upload.onchange = async () => {
+  const upload = el('input', { type: 'file', accept: 'image/*', id: 'upload' });
+  upload.onchange = () => {
     const file = upload.files?.[0];
-    if (!file) return;
-    const bitmap = await createImageBitmap(file);
+    if (file) void useImage(file).catch(showError);
+  };
+  const useImage = async (file: File): Promise<void> => {
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch (err) {
+      throw new Error(
+        `${file.name}: not an image the browser can read (${(err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
+    }
     const canvas = el('canvas', { width: W, height: H });
     const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
     const side = Math.min(bitmap.width, bitmap.height); // centre square, resized to the data's size
@@ -174,6 +237,89 @@ async function main(): Promise<void> {
     uploads++;
     await show(-1, seed);
   };
+  const loadNote = el('span', { id: 'load-status', class: 'muted' });
+  const showError = (err: Error): void => {
+    loadNote.className = 'error';
+    loadNote.textContent = `error: ${err.message}`;
+  };
+  // an exported backbone (and its teacher) picked from files: shown after the runs
+  const pickBackbone = el('input', {
+    type: 'file',
+    multiple: '',
+    accept: '.safetensors,.json,.bin',
+    id: 'pick-backbone',
+  });
+  const pickTeacher = el('input', {
+    type: 'file',
+    multiple: '',
+    accept: '.safetensors,.json,.bin',
+    id: 'pick-teacher',
+  });
+  const addModel = el('button', { id: 'add-model' }, 'show it');
+  const addBackbone = async (own: File[], teacherFiles: File[]): Promise<void> => {
+    loadNote.className = 'muted';
+    loadNote.textContent = 'loading…';
+    const id = site.runs.length;
+    const a = await backboneFromFiles(own, `run${id}_backbone`);
+    let t: ImportedBackbone | undefined;
+    try {
+      t = teacherFiles.length
+        ? await backboneFromFiles(teacherFiles, `run${id}_teacher`)
+        : undefined;
+    } catch (err) {
+      a.model.dispose();
+      throw err;
+    }
+    const label = (f: File[]) =>
+      (f.find((x) => /\.(json|safetensors)$/i.test(x.name))?.name ?? 'model').replace(
+        /\.safetensors$/i,
+        '',
+      );
+    const weights = (m: ImportedBackbone, f: File[]) => ({
+      url: '',
+      count: m.model.weights.length,
+      backbone: m.backbone,
+      checkpoint: f.map((x) => x.name).join(', '),
+    });
+    const run: ViewerRun = {
+      id,
+      label: label(own),
+      dir: own.map((x) => x.name).join(', '),
+      name: label(own),
+      model: { format: a.format },
+      imageSize: size,
+      regionLosses: [],
+      byolWeight: 0,
+      backbone: weights(a, own),
+      log: [],
+      ...(t ? { teacher: { ...weights(t, teacherFiles), label: label(teacherFiles) } } : {}),
+    };
+    site.runs.push(run);
+    models.push({ own: a.model, teacher: t?.model });
+    trainer.addRun(run, id);
+    loadNote.textContent = `showing ${run.label} (${a.format === 'tfjs' ? 'TF.js Layers model' : 'torchvision state dict'}, ${describeBackbone(a.backbone)})${t ? ` paired by ${label(teacherFiles)}` : ', paired by itself'}`;
+    await show(image, seed);
+  };
+  addModel.onclick = () => {
+    hook.lastLoad = addBackbone(
+      Array.from(pickBackbone.files ?? []),
+      Array.from(pickTeacher.files ?? []),
+    ).catch(showError);
+  };
+  // drop an image to see its views, or an exported backbone's files to show it
+  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const files = Array.from(e.dataTransfer?.files ?? []);
+    const picture = files.find((f) => f.type.startsWith('image/'));
+    if (picture) hook.lastLoad = useImage(picture).catch(showError);
+    else if (files.some(isModelFile))
+      hook.lastLoad = addBackbone(files.filter(isModelFile), []).catch(showError);
+    else
+      showError(
+        new Error(`${files.map((f) => f.name).join(', ')}: expected an image, or ${MODEL_FILES}`),
+      );
+  });
   const seedInput = el('input', {
     type: 'number',
     min: '0',
@@ -204,7 +350,7 @@ async function main(): Promise<void> {
     el(
       'p',
       {},
-      'or your own image: ',
+      'or your own image (pick it, or drop it on the page): ',
       upload,
       ' · views seed ',
       seedInput,
@@ -214,6 +360,23 @@ async function main(): Promise<void> {
       el('label', {}, all, ' all pairs'),
       ' · similarity map from ',
       heat,
+    ),
+    el(
+      'p',
+      {},
+      'an exported backbone: ',
+      pickBackbone,
+      ' paired by the teacher ',
+      pickTeacher,
+      ' ',
+      addModel,
+      ' ',
+      loadNote,
+    ),
+    el(
+      'p',
+      { class: 'muted' },
+      `(model.json + weights.bin of 'ediy export', or a torchvision .safetensors of 'ediy export --format torchvision'; without a teacher it pairs its own regions)`,
     ),
   );
 
@@ -428,12 +591,14 @@ async function main(): Promise<void> {
     }
     s.append(lines);
     const pairing = rv.run.teacher
-      ? `pairs chosen by the frozen teacher ${rv.run.teacher.label} (step ${rv.run.teacher.step})`
-      : `pairs chosen by its own backbone (${rv.run.teacherNote ?? 'the run has no teacher'})`;
-    const method = rv.run.regionLosses.length
-      ? rv.run.regionLosses.map((t) => `${t.weight}·${t.loss} (${t.matcher})`).join(' + ') +
-        ` + ${rv.run.byolWeight}·BYOL`
-      : `${rv.run.byolWeight}·BYOL`;
+      ? `pairs chosen by the frozen teacher ${rv.run.teacher.label}${rv.run.teacher.step === undefined ? '' : ` (step ${rv.run.teacher.step})`}`
+      : `pairs chosen by its own backbone (${rv.run.teacherNote ?? (rv.run.model ? 'no teacher given' : 'the run has no teacher')})`;
+    const method = rv.run.model
+      ? `an exported backbone (${rv.run.model.format === 'tfjs' ? 'TF.js Layers model' : 'torchvision state dict'}, ${describeBackbone(rv.run.backbone.backbone)}): ${rv.run.dir}`
+      : rv.run.regionLosses.length
+        ? rv.run.regionLosses.map((t) => `${t.weight}·${t.loss} (${t.matcher})`).join(' + ') +
+          ` + ${rv.run.byolWeight}·BYOL`
+        : `${rv.run.byolWeight}·BYOL`;
     let detail = '';
     if (focus) {
       const cosAt = (maps: [HostRegionMap, HostRegionMap], view: number, n: number) =>
@@ -449,7 +614,11 @@ async function main(): Promise<void> {
         'h2',
         {},
         `${rv.run.label} `,
-        el('span', { class: 'muted' }, `step ${rv.run.backbone.step}`),
+        el(
+          'span',
+          { class: 'muted' },
+          rv.run.backbone.step === undefined ? 'exported' : `step ${rv.run.backbone.step}`,
+        ),
       ),
       el('div', { class: 'muted' }, method),
       el('div', { class: 'muted' }, pairing),
@@ -562,9 +731,13 @@ async function main(): Promise<void> {
     flipped: views!.flipped,
     views: [Array.from(views!.pixels[0].dataSync()), Array.from(views!.pixels[1].dataSync())],
     grid: { h: runViews[0]?.own[0].h ?? 0, w: runViews[0]?.own[0].w ?? 0 },
+    image: Array.from(
+      image < 0 && custom ? custom : pixels.subarray(image * H * W * 3, (image + 1) * H * W * 3),
+    ),
+    runs: site.runs.map((r) => r.label),
   });
 
-  hook.train = trainControl(site, backend, pixels, models);
+  hook.train = trainer.train;
   drawCurves(site);
   drawMetrics(site);
   await show(0, seed);
@@ -580,21 +753,23 @@ function trainControl(
   backend: string,
   pixels: Float32Array,
   models: Array<{ own: LayersModel; teacher?: LayersModel | undefined }>,
-): (request: TrainRequest) => Promise<PageStep[]> {
+): {
+  train: (request: TrainRequest) => Promise<PageStep[]>;
+  addRun(run: ViewerRun, i: number): void;
+} {
   const box = document.getElementById('train') as HTMLElement;
   const [N, H, W] = site.images.shape;
   const first = site.runs[0];
   const from = el('select', { id: 'train-from' });
-  site.runs.forEach((r, i) =>
-    from.append(
-      el(
-        'option',
-        { value: String(i) },
-        `${r.label}'s backbone${r.teacher ? `, pairs by its teacher ${r.teacher.label}` : ', pairs by a frozen copy of it'}`,
-      ),
-    ),
-  );
-  from.append(el('option', { value: '-1' }, 'a fresh network (pairs by a frozen copy of it)'));
+  const option = (r: ViewerRun, i: number) =>
+    el(
+      'option',
+      { value: String(i) },
+      `${r.label}'s backbone${r.teacher ? `, pairs by its teacher ${r.teacher.label}` : ', pairs by a frozen copy of it'}`,
+    );
+  site.runs.forEach((r, i) => from.append(option(r, i)));
+  const fresh = el('option', { value: '-1' }, 'a fresh network (pairs by a frozen copy of it)');
+  from.append(fresh);
   const stepsInput = el('input', {
     id: 'train-steps',
     type: 'number',
@@ -708,7 +883,11 @@ function trainControl(
         note.textContent = `error: ${err.message}`;
       });
   };
-  return train;
+  return { train, addRun: (r, i) => from.insertBefore(option(r, i), fresh) };
+}
+
+function describeBackbone(b: ViewerRun['backbone']['backbone']): string {
+  return `ResNet-${b.depth}, ${b.stem} stem, width ${b.widthMultiplier}`;
 }
 
 function drawCurves(site: ViewerSite): void {

@@ -10,4 +10,5 @@
 export * from './config.js';
 export * from './resnet.js';
 export * from './params.js';
+export * from './batchnorm.js';
 export * from './interop-compat.js';

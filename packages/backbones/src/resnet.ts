@@ -8,6 +8,17 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { Rng } from '@ediy/core';
 import { resolveResNetConfig } from './config.js';
 import type { ResNetConfig, ResolvedResNetConfig } from './config.js';
+import { batchNormalizationLayer, type BatchNormLayer } from './batchnorm.js';
+
+/** How {@link resnet} builds a network, beside its architecture ({@link ResNetConfig}). */
+export interface ResNetOptions {
+  /**
+   * The BatchNorm layer class: `'tfjs'` (default), tfjs-layers' `BatchNormalization`;
+   * `'fast'`, {@link FastBatchNormalization} (same weights and results, faster to train on
+   * CPU; a saved model then loads where `@ediy/backbones` is imported). See {@link BatchNormLayer}.
+   */
+  batchNormLayer?: BatchNormLayer;
+}
 
 /**
  * BatchNormalization epsilon, as PyTorch's default.
@@ -37,7 +48,10 @@ function single(x: Sym | Sym[] | Tensor | Tensor[]): Sym {
 class Builder {
   private readonly rng: Rng;
 
-  constructor(readonly config: ResolvedResNetConfig) {
+  constructor(
+    readonly config: ResolvedResNetConfig,
+    private readonly batchNormLayer: BatchNormLayer,
+  ) {
     this.rng = new Rng(config.seed);
   }
 
@@ -72,9 +86,11 @@ class Builder {
 
   bn(x: Sym, name: string): Sym {
     return single(
-      tfl.layers
-        .batchNormalization({ name, axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON })
-        .apply(x),
+      batchNormalizationLayer(
+        this.batchNormLayer,
+        { name, axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON },
+        'resnet',
+      ).apply(x),
     );
   }
 
@@ -152,6 +168,8 @@ class Builder {
  * normalises with the batch statistics and updates the moving mean and variance in place;
  * `model.predict(x)` and `model.apply(x)` use the moving statistics. The moving variance is
  * updated with the biased batch variance (as Keras), where PyTorch uses the unbiased one.
+ * `options.batchNormLayer: 'fast'` builds every BatchNorm as a {@link FastBatchNormalization}
+ * (the trainer's choice), with the same weights and semantics.
  *
  * The returned model owns its weights: call `model.dispose()` when done.
  *
@@ -161,9 +179,15 @@ class Builder {
  * const [map, pooled] = model.predict(tf.zeros([2, 32, 32, 3])) as tf.Tensor[];
  * ```
  */
-export function resnet(config: ResNetConfig): LayersModel {
+export function resnet(config: ResNetConfig, options: ResNetOptions = {}): LayersModel {
   const c = resolveResNetConfig(config);
-  const b = new Builder(c);
+  const batchNormLayer = options.batchNormLayer ?? 'tfjs';
+  if (batchNormLayer !== 'tfjs' && batchNormLayer !== 'fast') {
+    throw new RangeError(
+      `resnet: options.batchNormLayer must be 'tfjs' or 'fast', got ${JSON.stringify(batchNormLayer)}`,
+    );
+  }
+  const b = new Builder(c, batchNormLayer);
   const input = tfl.input({ shape: c.inputShape, name: 'input', dtype: 'float32' });
   let x = b.stem(input);
   let channels = c.baseWidth;

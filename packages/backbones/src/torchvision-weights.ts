@@ -66,7 +66,8 @@ function modelTargets(model: LayersModel): Map<string, Target> {
         kernel = true;
       } else if (cls === 'Conv2D' && role === 'bias') {
         param = 'bias';
-      } else if (cls === 'BatchNormalization') {
+      } else if (cls === 'BatchNormalization' || cls === 'FastBatchNormalization') {
+        // tfjs's BatchNorm or ./batchnorm.ts's FastBatchNormalization: the same four weights
         param = bnParam[role];
       }
       if (param === undefined) {

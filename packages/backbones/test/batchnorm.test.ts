@@ -1,19 +1,37 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_NORM_KERNELS, initBackend, nativeEngineStatus } from '@ediy/backend';
-import { batchNormTraining, channelAffine, useFastBatchNorm } from '@ediy/trainer';
-import { channelMeans } from '@ediy/trainer/internal';
+import {
+  BATCH_NORM_KERNELS as BACKEND_KERNELS,
+  initBackend,
+  nativeEngineStatus,
+} from '@ediy/backend';
+import {
+  BATCH_NORM_KERNELS,
+  FastBatchNormalization,
+  batchNormTraining,
+  batchNormalizationLayer,
+  channelAffine,
+  channelMeans,
+  fastBatchNormalization,
+  isBatchNormalization,
+  resnet,
+  withFastBatchNorm,
+} from '@ediy/backbones';
+import { exportTorchvisionWeights, importTorchvisionWeights } from '@ediy/backbones/interop';
 
 // Plain wasm computes BatchNorm with tfjs ops; the native engine with its two kernels.
 const BACKENDS = (await nativeEngineStatus()).available ? ['wasm', 'native'] : ['wasm'];
 
-/** A model of one BatchNormalization layer with non-trivial gamma, beta and moving statistics. */
-function bnModel(shape: number[], seed: number): tfl.LayersModel {
+/**
+ * A model of one BatchNorm layer (tfjs-layers' or the fast one) with non-trivial gamma,
+ * beta and moving statistics.
+ */
+function bnModel(shape: number[], seed: number, kind: 'tfjs' | 'fast' = 'tfjs'): tfl.LayersModel {
   const input = tfl.input({ shape });
-  const out = tfl.layers
-    .batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 })
-    .apply(input) as tfl.SymbolicTensor;
+  const out = batchNormalizationLayer(kind, { axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(
+    input,
+  ) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
   const c = shape[shape.length - 1] as number;
   model.setWeights([
@@ -130,38 +148,180 @@ describe.each(BACKENDS)('on %s', (backend) => {
     });
   });
 
-  describe('useFastBatchNorm', () => {
+  describe('FastBatchNormalization', () => {
     it.each([
       ['a [B,H,W,C] map', [4, 5, 5, 6]],
       ['a [B,D] batch', [16, 12]],
-    ])('gives the outputs, gradients and moving statistics of tfjs-layers on %s', (_, shape) => {
-      const x = tf.randomNormal(shape, 0.3, 1.5, 'float32', 7);
-      const w = tf.randomNormal(shape, 0, 1, 'float32', 8);
-      const slow = bnModel(shape.slice(1), 1);
-      const fast = bnModel(shape.slice(1), 1);
-      expect(useFastBatchNorm(fast)).toBe(1);
-      expect(useFastBatchNorm(fast)).toBe(0);
-      const a = trainStep(slow, x, w);
-      const b = trainStep(fast, x, w);
-      expect(maxDiff(a.y, b.y)).toBeLessThan(1e-4);
-      expect(maxDiff(a.dx, b.dx)).toBeLessThan(1e-4);
-      a.grads.forEach((g, i) => expect(maxDiff(g, b.grads[i] as tf.Tensor)).toBeLessThan(1e-3));
-      a.moving.forEach((m, i) => expect(maxDiff(m, b.moving[i] as tf.Tensor)).toBeLessThan(1e-5));
-      // the moving statistics did move
+    ])(
+      "gives tfjs BatchNormalization's outputs, gradients and moving statistics on %s, training and inference",
+      (_, shape) => {
+        const x = tf.randomNormal(shape, 0.3, 1.5, 'float32', 7);
+        const w = tf.randomNormal(shape, 0, 1, 'float32', 8);
+        const slow = bnModel(shape.slice(1), 1);
+        const fast = bnModel(shape.slice(1), 1, 'fast');
+        expect(fast.layers[1]).toBeInstanceOf(FastBatchNormalization);
+        const a = trainStep(slow, x, w);
+        const b = trainStep(fast, x, w);
+        expect(maxDiff(a.y, b.y)).toBeLessThan(1e-4);
+        expect(maxDiff(a.dx, b.dx)).toBeLessThan(1e-4);
+        a.grads.forEach((g, i) => expect(maxDiff(g, b.grads[i] as tf.Tensor)).toBeLessThan(1e-3));
+        a.moving.forEach((m, i) => expect(maxDiff(m, b.moving[i] as tf.Tensor)).toBeLessThan(1e-5));
+        expect(
+          maxDiff(
+            slow.apply(x, { training: false }) as tf.Tensor,
+            fast.apply(x, { training: false }) as tf.Tensor,
+          ),
+        ).toBeLessThan(1e-4);
+        expect(maxDiff(slow.predict(x) as tf.Tensor, fast.predict(x) as tf.Tensor)).toBeLessThan(
+          1e-4,
+        );
+        tf.dispose([x, w, a.y, a.dx, b.y, b.dx, ...a.grads, ...b.grads]);
+        slow.dispose();
+        fast.dispose();
+      },
+    );
+
+    it('moves the statistics as Keras: moving - (moving - batch) * (1 - momentum), biased variance', () => {
+      const model = bnModel([3, 3, 4], 5, 'fast');
+      const [mean0, var0] = model
+        .getWeights()
+        .slice(2)
+        .map((t) => t.clone());
+      const x = tf.randomNormal([2, 3, 3, 4], 1, 2, 'float32', 6);
+      tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const expected = [
+        tf.sub(mean0!, tf.mul(tf.sub(mean0!, mean), 0.1)),
+        tf.sub(var0!, tf.mul(tf.sub(var0!, variance), 0.1)),
+      ];
+      const [m1, v1] = model.getWeights().slice(2);
+      expect(maxDiff(m1!, expected[0]!)).toBeLessThan(1e-5);
+      expect(maxDiff(v1!, expected[1]!)).toBeLessThan(1e-5);
+      expect(maxDiff(m1!, mean0!)).toBeGreaterThan(1e-2); // they did move
+      // inference reads the moving statistics and moves nothing
+      tf.dispose(model.apply(x) as tf.Tensor);
+      expect(maxDiff(model.getWeights()[2]!, m1!)).toBe(0);
+      tf.dispose([mean0!, var0!, x, mean, variance, ...expected]);
+      model.dispose();
+    });
+
+    it("has tfjs BatchNormalization's configuration and weights: names, order and shapes", () => {
+      const args = { axis: -1, momentum: 0.8, epsilon: 1e-4, name: 'bn' };
+      const slow = tfl.layers.batchNormalization(args);
+      const fast = fastBatchNormalization(args);
+      const input = tfl.input({ shape: [7] });
+      slow.apply(input);
+      fast.apply(input);
+      const describe = (l: tfl.layers.Layer) =>
+        l.weights.map((v) => [v.originalName, v.shape, v.trainable]);
+      expect(describe(fast)).toEqual(describe(slow));
+      expect(describe(fast).map(([n]) => String(n).split('/').at(-1))).toEqual([
+        'gamma',
+        'beta',
+        'moving_mean',
+        'moving_variance',
+      ]);
+      expect(fast.getConfig()).toEqual(slow.getConfig());
+      expect(fast.getClassName()).toBe('FastBatchNormalization');
+      expect(isBatchNormalization(fast) && isBatchNormalization(slow)).toBe(true);
+      expect(isBatchNormalization(tfl.layers.dense({ units: 1 }))).toBe(false);
+      slow.dispose();
+      fast.dispose();
+    });
+
+    it('saves and loads as itself (a registered class), with its weights and results', async () => {
+      const model = bnModel([2, 2, 3], 9, 'fast');
+      let saved: tf.io.ModelArtifacts | undefined;
+      await model.save(
+        tf.io.withSaveHandler(async (artifacts) => {
+          saved = artifacts;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+      expect(JSON.stringify(saved?.modelTopology)).toContain(
+        '"class_name":"FastBatchNormalization"',
+      );
+      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      expect(loaded.layers[1]).toBeInstanceOf(FastBatchNormalization);
+      model.getWeights().forEach((t, i) => expect(maxDiff(t, loaded.getWeights()[i]!)).toBe(0));
+      const x = tf.randomNormal([3, 2, 2, 3], 0, 1, 'float32', 10);
+      for (const training of [false, true]) {
+        const ya = model.apply(x, { training }) as tf.Tensor;
+        const yb = loaded.apply(x, { training }) as tf.Tensor;
+        expect(maxDiff(ya, yb), `training ${training}`).toBe(0);
+        tf.dispose([ya, yb]);
+      }
+      x.dispose();
+      model.dispose();
+      loaded.dispose();
+    });
+
+    it('lets resnet() build the same network either way: weights, names and results', () => {
+      const config = { depth: 18, stem: 'small', widthMultiplier: 1 / 32, seed: 4 } as const;
+      const slow = resnet(config);
+      const fast = resnet(config, { batchNormLayer: 'fast' });
+      const bn = (m: tfl.LayersModel) => m.layers.filter(isBatchNormalization);
+      expect(bn(fast).every((l) => l instanceof FastBatchNormalization)).toBe(true);
+      expect(bn(slow).some((l) => l instanceof FastBatchNormalization)).toBe(false);
+      expect(bn(fast)).toHaveLength(bn(slow).length);
+      const names = (m: tfl.LayersModel) => m.weights.map((w) => [w.originalName, w.shape]);
+      expect(names(fast)).toEqual(names(slow));
+      slow.getWeights().forEach((t, i) => expect(maxDiff(t, fast.getWeights()[i]!)).toBe(0));
+      const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 11);
+      for (const training of [false, true]) {
+        const a = slow.apply(x, { training }) as tf.Tensor[];
+        const b = fast.apply(x, { training }) as tf.Tensor[];
+        expect(maxDiff(a[0]!, b[0]!), `training ${training}`).toBeLessThan(1e-3);
+        tf.dispose([...a, ...b]);
+      }
+      // torchvision weights go out of and into either network alike
+      const state = exportTorchvisionWeights(fast, config);
+      expect([...state.keys()]).toEqual([...exportTorchvisionWeights(slow, config).keys()]);
+      const other = resnet({ ...config, seed: 5 }, { batchNormLayer: 'fast' });
+      expect(importTorchvisionWeights(other, state).missing).toEqual([]);
+      other.getWeights().forEach((t, i) => expect(maxDiff(t, fast.getWeights()[i]!)).toBe(0));
+      other.dispose();
+      expect(() => resnet(config, { batchNormLayer: 'quick' as 'fast' })).toThrow(
+        `resnet: options.batchNormLayer must be 'tfjs' or 'fast', got "quick"`,
+      );
+      x.dispose();
+      slow.dispose();
+      fast.dispose();
+    });
+
+    it('withFastBatchNorm copies a loaded tfjs model with fast layers, the same weights and results', () => {
+      const slow = resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 32, seed: 2 });
+      slow.trainable = false;
+      const before = tf.memory().numTensors;
+      const fast = withFastBatchNorm(slow);
+      expect(tf.memory().numTensors - before).toBe(fast.weights.length); // its weights only
       expect(
-        maxDiff(a.moving[0] as tf.Tensor, bnModel(shape.slice(1), 1).getWeights()[2] as tf.Tensor),
-      ).toBeGreaterThan(1e-3);
-      expect(
-        maxDiff(
-          slow.apply(x, { training: false }) as tf.Tensor,
-          fast.apply(x, { training: false }) as tf.Tensor,
-        ),
-      ).toBeLessThan(1e-4);
+        fast.layers.filter(isBatchNormalization).every((l) => l instanceof FastBatchNormalization),
+      ).toBe(true);
+      expect(slow.layers.some((l) => l instanceof FastBatchNormalization)).toBe(false);
+      expect(fast.trainable).toBe(false);
+      expect(fast.name).toBe(slow.name);
+      expect(fast.layers.map((l) => l.name)).toEqual(slow.layers.map((l) => l.name));
+      for (const layer of slow.layers) {
+        const copied = fast.getLayer(layer.name).getWeights();
+        layer.getWeights().forEach((t, i) => expect(maxDiff(t, copied[i]!), layer.name).toBe(0));
+      }
+      const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 12);
+      const a = slow.predict(x) as tf.Tensor[];
+      const b = fast.predict(x) as tf.Tensor[];
+      expect(maxDiff(a[0]!, b[0]!)).toBeLessThan(1e-4);
+      tf.dispose([x, ...a, ...b]);
+      fast.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      slow.dispose();
+      const dense = tfl.layers.dense({ units: 2 });
+      expect(() => withFastBatchNorm(dense as unknown as tfl.LayersModel)).toThrow(
+        'withFastBatchNorm: expected a functional or sequential tfjs-layers model, got a Dense',
+      );
     });
 
     it('allocates nothing that outlives a training call', () => {
-      const model = bnModel([3, 3, 4], 3);
-      useFastBatchNorm(model);
+      const model = bnModel([3, 3, 4], 3, 'fast');
       const x = tf.randomNormal([2, 3, 3, 4]);
       const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
       const run = () => {
@@ -170,12 +330,29 @@ describe.each(BACKENDS)('on %s', (backend) => {
           vars,
         );
         tf.dispose([value, ...Object.values(grads)]);
+        tf.dispose(model.apply(x) as tf.Tensor);
       };
       run();
       const before = tf.memory().numTensors;
       run();
       run();
       expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+      model.dispose();
     });
+  });
+});
+
+describe('the native kernel names', () => {
+  it("are @ediy/backend's", () => {
+    expect(BATCH_NORM_KERNELS).toEqual(BACKEND_KERNELS);
+  });
+});
+
+describe('batchNormalizationLayer', () => {
+  it('refuses an unknown kind, naming it', () => {
+    expect(() => batchNormalizationLayer('quick' as 'fast', {}, 'mlp')).toThrow(
+      `mlp: batchNormLayer must be 'tfjs' or 'fast', got "quick"`,
+    );
   });
 });

@@ -3,6 +3,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Rng, assertInRange, assertInteger } from '@ediy/core';
+import { batchNormalizationLayer } from '@ediy/backbones';
 import { checkSpecs } from './spec.js';
 import type { LayerSpec, ProjectorOptions } from './spec.js';
 
@@ -30,7 +31,7 @@ export function buildHead(
   where: string,
 ): tfl.LayersModel {
   const checked = checkSpecs(specs, where);
-  const { name, seed, batchNorm = {} } = options;
+  const { name, seed, batchNorm = {}, batchNormLayer = 'tfjs' } = options;
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
     throw new TypeError(`${where}: name must be a non-empty string, got ${JSON.stringify(name)}`);
   }
@@ -42,6 +43,11 @@ export function buildHead(
   assertInRange(momentum, 0, 1, `${where} batchNorm.momentum`);
   assertInRange(epsilon, Number.MIN_VALUE, Infinity, `${where} batchNorm.epsilon`);
   assertInteger(fanIn, 1, `${where} input size`);
+  if (batchNormLayer !== 'tfjs' && batchNormLayer !== 'fast') {
+    throw new RangeError(
+      `${where}: batchNormLayer must be 'tfjs' or 'fast', got ${JSON.stringify(batchNormLayer)}`,
+    );
+  }
 
   const rng = seed === undefined ? undefined : new Rng(seed);
   const layerName = (i: number, kind: string) =>
@@ -66,9 +72,11 @@ export function buildHead(
     });
     x = layer.apply(x) as tfl.SymbolicTensor;
     if (spec.norm === 'bn') {
-      x = tfl.layers
-        .batchNormalization({ axis: -1, momentum, epsilon, name: layerName(i, 'bn') })
-        .apply(x) as tfl.SymbolicTensor;
+      x = batchNormalizationLayer(
+        batchNormLayer,
+        { axis: -1, momentum, epsilon, name: layerName(i, 'bn') },
+        where,
+      ).apply(x) as tfl.SymbolicTensor;
     }
     if (spec.act === 'relu') {
       x = tfl.layers.reLU({ name: layerName(i, 'relu') }).apply(x) as tfl.SymbolicTensor;

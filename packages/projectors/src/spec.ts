@@ -2,6 +2,7 @@
  * Projector heads as data: a list of layer specs, checked before any layer is built.
  */
 import { assertInteger } from '@ediy/core';
+import type { BatchNormLayer } from '@ediy/backbones';
 
 /**
  * One layer of a projector or predictor: a linear map to `units` features (a Dense
@@ -37,6 +38,12 @@ export interface ProjectorOptions {
    * 1e-5, where tfjs-layers' own defaults are 0.99 and 1e-3).
    */
   batchNorm?: { momentum?: number; epsilon?: number };
+  /**
+   * The BatchNorm layer class: `'tfjs'` (default), tfjs-layers' `BatchNormalization`;
+   * `'fast'`, `@ediy/backbones`' `FastBatchNormalization` (same weights and results,
+   * faster to train on CPU; a saved model then loads where `@ediy/backbones` is imported).
+   */
+  batchNormLayer?: BatchNormLayer;
 }
 
 const KEYS = new Set(['units', 'norm', 'act', 'bias']);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
+import { FastBatchNormalization } from '@ediy/backbones';
 import { BYOL_PROJECTOR, localMlp, mlp, scaleSpecs } from '@ediy/projectors';
 import type { LayerSpec } from '@ediy/projectors';
 
@@ -197,6 +198,40 @@ describe('mlp', () => {
     );
     expect(() => localMlp(4, [{ units: 0 }])).toThrow(
       /localMlp: specs\[0\]\.units must be an integer >= 1, got 0/,
+    );
+  });
+});
+
+describe('the BatchNorm layer (options.batchNormLayer)', () => {
+  it("is tfjs's by default and @ediy/backbones' FastBatchNormalization with 'fast': same weights and results", () => {
+    for (const build of [mlp, localMlp]) {
+      const slow = build(5, HEAD, { name: 'h', seed: 6 });
+      const fast = build(5, HEAD, { name: 'h', seed: 6, batchNormLayer: 'fast' });
+      expect(slow.getLayer('h_0_bn')).not.toBeInstanceOf(FastBatchNormalization);
+      expect(fast.getLayer('h_0_bn')).toBeInstanceOf(FastBatchNormalization);
+      const names = (m: tfl.LayersModel) => m.weights.map((w) => [w.originalName, w.shape]);
+      expect(names(fast)).toEqual(names(slow));
+      const x = tf.randomNormal(build === mlp ? [6, 5] : [2, 3, 3, 5], 0, 1, 'float32', 7);
+      for (const training of [true, false]) {
+        const a = slow.apply(x, { training }) as tf.Tensor;
+        const b = fast.apply(x, { training }) as tf.Tensor;
+        const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
+        expect(diff, `${build.name} training ${training}`).toBeLessThan(1e-4);
+        tf.dispose([a, b]);
+      }
+      slow.getWeights().forEach((w, i) => {
+        const d = tf.tidy(() => tf.max(tf.abs(tf.sub(w, fast.getWeights()[i]!))).dataSync()[0]);
+        expect(d).toBeLessThan(1e-6); // the moving statistics moved alike too
+      });
+      tf.dispose(x);
+      slow.dispose();
+      fast.dispose();
+    }
+  });
+
+  it('refuses another value, naming it', () => {
+    expect(() => mlp(5, HEAD, { batchNormLayer: 'quick' as 'fast' })).toThrow(
+      `mlp: batchNormLayer must be 'tfjs' or 'fast', got "quick"`,
     );
   });
 });

@@ -13,7 +13,6 @@ import {
   buildOnline,
   buildTarget,
   resolveExperiment,
-  useFastBatchNorm,
   type ExperimentConfig,
   type OnlineNetwork,
   type RowConfig,
@@ -70,8 +69,10 @@ export function benchSetup({ batch, width, size }: BenchShape): BenchSetup {
   });
   const online = buildOnline(config);
   const target = buildTarget(config, online);
-  const teacher = resnet({ ...config.scale.backbone, name: 'teacher', seed: 9 });
-  useFastBatchNorm(teacher);
+  const teacher = resnet(
+    { ...config.scale.backbone, name: 'teacher', seed: 9 },
+    { batchNormLayer: 'fast' },
+  );
   const optimizer = new LARS({ learningRate: 0.1 });
   const views = byolViewParams(size, { scaleBlurSigma: true });
   const images = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;

@@ -16,7 +16,12 @@ import {
   type LayerSpec,
 } from '@ediy/projectors';
 import type { ExperimentConfig } from './config.js';
-import { useFastBatchNorm } from './batchnorm.js';
+
+/**
+ * Every network the trainer builds has `@ediy/backbones`' `FastBatchNormalization` layers
+ * (tfjs-layers' BatchNorm is slow to train on wasm: see that class).
+ */
+const FAST_BN = { batchNormLayer: 'fast' } as const;
 
 /** The online network's modules. */
 export interface OnlineNetwork {
@@ -57,37 +62,39 @@ export function headSpecs(scale: ExperimentConfig['scale']): {
   };
 }
 
-/** Builds the online network, with seeded initialisation and fast BatchNorm ({@link useFastBatchNorm}). */
+/**
+ * Builds the online network, with seeded initialisation and every BatchNorm a
+ * `FastBatchNormalization` (`@ediy/backbones`).
+ */
 export function buildOnline(config: ExperimentConfig, prefix = 'online'): OnlineNetwork {
   const { scale, seed } = config;
   const channels = featureChannels(scale.backbone);
   const specs = headSpecs(scale);
   const net: OnlineNetwork = {
-    backbone: resnet({ ...scale.backbone, name: `${prefix}_backbone`, seed }),
-    projector: mlp(channels, specs.projector, { name: `${prefix}_projector`, seed: seed + 1 }),
+    backbone: resnet({ ...scale.backbone, name: `${prefix}_backbone`, seed }, FAST_BN),
+    projector: mlp(channels, specs.projector, {
+      name: `${prefix}_projector`,
+      seed: seed + 1,
+      ...FAST_BN,
+    }),
     predictor: mlp(scale.projector.out, specs.predictor, {
       name: `${prefix}_predictor`,
       seed: seed + 2,
+      ...FAST_BN,
     }),
     localProjector: localMlp(channels, specs.projector, {
       name: `${prefix}_local_projector`,
       seed: seed + 3,
+      ...FAST_BN,
     }),
   };
   if (config.method.localPredictor) {
     net.localPredictor = localMlp(scale.projector.out, specs.predictor, {
       name: `${prefix}_local_predictor`,
       seed: seed + 4,
+      ...FAST_BN,
     });
   }
-  for (const m of [
-    net.backbone,
-    net.projector,
-    net.predictor,
-    net.localProjector,
-    ...(net.localPredictor ? [net.localPredictor] : []),
-  ])
-    useFastBatchNorm(m);
   return net;
 }
 
@@ -97,17 +104,21 @@ export function buildTarget(config: ExperimentConfig, online: OnlineNetwork): Ta
   const channels = featureChannels(scale.backbone);
   const specs = headSpecs(scale);
   const target: TargetNetwork = {
-    backbone: resnet({ ...scale.backbone, name: 'target_backbone', seed }),
-    projector: mlp(channels, specs.projector, { name: 'target_projector', seed: seed + 1 }),
+    backbone: resnet({ ...scale.backbone, name: 'target_backbone', seed }, FAST_BN),
+    projector: mlp(channels, specs.projector, {
+      name: 'target_projector',
+      seed: seed + 1,
+      ...FAST_BN,
+    }),
     localProjector: localMlp(channels, specs.projector, {
       name: 'target_local_projector',
       seed: seed + 3,
+      ...FAST_BN,
     }),
   };
   copyWeights(online.backbone, target.backbone);
   copyWeights(online.projector, target.projector);
   copyWeights(online.localProjector, target.localProjector);
-  for (const m of [target.backbone, target.projector, target.localProjector]) useFastBatchNorm(m);
   return target;
 }
 

@@ -15,7 +15,7 @@ import {
   type TrainingData,
 } from '@ediy/data';
 import type { ViewParams } from '@ediy/augment';
-import { resnet } from '@ediy/backbones';
+import { resnet, withFastBatchNorm } from '@ediy/backbones';
 import { loadModelFromDir } from '@ediy/backbones/node';
 import { fromLayersModel } from '@ediy/eval';
 import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
@@ -40,7 +40,6 @@ import {
   twoThreads,
   type WorkersOption,
 } from './replica.js';
-import { useFastBatchNorm } from './batchnorm.js';
 import { assertWeightsFinite } from './finite.js';
 import { update } from './update.js';
 import { EDIY } from './ediy-method.js';
@@ -164,9 +163,11 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
       model.dispose();
       throw err;
     }
-    model.trainable = false;
-    useFastBatchNorm(model);
-    return model;
+    // The saved model's BatchNorm layers become FastBatchNormalization ones (a copy).
+    const teacher = withFastBatchNorm(model);
+    model.dispose();
+    teacher.trainable = false;
+    return teacher;
   }
   const ckptDir = latestCheckpoint(join(spec.run, 'checkpoints'));
   if (!ckptDir)
@@ -175,18 +176,16 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
     );
   const ckpt = loadCheckpoint(ckptDir);
   try {
-    const teacher = resnet({
-      ...ckpt.state.config.scale.backbone,
-      name: 'teacher_backbone',
-      seed: 0,
-    });
+    const teacher = resnet(
+      { ...ckpt.state.config.scale.backbone, name: 'teacher_backbone', seed: 0 },
+      { batchNormLayer: 'fast' },
+    );
     restoreWeights(
       teacher,
       ckpt.weights['online.backbone'],
       `teacher (${ckptDir}) online.backbone`,
     );
     teacher.trainable = false;
-    useFastBatchNorm(teacher);
     return teacher;
   } finally {
     tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);

@@ -12,7 +12,6 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { initBackend, Rng, type BackendPreference, useFastTransposedMatMul } from '@ediy/backend';
 import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
-import { useFastBatchNorm } from './batchnorm.js';
 import { EDIY } from './ediy-method.js';
 import type { Method, MethodSource } from './method.js';
 import { variables, type MethodNetworks } from './state.js';
@@ -101,9 +100,9 @@ async function setUp(init: InitMessage): Promise<void> {
   const { online, target } = method.build(init.config, 'replica');
   let teacher: LayersModel | undefined;
   if (init.teacher) {
+    // The main thread's teacher, serialised with its FastBatchNormalization layers.
     teacher = await tfl.loadLayersModel(tf.io.fromMemory(init.teacher));
     teacher.trainable = false;
-    useFastBatchNorm(teacher);
   }
   const nets: MethodNetworks<unknown, unknown> = {
     method,

@@ -16,7 +16,6 @@ import {
   buildTarget,
   disposeModels,
   trainStep,
-  useFastBatchNorm,
   type ExperimentConfig,
 } from '@ediy/trainer';
 import { namedModels } from '@ediy/trainer/internal';
@@ -125,8 +124,10 @@ describe('one step against the PyTorch reference', () => {
     };
     const online = buildOnline(config);
     const target = buildTarget(config, online);
-    const teacher = resnet({ ...config.scale.backbone, name: 'golden_teacher', seed: 0 });
-    useFastBatchNorm(teacher);
+    const teacher = resnet(
+      { ...config.scale.backbone, name: 'golden_teacher', seed: 0 },
+      { batchNormLayer: 'fast' },
+    );
     const models = namedModels(online, target);
     for (const [key, model] of Object.entries(models)) {
       expect(draw(key, model)).toBe(Object.keys(golden.weights[key] ?? {}).length);

@@ -10,7 +10,6 @@ import {
   microStep,
   pretrain,
   resolveWorkers,
-  useFastBatchNorm,
   type MicroStepResult,
 } from '@ediy/trainer';
 import { ReplicaPool, dataParallelStep, type ReplicaResult } from '@ediy/trainer/internal';
@@ -127,8 +126,10 @@ describe('two threads', () => {
     };
     const online = buildOnline(config);
     const target = buildTarget(config, online);
-    const teacher = resnet({ ...config.scale.backbone, name: 'replica_test_teacher', seed: 5 });
-    useFastBatchNorm(teacher);
+    const teacher = resnet(
+      { ...config.scale.backbone, name: 'replica_test_teacher', seed: 5 },
+      { batchNormLayer: 'fast' },
+    );
     const views = byolViewParams(config.scale.imageSize, { scaleBlurSigma: true });
     const pool = await ReplicaPool.start({ config, views, teacher });
     const size = config.scale.imageSize;

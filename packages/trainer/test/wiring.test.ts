@@ -9,7 +9,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
 import { byolViewParams, byolViews } from '@ediy/augment';
-import { resnet, featureChannels } from '@ediy/backbones';
+import { resnet, featureChannels, isBatchNormalization } from '@ediy/backbones';
 import { byolLoss, regressionLoss, rDemLoss, rIemLoss } from '@ediy/losses';
 import { mostDissimilarWithin, mostSimilarAcross } from '@ediy/matchers';
 import { LARS, larsStep } from '@ediy/optim';
@@ -27,7 +27,6 @@ import {
   disposeModels,
   microStep,
   trainStep,
-  useFastBatchNorm,
   type ExperimentConfig,
   type OnlineNetwork,
   type TargetNetwork,
@@ -75,8 +74,10 @@ function networks(config: ExperimentConfig, seed = 11): Nets {
     for (const [i, v] of trainableVariables(Object.values(target)).entries())
       v.assign(tf.mul(v, tf.randomUniform(v.shape, 0.5, 1.5, 'float32', seed + i)));
   });
-  const teacher = resnet({ ...config.scale.backbone, name: `wiring_teacher_${seed}`, seed });
-  useFastBatchNorm(teacher);
+  const teacher = resnet(
+    { ...config.scale.backbone, name: `wiring_teacher_${seed}`, seed },
+    { batchNormLayer: 'fast' },
+  );
   const nets = { online, target, teacher };
   built.push(nets);
   return nets;
@@ -231,7 +232,7 @@ describe('one step', () => {
 /** Every BatchNorm of a model normalising with its moving statistics, in training too. */
 function batchNormFromMovingStatistics(model: LayersModel): void {
   for (const layer of model.layers) {
-    if (layer.getClassName() !== 'BatchNormalization') continue;
+    if (!isBatchNormalization(layer)) continue;
     const call = layer.call.bind(layer);
     layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
   }
@@ -296,6 +297,8 @@ describe('the heads', () => {
       ];
     });
   const shapes = (model: LayersModel) => model.weights.map((w) => w.shape);
+  // The trainer builds every BatchNorm as @ediy/backbones' FastBatchNormalization.
+  const FAST = { batchNormLayer: 'fast' } as const;
 
   it("are @ediy/projectors' BYOL projector and predictor at the config's widths (no bias in the last layer)", () => {
     const config = smoke(EDIY_RANDOM_ROW, 1);
@@ -305,10 +308,10 @@ describe('the heads', () => {
     const projector = scaleSpecs(BYOL_PROJECTOR, config.scale.projector);
     const predictor = scaleSpecs(BYOL_PREDICTOR, config.scale.projector);
     const refs: Array<[LayersModel, LayersModel]> = [
-      [online.projector, mlp(channels, projector)],
-      [online.predictor, mlp(out, predictor)],
-      [online.localProjector, localMlp(channels, projector)],
-      [online.localPredictor as LayersModel, localMlp(out, predictor)],
+      [online.projector, mlp(channels, projector, FAST)],
+      [online.predictor, mlp(out, predictor, FAST)],
+      [online.localProjector, localMlp(channels, projector, FAST)],
+      [online.localPredictor as LayersModel, localMlp(out, predictor, FAST)],
     ];
     for (const [built, ref] of refs) {
       expect(describeLayers(built)).toEqual(describeLayers(ref));

@@ -1,0 +1,366 @@
+/**
+ * BatchNorm for training on the wasm backend without its slow paths, as a tfjs-layers
+ * layer class. tfjs-layers normalises a batch with `tf.moments` and `tf.batchNorm`, and
+ * differentiates through both: the gradient of `FusedBatchNorm` tiles the inverse
+ * deviation to the input's full shape (wasm's `Tile` takes ~200 ms for a [64,32,32,32]
+ * map), and the moments' gradients broadcast and reduce over non-innermost axes (a
+ * transpose each). Here the per-channel means are one average pooling over all rows, the
+ * per-channel affine maps one 1x1 depthwise convolution with bias, and the backward pass
+ * is the closed form of BatchNorm's gradient; where the backend registers ediy's native
+ * BatchNorm kernels ({@link BATCH_NORM_KERNELS}), the statistics, the normalisation and
+ * the gradient are one kernel call each. The normalisation, the moving statistics and
+ * their update are those of tfjs-layers' `BatchNormalization` (biased batch variance).
+ *
+ * NaN does not propagate through these kernels on wasm: average pooling and the fused
+ * depthwise convolution return -Infinity for a NaN input (a following ReLU makes it 0).
+ * A caller that must notice non-finite values checks inputs and weights itself (the
+ * trainer does, for every image batch, gradient, checkpoint and teacher).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
+
+/**
+ * Names of the BatchNorm kernels ediy's native engine adds to tfjs (`@ediy/backend`'s
+ * `BATCH_NORM_KERNELS`, spelt alike: a test checks it); where the current backend does
+ * not register them, {@link batchNormTraining} computes the same with tfjs ops.
+ */
+export const BATCH_NORM_KERNELS = {
+  /** `{x}` (channels last, rank >= 2) -> `[mean, variance]`, both `[C]`, the variance biased. */
+  moments: 'EdiyChannelMoments',
+  /** `{dy, x, mean, invStd, gamma}` -> `[dx, sumDy, sumDyXhat]`. */
+  gradient: 'EdiyBatchNormGrad',
+  /** `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`. */
+  forward: 'EdiyBatchNormForward',
+} as const;
+
+/** What {@link batchNormTraining} returns; the caller owns all three. */
+export interface BatchNormTrainingResult {
+  /** The normalised, scaled and shifted input (same shape as `x`). */
+  y: tf.Tensor;
+  /** The per-channel batch mean `[C]`. */
+  mean: tf.Tensor1D;
+  /** The per-channel biased batch variance `[C]`. */
+  variance: tf.Tensor1D;
+}
+
+/** `x * scale + shift` along the last axis of `x` (any rank >= 2), in one pass. */
+export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor {
+  return tf.tidy(() => {
+    const c = x.shape[x.rank - 1] as number;
+    const x4 = tf.reshape(x, [1, 1, x.size / c, c]) as tf.Tensor4D;
+    const filter = tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D;
+    const out = tf.fused.depthwiseConv2d({ x: x4, filter, strides: 1, pad: 'valid', bias: shift });
+    return tf.reshape(out, x.shape);
+  });
+}
+
+/**
+ * Means of `x` over every axis but the last: `[C]`. One average pooling over a window
+ * of all N rows (no transpose, nothing packed; a matrix product with a row of ones
+ * packs its N x C operand first, ~15x slower on wasm for a fresh [64,32,32,32] map).
+ */
+export function channelMeans(x: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const c = x.shape[x.rank - 1] as number;
+    const n = x.size / c;
+    return tf.reshape(tf.avgPool(tf.reshape(x, [1, n, 1, c]) as tf.Tensor4D, [n, 1], 1, 'valid'), [
+      c,
+    ]);
+  });
+}
+
+/**
+ * Batch normalisation over every axis but the last, as in training, with the closed-form
+ * gradient: for `xhat = (x - mean) / sqrt(var + eps)` over the `N` values of a channel,
+ * `dx = gamma / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))`,
+ * `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`.
+ * @param x - input of rank >= 2, channels last.
+ * @param gamma - scale `[C]`.
+ * @param beta - shift `[C]`.
+ * @param epsilon - added to the variance.
+ * @returns new tensors owned by the caller.
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): BatchNormTrainingResult {
+  if (x.rank < 2)
+    throw new Error(
+      `batchNormTraining: x must have rank >= 2 (channels last), got shape [${x.shape.join(',')}]`,
+    );
+  const c = x.shape[x.rank - 1] as number;
+  if (gamma.size !== c || beta.size !== c) {
+    throw new Error(
+      `batchNormTraining: gamma and beta must have ${c} values (x's channels), got ${gamma.size} and ${beta.size}`,
+    );
+  }
+  const n = x.size / c;
+  const backend = tf.getBackend();
+  const native =
+    tf.getKernel(BATCH_NORM_KERNELS.moments, backend) !== undefined &&
+    tf.getKernel(BATCH_NORM_KERNELS.gradient, backend) !== undefined;
+  // The statistics are computed inside the custom-gradient function, so the tape keeps
+  // none of their intermediates; they leave it through `stats` (kept, owned by the caller).
+  let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
+  const normalise = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, g, b, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    if (native) return nativeNormalise(input, g, b, save);
+    const mean = channelMeans(input);
+    const xc = channelAffine(input, tf.onesLike(mean), tf.neg(mean));
+    const variance = channelMeans(tf.square(xc));
+    stats = [tf.keep(mean), tf.keep(variance)];
+    const invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
+    const k = tf.mul(g, invStd) as tf.Tensor1D;
+    save([xc, k, invStd]);
+    return {
+      value: channelAffine(xc, k, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xcs, ks, inv] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+        const meanDy = channelMeans(dy);
+        const meanDyXc = channelMeans(tf.mul(dy, xcs));
+        // dx = k * dy + a * xc + shift, with a = -k * inv^2 * mean(dy * xc) and shift = -k * mean(dy)
+        const a = tf.mul(tf.neg(ks), tf.mul(tf.square(inv), meanDyXc)) as tf.Tensor1D;
+        const shift = tf.mul(tf.neg(ks), meanDy) as tf.Tensor1D;
+        const dx = tf.add(
+          channelAffine(dy, ks, shift),
+          channelAffine(xcs, a, tf.zerosLike(a) as tf.Tensor1D),
+        );
+        return [dx, tf.mul(tf.mul(meanDyXc, inv), n), tf.mul(meanDy, n)];
+      },
+    };
+  });
+  // The same with the engine's kernels: the statistics and the normalisation in one call
+  // where the forward kernel is registered (else the statistics in one call and one affine
+  // pass of x itself; nothing the size of x is saved but x), and the whole gradient one call.
+  function nativeNormalise(
+    input: tf.Tensor,
+    g: tf.Tensor1D,
+    b: tf.Tensor1D,
+    save: tf.GradSaveFunc,
+  ): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] } {
+    let value: tf.Tensor;
+    let mean: tf.Tensor1D;
+    let invStd: tf.Tensor1D;
+    if (tf.getKernel(BATCH_NORM_KERNELS.forward, backend) !== undefined) {
+      // Statistics, invStd and the affine pass in one kernel call.
+      let variance: tf.Tensor1D;
+      [value, mean, variance, invStd] = tf.engine().runKernel(
+        BATCH_NORM_KERNELS.forward,
+        { x: input, gamma: g, beta: b },
+        {
+          epsilon,
+        },
+      ) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      stats = [tf.keep(mean), tf.keep(variance)];
+    } else {
+      let variance: tf.Tensor1D;
+      [mean, variance] = tf
+        .engine()
+        .runKernel(BATCH_NORM_KERNELS.moments, { x: input }) as unknown as [
+        tf.Tensor1D,
+        tf.Tensor1D,
+      ];
+      stats = [tf.keep(mean), tf.keep(variance)];
+      invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
+      const k = tf.mul(g, invStd) as tf.Tensor1D;
+      value = channelAffine(input, k, tf.sub(b, tf.mul(mean, k)) as tf.Tensor1D);
+    }
+    save([input, mean, invStd, g]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, m, inv, gs] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const [dx, sumDy, sumDyXhat] = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+          dy,
+          x: xs,
+          mean: m,
+          invStd: inv,
+          gamma: gs,
+        }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+        return [dx, sumDyXhat, sumDy];
+      },
+    };
+  }
+  const y = tf.tidy(() => normalise(x, gamma, beta));
+  const [mean, variance] = stats as [tf.Tensor1D, tf.Tensor1D];
+  return { y, mean, variance };
+}
+
+/** The arguments of tfjs-layers' `BatchNormalization` (and of {@link FastBatchNormalization}). */
+export type BatchNormalizationArgs = NonNullable<
+  Parameters<typeof tfl.layers.batchNormalization>[0]
+>;
+
+/**
+ * Which BatchNorm layer a network is built with: `'tfjs'`, tfjs-layers' own
+ * `BatchNormalization`; `'fast'`, {@link FastBatchNormalization} (the same weights and
+ * results, faster to train on CPU, and saved under its own class name, so a saved model
+ * loads where `@ediy/backbones` is imported).
+ */
+export type BatchNormLayer = 'tfjs' | 'fast';
+
+/** The fields of a tfjs-layers `BatchNormalization` layer that {@link FastBatchNormalization} reads. */
+interface BatchNormFields {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  center: boolean;
+  scale: boolean;
+  gamma: LayerVariable;
+  beta: LayerVariable;
+  movingMean: LayerVariable;
+  movingVariance: LayerVariable;
+}
+
+/**
+ * tfjs-layers' `BatchNormalization` class, as tfjs registered it for deserialisation
+ * (tfjs-layers exports a factory for it, not the class).
+ */
+function tfjsBatchNormalizationClass(): typeof tfl.layers.Layer {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization;
+  if (!entry) {
+    throw new Error(
+      'FastBatchNormalization: tfjs-layers has not registered its BatchNormalization class; import @tensorflow/tfjs-layers first',
+    );
+  }
+  return entry[0] as unknown as typeof tfl.layers.Layer;
+}
+
+/**
+ * tfjs-layers' `BatchNormalization` with a faster computation on CPU backends: the same
+ * constructor arguments, configuration, weights (`gamma`, `beta`, `moving_mean`,
+ * `moving_variance`, in that order, with tfjs's names and shapes) and moving-statistics
+ * update (`moving = moving - (moving - batch) * (1 - momentum)`, biased batch variance).
+ * In training mode (`apply(x, { training: true })`) it normalises with
+ * {@link batchNormTraining}; in inference mode it is one per-channel affine map
+ * ({@link channelAffine}) of the moving statistics. A layer without centre or scale,
+ * normalising another axis than the last, or given anything but one tensor of rank >= 2
+ * computes as tfjs's `BatchNormalization`. Registered with `tf.serialization` as
+ * `FastBatchNormalization`, so a model holding it saves and loads (in any program that
+ * imports `@ediy/backbones`); its weights are read and written under the same names as
+ * tfjs's (checkpoints, safetensors and torchvision weights do not tell them apart).
+ */
+export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
+  /** The class name in saved models. */
+  static className = 'FastBatchNormalization';
+
+  override call(
+    inputs: tf.Tensor | tf.Tensor[],
+    kwargs: Record<string, unknown>,
+  ): tf.Tensor | tf.Tensor[] {
+    const bn = this as unknown as BatchNormFields;
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (
+      !x ||
+      (Array.isArray(inputs) && inputs.length !== 1) ||
+      x.rank < 2 ||
+      (bn.axis !== -1 && bn.axis !== x.rank - 1) ||
+      !bn.center ||
+      !bn.scale
+    ) {
+      return super.call(inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const gamma = bn.gamma.read() as tf.Tensor1D;
+      const beta = bn.beta.read() as tf.Tensor1D;
+      if (kwargs.training !== true) {
+        const k = tf.mul(
+          gamma,
+          tf.rsqrt(tf.add(bn.movingVariance.read(), bn.epsilon)),
+        ) as tf.Tensor1D;
+        return channelAffine(x, k, tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D);
+      }
+      const { y, mean, variance } = batchNormTraining(x, gamma, beta, bn.epsilon);
+      for (const [variable, value] of [
+        [bn.movingMean, mean],
+        [bn.movingVariance, variance],
+      ] as const) {
+        const old = variable.read();
+        variable.write(tf.sub(old, tf.mul(tf.sub(old, value), 1 - bn.momentum)));
+      }
+      tf.dispose([mean, variance]); // kept by batchNormTraining: a tidy would not free them
+      return y;
+    });
+  }
+}
+tf.serialization.registerClass(FastBatchNormalization, 'Ediy');
+
+/**
+ * A {@link FastBatchNormalization} layer, as `tf.layers.batchNormalization(args)` makes
+ * tfjs's own (same arguments and defaults).
+ */
+export function fastBatchNormalization(args: BatchNormalizationArgs = {}): FastBatchNormalization {
+  return new FastBatchNormalization(args);
+}
+
+/**
+ * A BatchNorm layer of the kind asked for ({@link BatchNormLayer}).
+ * @param where - names the caller in the error for a bad `kind`.
+ */
+export function batchNormalizationLayer(
+  kind: BatchNormLayer,
+  args: BatchNormalizationArgs,
+  where = 'batchNormalizationLayer',
+): tfl.layers.Layer {
+  if (kind === 'fast') return fastBatchNormalization(args);
+  if (kind === 'tfjs') return tfl.layers.batchNormalization(args);
+  throw new RangeError(
+    `${where}: batchNormLayer must be 'tfjs' or 'fast', got ${JSON.stringify(kind)}`,
+  );
+}
+
+/** Whether a layer is a BatchNorm layer: tfjs-layers' `BatchNormalization` or a {@link FastBatchNormalization}. */
+export function isBatchNormalization(layer: tfl.layers.Layer): boolean {
+  const name = layer.getClassName();
+  return name === 'BatchNormalization' || name === FastBatchNormalization.className;
+}
+
+/** A serialised layer of a model's configuration, as `getConfig()` returns it. */
+interface LayerConfig {
+  className: string;
+  config: Record<string, unknown> & { layers?: LayerConfig[] };
+}
+
+/**
+ * A copy of `model` whose tfjs-layers `BatchNormalization` layers are
+ * {@link FastBatchNormalization} layers, with the same configuration and weight values
+ * (for a model loaded from a file, such as a teacher saved by `tf.LayersModel.save`).
+ * Nested models are converted too. `model` itself is not changed; the caller owns both.
+ * @throws when `model` is not a functional or sequential tfjs-layers model.
+ */
+export function withFastBatchNorm(model: LayersModel): LayersModel {
+  const className = model.getClassName();
+  if (className !== 'Functional' && className !== 'Model' && className !== 'Sequential') {
+    throw new Error(
+      `withFastBatchNorm: expected a functional or sequential tfjs-layers model, got a ${className}`,
+    );
+  }
+  const convert = (layers: LayerConfig[] | undefined): void => {
+    for (const layer of layers ?? []) {
+      if (layer.className === 'BatchNormalization')
+        layer.className = FastBatchNormalization.className;
+      convert(layer.config.layers);
+    }
+  };
+  const config = model.getConfig() as LayerConfig['config'];
+  convert(config.layers);
+  // Both classes' static fromConfig(cls, config, customObjects, fastWeightInit) rebuild the
+  // layers from their configuration (registered classes looked up by name); the fast weight
+  // initialisation skips drawing values the copied weights replace.
+  const ctor = (className === 'Sequential' ? tfl.Sequential : tfl.LayersModel) as unknown as {
+    fromConfig(
+      cls: unknown,
+      config: unknown,
+      customObjects: object,
+      fastInit: boolean,
+    ): LayersModel;
+  };
+  const copy = ctor.fromConfig(ctor, config, {}, true);
+  // Layer by layer: the rebuilt graph may list layers of equal depth in another order.
+  for (const layer of copy.layers) layer.setWeights(model.getLayer(layer.name).getWeights());
+  copy.trainable = model.trainable;
+  return copy;
+}

@@ -1,0 +1,90 @@
+/**
+ * The trainer's BatchNorm kept its arithmetic bit for bit: two `pretrain` steps of E-DIY
+ * (teacher-guided R-DEM and R-IEM, BYOL, a teacher from a saved TF.js model folder as
+ * `--teacher` gives one) against SHA-256 digests of every tensor of the last checkpoint
+ * and the logged losses, recorded from the trainer as it was when its fast BatchNorm
+ * replaced `layer.call` at run time. The fast BatchNorm is now a layer class the networks
+ * are built with; any change to what it computes (or to the step) changes a digest.
+ * `EDIY_WRITE_GOLDEN=1` rewrites the fixture for the backend in use (then run prettier on it).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '@ediy/backend';
+import { resnet } from '@ediy/backbones';
+import { saveModelToDir } from '@ediy/backbones/node';
+import { latestCheckpoint, loadCheckpoint, pretrain, type RowConfig } from '@ediy/trainer';
+import { smoke, tempDir } from './helpers.js';
+import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
+
+const BACKEND = await pipelineTestBackend();
+const FIXTURE = new URL('./fixtures/batchnorm-golden.json', import.meta.url);
+
+/** Per backend: the losses of each step and a digest of each checkpoint tensor. */
+type Golden = Record<string, { losses: number[][]; tensors: Record<string, string> }>;
+
+const ROW: RowConfig = {
+  name: 'bn-golden',
+  method: {
+    byolWeight: 1,
+    regionLosses: [
+      { loss: 'r-dem', weight: 1, matcher: 'teacher' },
+      { loss: 'r-iem', weight: 1, matcher: 'teacher' },
+    ],
+    localPredictor: true,
+  },
+};
+
+beforeAll(async () => {
+  await initBackend({ prefer: BACKEND });
+});
+
+function digest(t: tf.Tensor): string {
+  const v = t.dataSync();
+  return createHash('sha256')
+    .update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+describe('two training steps with the fast BatchNorm', () => {
+  it('give the losses and every checkpoint tensor of the trainer before it became a layer class', async () => {
+    const teacher = resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 32, seed: 9 });
+    const modelDir = join(tempDir('bn-golden-teacher'), 'model');
+    await saveModelToDir(teacher, modelDir);
+    teacher.dispose();
+    const base = smoke(ROW, 2);
+    const config = {
+      ...base,
+      teacher: { modelDir },
+      scale: {
+        ...base.scale,
+        backbone: { depth: 18 as const, stem: 'small' as const, widthMultiplier: 1 / 32 },
+      },
+    };
+    const runDir = tempDir('bn-golden');
+    const result = await pretrain(config, { runDir, progress: null });
+    const losses = result.records.map((r) => [r.loss, ...Object.values(r.terms)]);
+    const ckpt = loadCheckpoint(latestCheckpoint(join(runDir, 'checkpoints')) as string);
+    const tensors: Record<string, string> = {};
+    for (const [key, list] of Object.entries(ckpt.weights)) {
+      const names = ckpt.state.weights[key] as string[];
+      list.forEach((t, i) => (tensors[`${key}/${names[i]}`] = digest(t)));
+    }
+    for (const o of ckpt.optimizer) tensors[`optimizer/${o.name}`] = digest(o.tensor);
+    tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+
+    const golden = (existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, 'utf8')) : {}) as Golden;
+    if (process.env.EDIY_WRITE_GOLDEN === '1') {
+      golden[BACKEND] = { losses, tensors };
+      writeFileSync(FIXTURE, `${JSON.stringify(golden, null, 2)}\n`);
+    }
+    const expected = golden[BACKEND];
+    expect(expected, `no golden for the ${BACKEND} backend`).toBeDefined();
+    expect(losses).toEqual(expected!.losses);
+    expect(Object.keys(tensors)).toEqual(Object.keys(expected!.tensors));
+    for (const [name, d] of Object.entries(tensors)) expect(d, name).toBe(expected!.tensors[name]);
+  });
+});

@@ -2,7 +2,15 @@
  * The page in headless Chromium (Debian's `chromium`, driven by playwright-core), on two
  * run folders the trainer made: the pairs it draws are the matchers' output computed in
  * Node for the same image and views (so pairing the wrong view, or the wrong backbone,
- * fails), hovering a region paints its similarity map, and nothing throws.
+ * fails), exported backbones picked in the page pair and map as their runs do, a dropped
+ * image is shown, hovering a region paints its similarity map, training lowers the loss
+ * on webgl and webgpu, and nothing throws.
+ *
+ * WebGPU runs on SwiftShader's Vulkan (`--enable-features=Vulkan --use-vulkan=swiftshader`):
+ * without those flags Chromium's 2D canvas cannot read the WebGPU canvas that
+ * tfjs-backend-webgpu's `dataSync` copies through, the device is lost ("A valid external
+ * Instance reference no longer exists") and every later upload fails with "createBuffer
+ * failed, size (...) is too large for the implementation when mappedAtCreation == true".
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +23,7 @@ import { Rng } from '@ediy/core';
 import { mostDissimilarWithin, mostSimilarAcross } from '@ediy/matchers';
 import { latestCheckpoint, loadCheckpoint, restoreWeights } from '@ediy/trainer';
 import { buildSite, serveSite, type ViewerServer } from '@ediy/viewer/node';
-import { fixtureImages, trainFixtureRuns } from './fixture.js';
+import { exportFixtureModels, fixtureImages, trainFixtureRuns } from './fixture.js';
 
 const CHROMIUM = process.env.EDIY_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM)
@@ -26,11 +34,13 @@ if (skip) console.warn(skip);
 let browser: Browser | undefined;
 let server: ViewerServer | undefined;
 let runs: Awaited<ReturnType<typeof trainFixtureRuns>>;
+let models: Awaited<ReturnType<typeof exportFixtureModels>>;
 const images = fixtureImages();
 
 beforeAll(async () => {
   if (skip) return;
   runs = await trainFixtureRuns();
+  models = await exportFixtureModels(runs);
   server = await serveSite(await buildSite({ runs: [runs.byol, runs.ediy], images }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -40,6 +50,9 @@ beforeAll(async () => {
       '--use-angle=swiftshader',
       '--enable-unsafe-swiftshader',
       '--enable-unsafe-webgpu', // WebGPU on SwiftShader too, when this Chromium offers it
+      // WebGPU on SwiftShader's Vulkan, whose canvases the 2D canvas can read (see above)
+      '--enable-features=Vulkan',
+      '--use-vulkan=swiftshader',
     ],
   });
 });
@@ -82,6 +95,7 @@ interface TrainedStep {
 
 type Hook = {
   show(image: number, seed: number): Promise<void>;
+  lastLoad?: Promise<void>;
   train(request: { steps: number; learningRate: number; from: number }): Promise<TrainedStep[]>;
   lastTrain?: TrainedStep[];
   setAllPairs(on: boolean): void;
@@ -91,6 +105,9 @@ type Hook = {
     flipped: unknown;
     views: [number[], number[]];
     grid: { h: number; w: number };
+    image: number[];
+    imageIndex: number;
+    runs: string[];
   };
 };
 
@@ -189,9 +206,79 @@ it.skipIf(skip !== undefined)(
     const own = nodePairs(2, 7, runs.ediy);
     expect(own.pairs).not.toEqual(nodePairs(2, 7, runs.byol).pairs);
     tf.dispose(own.views.map((v) => v.images));
+
+    // exported backbones picked in the page: E-DIY's Layers directory paired by BYOL's
+    // torchvision file pairs as the E-DIY run does; BYOL's torchvision file alone as BYOL
+    const pick = async (backbone: string[], teacher: string[]) => {
+      await page.setInputFiles('#pick-backbone', backbone);
+      await page.setInputFiles('#pick-teacher', teacher);
+      await page.click('#add-model');
+      await page.evaluate(
+        () => (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.lastLoad,
+      );
+    };
+    const layers = [join(models.ediyTfjs, 'model.json'), join(models.ediyTfjs, 'weights.bin')];
+    await pick(layers, [models.byolTorch]);
+    await pick([models.byolTorch], []);
+    const shown = await page.evaluate(() =>
+      (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.state(),
+    );
+    expect(shown.runs).toEqual(['table1-byol', 'table1-ediy', 'model.json', 'byol-r18']);
+    expect(await page.textContent('#load-status')).toContain(
+      'showing byol-r18 (torchvision state dict, ResNet-18, small stem, width 0.0625), paired by itself',
+    );
+    const strip = (d: Drawn[]) => d.map((p) => `${p.kind}:${p.view}:${p.from}:${p.to}`);
+    expect(strip(await drawnPairs(page, 2))).toEqual(strip(await drawnPairs(page, 1)));
+    expect(strip(await drawnPairs(page, 3))).toEqual(strip(await drawnPairs(page, 0)));
+    // the same backbone paints the same similarity map: E-DIY's, BYOL's
+    await page.hover('svg[data-run="2"] rect[data-view="0"][data-region="6"]');
+    const fills = (run: number) =>
+      page.$$eval(`svg[data-run="${run}"] rect.region`, (rs) =>
+        rs.map((r) => (r as SVGElement).style.fill),
+      );
+    const ediyFills = await fills(1);
+    expect(new Set(ediyFills).size).toBeGreaterThan(4);
+    expect(await fills(2)).toEqual(ediyFills);
+    expect(await fills(3)).toEqual(await fills(0));
+    expect(await fills(3)).not.toEqual(ediyFills);
+    // files that are not an exported backbone: the page names them and what it expected
+    await pick([join(models.ediyTfjs, 'weights.bin')], []);
+    expect(await page.textContent('#load-status')).toBe(
+      "error: weights.bin: expected a model.json with its weights.bin (a TF.js Layers model, 'ediy export') or one .safetensors file (a torchvision ResNet state dict, 'ediy export --format torchvision')",
+    );
+
+    // an image dropped on the page becomes the shown image, pixel for pixel
+    const want = await page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(40, 40);
+      const ctx = canvas.getContext('2d') as OffscreenCanvasRenderingContext2D;
+      const values: number[] = [];
+      for (let y = 0; y < 40; y++)
+        for (let x = 0; x < 40; x++) {
+          const rgb = [x * 6, y * 6, (x * y) % 256];
+          ctx.fillStyle = `rgb(${rgb.join(',')})`;
+          ctx.fillRect(x, y, 1, 1);
+          values.push(...rgb.map((v) => v / 255));
+        }
+      const blob = await canvas.convertToBlob({ type: 'image/png' });
+      const drop = new DataTransfer();
+      drop.items.add(new File([blob], 'scene.png', { type: 'image/png' }));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, cancelable: true }));
+      await (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.lastLoad;
+      return values;
+    });
+    const dropped = await page.evaluate(() =>
+      (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.state(),
+    );
+    expect(dropped.imageIndex).toBe(-1);
+    expect(await page.textContent('#source h2')).toBe('Your image');
+    expect(dropped.image).toHaveLength(want.length);
+    expect(
+      Math.max(...dropped.image.map((v, k) => Math.abs(v - (want[k] as number)))),
+    ).toBeLessThan(1.5 / 255);
     expect(errors).toEqual([]);
     await page.close();
   },
+  600_000,
 );
 
 it.skipIf(skip !== undefined)(
@@ -347,22 +434,7 @@ it.skipIf(skip !== undefined)(
       ctx.skip();
       return;
     }
-    let opened: Awaited<ReturnType<typeof open>>;
-    try {
-      opened = await open('?backend=webgpu');
-    } catch (err) {
-      // SwiftShader's WebGPU here gives an adapter, then refuses tfjs-backend-webgpu's
-      // upload buffers once the page has a few: a limit of the adapter, not of the page
-      const message = (err as Error).message;
-      if (!/createBuffer failed, size \(\d+\) is too large for the implementation/.test(message))
-        throw err;
-      console.warn(
-        `webgpu training test skipped: this WebGPU adapter cannot run the page (${message.split('\n')[0]})`,
-      );
-      ctx.skip();
-      return;
-    }
-    const { page, errors } = opened;
+    const { page, errors } = await open('?backend=webgpu');
     const backend = await page.evaluate(
       () => (globalThis as unknown as { ediyViewer: Hook }).ediyViewer.state().backend,
     );

@@ -2,7 +2,7 @@
  * A dataset held in memory as typed arrays: what the file loaders build, and what a user
  * can build from their own arrays.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { checkIndices } from './check.js';
 import type { Dataset, DatasetBatch, ImageShape } from './types.js';
 

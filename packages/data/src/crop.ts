@@ -3,7 +3,7 @@
  * the random resized crop of Inception / BYOL (torchvision's `RandomResizedCrop`), and a
  * centred crop for evaluation.
  */
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 
 /** A box to cut from an image, in whole pixels of the EXIF-oriented image. */
 export interface CropBox {

@@ -3,7 +3,7 @@
  * training and held-out parts: the embedded scenes, a path, or scenes pasted from the
  * items at a path onto backgrounds.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { openPastedScenes, type PastedScenesSpec } from './pasted-scenes.js';
 import {
   HELD_OUT_SEED_OFFSET,

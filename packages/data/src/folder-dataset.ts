@@ -2,7 +2,7 @@
  * A scanned folder (or part of one) decoded into memory with sharp: for held-out sets
  * and folders small enough to hold, read by the in-memory {@link Loader}.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import sharp from 'sharp';
 import { arrayDataset } from './array-dataset.js';
 import type { ImageFolderDataset, SkippedImage } from './image-folder.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { assertInRange, assertInteger } from '@ediy/backend';
+import { assertInRange, assertInteger } from '@ediy/core';
 import { loadCifar } from './cifar.js';
 import { loadFolderScan } from './folder-dataset.js';
 import { loadIdx } from './idx.js';

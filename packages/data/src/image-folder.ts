@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { arrayDataset } from './array-dataset.js';
 import { decodeImage } from './decode.js';
 import { readFileNamed } from './files.js';

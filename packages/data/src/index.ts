@@ -28,3 +28,4 @@ export * from './data-spec.js';
 export * from './training-data.js';
 export { isGzip } from './files.js';
 export * from './open.js';
+export * from './eval-parts.js';

@@ -3,7 +3,7 @@
  * the next batch's JS arrays, and an exact, resumable position.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, Rng } from '@ediy/backend';
+import { assertInteger, Rng } from '@ediy/core';
 import type { Dataset, DatasetBatch, ObjectBox } from './types.js';
 
 /** Options of {@link Loader}. */

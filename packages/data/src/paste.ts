@@ -2,7 +2,7 @@
  * Scenes built from any labeled single-object dataset (e.g. Fashion-MNIST): items are
  * pasted onto larger canvases with their masks, giving a dense task on real pixels.
  */
-import { assertInRange, assertInteger, Rng } from '@ediy/backend';
+import { assertInRange, assertInteger, Rng } from '@ediy/core';
 import { checkIndices } from './check.js';
 import { boxesFromInstances, paintBackground } from './scene.js';
 import type { Dataset, DatasetBatch, ObjectBox } from './types.js';

@@ -3,7 +3,7 @@
  * Fashion-MNIST) pasted with their masks onto backgrounds, the training scenes from the
  * source's training items and the held-out scenes from its held-out items.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { loadFolderScan } from './folder-dataset.js';
 import {
   HELD_OUT_SEED_OFFSET,

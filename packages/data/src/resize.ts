@@ -2,7 +2,7 @@
  * Image resampling on byte arrays: separable bilinear (triangle) filtering whose support
  * widens when shrinking, so downscaled images are antialiased (as PIL's BILINEAR).
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 
 /** A decoded image: `height*width*channels` bytes, row-major, channels interleaved. */
 export interface RawImage {

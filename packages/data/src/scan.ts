@@ -3,8 +3,11 @@
  * header with sharp (libvips) for its size, and lists the files it cannot read, with why.
  * Nothing is decoded into memory; the streaming loader decodes on the fly.
  */
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '@ediy/core/node';
 import sharp from 'sharp';
 import { IMAGE_EXTENSIONS, type SkippedImage } from './image-folder.js';
 
@@ -59,13 +62,33 @@ export interface ScanOptions {
   concurrency?: number;
   /**
    * A JSON file that keeps what each file's header said (keyed by path, size and
-   * modification time), so scanning the same folder again reads only new or changed files.
-   * Written after every scan; a missing or unreadable cache file is ignored.
+   * modification time), so scanning the same folder again, in this or a later command,
+   * reads only new or changed files (200,000 JPEGs: every header read once, then only
+   * their sizes and times). Written after every scan; a missing or unreadable cache file is
+   * ignored. Default: one file per folder under {@link scanCacheDir}; `false`: no cache file.
    */
-  cache?: string;
+  cache?: string | false;
 }
 
 type Probe = { width: number; height: number } | { reason: string };
+
+/**
+ * Where scans keep their header caches by default: `$EDIY_CACHE_DIR/scans`, else
+ * `$XDG_CACHE_HOME/ediy/scans`, else `~/.cache/ediy/scans`.
+ */
+export function scanCacheDir(): string {
+  const env = process.env;
+  if (env.EDIY_CACHE_DIR) return join(env.EDIY_CACHE_DIR, 'scans');
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ediy', 'scans');
+}
+
+/** The default header-cache file of a folder: named by a hash of its absolute path and the check's depth. */
+export function scanCachePath(dir: string, verify: 'header' | 'decode' = 'header'): string {
+  const key = createHash('sha256')
+    .update(`${resolve(dir)}\u0000${verify}`)
+    .digest('hex');
+  return join(scanCacheDir(), `${key.slice(0, 32)}.json`);
+}
 
 /**
  * What this process has already read from each file's header (or decoded), keyed by
@@ -157,6 +180,15 @@ async function probe(
   return { width, height };
 }
 
+function sameEntry(
+  a: CacheFile['entries'][string] | undefined,
+  b: CacheFile['entries'][string] | undefined,
+): boolean {
+  return (
+    a !== undefined && b !== undefined && a.length === b.length && a.every((v, i) => v === b[i])
+  );
+}
+
 /** The message of a sharp or file-system error, on one line. */
 function reasonOf(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
@@ -229,10 +261,18 @@ export async function scanImageFolder(dir: string, options: ScanOptions = {}): P
     );
   }
 
-  if (options.cache !== undefined && typeof options.cache !== 'string') {
-    throw new TypeError(`scanImageFolder: cache must be a file path, got ${String(options.cache)}`);
+  if (
+    options.cache !== undefined &&
+    options.cache !== false &&
+    (typeof options.cache !== 'string' || options.cache === '')
+  ) {
+    throw new TypeError(
+      `scanImageFolder: cache must be a file path or false, got ${JSON.stringify(options.cache)}`,
+    );
   }
-  const cached = await readCache(options.cache, verify);
+  const cacheFile =
+    options.cache === false ? undefined : (options.cache ?? scanCachePath(dir, verify));
+  const cached = await readCache(cacheFile, verify);
   const fresh: CacheFile['entries'] = {};
   const results: Probe[] = new Array(files.length);
   let next = 0;
@@ -264,16 +304,16 @@ export async function scanImageFolder(dir: string, options: ScanOptions = {}): P
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, work));
-  if (options.cache !== undefined) {
+  if (cacheFile !== undefined && Object.keys(fresh).some((k) => !sameEntry(cached[k], fresh[k]))) {
     const body: CacheFile = { version: 1, verify, entries: { ...cached, ...fresh } };
-    const tmp = `${options.cache}.${process.pid}.tmp`;
     try {
-      await writeFile(tmp, JSON.stringify(body));
-      await rename(tmp, options.cache);
+      writeFileAtomic(cacheFile, JSON.stringify(body));
     } catch (err) {
-      throw new Error(`${options.cache}: cannot write the scan cache (${reasonOf(err)})`, {
-        cause: err,
-      });
+      // an explicit cache file must be written; the default one is only a speed-up
+      if (options.cache !== undefined)
+        throw new Error(`${cacheFile}: cannot write the scan cache (${reasonOf(err)})`, {
+          cause: err,
+        });
     }
   }
 

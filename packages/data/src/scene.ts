@@ -2,7 +2,7 @@
  * Pieces shared by the scene builders ({@link syntheticScenes}, {@link pasteScenes}):
  * textured backgrounds and object boxes read back from an instance map.
  */
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 import type { ObjectBox } from './types.js';
 
 /** Background textures a scene can have. */

@@ -3,7 +3,7 @@
  * none, and the probe split of held-out images into a shuffled training part and a
  * disjoint scored part.
  */
-import { assertInRange, Rng } from '@ediy/backend';
+import { assertInRange, Rng } from '@ediy/core';
 
 /** Two disjoint sets of indices. */
 export interface IndexSplit {

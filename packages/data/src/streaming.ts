@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, Rng } from '@ediy/backend';
+import { assertInteger, Rng } from '@ediy/core';
 import { checkCropSpec, cropBox, type CropBox, type CropSpec } from './crop.js';
 import type { DecodeRequest, DecodeResponse } from './decode-protocol.js';
 import type { SkippedImage } from './image-folder.js';

@@ -3,7 +3,7 @@
  * a few objects, each with a per-pixel class mask, object boxes and an image label. No
  * download; scene `i` is generated on demand from `(seed, i)` alone.
  */
-import { assertInteger, Rng } from '@ediy/backend';
+import { assertInteger, Rng } from '@ediy/core';
 import { checkIndices } from './check.js';
 import { boxesFromInstances, paintBackground } from './scene.js';
 import type { Dataset, DatasetBatch, ObjectBox } from './types.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import { openDataParts, type DataSpec, type OpenDataPartsOptions } from './data-spec.js';
 import { loadFolderScan } from './folder-dataset.js';
 import { heldOutSample, splitImageFolder, type DataParts, type HeldOutKind } from './held-out.js';

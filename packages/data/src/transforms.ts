@@ -1,7 +1,7 @@
 /**
  * Dataset wrappers: grayscale to RGB, index subsets, seeded train/test splits.
  */
-import { assertInRange, Rng } from '@ediy/backend';
+import { assertInRange, Rng } from '@ediy/core';
 import { checkIndices } from './check.js';
 import type { Dataset, DatasetBatch } from './types.js';
 

@@ -1,7 +1,8 @@
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatUnreadable, scanImageFolder } from '@ediy/data';
+import { existsSync } from 'node:fs';
+import { formatUnreadable, scanCachePath, scanImageFolder } from '@ediy/data';
 import { tempDir } from './fixtures.js';
 import { writeImage, writeTruncatedJpeg } from './images.js';
 
@@ -94,6 +95,36 @@ describe('scanImageFolder', () => {
     expect(decoded.items[0]?.width).toBe(8);
     writeFileSync(cache, 'not json');
     expect((await scanImageFolder(root, { cache })).items[0]?.width).toBe(8);
+  });
+
+  it('keeps a cache per folder by default (under EDIY_CACHE_DIR), so a later command reads no header again', async () => {
+    const saved = process.env.EDIY_CACHE_DIR;
+    process.env.EDIY_CACHE_DIR = join(dir, 'cache-home');
+    try {
+      const root = join(dir, 'default-cache');
+      const a = await writeImage(join(root, 'a', 'x.jpg'), 8, 6, () => [1, 2, 3]);
+      const path = scanCachePath(root);
+      expect(path.startsWith(join(dir, 'cache-home', 'scans'))).toBe(true);
+      expect(scanCachePath(root, 'decode')).not.toBe(path);
+      await scanImageFolder(root);
+      const body = JSON.parse(readFileSync(path, 'utf8')) as { entries: Record<string, unknown[]> };
+      expect(Object.keys(body.entries)).toEqual([a]);
+      // what a later process finds there is used as it is (faked here to see it)
+      body.entries[a]![2] = 77;
+      writeFileSync(path, JSON.stringify(body));
+      expect((await scanImageFolder(root)).items[0]?.width).toBe(77);
+      // cache: false neither reads nor writes one
+      const other = join(dir, 'no-cache');
+      await writeImage(join(other, 'a', 'y.jpg'), 5, 5, () => [1, 2, 3]);
+      expect((await scanImageFolder(other, { cache: false })).items[0]?.width).toBe(5);
+      expect(existsSync(scanCachePath(other))).toBe(false);
+      await expect(scanImageFolder(other, { cache: '' })).rejects.toThrow(
+        /cache must be a file path or false, got ""/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.EDIY_CACHE_DIR;
+      else process.env.EDIY_CACHE_DIR = saved;
+    }
   });
 
   it('reads each header once per process: a second scan of an unchanged file does not read it', async () => {

@@ -21,6 +21,18 @@ export type PresetName = 'smoke' | 'mini' | 'paper';
 export const PRESET_NAMES: readonly PresetName[] = ['smoke', 'mini', 'paper'];
 
 /**
+ * The step budget of a `mini` row of a table whose paper rows train `paperEpochs` epochs:
+ * what three seeds of the whole table fit in an hour on two cores with the native engine
+ * (docs/results/recipe.md: 1.2-1.4 CPU-seconds a BYOL step, 1.5 an E-DIY step, about a
+ * minute to evaluate a row). Table 2 (100 epochs; 4 rows and the teacher) gets 320 steps;
+ * Table 1 (300 epochs; 9 rows and the teacher) and the 1000-epoch tables 128. The
+ * embedded scenes (3 epochs of 32 steps) stay under either cap.
+ */
+export function miniSteps(paperEpochs: number): number {
+  return paperEpochs <= 100 ? 320 : 128;
+}
+
+/**
  * The scale of each preset. `paper` trains for the epochs of the row's table (Table 1:
  * 300, Table 2: 100, Tables 3-6: 1000); the scaled presets run a fixed budget.
  */
@@ -38,7 +50,8 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
         data: { kind: 'path', path: 'data/imagenet/train', size: 256 },
       };
     case 'mini':
-      // Small-image ResNet-18 at a quarter width: a 4x4 layer4 map of 128 channels.
+      // Small-image ResNet-18 at a quarter width: a 4x4 layer4 map of 128 channels; at
+      // most miniSteps(paperEpochs) steps, so a large dataset's run fits its table's hour.
       return {
         backbone: { depth: 18, stem: 'small', widthMultiplier: 0.25 },
         projector: { hidden: 512, out: 128 },
@@ -46,6 +59,7 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
         batchSize: 64,
         accumulate: 1,
         epochs: 3,
+        maxSteps: miniSteps(paperEpochs),
         data: { kind: 'scenes', count: 2048, size: 40, numClasses: 6, seed: 1 },
       };
     case 'smoke':
@@ -67,12 +81,60 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
 }
 
 /**
- * The optimiser settings of a preset: BYOL's. `paper` warms up for BYOL's 10 epochs; the
- * scaled presets for the paper's share of training instead (10 of the paper's epochs), as
- * a share of the run's steps, so a run of any length or step cap warms up for that share.
+ * BYOL's optimiser settings for a pre-training of `paperEpochs` epochs, as BYOL's own
+ * configs (deepmind-research byol/configs/byol.py) give them per length: base LR 0.45 /
+ * 0.45 / 0.3 / 0.2, weight decay 1e-6 / 1e-6 / 1e-6 / 1.5e-6 and tau0 0.97 / 0.99 / 0.99 /
+ * 0.996 for 40 / 100 / 300 / 1000 epochs (a length between two takes the longer one's),
+ * LARS trust coefficient 1e-3, momentum 0.9, 10 warm-up epochs. The paper's Table 1
+ * trains 300 epochs, Table 2 100, Tables 3-6 1000.
+ */
+export function byolOptim(paperEpochs: number): OptimConfig {
+  if (!(paperEpochs > 0)) {
+    throw new RangeError(
+      `paperEpochs must be a positive number, got ${JSON.stringify(paperEpochs)}`,
+    );
+  }
+  const [baseLr, weightDecay, tau0] =
+    paperEpochs <= 40
+      ? [0.45, 1e-6, 0.97]
+      : paperEpochs <= 100
+        ? [0.45, 1e-6, 0.99]
+        : paperEpochs <= 300
+          ? [0.3, 1e-6, 0.99]
+          : [BYOL_OPTIM.baseLr, BYOL_OPTIM.weightDecay, BYOL_OPTIM.tau0];
+  return { ...BYOL_OPTIM, baseLr, weightDecay, tau0 };
+}
+
+/**
+ * The short-run recipe of the `mini` preset, chosen by measurement on Fashion-MNIST
+ * (docs/results/recipe.md): solo-learn's CIFAR BYOL recipe at the run's batch (LARS with
+ * trust coefficient 0.02 and solo-learn's learning-rate clipping, base LR 1.0, weight
+ * decay 1e-5, a linear warm-up over 1% of the run's steps) with the target's tau0 at
+ * 0.97 instead of 0.99, the one change measured to lift the kNN probe above the
+ * untrained network's. BYOL's per-length settings ({@link byolOptim}) are for hundreds of
+ * epochs; at a few hundred steps with them the weights hardly move (LARS's 1e-3 trust
+ * coefficient) and the target stays near its initialisation (tau0 0.996).
+ */
+export const SHORT_RUN_OPTIM: OptimConfig = {
+  baseLr: 1.0,
+  weightDecay: 1e-5,
+  momentum: 0.9,
+  eta: 0.02,
+  larsClip: true,
+  warmupFraction: 0.01,
+  tau0: 0.97,
+};
+
+/**
+ * The optimiser settings of a preset. `paper`: BYOL's for the table's length
+ * ({@link byolOptim}), warming up for 10 epochs. `mini`: the short-run recipe
+ * ({@link SHORT_RUN_OPTIM}), for every table, since every table's `mini` run is a few
+ * hundred steps. `smoke` only checks that a run goes through: BYOL's 1000-epoch values
+ * with the paper's share of warm-up (10 of `paperEpochs`) as a share of the run's steps.
  */
 export function presetOptim(preset: PresetName, paperEpochs = 300): OptimConfig {
-  if (preset === 'paper') return { ...BYOL_OPTIM };
+  if (preset === 'paper') return byolOptim(paperEpochs);
+  if (preset === 'mini') return { ...SHORT_RUN_OPTIM };
   const { warmupEpochs, ...rest } = BYOL_OPTIM;
   return { ...rest, warmupFraction: (warmupEpochs ?? 0) / paperEpochs };
 }

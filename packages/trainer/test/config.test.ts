@@ -20,24 +20,28 @@ describe('presets', () => {
     expect(config.scale.imageSize).toBe(224);
     expect(config.scale.batchSize * config.scale.accumulate).toBe(4096);
     expect(config.scale.epochs).toBe(100);
+    // BYOL's 100-epoch settings (Table 2's length)
     expect(config.optim).toMatchObject({
-      baseLr: 0.2,
-      weightDecay: 1.5e-6,
+      baseLr: 0.45,
+      weightDecay: 1e-6,
       momentum: 0.9,
       eta: 1e-3,
       warmupEpochs: 10,
-      tau0: 0.996,
+      tau0: 0.99,
     });
-    // 0.2 x 4096 / 256 = 3.2, the paper's initial learning rate
+    // 0.45 x 4096 / 256 = 7.2, BYOL's initial learning rate at 100 epochs
     expect(
       (config.optim.baseLr * config.scale.batchSize * config.scale.accumulate) / 256,
-    ).toBeCloseTo(3.2, 10);
+    ).toBeCloseTo(7.2, 10);
   });
 
-  it('keep the paper share of warm-up in the scaled presets', () => {
-    const config = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
-    expect(config.optim.warmupFraction).toBeCloseTo(10 / 300, 10);
-    expect(config.optim.warmupEpochs).toBeUndefined();
+  it('warm up for a share of the steps in the scaled presets', () => {
+    const mini = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
+    expect(mini.optim.warmupFraction).toBe(0.01);
+    expect(mini.optim.warmupEpochs).toBeUndefined();
+    const smoke = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'smoke' });
+    expect(smoke.optim.warmupFraction).toBeCloseTo(10 / 300, 10);
+    expect(smoke.optim.warmupEpochs).toBeUndefined();
   });
 
   it('reject an unknown preset', () => {

@@ -47,7 +47,11 @@ describe('runSchedule', () => {
   });
 
   it('makes --max-steps a shorter schedule: same warm-up share, LR down to 0, tau up to 1', () => {
-    const base = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
+    // BYOL's LR and the paper's warm-up share (10 of 300 epochs) at the mini scale
+    const base = resolveExperiment(EDIY_RANDOM_ROW, {
+      preset: 'mini',
+      layers: [{ source: 'test', layer: { optim: { baseLr: 0.2, warmupFraction: 10 / 300 } } }],
+    });
     const full = runSchedule(base, 2048);
     const capped = runSchedule({ ...base, scale: { ...base.scale, maxSteps: 30 } }, 2048);
     expect(full).toMatchObject({ totalSteps: 96, warmupSteps: 3 });

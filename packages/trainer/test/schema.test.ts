@@ -182,7 +182,7 @@ describe('layers', () => {
 
   it('stating the warm-up one way drops the other', () => {
     const preset = presetLayer('mini');
-    expect(preset.optim).toMatchObject({ warmupFraction: 10 / 300 });
+    expect(preset.optim).toMatchObject({ warmupFraction: 0.01 });
     const epochs = mergeLayers(preset, { optim: { warmupEpochs: 2 } }).optim;
     expect(epochs).toMatchObject({ warmupEpochs: 2 });
     expect(epochs).not.toHaveProperty('warmupFraction');
@@ -211,10 +211,10 @@ describe('layers', () => {
     expect(config.scale.batchSize).toBe(4);
     expect(config.optim.baseLr).toBe(1);
     expect(config.scale.maxSteps).toBe(7);
-    // A field only the row states survives.
+    // A field only the row states survives (the paper preset caps no steps).
     const rowOnly = resolveExperiment(
       { ...EDIY_RANDOM_ROW, scale: { maxSteps: 5 } },
-      { preset: 'mini' },
+      { preset: 'paper' },
     );
     expect(rowOnly.scale.maxSteps).toBe(5);
   });

@@ -85,7 +85,6 @@ export {
   type SlurmOptions,
   type SlurmSubmission,
 } from './slurm.js';
-export { openHeldOut, openParts, HELD_OUT_SEED_OFFSET } from './held-out.js';
 export * from './evaluate.js';
 export * from './untrained-row.js';
 export * from './results.js';

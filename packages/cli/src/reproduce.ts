@@ -25,7 +25,8 @@ import {
   TensorBoardLogger,
 } from '@ediy/trainer';
 import { DEFAULT_MONITOR } from './options.js';
-import { EVAL_SETTINGS, evaluateRun, heldOutData, loadRunBackbone } from './evaluate.js';
+import { evaluateRun, heldOutImages, loadRunBackbone } from '@ediy/eval/node';
+import { EVAL_SETTINGS } from './evaluate.js';
 import { portableResults, writePlots } from './report.js';
 import {
   METRICS,
@@ -603,11 +604,11 @@ export async function drawSaliencyGrid(
 ): Promise<{ width: number; height: number }> {
   if (runs.length === 0) throw new Error('a saliency grid needs at least one run');
   const columns: Array<{ label: string; heatmaps: HostArray }> = [];
-  let heldOut: Awaited<ReturnType<typeof heldOutData>> | undefined;
+  let heldOut: Awaited<ReturnType<typeof heldOutImages>> | undefined;
   for (const run of runs) {
     const { model, config } = loadRunBackbone(run.runDir);
     try {
-      heldOut ??= await heldOutData(data ?? config.scale.data, count);
+      heldOut ??= await heldOutImages(data ?? config.scale.data, count);
       const heatmaps = saliencyMaps(fromLayersModel(model), heldOut.images, { method: 'gradcam' });
       columns.push({ label: run.label, heatmaps });
     } finally {

@@ -6,7 +6,8 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVAL_SETTINGS, evaluateUntrained, type BnConvention } from './evaluate.js';
+import { evaluateUntrained, type BnConvention } from '@ediy/eval/node';
+import { EVAL_SETTINGS } from './evaluate.js';
 import type { ReproducePlan } from './plan.js';
 import { readEvalJson, writeJson } from './reproduce.js';
 import { summarizeRuns, type EvalMetrics, type RowResult, type RunResult } from './results.js';

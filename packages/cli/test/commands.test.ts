@@ -13,7 +13,8 @@ import {
   writeSafetensors,
 } from '@ediy/backbones';
 import { registerFileRouter } from '@ediy/backbones/node';
-import { loadRunBackbone, main, METRICS, readRunEval } from '@ediy/cli';
+import { main, METRICS, readRunEval } from '@ediy/cli';
+import { loadRunBackbone } from '@ediy/eval/node';
 import { PYTHON, captureIO, decodeEvents, tempDir } from './helpers.js';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 

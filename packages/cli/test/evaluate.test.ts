@@ -6,18 +6,24 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { resnet } from '@ediy/backbones';
-import { syntheticScenes, type Dataset } from '@ediy/data';
+import {
+  datasetStream,
+  syntheticScenes,
+  type Dataset,
+  type DatasetBatch,
+  type EvalParts,
+  type ImageStream,
+} from '@ediy/data';
 import { extractFeatures, fromLayersModel, knnEvaluate } from '@ediy/eval';
 import {
-  EVAL_SETTINGS,
   estimateBatchNorm,
   evaluateBackbone,
   evaluateUntrained,
   openEvalData,
   untrainedBackbone,
-  type EvalData,
   type EvalSettings,
-} from '@ediy/cli';
+} from '@ediy/eval/node';
+import { EVAL_SETTINGS } from '@ediy/cli';
 import { buildOnline, openDataset, resolveExperiment, type ExperimentConfig } from '@ediy/trainer';
 import { pipelineTestBackend } from '../../../tools/test-utils/backend.js';
 import { tempDir } from './helpers.js';
@@ -35,10 +41,38 @@ const settings: EvalSettings = {
   bootstrap: 100,
 };
 
-function scenes(train: number, test: number): EvalData {
+function scenes(
+  train: number,
+  test: number,
+): EvalParts & { sets: Record<'train' | 'test', Dataset> } {
   const t = syntheticScenes({ count: train, size: 16, numClasses: 3, seed: 5 });
   const h = syntheticScenes({ count: test, size: 16, numClasses: 3, seed: 6 });
-  return { train: t, test: h, how: 'seed', sizes: { train, heldOut: test }, report: '' };
+  return {
+    train: datasetStream(t),
+    heldOut: datasetStream(h),
+    how: 'seed',
+    sizes: { train, heldOut: test },
+    unreadable: [],
+    report: '',
+    sets: { train: t, test: h },
+  };
+}
+
+/** Every batch of a stream, concatenated. */
+async function readAll(s: ImageStream): Promise<DatasetBatch> {
+  const images: Float32Array[] = [];
+  const labels: number[] = [];
+  for await (const b of s.batches(7)) {
+    images.push(b.images);
+    labels.push(...b.labels);
+  }
+  const all = new Float32Array(images.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of images) {
+    all.set(a, at);
+    at += a.length;
+  }
+  return { images: all, labels: Int32Array.from(labels) };
 }
 
 const tiny = () => resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 16, seed: 3 });
@@ -76,25 +110,25 @@ describe('evaluateBackbone', () => {
     await initBackend({ prefer: BACKEND });
   });
 
-  it('votes with the training images as memory and scores the held-out ones, with intervals', () => {
+  it('votes with the training images as memory and scores the held-out ones, with intervals', async () => {
     const model = tiny();
     try {
       const data = scenes(24, 12);
       const before = tf.memory().numTensors;
-      const e = evaluateBackbone(model, data, settings);
+      const e = await evaluateBackbone(model, data, settings);
       expect(tf.memory().numTensors).toBe(before);
       expect([e.memory, e.test]).toEqual([24, 12]);
       expect(e.seconds).toBeGreaterThan(0);
       // The same kNN computed directly on the two sets' features.
       const ex = fromLayersModel(model);
-      const train = extractFeatures(ex, normalised(data.train));
-      const test = extractFeatures(ex, normalised(data.test));
+      const train = extractFeatures(ex, normalised(data.sets.train));
+      const test = extractFeatures(ex, normalised(data.sets.test));
       const labels = (d: Dataset) => d.get(Array.from({ length: d.size }, (_, i) => i)).labels;
       const knn = knnEvaluate({
         trainFeatures: train.pooled,
-        trainLabels: labels(data.train),
+        trainLabels: labels(data.sets.train),
         testFeatures: test.pooled,
-        testLabels: labels(data.test),
+        testLabels: labels(data.sets.test),
         numClasses: 3,
         k: 5,
       });
@@ -116,7 +150,7 @@ describe('evaluateBackbone', () => {
     }
   });
 
-  it('reports NaN for the metrics the data cannot support', () => {
+  it('reports NaN for the metrics the data cannot support', async () => {
     const model = tiny();
     try {
       const unlabeled = (d: Dataset): Dataset => ({
@@ -132,9 +166,13 @@ describe('evaluateBackbone', () => {
         },
       });
       const data = scenes(8, 4);
-      const e = evaluateBackbone(
+      const e = await evaluateBackbone(
         model,
-        { ...data, train: unlabeled(data.train), test: unlabeled(data.test) },
+        {
+          ...data,
+          train: datasetStream(unlabeled(data.sets.train)),
+          heldOut: datasetStream(unlabeled(data.sets.test)),
+        },
         settings,
       );
       expect(e.metrics.knnTop1).toBeNaN();
@@ -157,18 +195,20 @@ describe('evaluateBackbone', () => {
     }
     const config = { kind: 'path', path: dir, size: 8 } as const;
     const data = await openEvalData(config, { ...settings, memory: Infinity, test: Infinity });
-    expect([data.train.size, data.test.size, data.how]).toEqual([32, 8, 'split']);
+    expect([data.train.size, data.heldOut.size, data.how]).toEqual([32, 8, 'split']);
+    expect(data.heldOut.streamed).toBe(true);
     // Both parts hold both classes.
-    const labels = (d: Dataset) => d.get(Array.from({ length: d.size }, (_, i) => i)).labels;
-    expect(new Set(labels(data.train))).toEqual(new Set([0, 1]));
-    expect(new Set(labels(data.test))).toEqual(new Set([0, 1]));
-    // A smaller memory is a stratified sample, decoded alone.
+    const train = await readAll(data.train);
+    const heldOut = await readAll(data.heldOut);
+    expect(new Set(train.labels)).toEqual(new Set([0, 1]));
+    expect(new Set(heldOut.labels)).toEqual(new Set([0, 1]));
+    // A smaller memory is a stratified sample.
     const small = await openEvalData(config, { ...settings, memory: 10, test: 4 });
-    expect([small.train.size, small.test.size, small.sizes.train]).toEqual([10, 4, 32]);
-    expect(Array.from(labels(small.train)).filter((y) => y === 1)).toHaveLength(5);
+    expect([small.train.size, small.heldOut.size, small.sizes.train]).toEqual([10, 4, 32]);
+    expect(Array.from((await readAll(small.train)).labels).filter((y) => y === 1)).toHaveLength(5);
     const model = tiny();
     try {
-      const e = evaluateBackbone(model, data, { ...settings, linearEpochs: 20, knnK: 5 });
+      const e = await evaluateBackbone(model, data, { ...settings, linearEpochs: 20, knnK: 5 });
       expect(e.metrics.knnTop1).toBeGreaterThan(0.95);
       expect(e.metrics.linearTop1).toBeGreaterThan(0.95);
     } finally {
@@ -179,7 +219,9 @@ describe('evaluateBackbone', () => {
     expect(pretrain.size).toBe(32);
     const key = (d: Dataset, i: number) => d.get([i]).images[0];
     const seen = new Set(Array.from({ length: pretrain.size }, (_, i) => key(pretrain, i)));
-    for (let i = 0; i < data.test.size; i++) expect(seen.has(key(data.test, i))).toBe(false);
+    const px = 8 * 8 * 3;
+    for (let i = 0; i < data.heldOut.size; i++)
+      expect(seen.has(heldOut.images[i * px])).toBe(false);
   });
 });
 
@@ -214,23 +256,26 @@ describe('the untrained floor', () => {
     }
   });
 
-  it("sets BatchNorm moving statistics to the data's statistics and changes nothing else", () => {
+  it("sets BatchNorm moving statistics to the data's statistics and changes nothing else", async () => {
     const model = tiny();
     try {
       const bn = model.getLayer('bn1');
       const [gamma, beta] = bn.getWeights().map((w) => w.dataSync().slice());
       const conv = model.getLayer('conv1').getWeights()[0]?.dataSync().slice();
-      const images = scenes(8, 4).train;
+      const scenes8 = scenes(8, 4);
+      const images = scenes8.train;
       // bn1's input over the 8 images: its mean and biased variance per channel.
       const probe = tfl.model({ inputs: model.inputs, outputs: bn.input as tfl.SymbolicTensor });
       const { mean, variance } = tf.tidy(() => {
-        const x = probe.predict(tf.tensor4d(normalised(images).data, [8, 16, 16, 3])) as tf.Tensor;
+        const x = probe.predict(
+          tf.tensor4d(normalised(scenes8.sets.train).data, [8, 16, 16, 3]),
+        ) as tf.Tensor;
         const m = tf.moments(x, [0, 1, 2]);
         return { mean: m.mean.dataSync(), variance: m.variance.dataSync() };
       });
       const before = tf.memory().numTensors;
       // Three passes over the same 8 images: the averages are those images' statistics.
-      estimateBatchNorm(model, images, 3, 8);
+      await estimateBatchNorm(model, images, 3, 8);
       expect(tf.memory().numTensors).toBe(before);
       const after = bn.getWeights().map((w) => w.dataSync());
       expect(after[0]).toEqual(gamma);
@@ -238,7 +283,7 @@ describe('the untrained floor', () => {
       expect(model.getLayer('conv1').getWeights()[0]?.dataSync()).toEqual(conv);
       expectClose(after[2] as Float32Array, mean, 1e-4);
       expectClose(after[3] as Float32Array, variance, 1e-4);
-      expect(() => estimateBatchNorm(model, images, 0, 8)).toThrow(
+      await expect(estimateBatchNorm(model, images, 0, 8)).rejects.toThrow(
         /batches must be an integer >= 1, got 0/,
       );
     } finally {
@@ -260,7 +305,9 @@ describe('the untrained floor', () => {
     // The initial convention is the plain evaluation of the seeded initialisation.
     const model = untrainedBackbone(c);
     try {
-      expect(evaluateBackbone(model, data, settings, c.seed).metrics).toEqual(initial.metrics);
+      expect((await evaluateBackbone(model, data, settings, c.seed)).metrics).toEqual(
+        initial.metrics,
+      );
     } finally {
       model.dispose();
     }

@@ -6,10 +6,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportBackbone } from '@ediy/backbones/node';
+import { loadRunBackbone } from '@ediy/eval/node';
+import type { ExperimentConfig } from '@ediy/trainer';
 import type { CommandSpec, ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
-import { loadRunBackbone } from '../evaluate.js';
 import { println, type CliIO } from '../io.js';
 import { BACKEND_FLAG, backendFlag, choiceFlag, requiredString } from '../options.js';
 
@@ -65,7 +66,7 @@ export async function exportCommand(args: ParsedArgs, io: CliIO): Promise<number
     );
   }
   await setupBackend(backendFlag(args, cmd), io);
-  const { model, config, step } = loadRunBackbone(run);
+  const { model, config, step } = loadRunBackbone<ExperimentConfig>(run);
   try {
     const result = await exportBackbone(
       model,

@@ -64,13 +64,13 @@ describe('the mini preset', () => {
       eta: 0.02,
       larsClip: true,
       warmupFraction: 0.01,
-      tau0: 0.97,
+      tau0: 0.99,
     });
     const config = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
     expect(config.optim).toEqual(SHORT_RUN_OPTIM);
     // A returned preset is a copy: changing it does not change the next one.
     presetOptim('mini').tau0 = 0.5;
-    expect(presetOptim('mini').tau0).toBe(0.97);
+    expect(presetOptim('mini').tau0).toBe(0.99);
   });
 
   it("caps a row at its table's hour: Table 2 320 steps, Table 1 and the 1000-epoch tables 128", () => {

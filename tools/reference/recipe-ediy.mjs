@@ -47,6 +47,7 @@ const { values: a } = parseArgs({
     'weight-decay': { type: 'string', default: '1.5e-6' },
     tau0: { type: 'string', default: '0.996' },
     'warmup-frac': { type: 'string', default: String(10 / 300) },
+    'crop-min': { type: 'string', default: '0.08' },
   },
 });
 if (!a.out) {
@@ -110,6 +111,8 @@ const config = {
     warmupFraction: num('warmup-frac'),
     tau0: num('tau0'),
   },
+  // the random resized crop's area share [crop-min, 1] on both views (BYOL's 0.08)
+  ...(num('crop-min') !== 0.08 ? { augment: { both: { cropScale: [num('crop-min'), 1] } } } : {}),
   checkpoint: { every: steps, keep: 1 },
   ...(a.method === 'ediy' ? { teacher: { run: a['teacher-run'] } } : {}),
 };

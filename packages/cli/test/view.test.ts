@@ -64,6 +64,56 @@ describe('ediy view', () => {
     expect(site.runs[0]?.label).toBe('BYOL');
   });
 
+  it('shows exported backbones (--backbone, --teacher) with or without runs', async () => {
+    const models = join(dir, 'models');
+    const io = captureIO();
+    for (const [format, out] of [
+      ['tfjs', join(models, 'byol')],
+      ['torchvision', join(models, 'byol.safetensors')],
+    ])
+      expect(await main(['export', run, '--format', format, '--out', out], io), io.err()).toBe(0);
+    const out = join(dir, 'models-site');
+    const io2 = captureIO();
+    const args = ['view', '--backbone', join(models, 'byol'), '--teacher'];
+    args.push(join(models, 'byol.safetensors'), '--out', out, '--count', '2');
+    expect(await main(args, io2), io2.err()).toBe(0);
+    const site = JSON.parse(readFileSync(join(out, 'site.json'), 'utf8')) as {
+      runs: Array<{ label: string; model?: { format: string }; teacher?: { label: string } }>;
+      images: { shape: number[] };
+    };
+    expect(site.runs).toMatchObject([
+      { label: 'byol', model: { format: 'tfjs' }, teacher: { label: 'byol' }, imageSize: 32 },
+    ]);
+    // no run: the mini preset's scenes (40 px)
+    expect(site.images.shape).toEqual([2, 40, 40, 3]);
+    const io3 = captureIO();
+    const both = ['view', run, '--backbone', join(models, 'byol.safetensors')];
+    expect(await main([...both, '--out', join(dir, 'both')], io3), io3.err()).toBe(0);
+    const site2 = JSON.parse(readFileSync(join(dir, 'both', 'site.json'), 'utf8')) as {
+      runs: Array<{ label: string; imageSize: number }>;
+    };
+    expect(site2.runs.map((r) => [r.label, r.imageSize])).toEqual([
+      ['table1-byol', 16],
+      ['byol', 16],
+    ]);
+  });
+
+  it('names a model path that is not an exported backbone, and a missing run or --backbone', async () => {
+    const io = captureIO();
+    expect(await main(['view', '--backbone', run, '--out', join(dir, 'y')], io)).toBe(1);
+    expect(io.err()).toContain(
+      `ediy: error: ${run}: no model.json in this directory (it is a run folder: pass it to 'ediy view' as a run, not as a model)`,
+    );
+    const io2 = captureIO();
+    expect(await main(['view'], io2)).toBe(2);
+    expect(io2.err()).toContain('expected a run folder or --backbone <model>');
+    const io3 = captureIO();
+    expect(await main(['view', run, '--teacher', join(dir, 'models', 'byol')], io3)).toBe(2);
+    expect(io3.err()).toContain(
+      '--teacher pairs the regions of --backbone; give --backbone <model> too',
+    );
+  });
+
   it('names a folder that is not a run, and what it expected there', async () => {
     const notRun = join(dir, 'empty');
     mkdirSync(notRun);

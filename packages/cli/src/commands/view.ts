@@ -136,8 +136,8 @@ export async function viewCommand(
   const held = await heldOutImages(data, count);
   const [n, h, w] = held.raw.shape as [number, number, number, number];
   const source = data.kind === 'path' ? data.path : `${data.kind} (held-out part)`;
-  // reading an exported model builds a ResNet in tfjs: the cpu backend does
-  if (backbone !== undefined) await initBackend({ prefer: 'cpu' });
+  // reading an exported model builds a ResNet in tfjs: wasm does (and prints no banner)
+  if (backbone !== undefined) await initBackend({ prefer: 'wasm' });
   const site = await buildSite({
     runs,
     ...(labels ? { labels } : {}),

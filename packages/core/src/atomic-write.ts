@@ -69,7 +69,11 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     }
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // no temporary file to remove (its folder is not one): the first error is the reason
+    }
     throw new Error(`cannot write ${path} (${reasonOf(err)})`, { cause: err });
   }
   syncFolder(dir);

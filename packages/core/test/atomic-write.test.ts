@@ -35,6 +35,15 @@ describe('writeFileAtomic', () => {
     expect(readFileSync(path, 'utf8')).toBe('old');
   });
 
+  it('names the path and the reason when its folder is a file', () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, 'not a folder');
+    const path = join(file, 'x.txt');
+    // the temporary file is never made: its removal must not hide why the write failed
+    expect(() => writeFileAtomic(path, 'x')).toThrow(`cannot write ${path} (E`);
+    expect(readFileSync(file, 'utf8')).toBe('not a folder');
+  });
+
   it.skipIf(process.getuid?.() === 0)('names the path and the reason in a read-only folder', () => {
     chmodSync(dir, 0o555);
     const path = join(dir, 'x.txt');

@@ -7,8 +7,9 @@
  * exists and resumes an interrupted one from its checkpoints.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '@ediy/core/node';
 import { TABLES } from '@ediy/paper';
 import { fromLayersModel, saliencyMaps, type HostArray } from '@ediy/eval';
 import { saliencyGrid } from '@ediy/eval/node';
@@ -127,14 +128,15 @@ export interface RunEvalRecord {
   test?: number;
 }
 
-/** Writes JSON atomically (a temporary file renamed into place). */
+/**
+ * Writes JSON atomically and durably (`writeFileAtomic` of `@ediy/core/node`), a
+ * non-finite number as null.
+ */
 export function writeJson(path: string, value: unknown): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(
-    tmp,
+  writeFileAtomic(
+    path,
     `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
   );
-  renameSync(tmp, path);
 }
 
 /**

@@ -67,6 +67,41 @@ export interface StateVariables {
   ema: ReadonlyArray<readonly [online: tf.Variable, target: tf.Variable]>;
 }
 
+/** Whether `x` holds a tfjs-layers model under each of `keys`. */
+function holdsModels(x: unknown, keys: readonly string[]): string | undefined {
+  if (typeof x !== 'object' || x === null) return `is ${String(x)}`;
+  const record = x as Record<string, unknown>;
+  const missing = keys.find((k) => {
+    const m = record[k] as { getWeights?: unknown } | undefined;
+    return typeof m?.getWeights !== 'function';
+  });
+  return missing === undefined ? undefined : `has no model '${missing}'`;
+}
+
+const EDIY_ONLINE = ['backbone', 'projector', 'predictor', 'localProjector'] as const;
+const EDIY_TARGET = ['backbone', 'projector', 'localProjector'] as const;
+
+/**
+ * The method of a method's networks: `nets.method`, or {@link EDIY} when the networks name
+ * none, which they may only when they are E-DIY's ({@link OnlineNetwork},
+ * {@link TargetNetwork}). The returned method takes these networks as they are typed.
+ * @throws when no method is named and the networks are not E-DIY's, naming what is missing.
+ */
+export function methodOf<Online, Target>(
+  nets: MethodNetworks<Online, Target>,
+): Method<unknown, unknown> {
+  if (nets.method) return nets.method;
+  const problem =
+    (holdsModels(nets.online, EDIY_ONLINE) && `online ${holdsModels(nets.online, EDIY_ONLINE)}`) ||
+    (holdsModels(nets.target, EDIY_TARGET) && `target ${holdsModels(nets.target, EDIY_TARGET)}`);
+  if (problem) {
+    throw new Error(
+      `networks without a method must be E-DIY's (online: ${EDIY_ONLINE.join(', ')}; target: ${EDIY_TARGET.join(', ')}), but the ${problem}; pass their method as nets.method`,
+    );
+  }
+  return EDIY;
+}
+
 function trainableOf(model: LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
@@ -76,7 +111,7 @@ function trainableOf(model: LayersModel): tf.Variable[] {
  * modules. Throws when a target module does not match the online module it follows.
  */
 export function variables<Online, Target>(nets: MethodNetworks<Online, Target>): StateVariables {
-  const method = (nets.method ?? EDIY) as Method<Online, Target>;
+  const method = methodOf(nets);
   const { online, target } = method.modules(nets.online, nets.target);
   const byKey = new Map(online.map((m) => [m.key, m.model]));
   const ema: Array<readonly [tf.Variable, tf.Variable]> = [];

@@ -9,10 +9,8 @@ import type { Rng } from '@ediy/backend';
 import { byolViews, type AugmentedView, type ViewParams } from '@ediy/augment';
 import { weightedSum } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
-import { EDIY } from './ediy-method.js';
-import type { Method } from './method.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
-import { variables, type MethodNetworks } from './state.js';
+import { methodOf, variables, type MethodNetworks } from './state.js';
 
 /**
  * The phases a training step is timed in. {@link microStep} times the first seven;
@@ -104,7 +102,7 @@ export function microStep<Online = OnlineNetwork, Target = TargetNetwork>(
   rng: Rng,
   views: readonly [ViewParams, ViewParams],
 ): MicroStepResult {
-  const method = (nets.method ?? EDIY) as Method<Online, Target>;
+  const method = methodOf(nets);
   const { online, target, teacher } = nets;
   const timings: PhaseTimings = {};
   let t = performance.now();

@@ -248,3 +248,26 @@ describe('variables(state)', () => {
     );
   });
 });
+
+describe("a method's networks", () => {
+  it('name their method, or are E-DIY networks with EDIY as the default; anything else is an error', async () => {
+    const { methodOf } = await import('../src/state.js');
+    const config = smoke(EDIY_RANDOM_ROW, 1);
+    const { online, target } = EDIY.build(config, 'method_of');
+    expect(methodOf({ online, target })).toBe(EDIY);
+    const byolOnly = { ...EDIY, name: 'byol-only' };
+    expect(methodOf({ method: byolOnly, online, target })).toBe(byolOnly);
+    const { predictor, ...noPredictor } = online;
+    expect(() => methodOf({ online: noPredictor, target })).toThrow(
+      "networks without a method must be E-DIY's (online: backbone, projector, predictor, localProjector; target: backbone, projector, localProjector), but the online has no model 'predictor'; pass their method as nets.method",
+    );
+    expect(() => methodOf({ online, target: { backbone: target.backbone } })).toThrow(
+      "but the target has no model 'projector'",
+    );
+    expect(() => variables({ online: {}, target })).toThrow("the online has no model 'backbone'");
+    disposeModels(
+      [...Object.values(online), ...Object.values(target)].filter((m) => m !== undefined),
+    );
+    void predictor;
+  });
+});

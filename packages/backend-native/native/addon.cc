@@ -1061,6 +1061,81 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   }
 }
 
+// reduceSum(heap, xOffset, outer, reduced, inner, outOffset, divisor):
+// out[o, i] = (sum over r of x[o, r, i]) / divisor, x viewed as [outer, reduced, inner],
+// accumulated in double in the order of r, as tfjs's cpu backend does (the reduced axes
+// moved innermost and summed in order), so a Sum is the cpu backend's value. Tiles of
+// (o, a run of columns) are spread over the threads; a whole-row reduction (inner 1) with
+// fewer rows than threads cuts each row into kSumBlocks fixed blocks, summed in block
+// order (within rounding of the cpu backend's sum). Either way the same bits for any
+// thread count.
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 7) {
+      throw std::invalid_argument("reduceSum(heap, xOffset, outer, reduced, inner, outOffset, divisor)");
+    }
+    Heap heap = heapOf(info[0]);
+    const int64_t outer = static_cast<int64_t>(offsetArg(info, 2));
+    const int64_t red = static_cast<int64_t>(offsetArg(info, 3));
+    const int64_t inner = static_cast<int64_t>(offsetArg(info, 4));
+    const double divisor = offsetArg(info, 6);
+    if (outer < 1 || red < 1 || inner < 1) throw std::invalid_argument("reduceSum: outer, reduced and inner must be >= 1");
+    const float* x = heap.at(offsetArg(info, 1), outer * red * inner, "x");
+    float* out = heap.at(offsetArg(info, 5), outer * inner, "out");
+    const int64_t total = outer * red * inner;
+    // Fewer long rows than a two-core split would use well: blocks within each row. The
+    // choice depends on the shape only, never on the thread count.
+    if (inner == 1 && outer < 8 && red >= kParallelMin) {
+      for (int64_t o = 0; o < outer; ++o) {
+        const float* row = x + o * red;
+        double partial[kSumBlocks];
+#pragma omp parallel for schedule(static)
+        for (int64_t blk = 0; blk < kSumBlocks; ++blk) {
+          const int64_t r0 = red * blk / kSumBlocks, r1 = red * (blk + 1) / kSumBlocks;
+          double s = 0;
+          for (int64_t r = r0; r < r1; ++r) s += row[r];
+          partial[blk] = s;
+        }
+        double s = 0;
+        for (int64_t blk = 0; blk < kSumBlocks; ++blk) s += partial[blk];
+        out[o] = static_cast<float>(s / divisor);
+      }
+      return env.Undefined();
+    }
+    if (inner == 1) {
+#pragma omp parallel for schedule(static) if (total >= kParallelMin)
+      for (int64_t o = 0; o < outer; ++o) {
+        const float* row = x + o * red;
+        double s = 0;
+        for (int64_t r = 0; r < red; ++r) s += row[r];
+        out[o] = static_cast<float>(s / divisor);
+      }
+      return env.Undefined();
+    }
+    constexpr int64_t kCols = 256;
+    const int64_t colTiles = (inner + kCols - 1) / kCols;
+#pragma omp parallel for schedule(static) if (total >= kParallelMin)
+    for (int64_t t = 0; t < outer * colTiles; ++t) {
+      const int64_t o = t / colTiles;
+      const int64_t c0 = (t % colTiles) * kCols, c1 = std::min(inner, c0 + kCols);
+      double acc[kCols];
+      for (int64_t c = 0; c < c1 - c0; ++c) acc[c] = 0;
+      const float* base = x + o * red * inner + c0;
+      for (int64_t r = 0; r < red; ++r) {
+        const float* row = base + r * inner;
+#pragma omp simd
+        for (int64_t c = 0; c < c1 - c0; ++c) acc[c] += row[c];
+      }
+      float* dst = out + o * inner + c0;
+      for (int64_t c = 0; c < c1 - c0; ++c) dst[c] = static_cast<float>(acc[c] / divisor);
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // slice(heap, xOffset, shape, begin, size, outOffset): out = x[begin : begin + size] for
 // float32 x of any rank >= 1, copied in rows of the last dimension.
 Napi::Value Slice(const Napi::CallbackInfo& info) {
@@ -1216,6 +1291,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward, "batchNormForward"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
   exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
+  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum, "reduceSum"));
   exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad, "reluGrad"));
   exports.Set("slice", Napi::Function::New(env, Slice, "slice"));

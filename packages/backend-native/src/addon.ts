@@ -45,6 +45,15 @@ export interface Addon {
     outOffset: number,
     scale: number,
   ): void;
+  reduceSum(
+    heap: ArrayBuffer,
+    xOffset: number,
+    outer: number,
+    reduced: number,
+    inner: number,
+    outOffset: number,
+    divisor: number,
+  ): void;
   channelAffine(
     heap: ArrayBuffer,
     xOffset: number,

@@ -721,25 +721,47 @@ const padKernel: NativeKernel = (addon, backend, inputs, attrs) => {
 };
 
 /**
- * `Sum` of a float32 tensor over its leading axes (`[0, ..., k-1]`, k < rank: a bias's
- * gradient, channel sums): column sums over fixed row blocks, the same bits for any
- * thread count. Other axes go to the wasm kernel (which transposes first).
+ * `Sum` (or `Mean`, `mean` true) of a float32 tensor over contiguous axes, x viewed as
+ * [outer, reduced, inner]. Over leading axes (a bias's gradient, channel sums): column
+ * sums over fixed row blocks. Otherwise (trailing axes, middle axes, everything): sums in
+ * double in the cpu backend's order, tiles spread over the threads. Either way the same
+ * bits for any thread count. Axes that are not contiguous go to the wasm kernel (which
+ * transposes first).
  */
-const sumKernel: NativeKernel = (addon, backend, inputs, attrs) => {
-  const { x } = inputs as { x: TensorInfo };
-  requireFloat(x);
-  const rank = x.shape.length;
-  const axes = util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
-  const k = axes.length;
-  if (k === 0 || k >= rank || axes.some((a, i) => a !== i)) throw new Unsupported('axes');
-  const rows = util.sizeFromShape(x.shape.slice(0, k));
-  const kept = x.shape.slice(k);
-  const cols = util.sizeFromShape(kept);
-  const outShape = attrs.keepDims === true ? [...x.shape.slice(0, k).map(() => 1), ...kept] : kept;
-  return withOutput(backend, outShape, (out) => {
-    addon.columnSums(heap(backend), offset(backend, x), rows, cols, out, 1);
-  });
-};
+function reduceKernel(mean: boolean): NativeKernel {
+  return (addon, backend, inputs, attrs) => {
+    const { x } = inputs as { x: TensorInfo };
+    requireFloat(x);
+    const shape = x.shape;
+    const axes = util.parseAxisParam(attrs.axis as number | number[], shape).sort((p, q) => p - q);
+    const k = axes.length;
+    const a0 = axes[0] ?? 0;
+    if (k === 0 || axes.some((a, i) => a !== a0 + i)) throw new Unsupported('axes');
+    const a1 = a0 + k;
+    const outer = util.sizeFromShape(shape.slice(0, a0));
+    const reduced = util.sizeFromShape(shape.slice(a0, a1));
+    const inner = util.sizeFromShape(shape.slice(a1));
+    const outShape =
+      attrs.keepDims === true
+        ? shape.map((d, i) => (i >= a0 && i < a1 ? 1 : d))
+        : [...shape.slice(0, a0), ...shape.slice(a1)];
+    return withOutput(backend, outShape, (out) => {
+      if (!mean && outer === 1 && inner > 1) {
+        addon.columnSums(heap(backend), offset(backend, x), reduced, inner, out, 1);
+      } else {
+        addon.reduceSum(
+          heap(backend),
+          offset(backend, x),
+          outer,
+          reduced,
+          inner,
+          out,
+          mean ? reduced : 1,
+        );
+      }
+    });
+  };
+}
 
 /**
  * `Identity` as a view of its input (the data shared, its reference count raised, as
@@ -773,7 +795,8 @@ const NATIVE: Record<string, NativeKernel> = {
   [RELU_GRAD_KERNEL]: reluGrad,
   Slice: sliceKernel,
   PadV2: padKernel,
-  Sum: sumKernel,
+  Sum: reduceKernel(false),
+  Mean: reduceKernel(true),
   Add: binaryKernel(BINARY_OPS.Add),
   Sub: binaryKernel(BINARY_OPS.Sub),
   Multiply: binaryKernel(BINARY_OPS.Multiply),

@@ -7,7 +7,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
-import { availability, expectClose, initBoth, randomValues, runOn } from './helpers.js';
+import {
+  availability,
+  expectClose,
+  expectSameValues,
+  initBoth,
+  randomValues,
+  runOn,
+} from './helpers.js';
 
 const describeNative = describe.skipIf(!availability.available);
 
@@ -74,20 +81,6 @@ const PAIRS: Array<[number[], number[]]> = [
     [2, 1, 1],
   ],
 ];
-
-const show = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
-
-/** Element by element: both NaN, or the same number with the same sign of zero. */
-function expectSameValues(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, `${what} length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i] as number;
-    const w = want[i] as number;
-    if (Number.isNaN(w) ? !Number.isNaN(g) : !Object.is(g, w)) {
-      expect.fail(`${what}: element ${i} is ${show(g)}, the cpu backend gives ${show(w)}`);
-    }
-  }
-}
 
 /** Inputs with some equal values, so Maximum and Minimum meet ties too. */
 function inputs(seed: number, shape: number[]): Float32Array {

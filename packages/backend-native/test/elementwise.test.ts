@@ -1,6 +1,6 @@
 /**
  * The native element-wise, copying and reduction kernels (ReLU and its gradient, Slice,
- * PadV2, Sum over leading axes) and BatchNorm's fused forward kernel: equal to the cpu
+ * PadV2, Sum and Mean over contiguous axes) and BatchNorm's fused forward kernel: equal to the cpu
  * backend on a grid of shapes, the same bits with one and two threads, other dtypes and
  * axes left to wasm, nothing leaked.
  */
@@ -16,6 +16,7 @@ import {
   availability,
   expectClose,
   expectSameOnBoth,
+  expectSameValues,
   initBoth,
   randomValues,
   runOn,
@@ -236,7 +237,7 @@ describeNative('native Slice and PadV2', () => {
   });
 });
 
-describeNative('native Sum over leading axes', () => {
+describeNative('native Sum and Mean', () => {
   beforeAll(async () => initBoth(2));
   beforeEach(() => resetNativeKernelStats());
 
@@ -286,13 +287,71 @@ describeNative('native Sum over leading axes', () => {
     await initBoth(2);
   });
 
-  it('leaves other axes, a whole sum and int32 to wasm', async () => {
+  // Trailing, middle and all axes: sums in double in the cpu backend's order. The
+  // second flag: exactly the cpu backend's values (a whole reduction of a long row with
+  // few rows is summed in fixed blocks, within rounding of it).
+  const OTHER: Array<[number[], number[], boolean, boolean]> = [
+    [[3, 4, 5], [1], false, true],
+    [[3, 4, 5], [2], true, true],
+    [[3, 4, 5], [0, 1, 2], false, true],
+    [[64, 16, 128], [2], false, true],
+    [[64, 4, 4, 256], [1, 2], false, true],
+    [[64, 4, 4, 1030], [1, 2], true, true],
+    [[2, 5, 7, 3], [1, 2, 3], false, true],
+    [[3, 3, 256, 256], [0, 1, 2, 3], false, false],
+    [[2, 70000], [1], true, false],
+    [[9, 70000], [1], false, true],
+    [[7], [0], false, true],
+  ];
+  for (const [shape, axes, keepDims, exact] of OTHER) {
+    it(`Sum and Mean equal cpu: [${shape.join(',')}] over [${axes.join(',')}]${keepDims ? ', keepDims' : ''}`, async () => {
+      const xv = randomValues(14, shape).map((v) => v + 0.25);
+      const f = () => {
+        const x = tf.tensor(xv, shape);
+        return [tf.sum(x, axes, keepDims), tf.mean(x, axes, keepDims)];
+      };
+      const [wantSum, wantMean] = await runOn('cpu', f);
+      const [sum, mean] = await runOn('wasm', f);
+      if (exact) expectSameValues(sum!, wantSum!, 'sum');
+      expectClose(sum!, wantSum!, 1e-6, 'sum');
+      expectClose(mean!, wantMean!, 1e-6, 'mean');
+      const s = nativeKernelStats().native;
+      expect(s.Sum).toBe(1);
+      expect(s.Mean).toBe(1);
+    });
+  }
+
+  it('gives the same bits with one and two threads over other axes', async () => {
+    const cases: Array<[number[], number[]]> = [
+      [[64, 16, 128], [2]],
+      [
+        [64, 8, 8, 96],
+        [1, 2],
+      ],
+      [
+        [3, 3, 256, 256],
+        [0, 1, 2, 3],
+      ],
+      [[2, 70000], [1]],
+    ];
+    for (const [shape, axes] of cases) {
+      const xv = randomValues(15, shape);
+      await expectSameBitsOneAndTwoThreads(() => {
+        const x = tf.tensor(xv, shape);
+        return [tf.sum(x, axes), tf.mean(x, axes)];
+      });
+    }
+    await initBoth(2);
+  });
+
+  it('leaves axes that are not contiguous and int32 to wasm', async () => {
     const xv = randomValues(13, [3, 4, 5]);
-    await expectSameOnBoth(() => tf.sum(tf.tensor(xv, [3, 4, 5]), [1]), 'inner axis');
-    await expectSameOnBoth(() => tf.sum(tf.tensor(xv, [3, 4, 5])), 'all axes');
+    await expectSameOnBoth(() => tf.sum(tf.tensor(xv, [3, 4, 5]), [0, 2]), 'axes 0 and 2');
+    await expectSameOnBoth(() => tf.mean(tf.tensor(xv, [3, 4, 5]), [0, 2]), 'mean, axes 0 and 2');
     await expectSameOnBoth(() => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0), 'int32', 0);
     const f = nativeKernelStats().fallback;
-    expect(f['Sum: axes']).toBe(2);
+    expect(f['Sum: axes']).toBe(1);
+    expect(f['Mean: axes']).toBe(1);
     expect(f['Sum: dtype int32']).toBe(1);
   });
 });

@@ -62,3 +62,17 @@ export async function expectSameOnBoth(
   expect(got.length).toBe(want.length);
   got.forEach((g, i) => expectClose(g, want[i] as Float32Array, tol, `${what} [output ${i}]`));
 }
+
+const show = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
+
+/** Element by element: both NaN, or the same number with the same sign of zero. */
+export function expectSameValues(got: Float32Array, want: Float32Array, what: string): void {
+  expect(got.length, `${what} length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i] as number;
+    const w = want[i] as number;
+    if (Number.isNaN(w) ? !Number.isNaN(g) : !Object.is(g, w)) {
+      expect.fail(`${what}: element ${i} is ${show(g)}, the cpu backend gives ${show(w)}`);
+    }
+  }
+}

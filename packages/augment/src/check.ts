@@ -2,7 +2,7 @@
  * Input checks of the augmentation ops: image batches and per-image factor lists.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShape } from '@ediy/core';
+import { assertShape, checkOnDevice } from '@ediy/core';
 
 /**
  * Checks that `images` is a float32 [B,H,W,3] batch.
@@ -33,18 +33,19 @@ export function assertImageBatch(
 
 /**
  * Checks that every value of `images` is a finite number in [0, 1], with one read of
- * three scalars (min, max, sum) from the backend.
+ * three scalars (min, max, sum) from the backend (on a GPU backend inside a
+ * `DeviceChecks` scope of `@ediy/core`, read later with the scope's other checks).
  */
 export function assertUnitRange(images: tf.Tensor, name = 'images'): void {
   const stats = tf.tidy(() => tf.stack([tf.min(images), tf.max(images), tf.sum(images)]));
-  const [lo, hi, sum] = stats.dataSync() as Float32Array;
-  stats.dispose();
-  if (!Number.isFinite(sum)) {
-    throw new RangeError(`${name} must contain finite values in [0, 1], found NaN or Infinity`);
-  }
-  if ((lo as number) < 0 || (hi as number) > 1) {
-    throw new RangeError(`${name} must have values in [0, 1], got values in [${lo}, ${hi}]`);
-  }
+  checkOnDevice(stats, ([lo, hi, sum]) => {
+    if (!Number.isFinite(sum)) {
+      throw new RangeError(`${name} must contain finite values in [0, 1], found NaN or Infinity`);
+    }
+    if ((lo as number) < 0 || (hi as number) > 1) {
+      throw new RangeError(`${name} must have values in [0, 1], got values in [${lo}, ${hi}]`);
+    }
+  });
 }
 
 /**

@@ -73,3 +73,13 @@ export function webGpuAdapter(): GpuAdapterReport | undefined {
 export function setWebGpuAdapter(report: GpuAdapterReport): void {
   current = report;
 }
+
+/**
+ * Why `auto` does not take webgpu yet, even on a real GPU adapter, or `undefined` once
+ * every command runs there. Pre-training runs on webgpu (its reads are asynchronous), but
+ * the evaluation (kNN, linear and dense probes, saliency) still reads tensors
+ * synchronously, which tfjs-backend-webgpu in Node cannot: a run that `auto` put on
+ * webgpu would fail at its first evaluation. An explicit `webgpu` is always honoured.
+ */
+export const WEBGPU_AUTO_BLOCKER: string | undefined =
+  "ediy's evaluation (kNN, probes, saliency) still reads tensors synchronously, which tfjs-backend-webgpu cannot do in Node";

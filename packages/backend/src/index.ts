@@ -21,10 +21,23 @@ export {
 export * from './kernel-names.js';
 export * from './kernels/index.js';
 export * from './core-compat.js';
+/**
+ * The device-side input checks of `@ediy/core`: a loop that runs on a GPU backend opens a
+ * scope and reads the checks with its own values.
+ */
+export {
+  checkOnDevice,
+  defersChecks,
+  DeviceChecks,
+  withDeviceChecks,
+  type CheckJudge,
+  type CheckValues,
+} from '@ediy/core';
 export {
   describeAdapter,
   SWIFTSHADER_ICD,
   webGpuAdapter,
+  WEBGPU_AUTO_BLOCKER,
   WEBGPU_INSTALL_HINT,
   type GpuAdapterReport,
 } from './gpu-adapter.js';

@@ -18,6 +18,7 @@ import {
   webGpuAdapter,
   WEBGPU_INSTALL_HINT,
   SWIFTSHADER_ICD,
+  WEBGPU_AUTO_BLOCKER,
   type AdapterLike,
   type GpuAdapterReport,
 } from './gpu-adapter.js';
@@ -219,7 +220,8 @@ export function hasSwiftShader(file: string = SWIFTSHADER_ICD): boolean {
  * The `webgpu` entry of `initBackend`'s loaders. Asked for explicitly it takes any
  * adapter, software or not. Under `auto` it first probes in a child process
  * ({@link probeWebGpuAdapter}) and goes on only for a real GPU, so a CPU-only machine
- * pays ~0.3 s and sees no driver messages.
+ * pays ~0.3 s and sees no driver messages; while {@link WEBGPU_AUTO_BLOCKER} says why
+ * not, it takes no adapter at all and warns with the adapter it found.
  */
 export async function loadWebGpu(
   warnings: string[],
@@ -227,16 +229,24 @@ export async function loadWebGpu(
 ): Promise<BackendInfo | undefined> {
   if (!auto) return initWebGpu(warnings, { allowFallback: true });
   if (!webGpuPackagesInstalled()) return undefined;
-  if (!webGpuAdapter()) {
+  let found = webGpuAdapter();
+  if (!found) {
     const probe = await probeWebGpuAdapter();
     if (!probe.adapter) {
       warnings.push(`webgpu: ${probe.reason ?? 'no adapter'}`);
       return undefined;
     }
-    if (probe.adapter.isFallbackAdapter) {
-      warnings.push(`skipped the software WebGPU adapter (${describeAdapter(probe.adapter)})`);
-      return undefined;
-    }
+    found = probe.adapter;
+  }
+  if (found.isFallbackAdapter) {
+    warnings.push(`skipped the software WebGPU adapter (${describeAdapter(found)})`);
+    return undefined;
+  }
+  if (WEBGPU_AUTO_BLOCKER !== undefined) {
+    warnings.push(
+      `webgpu: auto does not take the GPU adapter ${describeAdapter(found)} yet: ${WEBGPU_AUTO_BLOCKER}; ask for it explicitly (--backend webgpu, prefer: 'webgpu') to pre-train on it`,
+    );
+    return undefined;
   }
   return initWebGpu(warnings, { allowFallback: false });
 }

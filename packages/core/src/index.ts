@@ -7,6 +7,7 @@
  * Node built-in and bundles for the browser; the atomic file writer is `@ediy/core/node`.
  * @packageDocumentation
  */
+export * from './device-checks.js';
 export * from './host.js';
 export * from './random.js';
 export * from './validate.js';

@@ -2,7 +2,7 @@
  * R-INS: R-DEM with another image's global feature as the negative (Table 1, DenseCL-style).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/core';
+import { assertShapes, checkOnDevice } from '@ediy/core';
 import { gatherRegions } from '@ediy/matchers';
 import { asRegions, cosine } from './cosine.js';
 
@@ -54,14 +54,17 @@ export function rDemInstanceLoss(
   if (other.rank === 1 && (other.shape[0] as number) < 2) {
     throw new Error(`R-INS needs a batch of at least 2 images, got B=${other.shape[0]}`);
   }
-  const own = Array.from(other.dataSync()).findIndex((o, i) => o === i);
-  if (other.dtype !== 'int32' || own >= 0) {
-    throw new Error(
-      other.dtype !== 'int32'
-        ? `other must be int32 image indices, got ${other.dtype}`
-        : `other must pick another image for each image, but other[${own}] = ${own} (see otherImage)`,
-    );
+  if (other.dtype !== 'int32') {
+    throw new Error(`other must be int32 image indices, got ${other.dtype}`);
   }
+  checkOnDevice(tf.clone(other), (values) => {
+    const own = Array.from(values).findIndex((o, i) => o === i);
+    if (own >= 0) {
+      throw new Error(
+        `other must pick another image for each image, but other[${own}] = ${own} (see otherImage)`,
+      );
+    }
+  });
   return tf.tidy(() => {
     const terms = [0, 1].map((v) => {
       const l = asRegions(local[v] as tf.Tensor, `local[${v}]`);

@@ -2,15 +2,17 @@
  * A NaN/Infinity check for tensors whose values choose indices.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { checkOnDevice } from '@ediy/core';
 
 /**
  * Throws if `t` holds NaN or +-Infinity: an argmin/argmax over such values would pick an
- * arbitrary region without any error. Reads back one boolean.
+ * arbitrary region without any error. Reads back one boolean (on a GPU backend inside a
+ * `DeviceChecks` scope of `@ediy/core`, later, with the scope's other checks).
  */
 export function assertFiniteTensor(t: tf.Tensor, name: string): void {
   const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(t))));
-  const hasBad = (bad.dataSync()[0] ?? 0) !== 0;
-  bad.dispose();
-  if (hasBad)
-    throw new Error(`${name} must hold only finite numbers, but it contains NaN or Infinity`);
+  checkOnDevice(bad, (values) => {
+    if ((values[0] ?? 0) !== 0)
+      throw new Error(`${name} must hold only finite numbers, but it contains NaN or Infinity`);
+  });
 }

@@ -2,13 +2,14 @@
  * A differentiable gather of regions that runs on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertShapes } from '@ediy/core';
+import { assertShapes, checkOnDevice } from '@ediy/core';
 
 /** Options of {@link gatherRegions}. */
 export interface GatherRegionsOptions {
   /**
-   * Check that every index lies in `[0, N)` (default true). This reads back two numbers;
-   * an out-of-range index would otherwise silently gather a zero vector.
+   * Check that every index lies in `[0, N)` (default true). This reads back two numbers
+   * (on a GPU backend inside a `DeviceChecks` scope of `@ediy/core`, later, with the
+   * scope's other checks); an out-of-range index would otherwise silently gather a zero vector.
    */
   checkRange?: boolean;
 }
@@ -38,13 +39,14 @@ export function gatherRegions(
   if (indices.dtype !== 'int32') throw new Error(`indices must be int32, got ${indices.dtype}`);
   if (options.checkRange ?? true) {
     const range = tf.tidy(() => tf.stack([tf.min(indices), tf.max(indices)]));
-    const [lo, hi] = range.dataSync();
-    range.dispose();
-    if (indices.size > 0 && ((lo as number) < 0 || (hi as number) >= n)) {
-      throw new RangeError(
-        `indices must lie in [0, ${n}) (N = features.shape[1]), got values from ${lo} to ${hi}`,
-      );
-    }
+    const empty = indices.size === 0;
+    checkOnDevice(range, ([lo, hi]) => {
+      if (!empty && ((lo as number) < 0 || (hi as number) >= n)) {
+        throw new RangeError(
+          `indices must lie in [0, ${n}) (N = features.shape[1]), got values from ${lo} to ${hi}`,
+        );
+      }
+    });
   }
   return tf.tidy(() => {
     // tf.oneHot needs depth >= 2 (with one region every index is 0), and tfjs-backend-wasm's

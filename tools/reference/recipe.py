@@ -15,7 +15,7 @@ solo-learn's LARS learning-rate clipping (solo/utils/lars.py, `clip_lars_lr`): t
 ratio r becomes min(r / lr, 1), so a layer's step is lr * min(r / lr, 1) = min(r, lr) times
 its (weight-decayed) gradient. The views are ediy's (`byolViewParams(32, {scaleBlurSigma:
 true})`) as far as they act on Fashion-MNIST's gray images: random resized crop (scale
-[0.08, 1], ratio [3/4, 4/3]) of the 28 px image to 32 px, flip 0.5, brightness and contrast
+[--crop-min, 1], BYOL's 0.08 by default, ratio [3/4, 4/3]) of the 28 px image to 32 px, flip 0.5, brightness and contrast
 jitter 0.4 in a random order with p 0.8 (saturation, hue and grayscale leave gray pixels
 as they are), blur p 1.0 / 0.1 with sigma [0.1, 2] x 32/224 and a 3-tap kernel, solarize
 p 0 / 0.2, ImageNet normalisation. The random streams are PyTorch's, so a run is not

@@ -6,6 +6,7 @@
  * number of batches ahead), so evaluating a folder of any size holds only a few batches
  * of pixels; the other sources are read from memory in chunks.
  */
+import { availableParallelism } from 'node:os';
 import { assertInteger } from '@ediy/core';
 import { openDataParts, type DataSpec } from './data-spec.js';
 import {
@@ -101,11 +102,20 @@ export function shuffledSample(
   return Array.from(test.subarray(0, take), (k) => items[k] as ImageEntry);
 }
 
+/** Streams of at most this many images decode in one thread (default of {@link fileStream}'s `workers`). */
+const SMALL_STREAM = 256;
+
+/** The streaming loader's default decode threads: the machine's cores, at most 4. */
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
 /**
  * A stream over image files: decoded, centre cropped (the largest centred square) and
  * resized to `size` in decode threads, `prefetch` batches ahead. An image that fails to
  * decode is replaced by the next one (and reported through `onUnreadable`), or is an
- * error with `strict`.
+ * error with `strict`. `workers` defaults to one thread for up to 256 images, else the
+ * machine's cores (at most 4).
  */
 export function fileStream(
   items: readonly ImageEntry[],
@@ -139,7 +149,8 @@ export function fileStream(
         dropLast: false,
         numClasses: options.numClasses,
         ...(options.strict !== undefined ? { strict: options.strict } : {}),
-        ...(options.workers !== undefined ? { workers: options.workers } : {}),
+        // a few batches' worth of images: one decode thread is enough, and starts sooner
+        workers: options.workers ?? (items.length <= SMALL_STREAM ? 1 : defaultWorkers()),
         ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
         ...(options.onUnreadable ? { onUnreadable: options.onUnreadable } : {}),
       });

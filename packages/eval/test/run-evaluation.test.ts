@@ -26,6 +26,8 @@ import {
 } from '@ediy/eval/node';
 
 beforeAll(async () => {
+  // folder scans keep their header caches here, not in the user's cache folder
+  process.env.EDIY_CACHE_DIR = mkdtempSync(join(tmpdir(), 'ediy-eval-cache-'));
   await initBackend({ prefer: 'cpu' });
 });
 

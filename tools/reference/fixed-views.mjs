@@ -14,9 +14,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { byolViewParams } from '@ediy/augment';
-import { readSafetensors } from '@ediy/backbones';
+import { readSafetensors } from '@ediy/backbones/interop';
 import { weightedSum } from '@ediy/losses';
 import { LARS, emaTau, warmupCosineLr } from '@ediy/optim';
 import { EDIY, trainStep, variables } from '@ediy/trainer';

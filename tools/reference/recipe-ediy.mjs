@@ -21,7 +21,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '@ediy/backend';
-import { exportTorchvisionWeights, resnet, writeSafetensors } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { exportTorchvisionWeights, writeSafetensors } from '@ediy/backbones/interop';
 import { LARS } from '@ediy/optim';
 import {
   buildOnline,

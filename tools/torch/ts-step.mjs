@@ -9,9 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { initBackend, Rng } from '@ediy/backend';
+import { initBackend } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import { byolViewParams, byolViews } from '@ediy/augment';
-import { exportTorchvisionWeights, resnet, writeSafetensors } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { exportTorchvisionWeights, writeSafetensors } from '@ediy/backbones/interop';
 import { buildOnline, buildTarget, loadTeacher, microStep, openDataset } from '@ediy/trainer';
 
 const { positionals, values } = parseArgs({

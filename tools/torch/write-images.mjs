@@ -6,7 +6,7 @@
 // Needs the packages built (npm run build).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { writeSafetensors } from '@ediy/backbones';
+import { writeSafetensors } from '@ediy/backbones/interop';
 import { openDataset } from '@ediy/trainer';
 
 const { positionals, values } = parseArgs({

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
+import { resnet } from '@ediy/backbones';
 import {
   exportTorchvisionWeights,
   importTorchvisionWeights,
   readSafetensors,
-  resnet,
   writeSafetensors,
-} from '@ediy/backbones';
+} from '@ediy/backbones/interop';
 import { registerFileRouter } from '@ediy/backbones/node';
 import { main, METRICS, readRunEval } from '@ediy/cli';
 import { loadRunBackbone } from '@ediy/eval/node';

@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { exportTorchvisionWeights, inferTorchvisionConfig, readSafetensors } from '@ediy/backbones';
+import {
+  exportTorchvisionWeights,
+  inferTorchvisionConfig,
+  readSafetensors,
+} from '@ediy/backbones/interop';
 import { loadModelFromDir } from '@ediy/backbones/node';
 import type { ReproducePlan } from '@ediy/cli';
 import { ediyProcess } from './same-results.js';

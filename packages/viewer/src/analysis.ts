@@ -15,7 +15,8 @@ import {
   type CropBox,
   type ViewParams,
 } from '@ediy/augment';
-import { readSafetensors, resnet } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { readSafetensors } from '@ediy/backbones/interop';
 import { Rng } from '@ediy/core';
 import { mostDissimilarWithin, mostSimilarAcross } from '@ediy/matchers';
 import type { ViewerWeights } from './site.js';

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones/interop';
 import { CHECKPOINT_FORMAT, latestCheckpoint, type CheckpointState } from '@ediy/trainer';
 import type { LossPoint, ViewerBackbone, ViewerRun } from './site.js';
 

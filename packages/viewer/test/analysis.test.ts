@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, expect, it } from 'vitest';
 import { IMAGENET_NORMALIZE, byolViewParams, byolViews, normalizeImages } from '@ediy/augment';
-import { resnet, writeSafetensors, type SafeTensor } from '@ediy/backbones';
+import { resnet } from '@ediy/backbones';
+import { writeSafetensors, type SafeTensor } from '@ediy/backbones/interop';
 import { initBackend } from '@ediy/backend';
 import { Rng } from '@ediy/core';
 import {

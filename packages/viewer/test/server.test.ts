@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { readSafetensors } from '@ediy/backbones';
+import { readSafetensors } from '@ediy/backbones/interop';
 import { latestCheckpoint } from '@ediy/trainer';
 import type { ViewerSite } from '@ediy/viewer';
 import {

@@ -5,13 +5,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { resnet, type ResNetConfig } from '@ediy/backbones';
 import {
   importTorchvisionWeights,
   inferTorchvisionConfig,
   readSafetensors,
-  resnet,
-  type ResNetConfig,
-} from '@ediy/backbones';
+} from '@ediy/backbones/interop';
 import { saveModelToDir } from '@ediy/backbones/node';
 import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';

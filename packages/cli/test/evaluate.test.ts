@@ -222,7 +222,7 @@ describe('evaluateBackbone', () => {
     const px = 8 * 8 * 3;
     for (let i = 0; i < data.heldOut.size; i++)
       expect(seen.has(heldOut.images[i * px])).toBe(false);
-  });
+  }, 300_000); // decode threads start from the sources here, slow on a loaded machine
 });
 
 describe('the untrained floor', () => {

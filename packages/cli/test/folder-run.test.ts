@@ -77,5 +77,6 @@ describe('a standard-width ResNet-18 at 64 px on a folder, from a YAML file and 
     expect(evaluation.test).toBe(6); // every held-out image scored, none of them trained on
     const train = new Set(splits.train.items.map((i) => i.path));
     expect(splits.heldOut.items.some((i) => train.has(i.path))).toBe(false);
-  });
+    expect(evaluation.timings.features).toBeGreaterThan(0);
+  }, 300_000); // a pre-training and an evaluation, each with decode threads
 });

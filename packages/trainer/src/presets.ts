@@ -23,13 +23,14 @@ export const PRESET_NAMES: readonly PresetName[] = ['smoke', 'mini', 'paper'];
 /**
  * The step budget of a `mini` row of a table whose paper rows train `paperEpochs` epochs:
  * what three seeds of the whole table fit in an hour on two cores with the native engine
- * (docs/results/recipe.md: 1.2-1.4 CPU-seconds a BYOL step, 1.5 an E-DIY step, about a
- * minute to evaluate a row). Table 2 (100 epochs; 4 rows and the teacher) gets 320 steps;
- * Table 1 (300 epochs; 9 rows and the teacher) and the 1000-epoch tables 128. The
+ * (docs/results/recipe.md: a run's start-up plus 1.13 CPU-seconds a BYOL step, 1.42 a step
+ * with region terms, about a minute to evaluate a row). Table 2 (100 epochs; 4 rows and the
+ * teacher) gets 320 steps; Table 1 (300 epochs; 9 rows, the first seed's BYOL row the
+ * teacher) and the 1000-epoch tables 120. The
  * embedded scenes (3 epochs of 32 steps) stay under either cap.
  */
 export function miniSteps(paperEpochs: number): number {
-  return paperEpochs <= 100 ? 320 : 128;
+  return paperEpochs <= 100 ? 320 : 120;
 }
 
 /**

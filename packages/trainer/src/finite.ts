@@ -70,6 +70,32 @@ export function assertFinite(
 }
 
 /**
+ * {@link assertFinite} with asynchronous reads, so it runs on every backend
+ * (tfjs-backend-webgpu in Node reads only asynchronously): the same one read of all
+ * flags, the same error.
+ */
+export async function assertFiniteAsync(
+  step: number,
+  tensors: ReadonlyArray<readonly [string, tf.Tensor]>,
+): Promise<void> {
+  if (tensors.length === 0) return;
+  const flags = tf.tidy(() =>
+    tf.stack(tensors.map(([, t]) => tf.cast(tf.sum(tf.mul(t, 0)), 'float32'))),
+  );
+  let values: ArrayLike<number>;
+  try {
+    values = await flags.data();
+  } finally {
+    flags.dispose();
+  }
+  const bad = Array.prototype.findIndex.call(values, (v: number) => !Number.isFinite(v));
+  if (bad < 0) return;
+  const [label, tensor] = tensors[bad] as readonly [string, tf.Tensor];
+  const { nan, infinite } = countNonFinite(await tensor.data());
+  throw new NonFiniteTensorError(step, label, nan, infinite, tensor.size);
+}
+
+/**
  * Throws, naming the model and the first weight holding NaN or an infinity (with the
  * counts), when a model's weights (BatchNorm statistics included) are not all finite.
  */
@@ -79,6 +105,25 @@ export function assertWeightsFinite(
 ): void {
   try {
     assertFinite(
+      0,
+      model.weights.map((w) => [w.originalName, w.read()] as const),
+    );
+  } catch (err) {
+    if (!(err instanceof NonFiniteTensorError)) throw err;
+    throw new Error(
+      `${where}: weight ${err.tensor} holds ${err.nan} NaN and ${err.infinite} infinite values (of ${err.size})`,
+      { cause: err },
+    );
+  }
+}
+
+/** {@link assertWeightsFinite} with an asynchronous read (for every backend, webgpu included). */
+export async function assertWeightsFiniteAsync(
+  model: { weights: ReadonlyArray<{ originalName: string; read(): tf.Tensor }> },
+  where: string,
+): Promise<void> {
+  try {
+    await assertFiniteAsync(
       0,
       model.weights.map((w) => [w.originalName, w.read()] as const),
     );

@@ -33,7 +33,13 @@ export {
   type StateVariables,
   type TrainState,
 } from './state.js';
-export { microStep, type MicroStepResult, type PhaseTimings, type StepPhase } from './step.js';
+export {
+  microStep,
+  microStepAsync,
+  type MicroStepResult,
+  type PhaseTimings,
+  type StepPhase,
+} from './step.js';
 export { batchNormTraining, channelAffine, useFastBatchNorm } from './batchnorm.js';
 export * from './pretrain.js';
 export {
@@ -48,7 +54,7 @@ export {
   type UpdateContext,
   type UpdateInput,
 } from './update.js';
-export { NonFiniteTensorError, assertWeightsFinite } from './finite.js';
+export { NonFiniteTensorError, assertWeightsFinite, assertWeightsFiniteAsync } from './finite.js';
 export {
   AUTO_WORKERS_MIN_BATCH,
   oneThread,

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Rng, useFastTransposedMatMul } from '@ediy/backend';
+import { useFastTransposedMatMul } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import {
   disposeBatch,
   openTrainingData,
@@ -40,7 +41,7 @@ import {
   twoThreads,
   type WorkersOption,
 } from './replica.js';
-import { assertWeightsFinite } from './finite.js';
+import { assertWeightsFiniteAsync } from './finite.js';
 import { update } from './update.js';
 import { EDIY } from './ediy-method.js';
 import type { Method } from './method.js';
@@ -158,7 +159,7 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
       );
     }
     try {
-      assertWeightsFinite(model, `teacher model ${spec.modelDir}`);
+      await assertWeightsFiniteAsync(model, `teacher model ${spec.modelDir}`);
     } catch (err) {
       model.dispose();
       throw err;

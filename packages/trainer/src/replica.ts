@@ -18,7 +18,8 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { currentBackend, type Rng, type RngState } from '@ediy/backend';
+import { currentBackend } from '@ediy/backend';
+import type { Rng, RngState } from '@ediy/core';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { MethodSource } from './method.js';
@@ -30,7 +31,7 @@ import {
   type StepMessage,
 } from './replica-protocol.js';
 import { ownedValues } from './replica-values.js';
-import { addTiming, microStep, type MicroStepResult } from './step.js';
+import { addTiming, microStep, microStepAsync, type MicroStepResult } from './step.js';
 
 /** How many threads compute gradients: 1, 2, or `auto` (see {@link resolveWorkers}). */
 export type WorkersOption = 1 | 2 | 'auto';
@@ -318,7 +319,7 @@ export async function dataParallelStep<Online, Target>(
   pool: ReplicaPool | undefined,
   weightsVersion: number,
 ): Promise<MicroStepResult[]> {
-  if (!pool) return [microStep(config, nets, images, rngFor(0), views)];
+  if (!pool) return [await microStepAsync(config, nets, images, rngFor(0), views)];
   const batch = images.shape[0];
   if (batch % 2 !== 0)
     throw new Error(
@@ -379,11 +380,12 @@ export interface GradientStrategy {
   ): Promise<MicroStepResult[]>;
 }
 
-/** Every micro-batch's gradients on this thread ({@link microStep}). */
+/** Every micro-batch's gradients on this thread ({@link microStepAsync}: it runs on every backend). */
 export const oneThread: GradientStrategy = {
   replicas: 1,
-  compute: (config, nets, images, rngFor, views) =>
-    Promise.resolve([microStep(config, nets, images, rngFor(0), views)]),
+  compute: async (config, nets, images, rngFor, views) => [
+    await microStepAsync(config, nets, images, rngFor(0), views),
+  ],
 };
 
 /** Each micro-batch split in halves over this thread and `pool`'s worker ({@link dataParallelStep}). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Rng } from '@ediy/backend';
+import { DeviceChecks, type Rng } from '@ediy/backend';
 import { byolViews, type AugmentedView, type ViewParams } from '@ediy/augment';
 import { weightedSum } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
@@ -88,10 +88,26 @@ function teacherMaps(
 }
 
 /**
+ * A micro-step computed but not read yet: the gradients, and the loss, its terms and the
+ * pending input checks packed in one tensor.
+ */
+interface ComputedStep {
+  grads: tf.NamedTensorMap;
+  /** `[loss, ...terms, ...check values]`. */
+  packed: tf.Tensor1D;
+  names: string[];
+  checks: DeviceChecks;
+  timings: PhaseTimings;
+  /** When the readback started (performance.now()). */
+  readStart: number;
+}
+
+/**
  * Computes one micro-batch's gradients: the two views, the teacher's maps and the
  * method's target outputs (both without gradient), then the method's terms, their
  * weighted sum (`@ediy/losses`' `weightedSum`) and its gradients with respect to the
- * trainable variables of {@link variables}.
+ * trainable variables of {@link variables}. Reads the loss values synchronously: on
+ * tfjs-backend-webgpu in Node use {@link microStepAsync}.
  * @param images - the source batch [B,H,W,3] in [0,1] (not disposed).
  * @param rng - this micro-step's random stream (augmentation and random matchers).
  */
@@ -102,6 +118,91 @@ export function microStep<Online = OnlineNetwork, Target = TargetNetwork>(
   rng: Rng,
   views: readonly [ViewParams, ViewParams],
 ): MicroStepResult {
+  const computed = computeMicroStep(config, nets, images, rng, views);
+  let values: ArrayLike<number>;
+  try {
+    values = computed.packed.dataSync();
+  } catch (err) {
+    failed(computed);
+    throw err;
+  }
+  return finish(computed, values);
+}
+
+/**
+ * {@link microStep} with one asynchronous read of the loss values and of the input
+ * checks left on the device (a GPU backend defers the checks of augment, matchers and
+ * losses to this read, see `DeviceChecks` of `@ediy/core`). The same values on every
+ * backend; the only micro-step that runs on tfjs-backend-webgpu in Node, where
+ * synchronous reads are impossible.
+ */
+export async function microStepAsync<Online = OnlineNetwork, Target = TargetNetwork>(
+  config: ExperimentConfig,
+  nets: MethodNetworks<Online, Target>,
+  images: tf.Tensor4D,
+  rng: Rng,
+  views: readonly [ViewParams, ViewParams],
+): Promise<MicroStepResult> {
+  const computed = computeMicroStep(config, nets, images, rng, views);
+  let values: ArrayLike<number>;
+  try {
+    values = await computed.packed.data();
+  } catch (err) {
+    failed(computed);
+    throw err;
+  }
+  return finish(computed, values);
+}
+
+function failed(computed: ComputedStep): void {
+  computed.packed.dispose();
+  computed.checks.close();
+  tf.dispose(Object.values(computed.grads));
+}
+
+function finish(computed: ComputedStep, values: ArrayLike<number>): MicroStepResult {
+  const { grads, names, checks, timings } = computed;
+  computed.packed.dispose();
+  const n = names.length + 1;
+  try {
+    checks.judge(Array.prototype.slice.call(values, n) as number[]);
+  } catch (err) {
+    tf.dispose(Object.values(grads));
+    throw err;
+  }
+  const terms: Record<string, number> = {};
+  names.forEach((name, i) => {
+    terms[name] = values[i + 1] as number;
+  });
+  addTiming(timings, 'readback', performance.now() - computed.readStart);
+  return { grads, loss: values[0] as number, terms, timings };
+}
+
+function computeMicroStep<Online, Target>(
+  config: ExperimentConfig,
+  nets: MethodNetworks<Online, Target>,
+  images: tf.Tensor4D,
+  rng: Rng,
+  views: readonly [ViewParams, ViewParams],
+): ComputedStep {
+  // On a GPU backend the input checks stay on the device until the one read below.
+  const checks = DeviceChecks.open();
+  try {
+    return computeChecked(config, nets, images, rng, views, checks);
+  } catch (err) {
+    checks.close();
+    throw err;
+  }
+}
+
+function computeChecked<Online, Target>(
+  config: ExperimentConfig,
+  nets: MethodNetworks<Online, Target>,
+  images: tf.Tensor4D,
+  rng: Rng,
+  views: readonly [ViewParams, ViewParams],
+  checks: DeviceChecks,
+): ComputedStep {
   const method = methodOf(nets);
   const { online, target, teacher } = nets;
   const timings: PhaseTimings = {};
@@ -153,20 +254,19 @@ export function microStep<Online = OnlineNetwork, Target = TargetNetwork>(
   addTiming(timings, 'online-forward', forwardEnd - t - matcherMs);
   if (matcherMs > 0) addTiming(timings, 'matchers', matcherMs);
   addTiming(timings, 'online-backward', performance.now() - forwardEnd);
-  t = performance.now();
+  checks.stop();
+  const readStart = performance.now();
 
-  // One read of every value instead of one per term.
-  const packed = tf.stack([value, ...kept]);
-  const values = packed.dataSync();
-  tf.dispose([packed, value, ...kept]);
-  const terms: Record<string, number> = {};
-  names.forEach((name, i) => {
-    terms[name] = values[i + 1] as number;
+  // One read of every value (and of the deferred checks) instead of one per term.
+  const deferred = checks.packed();
+  const packed = tf.tidy(() => {
+    const losses = tf.stack([value, ...kept]) as tf.Tensor1D;
+    return deferred ? tf.concat([losses, deferred]) : losses;
   });
+  tf.dispose([value, ...kept, deferred ?? []]);
   disposeViews(augmented);
   tf.dispose([Object.values(targets), maps ?? []]);
-  lap('readback');
-  return { grads, loss: values[0] as number, terms, timings };
+  return { grads, packed, names, checks, timings, readStart };
 }
 
 function disposeViews(views: readonly AugmentedView[]): void {

@@ -4,11 +4,11 @@
  * {@link pretrain} runs it in its loop; tests run it on networks they hold.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 import type { ViewParams } from '@ediy/augment';
 import { emaUpdate, type LARS } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
-import { assertFinite } from './finite.js';
+import { assertFiniteAsync } from './finite.js';
 import { EDIY } from './ediy-method.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
 import { addTiming, type PhaseTimings } from './step.js';
@@ -139,7 +139,7 @@ export async function trainStep<Online, Target>(
       const batch = await input.batch(m);
       let results;
       try {
-        assertFinite(step, [[`input images of micro-batch ${m}`, batch.images]]);
+        await assertFiniteAsync(step, [[`input images of micro-batch ${m}`, batch.images]]);
         results = await gradients.compute(
           config,
           nets,
@@ -183,7 +183,7 @@ export async function trainStep<Online, Target>(
   const labels = weightLabels(vars);
   let t = performance.now();
   try {
-    assertFinite(
+    await assertFiniteAsync(
       step,
       Object.entries(grads).map(([k, g]) => [`gradient of ${labels.get(k) ?? k}`, g] as const),
     );
@@ -210,7 +210,7 @@ export async function trainStep<Online, Target>(
     input.tau,
   );
   addTiming(phases, 'ema', performance.now() - t);
-  assertFinite(
+  await assertFiniteAsync(
     step,
     vars.models.flatMap(({ model }) =>
       model.weights.map(

@@ -10,12 +10,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones';
-import type { RngState } from '@ediy/backend';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones/interop';
+import type { RngState } from '@ediy/core';
+import { writeFileAtomic } from '@ediy/core/node';
 import type { NamedTensor } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
 import { countNonFinite } from './finite.js';
-import { fsCall, syncFolder, writeFileDurably } from './run-dir.js';
+import { fsCall, syncFolder } from './run-dir.js';
 
 /** Format version written into every checkpoint. */
 export const CHECKPOINT_FORMAT = 1;
@@ -124,7 +125,7 @@ export async function saveCheckpoint(
     }
     for (const { name, tensor } of optimizerState) await put(`optimizer/${name}`, tensor);
     const bytes = writeSafetensors(tensors);
-    writeFileDurably(join(tmp, 'tensors.safetensors'), bytes);
+    writeFileAtomic(join(tmp, 'tensors.safetensors'), bytes);
     const full: CheckpointState = {
       ...state,
       rng: normalRngState(state.rng),
@@ -134,8 +135,8 @@ export async function saveCheckpoint(
       createdAt: new Date().toISOString(),
     };
     // state.json last: a folder without it is never taken for a checkpoint.
-    writeFileDurably(join(tmp, 'state.json'), `${JSON.stringify(full, null, 1)}\n`);
-    syncFolder(tmp);
+    // writeFileAtomic flushes each file and then the temporary folder's entries.
+    writeFileAtomic(join(tmp, 'state.json'), `${JSON.stringify(full, null, 1)}\n`);
     fsCall('replace', final, () => rmSync(final, { recursive: true, force: true }));
     fsCall('rename the checkpoint into place:', final, () => renameSync(tmp, final));
     syncFolder(dir);

@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Rng } from '@ediy/backend';
+import type { Rng } from '@ediy/core';
 import type { AugmentedView } from '@ediy/augment';
 import type { TermWeights } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';

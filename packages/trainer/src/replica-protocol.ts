@@ -4,7 +4,7 @@
  * the order of {@link replicaVariables}.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { RngState } from '@ediy/backend';
+import type { RngState } from '@ediy/core';
 import type { ViewParams } from '@ediy/augment';
 import type { ExperimentConfig } from './config.js';
 import type { MethodSource } from './method.js';

@@ -15,6 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '@ediy/core/node';
 
 /**
  * Runs a file-system call, turning its error into one that names the operation, the
@@ -34,6 +35,8 @@ export function fsCall<T>(what: string, path: string, call: () => T): T {
 /**
  * Writes `data` to `path` and flushes it to the disk (fsync) before returning, so a
  * rename that follows never publishes a file whose bytes are still in the page cache.
+ * @deprecated The trainer writes with `@ediy/core/node`'s `writeFileAtomic` (temporary
+ * file, fsync, rename, fsync of the folder); use that.
  */
 export function writeFileDurably(path: string, data: string | Uint8Array): void {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -108,9 +111,7 @@ export function truncateLog(path: string, step: number): number {
     }
   });
   if (kept.length === lines.length) return 0;
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileDurably(tmp, kept.map((l) => `${l}\n`).join(''));
-  fsCall('replace', path, () => renameSync(tmp, path));
+  writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
   return lines.length - kept.length;
 }
 

@@ -3,7 +3,7 @@
  * function of the config and the dataset size, so the loop, the command line and the
  * PyTorch recipe read one rule.
  */
-import { assertInteger } from '@ediy/backend';
+import { assertInteger } from '@ediy/core';
 import type { ExperimentConfig } from './config.js';
 
 /** The schedule of a run over a dataset. */

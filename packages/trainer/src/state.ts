@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { Rng } from '@ediy/backend';
+import { Rng } from '@ediy/core';
 import type { LARS, NamedTensor } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
 import { restoreWeights, saveCheckpoint, type Checkpoint } from './checkpoint.js';

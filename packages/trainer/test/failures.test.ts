@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@ediy/backend';
 import { byolViewParams } from '@ediy/augment';
-import { readSafetensors, writeSafetensors } from '@ediy/backbones';
+import { readSafetensors, writeSafetensors } from '@ediy/backbones/interop';
 import { registerRegionLoss, type RegionLoss } from '@ediy/losses';
 import { LARS, emaTau } from '@ediy/optim';
 import {

@@ -78,5 +78,8 @@ describe('a standard-width ResNet-18 at 64 px on a folder, from a YAML file and 
     const train = new Set(splits.train.items.map((i) => i.path));
     expect(splits.heldOut.items.some((i) => train.has(i.path))).toBe(false);
     expect(evaluation.timings.features).toBeGreaterThan(0);
+    // progress and the time it took, on standard error; a phase's first line has no rate yet
+    expect(evalIO.err()).toMatch(/features of 6\/6 held-out images scored \(\d+ s\)/);
+    expect(evalIO.err()).toMatch(/evaluated in [\d.]+ s \(open [\d.]+ s, features [\d.]+ s, kNN/);
   }, 300_000); // a pre-training and an evaluation, each with decode threads
 });

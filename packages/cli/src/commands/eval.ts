@@ -190,11 +190,14 @@ function progressPrinter(io: CliIO, label: string): (p: EvalProgress) => void {
   let phase = '';
   let last = -Infinity;
   let phaseStart = 0;
+  let phaseDone = 0;
   return (p) => {
     const fresh = p.phase !== phase;
     if (fresh) {
+      // the rate is measured from the phase's first report on
       phase = p.phase;
       phaseStart = p.seconds;
+      phaseDone = p.done;
       last = -Infinity;
     }
     const features = p.phase === 'memory' || p.phase === 'scored';
@@ -204,12 +207,16 @@ function progressPrinter(io: CliIO, label: string): (p: EvalProgress) => void {
     }
     if (p.done < p.total && p.seconds - last < PROGRESS_INTERVAL) return;
     last = p.seconds;
-    const rate = p.done / Math.max(1e-9, p.seconds - phaseStart);
-    const left = (p.total - p.done) / Math.max(1e-9, rate);
     const what = p.phase === 'memory' ? 'memory (training) images' : 'held-out images scored';
+    const span = p.seconds - phaseStart;
+    const rate = span > 0 ? (p.done - phaseDone) / span : NaN;
+    const pace =
+      Number.isFinite(rate) && rate > 0
+        ? `, ${rate.toFixed(1)} images/s${p.done < p.total ? `, about ${((p.total - p.done) / rate).toFixed(0)} s left` : ''}`
+        : '';
     println(
       io.stderr,
-      `ediy: ${label}: features of ${p.done}/${p.total} ${what}, ${rate.toFixed(1)} images/s${p.done < p.total ? `, about ${left.toFixed(0)} s left` : ''} (${p.seconds.toFixed(0)} s)`,
+      `ediy: ${label}: features of ${p.done}/${p.total} ${what}${pace} (${p.seconds.toFixed(0)} s)`,
     );
   };
 }

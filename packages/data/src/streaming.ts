@@ -550,9 +550,9 @@ export class StreamingImageLoader {
       w.on('message', (r: DecodeResponse) => {
         const left = (this.busy.get(w) ?? 1) - 1;
         this.busy.set(w, left);
-        if (left === 0) w.unref(); // an idle loader does not keep the process alive
         const waiter = this.waiting.get(r.id);
         this.waiting.delete(r.id);
+        if (this.waiting.size === 0) for (const t of this.workers) t.unref(); // idle: no hold on the process
         waiter?.resolve(r);
       });
       w.on('error', (err) => {
@@ -570,7 +570,7 @@ export class StreamingImageLoader {
       this.waiting.set(id, { resolve, reject });
       const w = this.workers[worker] as Worker;
       this.busy.set(w, (this.busy.get(w) ?? 0) + 1);
-      w.ref();
+      for (const t of this.workers) t.ref();
       w.postMessage(message);
     });
   }

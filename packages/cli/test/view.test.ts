@@ -70,7 +70,7 @@ describe('ediy view', () => {
     for (const [format, out] of [
       ['tfjs', join(models, 'byol')],
       ['torchvision', join(models, 'byol.safetensors')],
-    ])
+    ] as const)
       expect(await main(['export', run, '--format', format, '--out', out], io), io.err()).toBe(0);
     const out = join(dir, 'models-site');
     const io2 = captureIO();

@@ -2,7 +2,7 @@
  * The evaluation budget of each preset, for `ediy eval` and `ediy reproduce`. The
  * evaluation itself (`evaluateRun`, `evaluateUntrained`) is `@ediy/eval/node`'s.
  */
-import type { EvalSettings } from '@ediy/eval/node';
+import { DEFAULT_EVAL_SETTINGS, type EvalSettings } from '@ediy/eval/node';
 import { presetScale, PRESET_NAMES, type ExperimentConfig, type PresetName } from '@ediy/trainer';
 
 /**
@@ -26,20 +26,7 @@ export const EVAL_SETTINGS: Readonly<Record<PresetName, EvalSettings>> = {
     bnBatchSize: 32,
     bootstrap: 200,
   },
-  mini: {
-    memory: 10_000,
-    test: 10_000,
-    knnK: 20,
-    knnTemperature: 0.07,
-    linearEpochs: 20,
-    linearBatch: 256,
-    denseTrain: 2048,
-    denseEpochs: 10,
-    diversityImages: 2048,
-    bnBatches: 8,
-    bnBatchSize: 256,
-    bootstrap: 1000,
-  },
+  mini: { ...DEFAULT_EVAL_SETTINGS }, // @ediy/eval's defaults are the mini budget
   paper: {
     memory: 20_000,
     test: 10_000,

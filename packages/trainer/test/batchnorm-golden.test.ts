@@ -5,6 +5,9 @@
  * and the logged losses, recorded from the trainer as it was when its fast BatchNorm
  * replaced `layer.call` at run time. The fast BatchNorm is now a layer class the networks
  * are built with; any change to what it computes (or to the step) changes a digest.
+ * The wasm digests are still those recorded then; the native ones were recorded again when
+ * the native engine's element-wise and Sum/Mean kernels (which sum in double, as the cpu
+ * backend does) changed the last bits of the native step's sums.
  * `EDIY_WRITE_GOLDEN=1` rewrites the fixture for the backend in use (then run prettier on it).
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -48,6 +48,7 @@ export {
   tableRows,
   readRunEval,
   REPRODUCIBLE_TABLES,
+  DEFAULT_SEEDS,
   type ReproduceOptions,
   type CollectOptions,
   type ReproduceOutput,

@@ -140,10 +140,14 @@ export function integerFlag(
 }
 
 /**
- * The seeds of `--seed n` or `--seeds a,b,c` (not both; default `[0]`). Seeds are
- * distinct non-negative integers.
+ * The seeds of `--seed n` or `--seeds a,b,c` (not both; `fallback` when neither is
+ * given, by default `[0]`). Seeds are distinct non-negative integers.
  */
-export function seedsFlag(args: ParsedArgs, command: string): number[] {
+export function seedsFlag(
+  args: ParsedArgs,
+  command: string,
+  fallback: readonly number[] = [0],
+): number[] {
   const one = stringFlag(args, 'seed');
   const many = stringFlag(args, 'seeds');
   if (one !== undefined && many !== undefined) {
@@ -153,7 +157,7 @@ export function seedsFlag(args: ParsedArgs, command: string): number[] {
     );
   }
   if (one !== undefined) return [integerValue(one, 'seed', command)];
-  if (many === undefined) return [0];
+  if (many === undefined) return [...fallback];
   const seeds = many.split(',').map((s) => integerValue(s, 'seeds', command));
   if (seeds.length === 0 || new Set(seeds).size !== seeds.length) {
     throw new UsageError(

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLE1 } from '@ediy/paper';
 import {
+  DEFAULT_SEEDS,
   main,
   parseShard,
   planReproduce,
@@ -47,6 +48,34 @@ describe('reproduce --plan', () => {
     expect(plan.jobs.filter((j) => j.config.teacher).length).toBeGreaterThan(10);
     expect(io.err()).toContain(`the teacher, then ${ids.length} row jobs`);
     expect(existsSync(join(out, 'teacher'))).toBe(false);
+  });
+
+  it('plans three seeds at mini and one at smoke and paper when no seed is given', async () => {
+    const seedsOf = async (args: string[]): Promise<number[]> => {
+      const out = tempDir('ediy-plan-seeds-');
+      const io = captureIO();
+      const code = await main(['reproduce', 'table1', ...args, '--out', out, '--plan'], io);
+      expect(code, io.err()).toBe(0);
+      const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as ReproducePlan;
+      expect([...new Set(plan.jobs.map((j) => j.seed))]).toEqual(plan.seeds);
+      return plan.seeds;
+    };
+    expect(DEFAULT_SEEDS).toEqual({ smoke: [0], mini: [0, 1, 2], paper: [0] });
+    expect(await seedsOf(['--preset', 'mini'])).toEqual([0, 1, 2]);
+    expect(await seedsOf([])).toEqual([0, 1, 2]); // mini is the default preset
+    expect(await seedsOf(['--preset', 'smoke'])).toEqual([0]);
+    // A seed given is kept at every preset.
+    expect(await seedsOf(['--preset', 'mini', '--seed', '4'])).toEqual([4]);
+    expect(await seedsOf(['--preset', 'smoke', '--seeds', '2,3'])).toEqual([2, 3]);
+    // The programmatic API has the same defaults.
+    const out = tempDir('ediy-plan-seeds-');
+    expect(planReproduce({ table: 'table2', preset: 'mini', out }).seeds).toEqual([0, 1, 2]);
+    expect(planReproduce({ table: 'table2', out }).seeds).toEqual([0, 1, 2]);
+    expect(planReproduce({ table: 'table2', preset: 'smoke', out }).seeds).toEqual([0]);
+    const paper = { kind: 'path', path: out } as const;
+    expect(planReproduce({ table: 'table1', preset: 'paper', data: paper, out }).seeds).toEqual([
+      0,
+    ]);
   });
 
   it('refuses two modes at once and a bad --shard', async () => {

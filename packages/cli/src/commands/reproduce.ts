@@ -33,6 +33,7 @@ import {
 } from '../options.js';
 import { parseShard, type Shard } from '../plan.js';
 import {
+  DEFAULT_SEEDS,
   REPRODUCIBLE_TABLES,
   collect,
   planReproduce,
@@ -77,7 +78,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
   flags: {
     preset: PRESET_FLAG,
     seed: SEED_FLAG,
-    seeds: SEEDS_FLAG,
+    seeds: { ...SEEDS_FLAG, defaultText: '0,1,2 at mini, 0 at smoke and paper' },
     data: DATA_FLAG,
     backend: BACKEND_FLAG,
     workers: WORKERS_FLAG,
@@ -181,7 +182,7 @@ export async function reproduceCommand(args: ParsedArgs, io: CliIO): Promise<num
     );
   }
   const preset = presetFlag(args, cmd);
-  const seeds = seedsFlag(args, cmd);
+  const seeds = seedsFlag(args, cmd, DEFAULT_SEEDS[preset]);
   const data = dataFlag(args, cmd);
   checkPresetData(preset, data, cmd);
   const prefer = backendFlag(args, cmd);

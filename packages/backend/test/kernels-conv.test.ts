@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@ediy/core';
-import { axisPhases } from '../src/kernels/conv2d_backprop_input.js';
+import { axisPhases } from '../src/kernels/conv2d-backprop-input.js';
 import { expectClose, initBoth, randomValues, runOn } from './kernels-helpers.js';
 
 type Pad =

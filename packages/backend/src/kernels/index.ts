@@ -3,14 +3,14 @@
  */
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
-import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
-import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
-import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-backprop-input.js';
 import { tileConfig } from './tile.js';
-import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
-export { useFastTransposedMatMul } from './batch_mat_mul.js';
+export { useFastTransposedMatMul } from './batch-mat-mul.js';
 
 const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,

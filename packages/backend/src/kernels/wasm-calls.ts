@@ -15,8 +15,8 @@ import {
   interleavePhases,
   stridedWindow,
   transposedPatches,
-} from './heap_copies.js';
-import type { AxisRange } from './heap_copies.js';
+} from './heap-copies.js';
+import type { AxisRange } from './heap-copies.js';
 
 /** Explicit spatial padding `[top, bottom, left, right]`; negative entries crop. */
 export type SpatialPads = readonly [number, number, number, number];

@@ -4,9 +4,9 @@
  */
 import { DepthwiseConv2dNativeBackpropInput } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { convGeometry } from './conv_geometry.js';
-import type { ConvAttrs, ConvGeometry } from './conv_geometry.js';
-import { WasmCalls } from './wasm_calls.js';
+import { convGeometry } from './conv-geometry.js';
+import type { ConvAttrs, ConvGeometry } from './conv-geometry.js';
+import { WasmCalls } from './wasm-calls.js';
 
 /**
  * dx[c] = sum_m (dy[c*M + m] correlated with the flipped filter[:, :, c, m]): a depthwise

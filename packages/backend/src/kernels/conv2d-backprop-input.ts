@@ -5,9 +5,9 @@
  */
 import { Conv2DBackpropInput } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { convGeometry } from './conv_geometry.js';
-import type { ConvAttrs, ConvGeometry } from './conv_geometry.js';
-import { WasmCalls } from './wasm_calls.js';
+import { convGeometry } from './conv-geometry.js';
+import type { ConvAttrs, ConvGeometry } from './conv-geometry.js';
+import { WasmCalls } from './wasm-calls.js';
 
 /**
  * One output phase `r` of a strided transposed convolution along one axis: rows

@@ -54,8 +54,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def _load_export_checker():
-    """tools/check-torchvision-export.py: its safetensors reader and architecture inference."""
-    path = HERE.parent / 'check-torchvision-export.py'
+    """tools/check_torchvision_export.py: its safetensors reader and architecture inference."""
+    path = HERE.parent / 'check_torchvision_export.py'
     spec = importlib.util.spec_from_file_location('check_torchvision_export', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

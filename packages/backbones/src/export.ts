@@ -61,7 +61,7 @@ export interface ExportBackboneResult {
  *   leaves an existing file untouched. The file loads with `safetensors.torch.load_file` into
  *   `torchvision.models.resnet<depth>()` by `load_state_dict(sd, strict=False)`, leaving only
  *   `fc.weight` and `fc.bias` missing (at width multiplier 1 with the `imagenet` stem; other
- *   configs have other shapes), and `tools/convert-to-detectron2.py` turns it into a
+ *   configs have other shapes), and `tools/convert_to_detectron2.py` turns it into a
  *   Detectron2 checkpoint.
  *
  * The model is only read; the caller still owns (and disposes) it.

@@ -6,7 +6,7 @@
  * (`importTorchvisionWeights`, `exportTorchvisionWeights`, with the OIHW/HWIO filter
  * layouts) and recognising a torchvision ResNet from its state dict
  * (`inferTorchvisionConfig`). Imports no Node built-in; writing files (`exportBackbone`,
- * whose torchvision output `tools/convert-to-detectron2.py` turns into a Detectron2
+ * whose torchvision output `tools/convert_to_detectron2.py` turns into a Detectron2
  * checkpoint) is `@ediy/backbones/node`.
  * @packageDocumentation
  */

@@ -20,7 +20,7 @@ import { fixtureBytes } from './helpers.js';
 
 /** `python3` on PATH: numpy and the standard library are all the converter needs. */
 const PYTHON = 'python3';
-const CONVERT = toolPath('convert-to-detectron2.py');
+const CONVERT = toolPath('convert_to_detectron2.py');
 /** Loads a pkl as Detectron2 does (pickle, latin1) and prints names, shapes, dtypes and some values as JSON. */
 const DUMP = `
 import json, pickle, sys
@@ -71,7 +71,7 @@ function dump(pkl: string, keys: string[], python = PYTHON): Dump {
 }
 
 describe.skipIf(numpyMissing !== null)(
-  `tools/convert-to-detectron2.py${numpyMissing ? ` skipped: ${numpyMissing}` : ''}`,
+  `tools/convert_to_detectron2.py${numpyMissing ? ` skipped: ${numpyMissing}` : ''}`,
   () => {
     it.each([
       { config: { depth: 50, stem: 'imagenet', widthMultiplier: 4 / 64 }, dtype: 'F32' },

@@ -94,7 +94,7 @@ export function randomiseBatchNorm(model: LayersModel, seed: number): void {
 /**
  * Runs `model` on a seeded random NHWC input of `[batch, size, size, 3]` and returns the
  * safetensors bytes of `{input, layer4, pooled}` in NCHW (the layout
- * tools/check-torchvision-export.py reads).
+ * tools/check_torchvision_export.py reads).
  */
 export function ioFile(model: LayersModel, batch: number, size: number, seed: number): Uint8Array {
   const [input, layer4, pooled] = tf.tidy(() => {

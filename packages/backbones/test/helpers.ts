@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '@ediy/backbones/interop';
 import type { SafeTensor, StateDict } from '@ediy/backbones/interop';
 
-/** Path of a committed fixture (made by tools/make-resnet-fixture.py). */
+/** Path of a committed fixture (made by tools/make_resnet_fixture.py). */
 export function fixturePath(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 }

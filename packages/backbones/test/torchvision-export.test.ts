@@ -20,7 +20,7 @@ import {
 } from './export-helpers.js';
 import { fixturePath } from './helpers.js';
 
-/** torchvision's resnet18/34/50 state-dict keys and shapes, fc excluded (tools/check-torchvision-export.py --write-keys). */
+/** torchvision's resnet18/34/50 state-dict keys and shapes, fc excluded (tools/check_torchvision_export.py --write-keys). */
 const TORCHVISION_KEYS = JSON.parse(
   readFileSync(fixturePath('torchvision-keys.json'), 'utf8'),
 ) as Record<string, [string, number[]][]>;
@@ -100,7 +100,7 @@ const torchMissing = pythonMissing(TORCH_PYTHON, ['torch', 'torchvision', 'numpy
 if (torchMissing) console.warn(`skipping the torchvision checks: ${torchMissing}`);
 
 describe.skipIf(torchMissing !== null)(
-  `tools/check-torchvision-export.py (PyTorch)${torchMissing ? ` skipped: ${torchMissing}` : ''}`,
+  `tools/check_torchvision_export.py (PyTorch)${torchMissing ? ` skipped: ${torchMissing}` : ''}`,
   () => {
     it('loads every export into torchvision leaving only fc missing, torchvision reproduces our outputs within 1e-4, and a wrong output fails', async () => {
       const jobs: { weights: string; io: string; depth: number }[] = [];
@@ -138,7 +138,7 @@ describe.skipIf(torchMissing !== null)(
       writeFileSync(jobsPath, JSON.stringify(jobs));
       const r = spawnSync(
         TORCH_PYTHON,
-        [toolPath('check-torchvision-export.py'), '--jobs', jobsPath],
+        [toolPath('check_torchvision_export.py'), '--jobs', jobsPath],
         { encoding: 'utf8', timeout: 600_000 },
       );
       expect(r.status).toBe(1);

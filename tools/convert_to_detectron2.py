@@ -3,7 +3,7 @@
 writes with format 'torchvision') into a Detectron2 checkpoint (.pkl).
 
 Usage:
-  python3 tools/convert-to-detectron2.py backbone.safetensors backbone.pkl
+  python3 tools/convert_to_detectron2.py backbone.safetensors backbone.pkl
 
 Needs only numpy and the standard library. The output is a pickle of
   {"model": {detectron2_name: float32 numpy array}, "__author__": "ediy", "matching_heuristics": True}
@@ -230,13 +230,13 @@ def write_atomic(path, obj):
 
 def main(argv):
     if len(argv) != 2 or argv[0] in ('-h', '--help'):
-        print('usage: convert-to-detectron2.py <input.safetensors> <output.pkl>', file=sys.stderr)
+        print('usage: convert_to_detectron2.py <input.safetensors> <output.pkl>', file=sys.stderr)
         return 0 if argv and argv[0] in ('-h', '--help') else 2
     src, dst = argv
     try:
         model, depth, width = convert(src)
     except ConvertError as err:
-        print(f'convert-to-detectron2: {err}', file=sys.stderr)
+        print(f'convert_to_detectron2: {err}', file=sys.stderr)
         return 1
     write_atomic(dst, {'model': model, '__author__': 'ediy', 'matching_heuristics': True})
     print(f'wrote {dst}: ResNet-{depth}, base width {width}, {len(model)} tensors')

@@ -20,7 +20,7 @@ The safetensors files are written by hand with the layout @ediy/backbones' write
 (compact JSON header in insertion order, space-padded to a multiple of 8), so a state dict
 read and re-exported by it must give the same bytes.
 
-Run: /usr/bin/python3 tools/make-resnet-fixture.py
+Run: /usr/bin/python3 tools/make_resnet_fixture.py
 """
 import json
 import os

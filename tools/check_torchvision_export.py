@@ -20,10 +20,10 @@ writeSafetensors(exportTorchvisionWeights(...))):
    feature.
 
 Usage (Debian's python3-torch and python3-torchvision):
-  /usr/bin/python3 tools/check-torchvision-export.py --weights r50.safetensors [--io r50.io.safetensors] [--depth 50]
-  /usr/bin/python3 tools/check-torchvision-export.py --jobs jobs.json
+  /usr/bin/python3 tools/check_torchvision_export.py --weights r50.safetensors [--io r50.io.safetensors] [--depth 50]
+  /usr/bin/python3 tools/check_torchvision_export.py --jobs jobs.json
       jobs.json: [{"weights": "...", "io": "..." (optional), "depth": 50 (optional)}, ...]
-  /usr/bin/python3 tools/check-torchvision-export.py --write-keys packages/backbones/test/fixtures/torchvision-keys.json
+  /usr/bin/python3 tools/check_torchvision_export.py --write-keys packages/backbones/test/fixtures/torchvision-keys.json
       writes the state-dict keys and shapes of torchvision's resnet18/34/50 (fc excluded), the
       fixture the tests compare full-width exports with when torch is not installed.
 Prints one JSON line per file (with an "error" field when its check failed, also printed to
@@ -203,7 +203,7 @@ def main(argv):
         except CheckError as err:
             failed += 1
             print(json.dumps({'weights': job['weights'], 'error': str(err)}), flush=True)
-            print(f'check-torchvision-export: {err}', file=sys.stderr)
+            print(f'check_torchvision_export: {err}', file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -1,6 +1,8 @@
 /**
  * Host arrays (typed arrays with a shape) and the conversions every evaluation uses:
- * reading a tensor or host array into a validated typed array, and checking labels.
+ * reading a tensor or host array into a validated typed array, and checking labels;
+ * computations that read tensors written once and run synchronously or asynchronously
+ * ({@link TensorReads}).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertShape, type ShapePattern } from './validate.js';
@@ -29,7 +31,7 @@ function product(shape: readonly number[]): number {
 
 /** A validated float input, from {@link readFloat}. */
 export interface FloatRead {
-  /** The values (a copy for tensors, the same array for host arrays); do not modify. */
+  /** The values (read from a tensor, the same array for host arrays); do not modify. */
   data: Float32Array;
   /** Sizes bound to the pattern's named dimensions. */
   dims: Record<string, number>;
@@ -46,26 +48,89 @@ export interface MaskRead {
 }
 
 /**
- * Reads a float tensor or host array into a Float32Array after checking its shape
- * against `pattern` and that every value is finite.
- * @returns the data (a copy for tensors, the same array for host arrays) and the
- *   sizes bound to the pattern's named dimensions.
+ * A computation that reads tensors, written once and run either synchronously
+ * ({@link runReads}: `dataSync()`, as on the CPU backends) or asynchronously
+ * ({@link runReadsAsync}: `await data()`, the only read tfjs-backend-webgpu has in Node).
+ * It is a generator: it yields the tensors it needs read, which it gives up (the runner
+ * disposes them once read), and gets back their values in the same order. Both runners
+ * read the same tensors in the same order, so they give the same result. Never yield from
+ * inside `tf.tidy`: return the tensors out of it and yield them.
  */
-export function readFloat(
+export type TensorReads<R> = Generator<readonly tf.Tensor[], R, tf.TypedArray[]>;
+
+function disposeAndStop<R>(reads: TensorReads<R>, tensors: readonly tf.Tensor[]): void {
+  tf.dispose(tensors as tf.Tensor[]);
+  // runs the generator's finally blocks (they free its tensors); the read's error is thrown
+  reads.return(undefined as never);
+}
+
+/**
+ * Runs `reads` reading each yielded tensor with `dataSync()`.
+ * @returns what the computation returns.
+ */
+export function runReads<R>(reads: TensorReads<R>): R {
+  let step = reads.next();
+  while (!step.done) {
+    const tensors = step.value;
+    let values: tf.TypedArray[];
+    try {
+      values = tensors.map((t) => t.dataSync() as tf.TypedArray);
+    } catch (err) {
+      disposeAndStop(reads, tensors);
+      throw err;
+    }
+    tf.dispose(tensors as tf.Tensor[]);
+    step = reads.next(values);
+  }
+  return step.value;
+}
+
+/**
+ * Runs `reads` reading each batch of yielded tensors with `await tensor.data()` (all of a
+ * batch at once). Works on every backend, webgpu in Node included.
+ * @returns what the computation returns.
+ */
+export async function runReadsAsync<R>(reads: TensorReads<R>): Promise<R> {
+  let step = reads.next();
+  while (!step.done) {
+    const tensors = step.value;
+    let values: tf.TypedArray[];
+    try {
+      values = (await Promise.all(tensors.map((t) => t.data()))) as tf.TypedArray[];
+    } catch (err) {
+      disposeAndStop(reads, tensors);
+      throw err;
+    }
+    tf.dispose(tensors as tf.Tensor[]);
+    step = reads.next(values);
+  }
+  return step.value;
+}
+
+function checkInput(x: unknown, name: string, what: string): void {
+  if (x === null || typeof x !== 'object' || !('shape' in x)) {
+    throw new TypeError(`${name} must be ${what}, got ${String(x)}`);
+  }
+}
+
+/**
+ * The reads of {@link readFloat} (for a tensor, one read of its values), to run with
+ * {@link runReads} or {@link runReadsAsync} or to delegate to with `yield*`.
+ */
+export function* readFloatReads(
   x: FloatInput,
   pattern: ShapePattern,
   name: string,
   bound: Record<string, number> = {},
-): FloatRead {
-  if (x === null || typeof x !== 'object' || !('shape' in x)) {
-    throw new TypeError(`${name} must be a tf.Tensor or {data, shape}, got ${String(x)}`);
-  }
+): TensorReads<FloatRead> {
+  checkInput(x, name, 'a tf.Tensor or {data, shape}');
   const dims = assertShape({ shape: [...x.shape] }, pattern, name, bound);
   let data: Float32Array;
   if (x instanceof tf.Tensor) {
     if (x.dtype !== 'float32')
       throw new TypeError(`${name} must have dtype float32, got ${x.dtype}`);
-    data = x.dataSync() as Float32Array;
+    // a clone shares the values and is the runner's to dispose; `x` stays the caller's
+    data = (yield [tf.clone(x)])[0] as Float32Array;
   } else {
     if (!(x.data instanceof Float32Array)) {
       throw new TypeError(
@@ -90,27 +155,52 @@ export function readFloat(
 }
 
 /**
- * Reads an int32 tensor or host array of class labels, checking shape and that each
- * value is an integer in [0, numClasses) or equal to `ignoreLabel`.
+ * Reads a float tensor or host array into a Float32Array after checking its shape
+ * against `pattern` and that every value is finite. Reads a tensor synchronously
+ * (`dataSync()`); on tfjs-backend-webgpu in Node use {@link readFloatAsync}.
+ * @returns the data (the tensor's values, or the same array for host arrays) and the
+ *   sizes bound to the pattern's named dimensions.
  */
-export function readMask(
+export function readFloat(
+  x: FloatInput,
+  pattern: ShapePattern,
+  name: string,
+  bound: Record<string, number> = {},
+): FloatRead {
+  return runReads(readFloatReads(x, pattern, name, bound));
+}
+
+/**
+ * {@link readFloat} reading a tensor asynchronously (`await data()`): the same checks,
+ * errors (as a rejection) and values, on every backend, webgpu in Node included.
+ */
+export function readFloatAsync(
+  x: FloatInput,
+  pattern: ShapePattern,
+  name: string,
+  bound: Record<string, number> = {},
+): Promise<FloatRead> {
+  return runReadsAsync(readFloatReads(x, pattern, name, bound));
+}
+
+/**
+ * The reads of {@link readMask} (for a tensor, one read of its values), to run with
+ * {@link runReads} or {@link runReadsAsync} or to delegate to with `yield*`.
+ */
+export function* readMaskReads(
   x: MaskInput,
   pattern: ShapePattern,
   numClasses: number,
   name: string,
   bound: Record<string, number> = {},
   ignoreLabel?: number,
-): MaskRead {
-  if (x === null || typeof x !== 'object' || !('shape' in x)) {
-    throw new TypeError(
-      `${name} must be an int32 tf.Tensor or {data: Int32Array, shape}, got ${String(x)}`,
-    );
-  }
+): TensorReads<MaskRead> {
+  checkInput(x, name, 'an int32 tf.Tensor or {data: Int32Array, shape}');
   const dims = assertShape({ shape: [...x.shape] }, pattern, name, bound);
   let data: Int32Array;
   if (x instanceof tf.Tensor) {
     if (x.dtype !== 'int32') throw new TypeError(`${name} must have dtype int32, got ${x.dtype}`);
-    data = x.dataSync() as Int32Array;
+    data = (yield [tf.clone(x)])[0] as Int32Array;
   } else {
     if (!(x.data instanceof Int32Array)) {
       throw new TypeError(
@@ -126,6 +216,37 @@ export function readMask(
   }
   checkLabelValues(data, numClasses, name, ignoreLabel);
   return { data, dims };
+}
+
+/**
+ * Reads an int32 tensor or host array of class labels, checking shape and that each
+ * value is an integer in [0, numClasses) or equal to `ignoreLabel`. Reads a tensor
+ * synchronously; on tfjs-backend-webgpu in Node use {@link readMaskAsync}.
+ */
+export function readMask(
+  x: MaskInput,
+  pattern: ShapePattern,
+  numClasses: number,
+  name: string,
+  bound: Record<string, number> = {},
+  ignoreLabel?: number,
+): MaskRead {
+  return runReads(readMaskReads(x, pattern, numClasses, name, bound, ignoreLabel));
+}
+
+/**
+ * {@link readMask} reading a tensor asynchronously (`await data()`): the same checks,
+ * errors (as a rejection) and values, on every backend, webgpu in Node included.
+ */
+export function readMaskAsync(
+  x: MaskInput,
+  pattern: ShapePattern,
+  numClasses: number,
+  name: string,
+  bound: Record<string, number> = {},
+  ignoreLabel?: number,
+): Promise<MaskRead> {
+  return runReadsAsync(readMaskReads(x, pattern, numClasses, name, bound, ignoreLabel));
 }
 
 function checkLabelValues(

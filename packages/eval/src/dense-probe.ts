@@ -10,12 +10,15 @@ import {
   assertInteger,
   type FloatInput,
   type MaskInput,
-  readFloat,
-  readMask,
+  readFloatReads,
+  readMaskReads,
   Rng,
+  runReads,
+  runReadsAsync,
+  type TensorReads,
 } from '@ediy/core';
 import { channelStats, standardize } from './standardize.js';
-import { cosineLearningRate, disposeParams, sgdParam, sgdStep, type SgdParam } from './sgd.js';
+import { applyDecayedGradients, cosineLearningRate, disposeMomentum } from './sgd.js';
 import { upsampleBilinear } from './upsample.js';
 
 /** Options of {@link denseProbe}. */
@@ -74,17 +77,17 @@ interface Split {
   W: number;
 }
 
-function readSplit(
+function* readSplit(
   maps: FloatInput,
   masks: MaskInput,
   C: number | undefined,
   numClasses: number,
   which: string,
   ignore?: number,
-): Split & { C: number } {
-  const f = readFloat(maps, ['n', 'h', 'w', C ?? 'C'], `${which}Maps`);
+): TensorReads<Split & { C: number }> {
+  const f = yield* readFloatReads(maps, ['n', 'h', 'w', C ?? 'C'], `${which}Maps`);
   const n = f.dims.n as number;
-  const mk = readMask(masks, [n, 'H', 'W'], numClasses, `${which}Masks`, {}, ignore);
+  const mk = yield* readMaskReads(masks, [n, 'H', 'W'], numClasses, `${which}Masks`, {}, ignore);
   return {
     maps: f.data,
     masks: mk.data,
@@ -110,16 +113,7 @@ function logits(
   return upsampleBilinear(tf.reshape(regionLogits, [B, h, w, K]), size);
 }
 
-/**
- * Trains a per-region linear classifier (a 1x1 convolution, written as a MatMul) on
- * frozen maps, with logits upsampled bilinearly (half-pixel centres) to the mask size
- * and a per-pixel softmax cross-entropy averaged over non-ignored pixels; then
- * segments the test maps by per-pixel argmax and scores them. mIoU averages the IoU
- * of the classes that occur in the prediction or the ground truth of the test set.
- * Only MatMul-based ops are differentiated, so it trains on wasm and cpu alike.
- * Leaves no tensors behind.
- */
-export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
+function* probeReads(options: DenseProbeOptions): TensorReads<DenseProbeResult> {
   const { numClasses, ignoreLabel } = options;
   assertInteger(numClasses, 2, 'numClasses');
   if (
@@ -142,7 +136,7 @@ export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
   assertInRange(lr, 0, Infinity, 'learningRate');
   assertInRange(momentum, 0, 1, 'momentum');
   assertInRange(weightDecay, 0, Infinity, 'weightDecay');
-  const train = readSplit(
+  const train = yield* readSplit(
     options.trainMaps,
     options.trainMasks,
     undefined,
@@ -151,27 +145,35 @@ export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
     ignoreLabel,
   );
   const C = train.C;
-  const test = readSplit(options.testMaps, options.testMasks, C, numClasses, 'test', ignoreLabel);
+  const test = yield* readSplit(
+    options.testMaps,
+    options.testMasks,
+    C,
+    numClasses,
+    'test',
+    ignoreLabel,
+  );
   if (options.standardize ?? true) {
     const stats = channelStats(train.maps, C);
     train.maps = standardize(train.maps, stats);
     test.maps = standardize(test.maps, stats);
   }
   const rng = new Rng(options.seed ?? 0).fork('dense-probe');
-  const kernel = sgdParam([C, numClasses], weightDecay);
-  const bias = sgdParam([numClasses], 0);
-  const params: SgdParam[] = [kernel, bias];
+  const kernel = tf.tidy(() => tf.variable(tf.zeros([C, numClasses])));
+  const bias = tf.tidy(() => tf.variable(tf.zeros([numClasses])));
+  // tfjs's Nesterov momentum is PyTorch's form: v = mu v + g; w -= lr (g + mu v).
+  const optimizer = tf.train.momentum(lr, momentum, true);
   const mapSize = train.h * train.w * C;
   const maskSize = train.H * train.W;
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const lossCurve: number[] = [];
+  const losses: tf.Tensor[] = [];
   try {
     let step = 0;
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = rng.permutation(train.n);
-      let lossSum = 0;
-      let pixels = 0;
+      const counts: number[] = [];
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, train.n));
         const B = idx.length;
@@ -192,6 +194,7 @@ export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
         const rate = cosineLearningRate(lr, step, totalSteps);
         step++;
         if (count === 0) continue;
+        optimizer.setLearningRate(rate);
         const loss = tf.tidy(() => {
           const x = tf.tensor4d(xb, [B, train.h, train.w, C]);
           const onehot = tf.oneHot(tf.tensor3d(yb, [B, train.H, train.W], 'int32'), numClasses);
@@ -199,32 +202,76 @@ export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
           const { value, grads } = tf.valueAndGrads((k: tf.Tensor, b: tf.Tensor) => {
             const logp = tf.logSoftmax(logits(x, k, b, [train.H, train.W]));
             return tf.div(tf.neg(tf.sum(tf.mul(tf.sum(tf.mul(onehot, logp), -1), weight))), count);
-          })([kernel.value, bias.value]);
-          sgdStep(params, grads, rate, momentum);
+          })([kernel, bias]);
+          // Coupled L2 weight decay on the kernel (not the bias), as PyTorch's SGD weight_decay.
+          applyDecayedGradients(optimizer, [
+            {
+              variable: kernel,
+              gradient: grads[0] as tf.Tensor,
+              ...(weightDecay > 0 ? { weightDecay } : {}),
+            },
+            { variable: bias, gradient: grads[1] as tf.Tensor },
+          ]);
           return value;
         });
-        lossSum += (loss.dataSync()[0] as number) * count;
-        pixels += count;
-        loss.dispose();
+        losses.push(loss);
+        counts.push(count);
+      }
+      let lossSum = 0;
+      let pixels = 0;
+      if (losses.length > 0) {
+        // one read of the epoch's losses, summed in step order as they were made
+        const stacked = tf.stack(losses);
+        tf.dispose(losses.splice(0));
+        const [values] = (yield [stacked]) as [Float32Array];
+        counts.forEach((count, s) => {
+          lossSum += (values[s] as number) * count;
+          pixels += count;
+        });
       }
       lossCurve.push(pixels > 0 ? lossSum / pixels : NaN);
     }
-    return scoreSegmentation(
+    return yield* scoreSegmentation(
       test,
       C,
-      kernel.value,
-      bias.value,
+      kernel,
+      bias,
       numClasses,
       batchSize,
       ignoreLabel,
       lossCurve,
     );
   } finally {
-    disposeParams(params);
+    tf.dispose([kernel, bias, ...losses]);
+    disposeMomentum(optimizer);
   }
 }
 
-function scoreSegmentation(
+/**
+ * Trains a per-region linear classifier (a 1x1 convolution, written as a MatMul) on
+ * frozen maps, with logits upsampled bilinearly (half-pixel centres) to the mask size
+ * and a per-pixel softmax cross-entropy averaged over non-ignored pixels, by tfjs's
+ * Nesterov SGD (`tf.train.momentum`) with coupled weight decay and a cosine schedule;
+ * then segments the test maps by per-pixel argmax and scores them. mIoU averages the IoU
+ * of the classes that occur in the prediction or the ground truth of the test set.
+ * Only MatMul-based ops are differentiated, so it trains on wasm and cpu alike.
+ * Leaves no tensors behind. Reads synchronously (the losses once per epoch, the
+ * predictions once per test batch); on tfjs-backend-webgpu in Node use
+ * {@link denseProbeAsync}.
+ */
+export function denseProbe(options: DenseProbeOptions): DenseProbeResult {
+  return runReads(probeReads(options));
+}
+
+/**
+ * {@link denseProbe} reading asynchronously (`await data()`): the same result and errors
+ * (as a rejection), on every backend, webgpu in Node included.
+ */
+export function denseProbeAsync(options: DenseProbeOptions): Promise<DenseProbeResult> {
+  return runReadsAsync(probeReads(options));
+}
+
+function* scoreSegmentation(
   test: Split,
   C: number,
   kernel: tf.Tensor,
@@ -233,21 +280,22 @@ function scoreSegmentation(
   batchSize: number,
   ignoreLabel: number | undefined,
   lossCurve: number[],
-): DenseProbeResult {
+): TensorReads<DenseProbeResult> {
   const confusion = new Float64Array(numClasses * numClasses); // [truth, predicted]
   const mapSize = test.h * test.w * C;
   const maskSize = test.H * test.W;
   for (let start = 0; start < test.n; start += batchSize) {
     const B = Math.min(batchSize, test.n - start);
-    const pred = tf.tidy(() => {
+    const predicted = tf.tidy(() => {
       const x = tf.tensor4d(test.maps.subarray(start * mapSize, (start + B) * mapSize), [
         B,
         test.h,
         test.w,
         C,
       ]);
-      return tf.argMax(logits(x, kernel, bias, [test.H, test.W]), -1).dataSync();
+      return tf.argMax(logits(x, kernel, bias, [test.H, test.W]), -1);
     });
+    const [pred] = (yield [predicted]) as [Int32Array];
     for (let p = 0; p < B * maskSize; p++) {
       const truth = test.masks[start * maskSize + p] as number;
       if (truth === ignoreLabel) continue;

@@ -3,7 +3,14 @@
  * collect its pooled features (and, optionally, its region maps) on the host.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, assertShapes, type HostArray } from '@ediy/core';
+import {
+  assertInteger,
+  assertShapes,
+  runReads,
+  runReadsAsync,
+  type HostArray,
+  type TensorReads,
+} from '@ediy/core';
 import type { FeatureExtractor } from './extractor.js';
 import { imageBatches, type ImagesInput } from './batches.js';
 
@@ -25,19 +32,11 @@ export interface ExtractedFeatures {
   maps?: HostArray;
 }
 
-/**
- * Runs `extractor` over `images` [n,H,W,C] in batches of `batchSize` and copies the
- * outputs to typed arrays. Every tensor it allocates is disposed before it returns;
- * `images`, when a tensor, stays the caller's.
- *
- * @throws when the extractor's outputs do not have shapes [b,h,w,C] and [b,C] with
- *   the same h, w, C for every batch, or hold non-finite values.
- */
-export function extractFeatures(
+function* extractReads(
   extractor: FeatureExtractor,
   images: ImagesInput,
-  options: ExtractOptions = {},
-): ExtractedFeatures {
+  options: ExtractOptions,
+): TensorReads<ExtractedFeatures> {
   if (typeof extractor !== 'function')
     throw new TypeError(`extractor must be a function, got ${String(extractor)}`);
   const batchSize = options.batchSize ?? 32;
@@ -49,7 +48,7 @@ export function extractFeatures(
   let bound: Record<string, number> = {};
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    tf.tidy(() => {
+    const outputs = tf.tidy(() => {
       const x = source.batch(start, size);
       const out = extractor(x);
       if (!out || !(out.map instanceof tf.Tensor) || !(out.pooled instanceof tf.Tensor)) {
@@ -63,26 +62,57 @@ export function extractFeatures(
         ],
         bound,
       );
-      const p = out.pooled.dataSync();
-      for (const v of p) {
-        if (!Number.isFinite(v)) {
-          throw new RangeError(
-            `extractor produced a non-finite pooled feature (${v}) in the batch at image ${start}`,
-          );
-        }
-      }
-      const C = bound.C as number;
-      pooled ??= new Float32Array(n * C);
-      pooled.set(p, start * C);
-      if (options.maps) {
-        const per = (bound.h as number) * (bound.w as number) * C;
-        maps ??= new Float32Array(n * per);
-        maps.set(out.map.dataSync(), start * per);
-      }
+      return options.maps ? [out.pooled, out.map] : [out.pooled];
     });
+    const [p, m] = (yield outputs) as [Float32Array, Float32Array?];
+    for (const v of p) {
+      if (!Number.isFinite(v)) {
+        throw new RangeError(
+          `extractor produced a non-finite pooled feature (${v}) in the batch at image ${start}`,
+        );
+      }
+    }
+    const C = bound.C as number;
+    pooled ??= new Float32Array(n * C);
+    pooled.set(p, start * C);
+    if (m) {
+      const per = (bound.h as number) * (bound.w as number) * C;
+      maps ??= new Float32Array(n * per);
+      maps.set(m, start * per);
+    }
   }
   const C = bound.C as number;
   const result: ExtractedFeatures = { pooled: { data: pooled as Float32Array, shape: [n, C] } };
   if (maps) result.maps = { data: maps, shape: [n, bound.h as number, bound.w as number, C] };
   return result;
+}
+
+/**
+ * Runs `extractor` over `images` [n,H,W,C] in batches of `batchSize` and copies the
+ * outputs to typed arrays. Every tensor it allocates is disposed before it returns;
+ * `images`, when a tensor, stays the caller's. Reads synchronously (`dataSync()`); on
+ * tfjs-backend-webgpu in Node use {@link extractFeaturesAsync}.
+ *
+ * @throws when the extractor's outputs do not have shapes [b,h,w,C] and [b,C] with
+ *   the same h, w, C for every batch, or hold non-finite values.
+ */
+export function extractFeatures(
+  extractor: FeatureExtractor,
+  images: ImagesInput,
+  options: ExtractOptions = {},
+): ExtractedFeatures {
+  return runReads(extractReads(extractor, images, options));
+}
+
+/**
+ * {@link extractFeatures} reading each batch's outputs asynchronously (`await data()`):
+ * the same features and errors (as a rejection), on every backend, webgpu in Node
+ * included.
+ */
+export function extractFeaturesAsync(
+  extractor: FeatureExtractor,
+  images: ImagesInput,
+  options: ExtractOptions = {},
+): Promise<ExtractedFeatures> {
+  return runReadsAsync(extractReads(extractor, images, options));
 }

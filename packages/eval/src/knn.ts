@@ -9,8 +9,11 @@ import {
   assertInteger,
   type FloatInput,
   type HostArray,
-  readFloat,
+  readFloatReads,
   readLabels,
+  runReads,
+  runReadsAsync,
+  type TensorReads,
 } from '@ediy/core';
 import { topkAccuracy, topkCorrect, type TopkAccuracy } from './accuracy.js';
 
@@ -39,6 +42,11 @@ export interface KnnClassifier {
    * ranking unchanged and cannot overflow for small T.
    */
   scores(features: FloatInput): HostArray;
+  /**
+   * {@link KnnClassifier.scores} reading asynchronously (`await data()`): the same votes,
+   * on every backend, webgpu in Node included.
+   */
+  scoresAsync(features: FloatInput): Promise<HostArray>;
   /** Frees the training features held on the backend. */
   dispose(): void;
 }
@@ -47,11 +55,12 @@ function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', 1, true), 1e-12)));
 }
 
-/**
- * Builds a weighted kNN classifier (cosine similarity, k = 20, T = 0.07 by default).
- * The classifier owns one tensor [n,C]: call `dispose()` when done.
- */
-export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
+/** The classifier with its votes as reads, for {@link knnClassifier} and {@link knnEvaluate}. */
+interface KnnReads extends KnnClassifier {
+  scoreReads(features: FloatInput): TensorReads<HostArray>;
+}
+
+function* classifierReads(options: KnnClassifierOptions): TensorReads<KnnReads> {
   const { numClasses } = options;
   assertInteger(numClasses, 1, 'numClasses');
   const k = options.k ?? 20;
@@ -59,7 +68,7 @@ export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
   const batchSize = options.batchSize ?? 256;
   assertInRange(temperature, Number.MIN_VALUE, Infinity, 'temperature');
   assertInteger(batchSize, 1, 'batchSize');
-  const train = readFloat(options.trainFeatures, ['n', 'C'], 'trainFeatures');
+  const train = yield* readFloatReads(options.trainFeatures, ['n', 'C'], 'trainFeatures');
   const n = train.dims.n as number;
   const C = train.dims.C as number;
   assertInteger(k, 1, 'k');
@@ -68,38 +77,62 @@ export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
   const labels = readLabels(options.trainLabels, n, numClasses, 'trainLabels');
   const bank = tf.tidy(() => tf.transpose(l2Normalize(tf.tensor2d(train.data, [n, C]))));
   let disposed = false;
-  return {
-    scores(features: FloatInput): HostArray {
-      if (disposed) throw new Error('knnClassifier was disposed');
-      const q = readFloat(features, ['m', C], 'testFeatures');
-      const m = q.dims.m as number;
-      const out = new Float32Array(m * numClasses);
-      for (let start = 0; start < m; start += batchSize) {
-        const size = Math.min(batchSize, m - start);
-        const [vals, idx] = tf.tidy(() => {
-          const qb = l2Normalize(
-            tf.tensor2d(q.data.subarray(start * C, (start + size) * C), [size, C]),
-          );
-          const top = tf.topk(tf.matMul(qb, bank), k, true);
-          return [top.values.dataSync(), top.indices.dataSync()];
-        });
-        for (let r = 0; r < size; r++) {
-          const row = (start + r) * numClasses;
-          for (let j = 0; j < k; j++) {
-            const cls = labels[idx[r * k + j] as number] as number;
-            out[row + cls] =
-              (out[row + cls] as number) +
-              Math.exp(((vals[r * k + j] as number) - 1) / temperature);
-          }
+  function* scoreReads(features: FloatInput): TensorReads<HostArray> {
+    if (disposed) throw new Error('knnClassifier was disposed');
+    const q = yield* readFloatReads(features, ['m', C], 'testFeatures');
+    const m = q.dims.m as number;
+    const out = new Float32Array(m * numClasses);
+    for (let start = 0; start < m; start += batchSize) {
+      const size = Math.min(batchSize, m - start);
+      const top = tf.tidy(() => {
+        const qb = l2Normalize(
+          tf.tensor2d(q.data.subarray(start * C, (start + size) * C), [size, C]),
+        );
+        const { values, indices } = tf.topk(tf.matMul(qb, bank), k, true);
+        return [values, indices];
+      });
+      const [vals, idx] = (yield top) as [Float32Array, Int32Array];
+      for (let r = 0; r < size; r++) {
+        const row = (start + r) * numClasses;
+        for (let j = 0; j < k; j++) {
+          const cls = labels[idx[r * k + j] as number] as number;
+          out[row + cls] =
+            (out[row + cls] as number) + Math.exp(((vals[r * k + j] as number) - 1) / temperature);
         }
       }
-      return { data: out, shape: [m, numClasses] };
-    },
+    }
+    return { data: out, shape: [m, numClasses] };
+  }
+  return {
+    scoreReads,
+    scores: (features) => runReads(scoreReads(features)),
+    scoresAsync: (features) => runReadsAsync(scoreReads(features)),
     dispose() {
       if (!disposed) bank.dispose();
       disposed = true;
     },
   };
+}
+
+function publicClassifier({ scores, scoresAsync, dispose }: KnnReads): KnnClassifier {
+  return { scores, scoresAsync, dispose };
+}
+
+/**
+ * Builds a weighted kNN classifier (cosine similarity, k = 20, T = 0.07 by default).
+ * The classifier owns one tensor [n,C]: call `dispose()` when done. Reads tensor
+ * features synchronously; on tfjs-backend-webgpu in Node use {@link knnClassifierAsync}.
+ */
+export function knnClassifier(options: KnnClassifierOptions): KnnClassifier {
+  return publicClassifier(runReads(classifierReads(options)));
+}
+
+/**
+ * {@link knnClassifier} reading tensor features asynchronously; use its
+ * {@link KnnClassifier.scoresAsync} on tfjs-backend-webgpu in Node.
+ */
+export async function knnClassifierAsync(options: KnnClassifierOptions): Promise<KnnClassifier> {
+  return publicClassifier(await runReadsAsync(classifierReads(options)));
 }
 
 /** Options of {@link knnEvaluate}: a classifier's options plus the labelled queries. */
@@ -116,15 +149,10 @@ export interface KnnResult extends TopkAccuracy {
   correct: Uint8Array;
 }
 
-/**
- * Top-1/top-5 accuracy of the weighted kNN classifier ({@link knnClassifier}) on
- * labelled test features, and the top-1 correctness of each test row. Leaves no
- * tensors behind.
- */
-export function knnEvaluate(options: KnnEvaluateOptions): KnnResult {
-  const clf = knnClassifier(options);
+function* evaluateReads(options: KnnEvaluateOptions): TensorReads<KnnResult> {
+  const clf = yield* classifierReads(options);
   try {
-    const scores = clf.scores(options.testFeatures);
+    const scores = yield* clf.scoreReads(options.testFeatures);
     const m = scores.shape[0] as number;
     const labels = readLabels(options.testLabels, m, options.numClasses, 'testLabels');
     return {
@@ -134,4 +162,22 @@ export function knnEvaluate(options: KnnEvaluateOptions): KnnResult {
   } finally {
     clf.dispose();
   }
+}
+
+/**
+ * Top-1/top-5 accuracy of the weighted kNN classifier ({@link knnClassifier}) on
+ * labelled test features, and the top-1 correctness of each test row. Leaves no
+ * tensors behind. Reads synchronously; on tfjs-backend-webgpu in Node use
+ * {@link knnEvaluateAsync}.
+ */
+export function knnEvaluate(options: KnnEvaluateOptions): KnnResult {
+  return runReads(evaluateReads(options));
+}
+
+/**
+ * {@link knnEvaluate} reading asynchronously (`await data()`): the same result and
+ * errors (as a rejection), on every backend, webgpu in Node included.
+ */
+export function knnEvaluateAsync(options: KnnEvaluateOptions): Promise<KnnResult> {
+  return runReadsAsync(evaluateReads(options));
 }

@@ -9,13 +9,16 @@ import {
   assertInRange,
   assertInteger,
   type FloatInput,
-  readFloat,
+  readFloatReads,
   readLabels,
   Rng,
+  runReads,
+  runReadsAsync,
+  type TensorReads,
 } from '@ediy/core';
 import { topkAccuracy, topkCorrect, type TopkAccuracy } from './accuracy.js';
 import { channelStats, standardize } from './standardize.js';
-import { cosineLearningRate } from './sgd.js';
+import { applyDecayedGradients, cosineLearningRate, disposeMomentum } from './sgd.js';
 
 /** Options of {@link linearProbe}. */
 export interface LinearProbeOptions {
@@ -53,14 +56,7 @@ export interface LinearProbeResult extends TopkAccuracy {
   correct: Uint8Array;
 }
 
-/**
- * Fits softmax regression logits = x W + b (W, b zero-initialised) on frozen
- * training features by minimising the mean cross-entropy, then reports top-1/top-5
- * accuracy on the test features. Features are standardised per channel with the
- * training statistics (the same transform applied to the test set). Leaves no
- * tensors behind.
- */
-export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
+function* probeReads(options: LinearProbeOptions): TensorReads<LinearProbeResult> {
   const { numClasses } = options;
   assertInteger(numClasses, 2, 'numClasses');
   const epochs = options.epochs ?? 100;
@@ -73,8 +69,12 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
   assertInRange(lr, 0, Infinity, 'learningRate');
   assertInRange(momentum, 0, 1, 'momentum');
   assertInRange(weightDecay, 0, Infinity, 'weightDecay');
-  const train = readFloat(options.trainFeatures, ['n', 'C'], 'trainFeatures');
-  const test = readFloat(options.testFeatures, ['m', train.dims.C as number], 'testFeatures');
+  const train = yield* readFloatReads(options.trainFeatures, ['n', 'C'], 'trainFeatures');
+  const test = yield* readFloatReads(
+    options.testFeatures,
+    ['m', train.dims.C as number],
+    'testFeatures',
+  );
   const n = train.dims.n as number;
   const m = test.dims.m as number;
   const C = train.dims.C as number;
@@ -97,11 +97,12 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const lossCurve: number[] = [];
+  const losses: tf.Tensor[] = [];
   try {
     let step = 0;
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = rng.permutation(n);
-      let lossSum = 0;
+      const rows: number[] = [];
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = order.subarray(s * batchSize, Math.min((s + 1) * batchSize, n));
         optimizer.setLearningRate(cosineLearningRate(lr, step, totalSteps));
@@ -117,31 +118,53 @@ export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
             [W, b],
           );
           // Coupled L2 weight decay on W (not the bias), as PyTorch's SGD weight_decay.
-          optimizer.applyGradients([
-            { name: W.name, tensor: tf.add(grads[W.name] as tf.Tensor, tf.mul(W, weightDecay)) },
-            { name: b.name, tensor: grads[b.name] as tf.Tensor },
+          applyDecayedGradients(optimizer, [
+            { variable: W, gradient: grads[W.name] as tf.Tensor, weightDecay },
+            { variable: b, gradient: grads[b.name] as tf.Tensor, weightDecay: 0 },
           ]);
           return value;
         });
-        lossSum += (loss.dataSync()[0] as number) * idx.length;
-        loss.dispose();
+        losses.push(loss);
+        rows.push(idx.length);
         step++;
       }
+      // one read of the epoch's losses, summed in step order as they were made
+      const stacked = tf.stack(losses);
+      tf.dispose(losses.splice(0));
+      const [values] = (yield [stacked]) as [Float32Array];
+      let lossSum = 0;
+      rows.forEach((count, s) => (lossSum += (values[s] as number) * count));
       lossCurve.push(lossSum / n);
     }
-    const scores = tf.tidy(() =>
-      tf.add(tf.matMul(tf.tensor2d(xTestData, [m, C]), W), b).dataSync(),
-    );
+    const scores = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(xTestData, [m, C]), W), b));
+    const [scoreValues] = (yield [scores]) as [Float32Array];
     return {
-      ...topkAccuracy(scores, yTest, numClasses),
-      correct: topkCorrect(scores, yTest, numClasses),
+      ...topkAccuracy(scoreValues, yTest, numClasses),
+      correct: topkCorrect(scoreValues, yTest, numClasses),
       lossCurve,
     };
   } finally {
-    tf.dispose([xTrain, labels, W, b]);
-    optimizer.dispose();
-    // MomentumOptimizer.dispose (tfjs-core 4.22) frees its momentum and slots but not the
-    // learning-rate scalar its SGDOptimizer base keeps; the base's dispose frees that one.
-    tf.SGDOptimizer.prototype.dispose.call(optimizer);
+    tf.dispose([xTrain, labels, W, b, ...losses]);
+    disposeMomentum(optimizer);
   }
+}
+
+/**
+ * Fits softmax regression logits = x W + b (W, b zero-initialised) on frozen
+ * training features by minimising the mean cross-entropy, then reports top-1/top-5
+ * accuracy on the test features. Features are standardised per channel with the
+ * training statistics (the same transform applied to the test set). Leaves no
+ * tensors behind. Reads synchronously (once per epoch, the epoch's losses); on
+ * tfjs-backend-webgpu in Node use {@link linearProbeAsync}.
+ */
+export function linearProbe(options: LinearProbeOptions): LinearProbeResult {
+  return runReads(probeReads(options));
+}
+
+/**
+ * {@link linearProbe} reading asynchronously (`await data()`): the same result and
+ * errors (as a rejection), on every backend, webgpu in Node included.
+ */
+export function linearProbeAsync(options: LinearProbeOptions): Promise<LinearProbeResult> {
+  return runReadsAsync(probeReads(options));
 }

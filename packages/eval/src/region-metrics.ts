@@ -3,25 +3,24 @@
  * each other ("representation collapse": regions whose features are nearly the same).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFloat, type FloatInput } from '@ediy/core';
+import {
+  readFloatReads,
+  runReads,
+  runReadsAsync,
+  type FloatInput,
+  type TensorReads,
+} from '@ediy/core';
 import { symmetricEigenvalues } from './jacobi.js';
 
-/**
- * Mean pairwise cosine similarity of the N = h*w region features within each image,
- * over the N(N-1) ordered off-diagonal pairs, averaged over the B images of
- * `maps` [B,h,w,C]. 1 means all regions of an image share one direction (collapse);
- * mutually orthogonal regions give 0. A zero region vector counts as similarity 0.
- * @throws when an image has fewer than 2 regions or a value is not finite.
- */
-export function regionSimilarity(maps: FloatInput): number {
-  const { data, dims } = readFloat(maps, ['B', 'h', 'w', 'C'], 'maps');
+function* similarityReads(maps: FloatInput): TensorReads<number> {
+  const { data, dims } = yield* readFloatReads(maps, ['B', 'h', 'w', 'C'], 'maps');
   const B = dims.B as number;
   const N = (dims.h as number) * (dims.w as number);
   const C = dims.C as number;
   if (N < 2)
     throw new Error(`maps must have at least 2 regions per image (h*w >= 2), got h*w = ${N}`);
   if (B < 1) throw new Error('maps must hold at least one image');
-  return tf.tidy(() => {
+  const mean = tf.tidy(() => {
     const x = tf.tensor3d(data, [B, N, C]);
     const norm = tf.norm(x, 'euclidean', -1, true);
     const u = tf.div(x, tf.maximum(norm, 1e-12)); // zero vectors stay zero
@@ -29,8 +28,30 @@ export function regionSimilarity(maps: FloatInput): number {
     const total = tf.sum(tf.square(tf.sum(u, 1)), 1);
     const diag = tf.sum(tf.square(u), [1, 2]);
     const perImage = tf.div(tf.sub(total, diag), N * (N - 1));
-    return tf.mean(perImage).dataSync()[0] as number;
+    return tf.mean(perImage);
   });
+  const [value] = (yield [mean]) as [Float32Array];
+  return value[0] as number;
+}
+
+/**
+ * Mean pairwise cosine similarity of the N = h*w region features within each image,
+ * over the N(N-1) ordered off-diagonal pairs, averaged over the B images of
+ * `maps` [B,h,w,C]. 1 means all regions of an image share one direction (collapse);
+ * mutually orthogonal regions give 0. A zero region vector counts as similarity 0.
+ * Reads synchronously; on tfjs-backend-webgpu in Node use {@link regionSimilarityAsync}.
+ * @throws when an image has fewer than 2 regions or a value is not finite.
+ */
+export function regionSimilarity(maps: FloatInput): number {
+  return runReads(similarityReads(maps));
+}
+
+/**
+ * {@link regionSimilarity} reading asynchronously (`await data()`): the same value and
+ * errors (as a rejection), on every backend, webgpu in Node included.
+ */
+export function regionSimilarityAsync(maps: FloatInput): Promise<number> {
+  return runReadsAsync(similarityReads(maps));
 }
 
 /** Options of {@link effectiveRank}. */
@@ -53,9 +74,26 @@ export interface EffectiveRankOptions {
  * than an undefined rank of a zero matrix. All-zero features give 0.
  */
 export function effectiveRank(features: FloatInput, options: EffectiveRankOptions = {}): number {
-  const { data, dims } = readFloat(features, ['n', 'C'], 'features');
-  const n = dims.n as number;
-  const C = dims.C as number;
+  return runReads(rankReads(features, options));
+}
+
+/**
+ * {@link effectiveRank} reading a tensor asynchronously (`await data()`): the same value
+ * and errors (as a rejection), on every backend, webgpu in Node included.
+ */
+export function effectiveRankAsync(
+  features: FloatInput,
+  options: EffectiveRankOptions = {},
+): Promise<number> {
+  return runReadsAsync(rankReads(features, options));
+}
+
+function* rankReads(features: FloatInput, options: EffectiveRankOptions): TensorReads<number> {
+  const { data, dims } = yield* readFloatReads(features, ['n', 'C'], 'features');
+  return rankOf(data, dims.n as number, dims.C as number, options);
+}
+
+function rankOf(data: Float32Array, n: number, C: number, options: EffectiveRankOptions): number {
   if (n < 1) throw new Error('features must have at least one row');
   // The nonzero singular values of X are the square roots of the eigenvalues of X^T X
   // (C x C) or of X X^T (n x n): take the smaller. Accumulated in float64: float32
@@ -146,22 +184,40 @@ export interface RegionDiversity {
   effectiveRank: number;
 }
 
+function* diversityReads(
+  maps: FloatInput,
+  options: EffectiveRankOptions,
+): TensorReads<RegionDiversity> {
+  const { data, dims } = yield* readFloatReads(maps, ['B', 'h', 'w', 'C'], 'maps');
+  const C = dims.C as number;
+  return {
+    meanRegionCosine: yield* similarityReads({
+      data,
+      shape: [dims.B as number, dims.h as number, dims.w as number, C],
+    }),
+    effectiveRank: yield* rankReads({ data, shape: [data.length / C, C] }, options),
+  };
+}
+
 /**
  * Region diversity of maps [B,h,w,C]: the mean within-image region cosine similarity
- * and the effective rank of all region features of all images together.
+ * and the effective rank of all region features of all images together. Reads
+ * synchronously; on tfjs-backend-webgpu in Node use {@link regionDiversityAsync}.
  */
 export function regionDiversity(
   maps: FloatInput,
   options: EffectiveRankOptions = {},
 ): RegionDiversity {
-  const { data, dims } = readFloat(maps, ['B', 'h', 'w', 'C'], 'maps');
-  const C = dims.C as number;
-  const host = { data, shape: [data.length / C, C] };
-  return {
-    meanRegionCosine: regionSimilarity({
-      data,
-      shape: [dims.B as number, dims.h as number, dims.w as number, C],
-    }),
-    effectiveRank: effectiveRank(host, options),
-  };
+  return runReads(diversityReads(maps, options));
+}
+
+/**
+ * {@link regionDiversity} reading asynchronously (`await data()`): the same values and
+ * errors (as a rejection), on every backend, webgpu in Node included.
+ */
+export function regionDiversityAsync(
+  maps: FloatInput,
+  options: EffectiveRankOptions = {},
+): Promise<RegionDiversity> {
+  return runReadsAsync(diversityReads(maps, options));
 }

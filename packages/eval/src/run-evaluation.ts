@@ -13,12 +13,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMAGENET_NORMALIZE } from '@ediy/augment';
 import { resnet, type ResNetDepth, type ResNetStem } from '@ediy/backbones';
 import { readSafetensors } from '@ediy/backbones/interop';
 import type { HostArray } from '@ediy/core';
+import { checkpointPaths, newestCheckpoint, readCheckpointState, runPaths } from '@ediy/core/node';
 import {
   openEvalParts,
   type DataSpec,
@@ -26,13 +27,13 @@ import {
   type HeldOutKind,
   type ImageStream,
 } from '@ediy/data';
-import { denseProbe } from './dense-probe.js';
-import { extractFeatures } from './extract.js';
+import { denseProbeAsync } from './dense-probe.js';
+import { extractFeaturesAsync } from './extract.js';
 import { fromLayersModel, type FeatureExtractor } from './extractor.js';
 import { bootstrapInterval, type Interval } from './intervals.js';
-import { knnEvaluate } from './knn.js';
-import { linearProbe } from './linear-probe.js';
-import { regionDiversity } from './region-metrics.js';
+import { knnEvaluateAsync } from './knn.js';
+import { linearProbeAsync } from './linear-probe.js';
+import { regionDiversityAsync } from './region-metrics.js';
 
 /** How much evaluation is done, and how. */
 export interface EvalSettings {
@@ -243,7 +244,7 @@ async function streamFeatures(
       throw new Error(`${stream.name}: the stream gave more than its ${n} images`);
     labels.set(batch.labels, start);
     const withMaps = Math.max(0, Math.min(size, m - start));
-    const f = extractFeatures(
+    const f = await extractFeaturesAsync(
       extractor,
       { data: normalize(batch.images), shape: [size, H, W, 3] },
       { maps: withMaps > 0, batchSize },
@@ -348,7 +349,7 @@ export async function evaluateBackbone(
   let linearTop1 = NaN;
   if (labelled) {
     say('knn', 0, nTest);
-    const knn = knnEvaluate({
+    const knn = await knnEvaluateAsync({
       trainFeatures: train.pooled,
       trainLabels: train.labels,
       testFeatures: test.pooled,
@@ -361,7 +362,7 @@ export async function evaluateBackbone(
     intervals.knnTop1 = interval(knn.correct);
     timings.knn = lap();
     say('linear', 0, settings.linearEpochs);
-    const linear = linearProbe({
+    const linear = await linearProbeAsync({
       trainFeatures: train.pooled,
       trainLabels: train.labels,
       testFeatures: test.pooled,
@@ -378,15 +379,17 @@ export async function evaluateBackbone(
   let denseMIoU = NaN;
   if (masked && train.maps && train.masks && test.maps && test.masks) {
     say('dense', 0, settings.denseEpochs);
-    denseMIoU = denseProbe({
-      trainMaps: train.maps,
-      trainMasks: train.masks,
-      testMaps: test.maps,
-      testMasks: test.masks,
-      numClasses: numClasses + 1,
-      epochs: settings.denseEpochs,
-      seed,
-    }).mIoU;
+    denseMIoU = (
+      await denseProbeAsync({
+        trainMaps: train.maps,
+        trainMasks: train.masks,
+        testMaps: test.maps,
+        testMasks: test.masks,
+        numClasses: numClasses + 1,
+        epochs: settings.denseEpochs,
+        seed,
+      })
+    ).mIoU;
   }
   timings.dense = lap();
   let diversity = { meanRegionCosine: NaN, effectiveRank: NaN };
@@ -396,7 +399,7 @@ export async function evaluateBackbone(
     const m = Math.min(maps.shape[0] as number, settings.diversityImages);
     say('diversity', 0, m);
     const per = maps.data.length / (maps.shape[0] as number);
-    diversity = regionDiversity({
+    diversity = await regionDiversityAsync({
       data: maps.data.subarray(0, m * per),
       shape: [m, ...maps.shape.slice(1)],
     });
@@ -438,20 +441,8 @@ export async function openEvalData(
   });
 }
 
-const STEP_DIR = /^step-(\d{8})$/;
-
-/** The newest complete checkpoint folder (`checkpoints/step-NNNNNNNN` with its `state.json`) of a run, or undefined. */
-export function newestCheckpoint(runDir: string): string | undefined {
-  const dir = join(runDir, 'checkpoints');
-  if (!existsSync(dir)) return undefined;
-  const steps = readdirSync(dir)
-    .map((name) => STEP_DIR.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'state.json')))
-    .map((m) => m[0])
-    .sort();
-  const last = steps[steps.length - 1];
-  return last === undefined ? undefined : join(dir, last);
-}
+// The newest complete checkpoint folder of a run: the run directory's layout is @ediy/core/node's.
+export { newestCheckpoint } from '@ediy/core/node';
 
 /** A trained run's online backbone, read from its newest checkpoint; `C` is the config type the caller knows it to have. */
 export interface RunBackbone<C extends RunConfig = RunConfig> {
@@ -480,22 +471,21 @@ export function loadRunBackbone<C extends RunConfig = RunConfig>(
   const dir = newestCheckpoint(runDir);
   if (!dir)
     throw new Error(
-      `${runDir}: no checkpoint (expected ${join(runDir, 'checkpoints', 'step-*', 'state.json')}); is it a run directory of 'ediy pretrain'?`,
+      `${runDir}: no checkpoint (expected ${join(runPaths(runDir).checkpoints, 'step-*', 'state.json')}); is it a run directory of 'ediy pretrain'?`,
     );
-  const statePath = join(dir, 'state.json');
-  let state: { step: number; config: C; weights: Record<string, string[]> };
-  try {
-    state = JSON.parse(readFileSync(statePath, 'utf8')) as typeof state;
-  } catch (err) {
-    throw new Error(`${statePath}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const names = state.weights?.['online.backbone'];
+  const { state: statePath, tensors: tensorPath } = checkpointPaths(dir);
+  // format, step, config and weight names checked, naming state.json
+  const state = readCheckpointState(dir) as {
+    step: number;
+    config: C;
+    weights: Record<string, string[]>;
+  };
+  const names = state.weights['online.backbone'];
   if (!Array.isArray(names) || typeof state.config?.scale?.backbone !== 'object') {
     throw new Error(
       `${statePath}: not a checkpoint state (expected weights['online.backbone'] and config.scale.backbone)`,
     );
   }
-  const tensorPath = join(dir, 'tensors.safetensors');
   if (!existsSync(tensorPath)) throw new Error(`${tensorPath}: checkpoint tensors not found`);
   const stored = readSafetensors(new Uint8Array(readFileSync(tensorPath)), tensorPath);
   const config = state.config;
@@ -621,25 +611,31 @@ export async function estimateBatchNorm(
   if (size < 2) throw new Error(`estimateBatchNorm: ${stream.name} has fewer than 2 images`);
   const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
   // Weights of a BatchNormalization layer: [gamma, beta, moving mean, moving variance].
-  const stats = (l: (typeof layers)[number]) =>
-    l
-      .getWeights()
-      .slice(-2)
-      .map((w) => w.dataSync());
-  const sums = layers.map((l) => stats(l).map((a) => new Float64Array(a.length)));
+  const stats = (l: (typeof layers)[number]): Promise<Float32Array[]> =>
+    Promise.all(
+      l
+        .getWeights()
+        .slice(-2)
+        .map(async (w) => (await w.data()) as Float32Array),
+    );
+  // The statistics after a pass are those before the next one: read once.
+  let current = await Promise.all(layers.map(stats));
+  const sums = current.map((s) => s.map((a) => new Float64Array(a.length)));
   let done = 0;
   while (done < batches) {
     for await (const batch of stream.batches(size)) {
       const n = batch.labels.length;
       if (n < 2) continue; // a last batch of one image has no variance
-      const before = layers.map(stats);
+      const before = current;
       const images = normalize(batch.images);
       tf.tidy(() => {
         model.apply(tf.tensor4d(images, [n, H, W, 3]), { training: true });
       });
+      const after = await Promise.all(layers.map(stats));
+      current = after;
       layers.forEach((l, k) => {
         const m = (l.getConfig().momentum as number | undefined) ?? 0.99;
-        stats(l).forEach((now, s) => {
+        (after[k] as Float32Array[]).forEach((now, s) => {
           const old = before[k]?.[s] as Float32Array;
           const sum = sums[k]?.[s] as Float64Array;
           for (let c = 0; c < now.length; c++) {

@@ -4,7 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { assertInteger, assertShapes, type HostArray } from '@ediy/core';
+import {
+  assertInteger,
+  assertShapes,
+  runReads,
+  runReadsAsync,
+  type HostArray,
+  type TensorReads,
+} from '@ediy/core';
 import { globalAveragePool, type FeatureExtractor } from './extractor.js';
 import { imageBatches, type ImagesInput } from './batches.js';
 
@@ -49,25 +56,11 @@ function camScore(
   return tf.sum(tf.mean(cos, [1, 2]));
 }
 
-/**
- * Heat maps [n,H,W] (one per image, at the image's size, each scaled to [0,1] by its
- * own min and max; a constant map gives 0) of where the representation attends.
- *
- * `norm` takes the L2 norm of each region of the layer4 map. `gradcam` follows
- * Grad-CAM (Selvaraju et al. 2017) with the pooled feature's norm (or the mean cosine
- * of the regions to it) as the score: the map A is computed once in inference mode,
- * then `tf.grad` differentiates the score through the head `pool` (for a
- * {@link fromLayersModel} extractor, the model's own pooling layer run with
- * `layer.apply` inside `tf.grad`) with respect to A. With global average pooling and
- * `target: 'norm'`, alpha_c is proportional to the pooled feature, so the map is
- * relu(A_ij . pooled), each region's agreement with the global feature.
- * Region maps are upsampled bilinearly (half-pixel centres). Leaves no tensors behind.
- */
-export function saliencyMaps(
+function* saliencyReads(
   extractor: FeatureExtractor,
   images: ImagesInput,
   options: SaliencyOptions,
-): HostArray {
+): TensorReads<HostArray> {
   if (typeof extractor !== 'function')
     throw new TypeError(`extractor must be a function, got ${String(extractor)}`);
   const method = options?.method;
@@ -86,7 +79,7 @@ export function saliencyMaps(
   const out = new Float32Array(n * H * W);
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    const heat = tf.tidy(() => {
+    const scaledHeat = tf.tidy(() => {
       const { map, pooled } = extractor(source.batch(start, size));
       assertShapes([
         [map, [size, 'h', 'w', 'C'], 'extractor map'],
@@ -107,8 +100,9 @@ export function saliencyMaps(
       const lo = tf.min(up, [1, 2], true);
       const range = tf.sub(tf.max(up, [1, 2], true), lo);
       const scaled = tf.div(tf.sub(up, lo), tf.maximum(range, 1e-12));
-      return tf.mul(scaled, tf.cast(tf.greater(range, 1e-12), 'float32')).dataSync();
+      return tf.mul(scaled, tf.cast(tf.greater(range, 1e-12), 'float32'));
     });
+    const [heat] = (yield [scaledHeat]) as [Float32Array];
     for (const v of heat) {
       if (!Number.isFinite(v))
         throw new RangeError(`saliency of the batch at image ${start} is not finite (${v})`);
@@ -116,4 +110,40 @@ export function saliencyMaps(
     out.set(heat, start * H * W);
   }
   return { data: out, shape: [n, H, W] };
+}
+
+/**
+ * Heat maps [n,H,W] (one per image, at the image's size, each scaled to [0,1] by its
+ * own min and max; a constant map gives 0) of where the representation attends.
+ *
+ * `norm` takes the L2 norm of each region of the layer4 map. `gradcam` follows
+ * Grad-CAM (Selvaraju et al. 2017) with the pooled feature's norm (or the mean cosine
+ * of the regions to it) as the score: the map A is computed once in inference mode,
+ * then `tf.grad` differentiates the score through the head `pool` (for a
+ * {@link fromLayersModel} extractor, the model's own pooling layer run with
+ * `layer.apply` inside `tf.grad`) with respect to A. With global average pooling and
+ * `target: 'norm'`, alpha_c is proportional to the pooled feature, so the map is
+ * relu(A_ij . pooled), each region's agreement with the global feature.
+ * Region maps are upsampled bilinearly (half-pixel centres). Leaves no tensors behind.
+ * Reads synchronously (once per batch); on tfjs-backend-webgpu in Node use
+ * {@link saliencyMapsAsync}.
+ */
+export function saliencyMaps(
+  extractor: FeatureExtractor,
+  images: ImagesInput,
+  options: SaliencyOptions,
+): HostArray {
+  return runReads(saliencyReads(extractor, images, options));
+}
+
+/**
+ * {@link saliencyMaps} reading asynchronously (`await data()`): the same maps and errors
+ * (as a rejection), on every backend, webgpu in Node included.
+ */
+export function saliencyMapsAsync(
+  extractor: FeatureExtractor,
+  images: ImagesInput,
+  options: SaliencyOptions,
+): Promise<HostArray> {
+  return runReadsAsync(saliencyReads(extractor, images, options));
 }

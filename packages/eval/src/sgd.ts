@@ -1,6 +1,7 @@
 /**
- * The optimiser of the probes: SGD with Nesterov momentum, L2 weight decay and a
- * cosine learning-rate schedule (the linear-evaluation recipe of BYOL / MoCo).
+ * The optimiser of the probes: tfjs's SGD with Nesterov momentum (`tf.train.momentum`),
+ * coupled L2 weight decay and a cosine learning-rate schedule set step by step with
+ * `setLearningRate` (the linear-evaluation recipe of BYOL / MoCo).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -14,48 +15,48 @@ export function cosineLearningRate(base: number, step: number, totalSteps: numbe
   return (base * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2;
 }
 
-/** One trainable parameter with its momentum buffer and weight decay. */
-export interface SgdParam {
-  /** The parameter. */
-  value: tf.Variable;
-  /** Momentum buffer, same shape. */
-  velocity: tf.Variable;
-  /** L2 weight decay added to the gradient (0 for biases). */
-  weightDecay: number;
-}
-
-/** A zero-initialised parameter and its momentum buffer. */
-export function sgdParam(shape: number[], weightDecay: number): SgdParam {
-  const zeros = (): tf.Variable => tf.tidy(() => tf.variable(tf.zeros(shape)));
-  return { value: zeros(), velocity: zeros(), weightDecay };
+/** A variable's gradient for {@link applyDecayedGradients}. */
+export interface DecayedGradient {
+  /** The variable (trainable). */
+  variable: tf.Variable;
+  /** Its gradient (stays the caller's). */
+  gradient: tf.Tensor;
+  /** L2 weight decay added to the gradient as `weightDecay * variable`; none when undefined. */
+  weightDecay?: number;
 }
 
 /**
- * One Nesterov step (PyTorch's form): g' = g + wd * w; v = mu * v + g';
- * w = w - lr * (g' + mu * v). Updates the variables in place; `grads` stay the caller's.
+ * One optimiser step with coupled L2 weight decay (PyTorch's SGD `weight_decay`): each
+ * gradient g becomes g + weightDecay * w before `optimizer.applyGradients`. With
+ * `tf.train.momentum(lr, mu, true)` that is PyTorch's Nesterov step: v = mu v + g';
+ * w -= lr (g' + mu v).
  */
-export function sgdStep(
-  params: SgdParam[],
-  grads: tf.Tensor[],
-  lr: number,
-  momentum: number,
-): void {
+export function applyDecayedGradients(optimizer: tf.Optimizer, grads: DecayedGradient[]): void {
+  if (!(optimizer instanceof tf.Optimizer)) {
+    throw new TypeError(`optimizer must be a tf.Optimizer, got ${String(optimizer)}`);
+  }
   tf.tidy(() => {
-    params.forEach((p, i) => {
-      const g0 = grads[i];
-      if (!g0) throw new Error(`missing gradient for parameter ${i}`);
-      const g = p.weightDecay > 0 ? tf.add(g0, tf.mul(p.value, p.weightDecay)) : g0;
-      const v = tf.add(tf.mul(p.velocity, momentum), g);
-      p.velocity.assign(v);
-      p.value.assign(tf.sub(p.value, tf.mul(tf.add(g, tf.mul(v, momentum)), lr)));
-    });
+    optimizer.applyGradients(
+      grads.map(({ variable, gradient, weightDecay }) => {
+        if (!(variable instanceof tf.Variable) || !(gradient instanceof tf.Tensor)) {
+          throw new TypeError(`applyDecayedGradients needs a tf.Variable and a tf.Tensor gradient`);
+        }
+        return {
+          name: variable.name,
+          tensor:
+            weightDecay === undefined ? gradient : tf.add(gradient, tf.mul(variable, weightDecay)),
+        };
+      }),
+    );
   });
 }
 
-/** Disposes the variables of `params`. */
-export function disposeParams(params: SgdParam[]): void {
-  for (const p of params) {
-    p.value.dispose();
-    p.velocity.dispose();
-  }
+/**
+ * Disposes a `tf.train.momentum` optimiser completely. `MomentumOptimizer.dispose`
+ * (tfjs-core 4.22) frees its momentum and slots but not the learning-rate scalar its
+ * `SGDOptimizer` base keeps; the base's dispose frees that one.
+ */
+export function disposeMomentum(optimizer: tf.MomentumOptimizer): void {
+  optimizer.dispose();
+  tf.SGDOptimizer.prototype.dispose.call(optimizer);
 }

@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ediy/backend';
-import { cosineLearningRate, linearProbe, sgdParam, sgdStep, disposeParams } from '@ediy/eval';
+import {
+  applyDecayedGradients,
+  cosineLearningRate,
+  disposeMomentum,
+  linearProbe,
+} from '@ediy/eval';
 import { leakedBy, randomTask, separable } from './helpers.js';
 
 beforeAll(async () => {
@@ -88,17 +93,39 @@ describe('SGD and schedule', () => {
     expect(() => cosineLearningRate(0.4, 1, 0)).toThrow(/totalSteps >= 1/);
   });
 
-  it('takes a Nesterov step with weight decay (hand-computed)', () => {
-    const p = sgdParam([2], 0.1);
-    p.value.assign(tf.tensor1d([1, -2]));
+  it("takes the probes' Nesterov step with weight decay (hand-computed), leaving nothing", () => {
+    const before = tf.memory().numTensors;
+    const w = tf.tidy(() => tf.variable(tf.tensor1d([1, -2])));
+    const bias = tf.tidy(() => tf.variable(tf.tensor1d([3])));
+    const optimizer = tf.train.momentum(0.1, 0.9, true);
     const g = tf.tensor1d([0.5, 0.5]);
-    sgdStep([p], [g], 0.1, 0.9);
+    const gb = tf.tensor1d([1]);
+    applyDecayedGradients(optimizer, [
+      { variable: w, gradient: g, weightDecay: 0.1 },
+      { variable: bias, gradient: gb },
+    ]);
     // g' = g + 0.1 w = [0.6, 0.3]; v = g'; w -= 0.1 (g' + 0.9 v) = w - 0.1 * 1.9 g'.
-    const w = p.value.dataSync();
-    expect(w[0]).toBeCloseTo(1 - 0.19 * 0.6, 6);
-    expect(w[1]).toBeCloseTo(-2 - 0.19 * 0.3, 6);
-    expect(Array.from(p.velocity.dataSync()).map((v) => +v.toFixed(6))).toEqual([0.6, 0.3]);
-    g.dispose();
-    disposeParams([p]);
+    const values = w.dataSync();
+    expect(values[0]).toBeCloseTo(1 - 0.19 * 0.6, 6);
+    expect(values[1]).toBeCloseTo(-2 - 0.19 * 0.3, 6);
+    expect(bias.dataSync()[0]).toBeCloseTo(3 - 0.19, 6); // no decay on the bias
+    // a second step at another learning rate: v = 0.9 v + g'', w -= lr (g'' + 0.9 v)
+    optimizer.setLearningRate(0.05);
+    const w1 = Array.from(w.dataSync());
+    applyDecayedGradients(optimizer, [{ variable: w, gradient: g, weightDecay: 0.1 }]);
+    const g2 = w1.map((x) => 0.5 + 0.1 * x);
+    const v2 = [0.6, 0.3].map((v, i) => 0.9 * v + (g2[i] as number));
+    Array.from(w.dataSync()).forEach((x, i) =>
+      expect(x).toBeCloseTo(
+        (w1[i] as number) - 0.05 * ((g2[i] as number) + 0.9 * (v2[i] as number)),
+        6,
+      ),
+    );
+    expect(() => applyDecayedGradients({} as tf.Optimizer, [])).toThrow(
+      /optimizer must be a tf.Optimizer/,
+    );
+    tf.dispose([w, bias, g, gb]);
+    disposeMomentum(optimizer);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

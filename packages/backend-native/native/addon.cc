@@ -1136,6 +1136,190 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// The optimiser's and the EMA's updates of many variables in one call each, instead of
+// 10-20 tfjs kernel calls per variable. Each gives the bits of @ediy/optim's composition
+// of tfjs ops on this engine: the same IEEE float operations in the same order (every
+// product and sum rounded to float32, as the element-wise kernels above do), and the norms'
+// sums of squares summed in double as reduceSum sums a whole tensor (in order below
+// kParallelMin values, over kSumBlocks fixed blocks from there on), so the results do not
+// depend on the thread count either.
+
+// Reads a Float64Array argument; throws naming it otherwise.
+const double* doublesArg(const Napi::Value& v, size_t count, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw std::invalid_argument(std::string(what) + " must be a Float64Array");
+  }
+  auto a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() != count) {
+    throw std::invalid_argument(std::string(what) + " must hold " + std::to_string(count) +
+                                " numbers, got " + std::to_string(a.ElementLength()));
+  }
+  return a.Data();
+}
+
+// K sums in double of the values term(i, acc) adds to acc[0..K) for i in [0, n): each in
+// the order reduceSum sums a whole tensor of n values (see there), K at a time so the
+// inputs are read once.
+template <int K, class Term>
+void wholeSums(int64_t n, Term term, double* sums) {
+  for (int k = 0; k < K; ++k) sums[k] = 0;
+  if (n >= kParallelMin) {
+    double partial[kSumBlocks][K];
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < kSumBlocks; ++blk) {
+      const int64_t r0 = n * blk / kSumBlocks, r1 = n * (blk + 1) / kSumBlocks;
+      double acc[K];
+      for (int k = 0; k < K; ++k) acc[k] = 0;
+      for (int64_t r = r0; r < r1; ++r) term(r, acc);
+      for (int k = 0; k < K; ++k) partial[blk][k] = acc[k];
+    }
+    for (int64_t blk = 0; blk < kSumBlocks; ++blk) {
+      for (int k = 0; k < K; ++k) sums[k] += partial[blk][k];
+    }
+    return;
+  }
+  for (int64_t r = 0; r < n; ++r) term(r, sums);
+}
+
+// larsUpdate(heap, table, hyper): one LARS step (@ediy/optim's larsStep) of each of
+// count = table.length / 7 variables. table holds, per variable, [n, excluded, wOffset,
+// gOffset, vOffset, wOutOffset, vOutOffset] (n float32 values each); hyper is
+// [learningRate, momentum, weightDecay, eta, clip] as larsStep takes them. With
+// u = g + wd * w, for a variable not excluded
+//   r  = eta' * ||w|| / ||u||, eta' = eta / lr when clipping with lr > 0 (then r =
+//        min(r, 1)), eta otherwise; r = 1 unless both norms are > 0
+//   v' = m * v + r * u,  w' = w - lr * v'
+// and for an excluded one v' = m * v + g, w' = w - lr * v'.
+Napi::Value LarsUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 3 || !info[1].IsTypedArray()) {
+      throw std::invalid_argument("larsUpdate(heap, table, hyper)");
+    }
+    Heap heap = heapOf(info[0]);
+    const size_t cells = info[1].As<Napi::TypedArray>().ElementLength();
+    if (cells % 7 != 0) throw std::invalid_argument("larsUpdate: table must hold 7 numbers per variable");
+    const double* table = doublesArg(info[1], cells, "larsUpdate table");
+    const double* hyper = doublesArg(info[2], 5, "larsUpdate hyper");
+    const double lrD = hyper[0], etaD = hyper[3];
+    const bool clip = hyper[4] != 0 && lrD > 0;
+    // tf.scalar(x) rounds each to float32.
+    const float lr = static_cast<float>(lrD), m = static_cast<float>(hyper[1]);
+    const float wd = static_cast<float>(hyper[2]);
+    const float eta = static_cast<float>(clip ? etaD / lrD : etaD);
+    struct Var {
+      int64_t n;
+      bool excluded;
+      const float *w, *g, *v;
+      float *wOut, *vOut;
+    };
+    std::vector<Var> vars(cells / 7);
+    for (size_t i = 0; i < vars.size(); ++i) {
+      const double* t = table + 7 * i;
+      if (!(t[0] >= 1) || t[0] != std::floor(t[0])) throw std::invalid_argument("larsUpdate: each variable needs n >= 1 values");
+      const int64_t n = static_cast<int64_t>(t[0]);
+      vars[i] = Var{n,          t[1] != 0,  heap.at(t[2], n, "w"),   heap.at(t[3], n, "g"),
+                    heap.at(t[4], n, "v"), heap.at(t[5], n, "wOut"), heap.at(t[6], n, "vOut")};
+    }
+    for (const Var& x : vars) {
+      const int64_t n = x.n;
+      const float *w = x.w, *g = x.g, *v = x.v;
+      float *wOut = x.wOut, *vOut = x.vOut;
+      if (x.excluded) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+          const float mv = m * v[i];
+          const float vn = mv + g[i];
+          const float step = lr * vn;
+          vOut[i] = vn;
+          wOut[i] = w[i] - step;
+        }
+        continue;
+      }
+      double sums[2];
+      wholeSums<2>(
+          n,
+          [&](int64_t i, double* acc) {
+            const float wi = w[i];
+            const float ww = wi * wi;
+            const float decay = wd * wi;
+            const float u = g[i] + decay;
+            const float uu = u * u;
+            acc[0] += ww;
+            acc[1] += uu;
+          },
+          sums);
+      const float wNorm = std::sqrt(static_cast<float>(sums[0]));
+      const float uNorm = std::sqrt(static_cast<float>(sums[1]));
+      const float scaled = eta * wNorm;
+      float ratio = scaled / uNorm;
+      if (clip) ratio = binaryApply<kMinimum>(ratio, 1.f);
+      const float r = wNorm > 0.f && uNorm > 0.f ? ratio : 1.f;
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) {
+        const float wi = w[i];
+        const float decay = wd * wi;
+        const float u = g[i] + decay;
+        const float ru = r * u;
+        const float mv = m * v[i];
+        const float vn = mv + ru;
+        const float step = lr * vn;
+        vOut[i] = vn;
+        wOut[i] = wi - step;
+      }
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// emaUpdate(heap, table, keep, take): out = keep * target + take * online (each product
+// rounded to float32, then the sum) for each of table.length / 4 pairs, table holding
+// [n, targetOffset, onlineOffset, outOffset] per pair; keep and take are rounded to
+// float32 (tf.scalar(tau), tf.scalar(1 - tau)).
+Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 4 || !info[1].IsTypedArray()) {
+      throw std::invalid_argument("emaUpdate(heap, table, keep, take)");
+    }
+    Heap heap = heapOf(info[0]);
+    const size_t cells = info[1].As<Napi::TypedArray>().ElementLength();
+    if (cells % 4 != 0) throw std::invalid_argument("emaUpdate: table must hold 4 numbers per pair");
+    const double* table = doublesArg(info[1], cells, "emaUpdate table");
+    const float keep = static_cast<float>(offsetArg(info, 2));
+    const float take = static_cast<float>(offsetArg(info, 3));
+    struct Pair {
+      int64_t n;
+      const float *t, *o;
+      float* out;
+    };
+    std::vector<Pair> pairs(cells / 4);
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      const double* e = table + 4 * i;
+      if (!(e[0] >= 1) || e[0] != std::floor(e[0])) throw std::invalid_argument("emaUpdate: each pair needs n >= 1 values");
+      const int64_t n = static_cast<int64_t>(e[0]);
+      pairs[i] = Pair{n, heap.at(e[1], n, "target"), heap.at(e[2], n, "online"), heap.at(e[3], n, "out")};
+    }
+    for (const Pair& p : pairs) {
+      const int64_t n = p.n;
+      const float *t = p.t, *o = p.o;
+      float* out = p.out;
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) {
+        const float a = keep * t[i];
+        const float b = take * o[i];
+        out[i] = a + b;
+      }
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // slice(heap, xOffset, shape, begin, size, outOffset): out = x[begin : begin + size] for
 // float32 x of any rank >= 1, copied in rows of the last dimension.
 Napi::Value Slice(const Napi::CallbackInfo& info) {
@@ -1297,6 +1481,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("slice", Napi::Function::New(env, Slice, "slice"));
   exports.Set("pad", Napi::Function::New(env, Pad, "pad"));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad, "batchNormGrad"));
+  exports.Set("larsUpdate", Napi::Function::New(env, LarsUpdate, "larsUpdate"));
+  exports.Set("emaUpdate", Napi::Function::New(env, EmaUpdate, "emaUpdate"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setConvLayout", Napi::Function::New(env, SetConvLayout, "setConvLayout"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));

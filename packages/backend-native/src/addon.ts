@@ -132,6 +132,8 @@ export interface Addon {
     value: number,
     outOffset: number,
   ): void;
+  larsUpdate(heap: ArrayBuffer, table: Float64Array, hyper: Float64Array): void;
+  emaUpdate(heap: ArrayBuffer, table: Float64Array, keep: number, take: number): void;
   setThreads(n: number): void;
   setConvLayout(layout: ConvolutionLayout): void;
   info(): AddonInfo;

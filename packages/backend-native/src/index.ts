@@ -16,6 +16,7 @@ export {
   NATIVE_KERNELS,
   BATCH_NORM_KERNELS,
   RELU_GRAD_KERNEL,
+  UPDATE_KERNELS,
   nativeKernelStats,
   resetNativeKernelStats,
   replacedKernel,

@@ -764,6 +764,159 @@ function reduceKernel(mean: boolean): NativeKernel {
 }
 
 /**
+ * The kernels of the optimiser's and the EMA's updates, many variables per call, which
+ * only the native engine registers (for the `wasm` backend); `@ediy/optim` checks
+ * `getKernel(name, backend)` and composes the same update from tfjs ops where they are
+ * missing. Both give that composition's bits on this engine (the same float32 operations
+ * in the same order, the norms' sums as the native `Sum` sums a whole tensor), for any
+ * thread count.
+ */
+export const UPDATE_KERNELS = {
+  /**
+   * One LARS step (`larsStep` of `@ediy/optim`) of `excluded.length` variables: inputs
+   * `w0, g0, v0, w1, g1, v1, ...` (weight, gradient, momentum; float32, each triple of
+   * one shape), attributes `learningRate`, `momentum`, `weightDecay`, `eta`, `clip`
+   * (boolean) and `excluded` (one boolean per variable) -> `[w0', v0', w1', v1', ...]`.
+   */
+  lars: 'EdiyLarsUpdate',
+  /**
+   * The EMA update (`emaUpdate` of `@ediy/optim`) of `count` pairs: inputs
+   * `t0, o0, t1, o1, ...` (target, online; float32, each pair of one shape), attributes
+   * `tau` and `count` -> `[t0', t1', ...]` with `t' = tau * t + (1 - tau) * o`.
+   */
+  ema: 'EdiyEmaUpdate',
+} as const;
+
+/** The input `name` of a kernel, checked float32 of `shape` (when given). */
+function updateInput(
+  inputs: NamedTensorInfoMap,
+  what: string,
+  name: string,
+  shape?: readonly number[],
+): TensorInfo {
+  const t = inputs[name];
+  if (t === undefined) throw new Error(`${what}: input '${name}' is missing`);
+  if (t.dtype !== 'float32') {
+    throw new Error(`${what}: input '${name}' must be float32, got ${t.dtype}`);
+  }
+  if (shape !== undefined && !util.arraysEqual(t.shape, [...shape])) {
+    throw new Error(
+      `${what}: input '${name}' has shape [${t.shape.join(',')}], expected [${shape.join(',')}]`,
+    );
+  }
+  if (util.sizeFromShape(t.shape) === 0) throw new Error(`${what}: input '${name}' is empty`);
+  return t;
+}
+
+/** Allocates `shapes`, runs `fill` with their offsets, frees them again if `fill` throws. */
+function withOutputs(
+  backend: WasmBackendLike,
+  shapes: number[][],
+  fill: (outs: number[]) => void,
+): TensorInfo[] {
+  const outs: TensorInfo[] = [];
+  try {
+    for (const s of shapes) outs.push(backend.makeOutput(s, 'float32'));
+    fill(outs.map((o) => offset(backend, o)));
+  } catch (err) {
+    for (const o of outs) backend.disposeData(o.dataId);
+    throw err;
+  }
+  return outs;
+}
+
+function finiteAttr(attrs: NamedAttrMap, what: string, name: string): number {
+  const v = attrs[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new Error(`${what}: attribute ${name} must be a finite number, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** {@link UPDATE_KERNELS}.lars: every variable's LARS step in one call. */
+const larsUpdate: NativeKernel = (addon, backend, inputs, attrs) => {
+  const what = UPDATE_KERNELS.lars;
+  const excluded = attrs.excluded;
+  if (!Array.isArray(excluded) || excluded.some((e) => typeof e !== 'boolean')) {
+    throw new Error(`${what}: attribute excluded must be an array of booleans`);
+  }
+  const hyper = new Float64Array([
+    finiteAttr(attrs, what, 'learningRate'),
+    finiteAttr(attrs, what, 'momentum'),
+    finiteAttr(attrs, what, 'weightDecay'),
+    finiteAttr(attrs, what, 'eta'),
+    attrs.clip === true ? 1 : 0,
+  ]);
+  const count = excluded.length;
+  const vars = Array.from({ length: count }, (_, i) => {
+    const w = updateInput(inputs, what, `w${i}`);
+    return [
+      w,
+      updateInput(inputs, what, `g${i}`, w.shape),
+      updateInput(inputs, what, `v${i}`, w.shape),
+    ] as const;
+  });
+  if (Object.keys(inputs).length !== 3 * count) {
+    throw new Error(
+      `${what}: ${Object.keys(inputs).length} inputs for ${count} variables (w, g, v each)`,
+    );
+  }
+  return withOutputs(
+    backend,
+    vars.flatMap(([w]) => [[...w.shape], [...w.shape]]),
+    (outs) => {
+      const table = new Float64Array(7 * count);
+      vars.forEach(([w, g, v], i) => {
+        table.set(
+          [
+            util.sizeFromShape(w.shape),
+            excluded[i] === true ? 1 : 0,
+            offset(backend, w),
+            offset(backend, g),
+            offset(backend, v),
+            outs[2 * i] as number,
+            outs[2 * i + 1] as number,
+          ],
+          7 * i,
+        );
+      });
+      addon.larsUpdate(heap(backend), table, hyper);
+    },
+  );
+};
+
+/** {@link UPDATE_KERNELS}.ema: every pair's EMA update in one call. */
+const emaUpdate: NativeKernel = (addon, backend, inputs, attrs) => {
+  const what = UPDATE_KERNELS.ema;
+  const tau = finiteAttr(attrs, what, 'tau');
+  const count = attrs.count;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
+    throw new Error(`${what}: attribute count must be a whole number >= 0, got ${String(count)}`);
+  }
+  if (Object.keys(inputs).length !== 2 * count) {
+    throw new Error(`${what}: ${Object.keys(inputs).length} inputs for ${count} pairs (t, o each)`);
+  }
+  const pairs = Array.from({ length: count }, (_, i) => {
+    const t = updateInput(inputs, what, `t${i}`);
+    return [t, updateInput(inputs, what, `o${i}`, t.shape)] as const;
+  });
+  return withOutputs(
+    backend,
+    pairs.map(([t]) => [...t.shape]),
+    (outs) => {
+      const table = new Float64Array(4 * count);
+      pairs.forEach(([t, o], i) => {
+        table.set(
+          [util.sizeFromShape(t.shape), offset(backend, t), offset(backend, o), outs[i] as number],
+          4 * i,
+        );
+      });
+      addon.emaUpdate(heap(backend), table, tau, 1 - tau);
+    },
+  );
+};
+
+/**
  * `Identity` as a view of its input (the data shared, its reference count raised, as
  * tfjs-backend-wasm's own `Reshape` does): the wasm kernel copies the whole tensor, and
  * every gradient and `tf.keep` path calls it (1,441 calls, ~3% of an E-DIY step).
@@ -805,6 +958,14 @@ const NATIVE: Record<string, NativeKernel> = {
   Minimum: binaryKernel(BINARY_OPS.Minimum),
   Square: unaryKernel(0),
   Sqrt: unaryKernel(1),
+  [UPDATE_KERNELS.lars]: larsUpdate,
+  [UPDATE_KERNELS.ema]: emaUpdate,
+};
+
+/** The addon functions of kernels added after the first release, checked at registration. */
+const ENTRY_POINTS: Record<string, keyof Addon> = {
+  [UPDATE_KERNELS.lars]: 'larsUpdate',
+  [UPDATE_KERNELS.ema]: 'emaUpdate',
 };
 
 /** The tfjs kernels the native engine provides for the `wasm` backend. */
@@ -883,6 +1044,9 @@ export function registerKernels(addon: Addon): string[] {
   registerReluGradient();
   const done: string[] = [];
   for (const [name, kernel] of Object.entries(NATIVE)) {
+    // An addon built before a kernel's entry point existed: that kernel stays unregistered.
+    const entry = ENTRY_POINTS[name];
+    if (entry !== undefined && typeof addon[entry] !== 'function') continue;
     const current = getKernel(name, 'wasm');
     if (current !== undefined && current === registered.get(name)) continue;
     if (current !== undefined) {

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInRange, assertInteger } from '@ediy/core';
 import { checkStep } from './step.js';
+import { FUSED_UPDATE_KERNELS, canFuse } from './fused.js';
 
 /** Parameters of {@link emaTau}. */
 export interface EmaTauConfig {
@@ -86,14 +87,39 @@ export function emaUpdate(
       );
     }
   });
+  const targets = targetVars.map(valueOf);
+  const onlines = onlineVars.map(valueOf);
+  // Fused only when no target is written twice or read as an online value, where the
+  // composition's order (pair by pair) would matter.
+  const written = new Set(targets);
+  const independent = written.size === targets.length && onlines.every((o) => !written.has(o));
+  if (independent && canFuse(FUSED_UPDATE_KERNELS.ema, [...targets, ...onlines])) {
+    // One kernel call for every pair, the same bits as the composition below.
+    tf.tidy(() => {
+      const inputs: tf.NamedTensorMap = {};
+      targets.forEach((t, i) => {
+        inputs[`t${i}`] = t;
+        inputs[`o${i}`] = onlines[i] as tf.Tensor;
+      });
+      const outs = tf.engine().runKernel(FUSED_UPDATE_KERNELS.ema, inputs, {
+        tau,
+        count: targets.length,
+      }) as tf.Tensor[];
+      targetVars.forEach((target, i) => write(target, outs[i] as tf.Tensor));
+    });
+    return;
+  }
   tf.tidy(() => {
     const keep = tf.scalar(tau);
     const take = tf.scalar(1 - tau);
-    targetVars.forEach((target, i) => {
-      const online = onlineVars[i] as EmaVariable;
-      const next = tf.add(tf.mul(keep, valueOf(target)), tf.mul(take, valueOf(online)));
-      if (isTfVariable(target)) target.assign(next);
-      else target.write(next);
+    targets.forEach((target, i) => {
+      const next = tf.add(tf.mul(keep, target), tf.mul(take, onlines[i] as tf.Tensor));
+      write(targetVars[i] as EmaVariable, next);
     });
   });
+}
+
+function write(target: EmaVariable, next: tf.Tensor): void {
+  if (isTfVariable(target)) target.assign(next);
+  else target.write(next);
 }

@@ -12,3 +12,4 @@ export { warmupCosineLr } from './lr-schedule.js';
 export type { WarmupCosineLrConfig } from './lr-schedule.js';
 export { emaTau, emaUpdate } from './ema.js';
 export type { EmaTauConfig, EmaVariable } from './ema.js';
+export { FUSED_UPDATE_KERNELS } from './fused.js';

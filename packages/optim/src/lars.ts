@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInRange } from '@ediy/core';
 import { excludeBiasAndNorm } from './exclude.js';
 import { larsStep } from './lars-step.js';
+import { FUSED_UPDATE_KERNELS, canFuse } from './fused.js';
 import type { ExcludePredicate } from './exclude.js';
 
 /** A `{ name, tensor }` pair, as `tf.Optimizer.getWeights` / `setWeights` use them. */
@@ -173,6 +174,12 @@ export class LARS extends tf.Optimizer {
       ? variableGradients.map((item) => [item.name, item.tensor])
       : Object.entries(variableGradients);
     const registered = tf.engine().registeredVariables;
+    const steps: Array<{
+      value: tf.Variable;
+      grad: tf.Tensor;
+      buffer: tf.Variable;
+      excluded: boolean;
+    }> = [];
     for (const [name, grad] of entries) {
       if (grad == null) continue;
       const value = registered[name];
@@ -186,19 +193,50 @@ export class LARS extends tf.Optimizer {
           `LARS.applyGradients: gradient of '${name}' has shape [${grad.shape.join(',')}], expected the variable's shape [${value.shape.join(',')}]`,
         );
       }
-      const buffer = this.buffer(name, value);
-      const excluded = this.isExcluded(name, value.shape);
-      const hyper = {
-        learningRate: this.lr,
-        momentum: this.momentum,
-        weightDecay: this.weightDecay,
-        eta: this.eta,
-        clip: this.clip,
-      };
-      const next = larsStep(value, grad, buffer, hyper, excluded);
-      buffer.assign(next.v);
-      value.assign(next.w);
-      tf.dispose([next.v, next.w]);
+      steps.push({
+        value,
+        grad,
+        buffer: this.buffer(name, value),
+        excluded: this.isExcluded(name, value.shape),
+      });
+    }
+    const hyper = {
+      learningRate: this.lr,
+      momentum: this.momentum,
+      weightDecay: this.weightDecay,
+      eta: this.eta,
+      clip: this.clip,
+    };
+    // Fused only when no variable is updated twice or read as another's gradient, where
+    // the loop's order (variable by variable) would matter.
+    const written = new Set(steps.flatMap((s) => [s.value, s.buffer]));
+    const distinct =
+      written.size === 2 * steps.length && steps.every((s) => !written.has(s.grad as tf.Variable));
+    const tensors = steps.flatMap((s) => [s.value, s.grad, s.buffer]);
+    if (distinct && canFuse(FUSED_UPDATE_KERNELS.lars, tensors)) {
+      // One kernel call for every variable, the same bits as the loop below.
+      const inputs: tf.NamedTensorMap = {};
+      steps.forEach((s, i) => {
+        inputs[`w${i}`] = s.value;
+        inputs[`g${i}`] = s.grad;
+        inputs[`v${i}`] = s.buffer;
+      });
+      const outs = tf.engine().runKernel(FUSED_UPDATE_KERNELS.lars, inputs, {
+        ...hyper,
+        excluded: steps.map((s) => s.excluded),
+      }) as tf.Tensor[];
+      steps.forEach((s, i) => {
+        s.buffer.assign(outs[2 * i + 1] as tf.Tensor);
+        s.value.assign(outs[2 * i] as tf.Tensor);
+      });
+      tf.dispose(outs);
+    } else {
+      for (const { value, grad, buffer, excluded } of steps) {
+        const next = larsStep(value, grad, buffer, hyper, excluded);
+        buffer.assign(next.v);
+        value.assign(next.w);
+        tf.dispose([next.v, next.w]);
+      }
     }
     this.incrementIterations();
   }

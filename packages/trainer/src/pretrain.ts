@@ -439,7 +439,8 @@ async function runPretrain<Online, Target>(
       const scalars = stepScalars(record);
       // Every `every` steps, and at the schedule's end so a curve ends at the trained network.
       if (monitor && (step % (options.monitor as MonitorOptions).every === 0 || step === total)) {
-        const value = monitor.measure(fromLayersModel(backboneOf(method, state.online)));
+        const extractor = fromLayersModel(backboneOf(method, state.online));
+        const value = await monitor.measureAsync(extractor);
         record.monitor = value;
         scalars['monitor/knn_top1'] = value.knnTop1;
         scalars['monitor/knn_ms'] = value.ms;

@@ -8,8 +8,13 @@
  * `tf.profile` is not used: its bookkeeping per kernel slows the step it measures, and
  * `node --cpu-prof` crashes with this addon loaded.
  *
+ * Each call is also counted by where it comes from: the optimiser (LARS), the EMA, or the
+ * gradients' computation; with `--sources` the latter by the first frame of the project's
+ * code on its stack (forward or backward pass; a stack per call, so the times of that run
+ * are not the step's).
+ *
  * Usage (from packages/backend-native):
- *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32]
+ *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32] [--sources]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadavg } from 'node:os';
@@ -26,8 +31,11 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     width: { type: 'string', default: '32' },
     size: { type: 'string', default: '32' },
+    sources: { type: 'boolean', default: false },
   },
 });
+const sources = values.sources;
+if (sources) Error.stackTraceLimit = 200;
 const steps = Number(values.steps);
 const top = Number(values.top);
 const info = await initBackend({ prefer: 'native' });
@@ -44,6 +52,10 @@ interface Tally {
 }
 const byName = new Map<string, Tally>();
 const byShape = new Map<string, Tally>();
+const bySource = new Map<string, Tally>();
+const bySourceKernel = new Map<string, Tally>();
+/** The part of the step running now: set around the gradients, the optimiser and the EMA. */
+let phase = 'gradients';
 let recording = false;
 let depth = 0;
 const cpuNow = (): number => {
@@ -66,6 +78,7 @@ for (const config of tf.getKernelsForBackend('wasm')) {
     kernelFunc: (args) => {
       if (!recording || depth > 0) return inner(args);
       depth++;
+      const stack = sources && phase === 'gradients' ? new Error().stack : undefined;
       const w0 = performance.now();
       const c0 = cpuNow();
       try {
@@ -80,10 +93,43 @@ for (const config of tf.getKernelsForBackend('wasm')) {
           .map((t) => `[${(t?.shape ?? []).join(',')}]`)
           .join(' ');
         add(byShape, `${name} ${shapes}`, wall, cpu);
+        const source = phase === 'gradients' && stack !== undefined ? where(stack) : phase;
+        add(bySource, source, wall, cpu);
+        add(bySourceKernel, `${source} | ${name}`, wall, cpu);
       }
     },
   });
 }
+
+const OWN = /packages\/([\w-]+)\/src\/([\w./-]+?)\.[jt]s/;
+
+/**
+ * Where a kernel call of the gradients' computation comes from: `forward` or `backward`
+ * (inside tfjs's backpropagation), then the innermost frame of the project's own code
+ * (`via tfjs-layers` when a layer's call is between them); a backward call with no
+ * project frame inside the backpropagation is one of tfjs's own gradient functions.
+ */
+function where(stack: string): string {
+  const frames = stack.split('\n').slice(1);
+  const back = frames.findIndex((f) => f.includes('backpropagateGradients'));
+  const inner = back < 0 ? frames : frames.slice(0, back);
+  let layers = false;
+  for (const f of inner) {
+    if (f.includes('bench/kernel-profile')) continue;
+    if (f.includes('tfjs-layers')) layers = true;
+    const m = OWN.exec(f);
+    if (m)
+      return `${back < 0 ? 'forward' : 'backward'}: ${m[1]}/${m[2]}${layers ? ' via tfjs-layers' : ''}`;
+  }
+  return back < 0 ? 'forward: no project frame' : "backward: tfjs's gradient functions";
+}
+
+const applyGradients = bench.optimizer.applyGradients.bind(bench.optimizer);
+bench.optimizer.applyGradients = (grads) => {
+  phase = 'optimizer (LARS)';
+  applyGradients(grads);
+  phase = 'EMA';
+};
 
 const rng = new Rng(0);
 async function step(i: number): Promise<void> {
@@ -97,6 +143,7 @@ async function step(i: number): Promise<void> {
     i,
   );
   bench.update(results[0]?.grads ?? {});
+  phase = 'gradients';
 }
 
 await step(0); // warm-up: primitives created, weights laid out
@@ -157,6 +204,11 @@ const table = (title: string, m: Map<string, Tally>): void => {
     );
   }
 };
+console.log(
+  `\nJavaScript outside kernels per kernel call: ${((1000 * (wall * steps - all.wall)) / all.calls).toFixed(0)} µs wall, ${((1000 * (cpu * steps - all.cpu)) / all.calls).toFixed(0)} µs CPU`,
+);
+table('per source (the optimiser, the EMA, the gradients), per step', bySource);
+table('per source and kernel, per step', bySourceKernel);
 table('per kernel, per step', byName);
 const nonConv = new Map([...byShape.entries()].filter(([k]) => !CONV.test(k.split(' ')[0] ?? '')));
 table('per kernel and input shapes, convolutions left out, per step', nonConv);

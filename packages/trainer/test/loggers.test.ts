@@ -245,6 +245,19 @@ describe('KnnMonitor', () => {
       10,
     );
   });
+
+  it('measures the same asynchronously (what pretrain uses, so webgpu works), leaking nothing', async () => {
+    const memory = separable(12, 0);
+    const queries = separable(9, 1);
+    const wrong = { ...queries, labels: Int32Array.from(queries.labels) };
+    for (const i of [0, 4]) wrong.labels[i] = ((wrong.labels[i] as number) + 1) % 3;
+    const monitor = new KnnMonitor(memory, wrong, { k: 5 });
+    const before = tf.memory().numTensors;
+    const value = await monitor.measureAsync(extractor);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(value.knnTop1).toBeCloseTo(7 / 9, 10);
+    expect(value.knnTop1).toBe(monitor.measure(extractor).knnTop1);
+  });
 });
 
 describe('pretrain with loggers', () => {

@@ -6,7 +6,14 @@
  */
 import { IMAGENET_NORMALIZE } from '@ediy/augment';
 import { heldOutSample, type Dataset } from '@ediy/data';
-import { extractFeatures, knnEvaluate, type FeatureExtractor } from '@ediy/eval';
+import {
+  extractFeatures,
+  extractFeaturesAsync,
+  knnEvaluate,
+  knnEvaluateAsync,
+  type FeatureExtractor,
+  type HostArray,
+} from '@ediy/eval';
 
 /** Options of the kNN monitor ({@link PretrainOptions.monitor}). */
 export interface MonitorOptions {
@@ -109,14 +116,37 @@ export class KnnMonitor {
     );
   }
 
-  /** The kNN top-1 of the queries under `extractor`'s pooled features. */
+  /**
+   * The kNN top-1 of the queries under `extractor`'s pooled features. Reads synchronously;
+   * on tfjs-backend-webgpu in Node use {@link KnnMonitor.measureAsync}.
+   */
   measure(extractor: FeatureExtractor): MonitorValue {
     const t0 = performance.now();
     const features = (set: LabelledImages): ReturnType<typeof extractFeatures>['pooled'] =>
       extractFeatures(extractor, { data: set.images, shape: set.shape }, { batchSize: 64 }).pooled;
-    const memory = features(this.memory);
-    const queries = features(this.queries);
-    const result = knnEvaluate({
+    const result = knnEvaluate(this.knnOptions(features(this.memory), features(this.queries)));
+    return { knnTop1: result.top1, ms: performance.now() - t0 };
+  }
+
+  /** {@link KnnMonitor.measure} reading asynchronously: the same value, on every backend (pretrain uses it). */
+  async measureAsync(extractor: FeatureExtractor): Promise<MonitorValue> {
+    const t0 = performance.now();
+    const features = async (set: LabelledImages) =>
+      (
+        await extractFeaturesAsync(
+          extractor,
+          { data: set.images, shape: set.shape },
+          { batchSize: 64 },
+        )
+      ).pooled;
+    const memory = await features(this.memory);
+    const queries = await features(this.queries);
+    const result = await knnEvaluateAsync(this.knnOptions(memory, queries));
+    return { knnTop1: result.top1, ms: performance.now() - t0 };
+  }
+
+  private knnOptions(memory: HostArray, queries: HostArray): Parameters<typeof knnEvaluate>[0] {
+    return {
       trainFeatures: memory,
       trainLabels: this.memory.labels,
       testFeatures: queries,
@@ -124,7 +154,6 @@ export class KnnMonitor {
       numClasses: this.numClasses,
       k: Math.min(this.options.k ?? 20, this.memory.labels.length),
       temperature: this.options.temperature ?? 0.07,
-    });
-    return { knnTop1: result.top1, ms: performance.now() - t0 };
+    };
   }
 }

@@ -52,7 +52,8 @@ function saveArtifacts(dir: string, artifacts: tf.io.ModelArtifacts): tf.io.Save
   const modelJSON: tf.io.ModelJSON = {
     modelTopology: artifacts.modelTopology ?? {},
     format: artifacts.format ?? 'layers-model',
-    generatedBy: artifacts.generatedBy,
+    // no key at all when the artifacts have none (JSON would drop an undefined anyway)
+    ...(artifacts.generatedBy === undefined ? {} : { generatedBy: artifacts.generatedBy }),
     convertedBy: artifacts.convertedBy ?? null,
     weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
   };

@@ -65,6 +65,7 @@ describe('saveModelToDir / loadModelFromDir', () => {
     expect(readdirSync(dir).sort()).toEqual(['model.json', 'weights.bin']);
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     expect(json.format).toBe('layers-model');
+    expect(json.generatedBy).toMatch(/^TensorFlow\.js tfjs-layers v/);
     expect(json.weightsManifest[0].paths).toEqual(['weights.bin']);
     expect(result.modelArtifactsInfo.weightDataBytes).toBe(
       readFileSync(join(dir, 'weights.bin')).byteLength,

@@ -7,13 +7,16 @@ import { batchNormalizationLayer } from '@ediy/backbones';
 import { checkSpecs } from './spec.js';
 import type { LayerSpec, ProjectorOptions } from './spec.js';
 
-/** Builds the linear layer of spec `i` with the given initializer arguments. */
-export type LinearFactory = (args: {
+/** The arguments of a head's linear layer: `name` only when the head has a name. */
+export interface LinearArgs {
   units: number;
   useBias: boolean;
   kernelInitializer: ReturnType<typeof tfl.initializers.truncatedNormal>;
-  name: string | undefined;
-}) => tfl.layers.Layer;
+  name?: string;
+}
+
+/** Builds the linear layer of spec `i` with the given initializer arguments. */
+export type LinearFactory = (args: LinearArgs) => tfl.layers.Layer;
 
 /**
  * Builds `input -> [linear -> BN? -> ReLU?] per spec` as a `tf.LayersModel`. The
@@ -50,38 +53,36 @@ export function buildHead(
   }
 
   const rng = seed === undefined ? undefined : new Rng(seed);
-  const layerName = (i: number, kind: string) =>
-    name === undefined ? undefined : `${name}_${i}_${kind}`;
-  const input = tfl.input({
-    shape: inputShape,
-    name: name === undefined ? undefined : `${name}_input`,
-  });
+  // A layer's name, when the head has one; without, tfjs-layers picks unique names.
+  const named = (suffix: string): { name?: string } =>
+    name === undefined ? {} : { name: `${name}_${suffix}` };
+  const input = tfl.input({ shape: inputShape, ...named('input') });
   let x: tfl.SymbolicTensor = input;
   let inFeatures = fanIn;
   checked.forEach((spec, i) => {
     const kernelInitializer = tfl.initializers.truncatedNormal({
       mean: 0,
       stddev: 1 / Math.sqrt(inFeatures),
-      seed: rng?.fork(`layer${i}`).seed(),
+      ...(rng === undefined ? {} : { seed: rng.fork(`layer${i}`).seed() }),
     });
     const layer = linear({
       units: spec.units,
       useBias: spec.bias,
       kernelInitializer,
-      name: layerName(i, linearSuffix),
+      ...named(`${i}_${linearSuffix}`),
     });
     x = layer.apply(x) as tfl.SymbolicTensor;
     if (spec.norm === 'bn') {
       x = batchNormalizationLayer(
         batchNormLayer,
-        { axis: -1, momentum, epsilon, name: layerName(i, 'bn') },
+        { axis: -1, momentum, epsilon, ...named(`${i}_bn`) },
         where,
       ).apply(x) as tfl.SymbolicTensor;
     }
     if (spec.act === 'relu') {
-      x = tfl.layers.reLU({ name: layerName(i, 'relu') }).apply(x) as tfl.SymbolicTensor;
+      x = tfl.layers.reLU(named(`${i}_relu`)).apply(x) as tfl.SymbolicTensor;
     }
     inFeatures = spec.units;
   });
-  return tfl.model({ inputs: input, outputs: x, name });
+  return tfl.model({ inputs: input, outputs: x, ...(name === undefined ? {} : { name }) });
 }

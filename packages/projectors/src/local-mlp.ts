@@ -31,16 +31,14 @@ export function localMlp(
     inputChannels,
     specs,
     options,
-    ({ units, useBias, kernelInitializer, name }) =>
+    ({ units, ...args }) =>
       tfl.layers.conv2d({
         filters: units,
         kernelSize: 1,
         strides: 1,
         padding: 'valid',
-        useBias,
-        kernelInitializer,
+        ...args,
         biasInitializer: 'zeros',
-        name,
       }),
     'conv',
     'localMlp',

@@ -29,8 +29,7 @@ export function mlp(
     inputDim,
     specs,
     options,
-    ({ units, useBias, kernelInitializer, name }) =>
-      tfl.layers.dense({ units, useBias, kernelInitializer, biasInitializer: 'zeros', name }),
+    (args) => tfl.layers.dense({ ...args, biasInitializer: 'zeros' }),
     'dense',
     'mlp',
   );

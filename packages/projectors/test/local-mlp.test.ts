@@ -101,6 +101,24 @@ describe('localMlp', () => {
     model.dispose();
   });
 
+  it('names the model and its layers after options.name, and leaves the naming to tfjs-layers without one', () => {
+    const named = localMlp(4, HEAD, { name: 'local', seed: 5 });
+    expect(named.name).toBe('local');
+    expect(named.layers.map((l) => l.name)).toEqual([
+      'local_input',
+      'local_0_conv',
+      'local_0_bn',
+      'local_0_relu',
+      'local_1_conv',
+    ]);
+    const unnamed = [localMlp(4, HEAD), mlp(4, HEAD)];
+    for (const m of unnamed) {
+      expect(m.name).not.toMatch(/undefined/);
+      for (const l of m.layers) expect(l.name).not.toMatch(/undefined|^local_|^_/);
+    }
+    [named, ...unnamed].forEach((m) => m.dispose());
+  });
+
   it('counts 1x1-conv parameters like Dense ones', () => {
     // conv 5*6 + 6 = 36; BN 4*6 = 24; conv 6*3 (no bias) = 18
     const local = localMlp(5, HEAD);

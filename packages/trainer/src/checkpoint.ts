@@ -12,14 +12,27 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones/interop';
 import type { RngState } from '@ediy/core';
-import { writeFileAtomic } from '@ediy/core/node';
+import {
+  CHECKPOINT_FORMAT,
+  checkpointName,
+  checkpointPaths,
+  listCheckpoints,
+  readCheckpointState,
+  writeFileAtomic,
+} from '@ediy/core/node';
 import type { NamedTensor } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
 import { countNonFinite } from './finite.js';
 import { fsCall, syncFolder } from './run-dir.js';
 
-/** Format version written into every checkpoint. */
-export const CHECKPOINT_FORMAT = 1;
+// The checkpoints' folder layout (names, listing, the newest complete one, the format
+// version) is the run directory's, in @ediy/core/node; the trainer's API keeps its names.
+export {
+  CHECKPOINT_FORMAT,
+  checkpointName,
+  latestCheckpoint,
+  listCheckpoints,
+} from '@ediy/core/node';
 
 /** The JSON half of a checkpoint. */
 export interface CheckpointState {
@@ -53,8 +66,6 @@ export interface Checkpoint {
   optimizer: NamedTensor[];
 }
 
-const STEP_DIR = /^step-(\d{8})$/;
-
 /**
  * The one form an RNG state is stored in: each word as an unsigned 32-bit integer
  * (`Rng.state()` may hold a word as a signed one, depending on the operations that
@@ -65,21 +76,6 @@ export function normalRngState(state: RngState): RngState {
     throw new Error(`an RNG state must be four 32-bit integers, got ${JSON.stringify(state)}`);
   }
   return [state[0] >>> 0, state[1] >>> 0, state[2] >>> 0, state[3] >>> 0];
-}
-
-/** The folder name of a step's checkpoint. */
-export function checkpointName(step: number): string {
-  return `step-${String(step).padStart(8, '0')}`;
-}
-
-/** Steps of the complete checkpoints in `dir`, ascending. */
-export function listCheckpoints(dir: string): number[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((name) => STEP_DIR.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], 'state.json')))
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
 }
 
 /**
@@ -125,7 +121,8 @@ export async function saveCheckpoint(
     }
     for (const { name, tensor } of optimizerState) await put(`optimizer/${name}`, tensor);
     const bytes = writeSafetensors(tensors);
-    writeFileAtomic(join(tmp, 'tensors.safetensors'), bytes);
+    const files = checkpointPaths(tmp);
+    writeFileAtomic(files.tensors, bytes);
     const full: CheckpointState = {
       ...state,
       rng: normalRngState(state.rng),
@@ -136,7 +133,7 @@ export async function saveCheckpoint(
     };
     // state.json last: a folder without it is never taken for a checkpoint.
     // writeFileAtomic flushes each file and then the temporary folder's entries.
-    writeFileAtomic(join(tmp, 'state.json'), `${JSON.stringify(full, null, 1)}\n`);
+    writeFileAtomic(files.state, `${JSON.stringify(full, null, 1)}\n`);
     fsCall('replace', final, () => rmSync(final, { recursive: true, force: true }));
     fsCall('rename the checkpoint into place:', final, () => renameSync(tmp, final));
     syncFolder(dir);
@@ -154,23 +151,15 @@ export async function saveCheckpoint(
   return final;
 }
 
-/** Reads one checkpoint folder, checking that it is complete and well formed. */
+/**
+ * Reads one checkpoint folder, checking that it is complete and well formed: its
+ * `state.json` ({@link readCheckpointState}: format, step, config, weight names) and
+ * every tensor it names, each finite.
+ * @throws naming the file (and the tensor) that is missing, malformed or not finite.
+ */
 export function loadCheckpoint(checkpointDir: string): Checkpoint {
-  const statePath = join(checkpointDir, 'state.json');
-  const tensorPath = join(checkpointDir, 'tensors.safetensors');
-  if (!existsSync(statePath)) throw new Error(`${statePath}: checkpoint state not found`);
-  const text = fsCall('read', statePath, () => readFileSync(statePath, 'utf8'));
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(text) as CheckpointState;
-  } catch (err) {
-    throw new Error(`${statePath}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  if (state.format !== CHECKPOINT_FORMAT) {
-    throw new Error(
-      `${statePath}: checkpoint format ${CHECKPOINT_FORMAT} expected, got ${String(state.format)}`,
-    );
-  }
+  const { tensors: tensorPath } = checkpointPaths(checkpointDir);
+  const state = readCheckpointState(checkpointDir) as unknown as CheckpointState;
   if (!existsSync(tensorPath)) throw new Error(`${tensorPath}: checkpoint tensors not found`);
   const stored = readSafetensors(
     new Uint8Array(fsCall('read', tensorPath, () => readFileSync(tensorPath))),
@@ -208,13 +197,6 @@ export function loadCheckpoint(checkpointDir: string): Checkpoint {
     throw err;
   }
   return { dir: checkpointDir, state, weights, optimizer };
-}
-
-/** The newest complete checkpoint under `dir`, or undefined when there is none. */
-export function latestCheckpoint(dir: string): string | undefined {
-  const steps = listCheckpoints(dir);
-  const last = steps[steps.length - 1];
-  return last === undefined ? undefined : join(dir, checkpointName(last));
 }
 
 /** Sets a model's weights from a checkpoint's list, checking count and shapes. */

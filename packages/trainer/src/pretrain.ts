@@ -5,10 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { useFastTransposedMatMul } from '@ediy/backend';
 import { Rng } from '@ediy/core';
+import { newestCheckpoint, runPaths, truncateLog, writeFileAtomic } from '@ediy/core/node';
 import {
   disposeBatch,
   openTrainingData,
@@ -27,7 +27,6 @@ import { checkStepMemory, describeEstimate } from './memory.js';
 import { checkTeacherMap } from './teacher-map.js';
 import {
   checkpointName,
-  latestCheckpoint,
   listCheckpoints,
   loadCheckpoint,
   restoreWeights,
@@ -48,7 +47,7 @@ import type { Method } from './method.js';
 import type { OnlineNetwork, TargetNetwork } from './networks.js';
 import { disposeState, restoreState, saveState, type TrainState } from './state.js';
 import { moveDamagedAside, prepareRunDir, watchInterrupts } from './run.js';
-import { firstDifference, fsCall, truncateLog } from './run-dir.js';
+import { firstDifference } from './run-dir.js';
 import { LoggerSet, stepScalars, type TrainLogger } from './loggers/logger.js';
 import { TensorBoardLogger } from './loggers/tensorboard.js';
 import { KnnMonitor, checkMonitorOptions, type MonitorOptions } from './loggers/knn-monitor.js';
@@ -170,10 +169,10 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
     teacher.trainable = false;
     return teacher;
   }
-  const ckptDir = latestCheckpoint(join(spec.run, 'checkpoints'));
+  const ckptDir = newestCheckpoint(spec.run);
   if (!ckptDir)
     throw new Error(
-      `teacher run ${spec.run} has no checkpoint (expected ${join(spec.run, 'checkpoints', 'step-*')})`,
+      `teacher run ${spec.run} has no checkpoint (expected ${join(runPaths(spec.run).checkpoints, 'step-*')})`,
     );
   const ckpt = loadCheckpoint(ckptDir);
   try {
@@ -352,8 +351,8 @@ async function runPretrain<Online, Target>(
     // A streamed folder's saved state also names its items: a changed folder is an error.
     if (resumable) batches.restore(state.data);
     moveDamagedAside(ckptRoot, resumable?.damaged ?? [], resumeFrom, warn);
-    fsCall('write', configPath, () => writeFileSync(configPath, configText));
-    const logPath = join(runDir, 'log.jsonl');
+    writeFileAtomic(configPath, configText);
+    const logPath = runPaths(runDir).log;
     // Steps after the checkpoint were logged by a run that stopped before saving them: they are run again.
     if (resume) truncateLog(logPath, state.step);
     const log = new JsonlLog(logPath);
@@ -384,7 +383,7 @@ async function runPretrain<Online, Target>(
     );
     interrupts = watch;
     if (options.tensorboard) {
-      const dir = join(runDir, 'tb');
+      const dir = runPaths(runDir).tensorboard;
       loggers.add(new TensorBoardLogger(dir, resumeFrom ? { resumeStep: state.step + 1 } : {}));
     }
     const workersOption = options.workers ?? 1;

@@ -2,8 +2,9 @@
  * Run logging: one JSON object per step appended to `log.jsonl` in the run directory,
  * and a progress line on the terminal (a redrawn bar on a TTY, plain lines otherwise).
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { appendLogRecord } from '@ediy/core/node';
 import { fsCall } from './run-dir.js';
 import type { PhaseTimings } from './step.js';
 
@@ -38,9 +39,9 @@ export class JsonlLog {
     fsCall('create the folder of', path, () => mkdirSync(dirname(path), { recursive: true }));
   }
 
-  /** Appends one record as a line. */
+  /** Appends one record as a line (`@ediy/core/node`'s `appendLogRecord`). */
   write(record: object): void {
-    fsCall('append to', this.path, () => appendFileSync(this.path, `${JSON.stringify(record)}\n`));
+    appendLogRecord(this.path, record);
   }
 }
 

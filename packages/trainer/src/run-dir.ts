@@ -1,21 +1,14 @@
 /**
  * The run directory's bookkeeping around a resume: file-system errors that name the
- * path, a fresh run that moves an earlier run aside instead of mixing with it, the log
- * cut back to the checkpoint a run resumes from, and the config compared with the one a
- * checkpoint was written with.
+ * path, a fresh run that moves an earlier run aside instead of mixing with it, and the
+ * config compared with the one a checkpoint was written with. The layout itself and its
+ * files' readers and writers (the log cut back to a checkpoint's step, `holdsRun`, ...)
+ * are `@ediy/core/node`'s run directory.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '@ediy/core/node';
+
+export { holdsRun, truncateLog } from '@ediy/core/node';
 
 /**
  * Runs a file-system call, turning its error into one that names the operation, the
@@ -71,13 +64,6 @@ export function syncFolder(path: string): void {
   }
 }
 
-/** Whether `runDir` holds an earlier run: a checkpoint folder or a log. */
-export function holdsRun(runDir: string): boolean {
-  if (existsSync(join(runDir, 'log.jsonl'))) return true;
-  const ckpts = join(runDir, 'checkpoints');
-  return existsSync(ckpts) && readdirSync(ckpts).length > 0;
-}
-
 /**
  * Moves a run directory aside to `<runDir>.replaced-<UTC time>` (a counter appended if
  * that exists) and returns the new path: a fresh run then starts in an empty folder and
@@ -90,29 +76,6 @@ export function moveRunAside(runDir: string, now = new Date()): string {
     aside = join(dirname(runDir), `${basename(runDir)}.replaced-${stamp}-${k}`);
   fsCall('move the earlier run to', aside, () => renameSync(runDir, aside));
   return aside;
-}
-
-/**
- * Cuts a run's `log.jsonl` back to the records of steps `<= step` (those a resumed
- * run does not repeat), so that no step appears twice. Written durably to a temporary
- * file and renamed into place. Returns how many lines it dropped.
- */
-export function truncateLog(path: string, step: number): number {
-  if (!existsSync(path)) return 0;
-  const lines = fsCall('read', path, () => readFileSync(path, 'utf8'))
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-  const kept = lines.filter((line) => {
-    try {
-      const record = JSON.parse(line) as { step?: unknown };
-      return typeof record.step === 'number' && record.step <= step;
-    } catch {
-      return false; // a line cut short by a crash
-    }
-  });
-  if (kept.length === lines.length) return 0;
-  writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
-  return lines.length - kept.length;
 }
 
 /**

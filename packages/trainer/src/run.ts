@@ -3,10 +3,16 @@
  * run moved clear of an earlier one, the config compared with the run's), damaged
  * checkpoints moved aside, and Ctrl-C / an AbortSignal turned into a request to stop.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { listCheckpoints } from './checkpoint.js';
-import { firstDifference, fsCall, holdsRun, moveRunAside } from './run-dir.js';
+import {
+  holdsRun,
+  listCheckpoints,
+  readRunConfigText,
+  runConfigText,
+  runPaths,
+} from '@ediy/core/node';
+import { firstDifference, fsCall, moveRunAside } from './run-dir.js';
 
 /** The paths of a run directory, and the config text its `config.json` holds. */
 export interface RunFiles {
@@ -31,11 +37,12 @@ export function prepareRunDir(
   resume: boolean,
   warn: (message: string) => void,
 ): RunFiles {
+  const paths = runPaths(runDir);
   const files = {
     runDir,
-    ckptRoot: join(runDir, 'checkpoints'),
-    configPath: join(runDir, 'config.json'),
-    configText: `${JSON.stringify(config, null, 2)}\n`,
+    ckptRoot: paths.checkpoints,
+    configPath: paths.config,
+    configText: runConfigText(config),
   };
   const { ckptRoot, configPath, configText } = files;
   if (!resume && existsSync(runDir) && holdsRun(runDir)) {
@@ -43,8 +50,9 @@ export function prepareRunDir(
     warn(`a fresh run: the earlier run in ${runDir} was moved to ${aside}`);
   }
   fsCall('create the run directory', runDir, () => mkdirSync(runDir, { recursive: true }));
-  if (resume && existsSync(configPath) && listCheckpoints(ckptRoot).length > 0) {
-    const previous = fsCall('read', configPath, () => readFileSync(configPath, 'utf8'));
+  const previous =
+    resume && listCheckpoints(ckptRoot).length > 0 ? readRunConfigText(runDir) : undefined;
+  if (previous !== undefined) {
     if (previous !== configText) {
       let where = '';
       try {

@@ -167,7 +167,7 @@ describe('pretrain', () => {
     const statePath = join(ckpts, 'step-00000002', 'state.json');
     writeFileSync(statePath, '{ not json');
     expect(() => loadCheckpoint(join(ckpts, 'step-00000002'))).toThrow(
-      `${statePath}: not valid JSON`,
+      `${statePath}: the checkpoint state is not valid JSON`,
     );
     expect(existsSync(join(ckpts, 'step-00000001'))).toBe(true);
   });

@@ -7,7 +7,16 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '@ediy/backbones/interop';
-import { CHECKPOINT_FORMAT, latestCheckpoint, type CheckpointState } from '@ediy/trainer';
+import {
+  RunDirError,
+  checkpointPaths,
+  newestCheckpoint,
+  readCheckpointState,
+  readEvalRecord,
+  readLog,
+  runPaths,
+} from '@ediy/core/node';
+import type { CheckpointState } from '@ediy/trainer';
 import type { LossPoint, ViewerBackbone, ViewerRun } from './site.js';
 
 /** A run folder that cannot be shown: names the path and what was expected there. */
@@ -55,21 +64,13 @@ export function runLabel(dir: string): string {
   return /^seed-\d+$/.test(name) ? basename(dirname(resolve(dir))) : name;
 }
 
-function readJson(path: string, what: string): unknown {
-  let text: string;
+/** Runs a read of the run directory, its RunDirError (naming the file) turned into a RunFolderError. */
+function folderRead<T>(read: () => T): T {
   try {
-    text = readFileSync(path, 'utf8');
+    return read();
   } catch (err) {
-    throw new RunFolderError(`${path}: cannot read ${what} (${(err as Error).message})`, {
-      cause: err,
-    });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new RunFolderError(`${path}: ${what} is not valid JSON (${(err as Error).message})`, {
-      cause: err,
-    });
+    if (err instanceof RunDirError) throw new RunFolderError(err.message, { cause: err });
+    throw err;
   }
 }
 
@@ -82,25 +83,20 @@ export function extractBackbone(runDir: string, key = 'online.backbone'): Extrac
     throw new RunFolderError(
       `${runDir}: not a folder; expected a run folder of 'ediy pretrain' (with checkpoints/step-*/state.json)`,
     );
-  const ckpts = join(runDir, 'checkpoints');
-  const dir = latestCheckpoint(ckpts);
+  const ckpts = runPaths(runDir).checkpoints;
+  const dir = newestCheckpoint(runDir);
   if (!dir)
     throw new RunFolderError(
       `${runDir}: no checkpoint; expected ${join(ckpts, 'step-NNNNNNNN', 'state.json')} (a run folder of 'ediy pretrain')`,
     );
-  const statePath = join(dir, 'state.json');
-  const state = readJson(statePath, 'the checkpoint state') as CheckpointState;
-  if (state?.format !== CHECKPOINT_FORMAT)
-    throw new RunFolderError(
-      `${statePath}: expected checkpoint format ${CHECKPOINT_FORMAT}, got ${JSON.stringify(state?.format)}`,
-    );
-  const names = state.weights?.[key];
+  const { state: statePath, tensors: tensorPath } = checkpointPaths(dir);
+  const state = folderRead(() => readCheckpointState(dir)) as unknown as CheckpointState;
+  const names = state.weights[key];
   const backbone = state.config?.scale?.backbone;
   if (!Array.isArray(names) || !backbone)
     throw new RunFolderError(
       `${statePath}: expected weights of ${key} and config.scale.backbone in the checkpoint state`,
     );
-  const tensorPath = join(dir, 'tensors.safetensors');
   if (!existsSync(tensorPath))
     throw new RunFolderError(
       `${tensorPath}: checkpoint tensors not found (expected beside ${statePath})`,
@@ -128,23 +124,13 @@ export function extractBackbone(runDir: string, key = 'online.backbone'): Extrac
 
 /** The loss curve of a `log.jsonl` (lines that are not step records are skipped). */
 export function readLossLog(path: string): LossPoint[] {
-  if (!existsSync(path)) return [];
-  const points: LossPoint[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    let r: { step?: unknown; loss?: unknown; terms?: unknown };
-    try {
-      r = JSON.parse(line) as typeof r;
-    } catch {
-      continue; // a line cut short by a crash
-    }
-    if (typeof r.step !== 'number' || typeof r.loss !== 'number') continue;
+  // not strict: a line cut short by a crash, or a record without a loss, is skipped
+  return folderRead(() => readLog(path, { numeric: ['loss'] })).map((r) => {
     const terms: Record<string, number> = {};
     if (r.terms && typeof r.terms === 'object')
       for (const [k, v] of Object.entries(r.terms)) if (typeof v === 'number') terms[k] = v;
-    points.push({ step: r.step, loss: r.loss, terms });
-  }
-  return points;
+    return { step: r.step, loss: r.loss as number, terms };
+  });
 }
 
 /**
@@ -172,15 +158,14 @@ export function readRunFolder(runDir: string): RunFolder {
       step: own.step,
       checkpoint: own.checkpoint,
     },
-    log: readLossLog(join(runDir, 'log.jsonl')),
+    log: readLossLog(runPaths(runDir).log),
   };
-  const evalPath = join(runDir, 'eval.json');
+  const evalPath = runPaths(runDir).eval;
   if (existsSync(evalPath)) {
-    const e = readJson(evalPath, 'the evaluation') as { metrics?: unknown; steps?: unknown };
-    if (!e || typeof e.metrics !== 'object' || e.metrics === null)
-      throw new RunFolderError(`${evalPath}: expected an evaluation record with metrics`);
+    const e = folderRead(() => readEvalRecord(evalPath));
+    // a metric the data could not give (NaN, written as null) is left out, as before
     const metrics: Record<string, number> = {};
-    for (const [k, v] of Object.entries(e.metrics)) if (typeof v === 'number') metrics[k] = v;
+    for (const [k, v] of Object.entries(e.metrics)) if (Number.isFinite(v)) metrics[k] = v;
     run.eval = { metrics, ...(typeof e.steps === 'number' ? { steps: e.steps } : {}) };
   }
   const out: RunFolder = { run, backbone: own.bytes };

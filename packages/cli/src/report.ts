@@ -3,9 +3,15 @@
  * from run directories trained one by one (each with its `config.json`, `eval.json` and
  * `log.jsonl`), the same files `ediy reproduce` writes for a paper table.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { writeFileAtomic } from '@ediy/eval/node';
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import {
+  readEvalRecord,
+  readRunConfig,
+  runPaths,
+  writeFileAtomic,
+  type StoredEvaluation,
+} from '@ediy/core/node';
 import type { ExperimentConfig, StepRecord } from '@ediy/trainer';
 import { presetOf } from './evaluate.js';
 import {
@@ -148,7 +154,7 @@ export async function writePlots(results: PlotInput, plotDir: string): Promise<s
       label: r.label,
       runs: r.runs.map((run) => ({
         seed: run.seed,
-        log: readStepLog(join(run.runDir, 'log.jsonl')),
+        log: readStepLog(runPaths(run.runDir).log),
       })),
     }));
   const losses = lossPoints(
@@ -229,27 +235,17 @@ function intervalsOf(evaluation: EvalFile): Pick<RunResult, 'intervals'> {
 }
 
 function readRunFiles(runDir: string): RunFiles {
-  const read = (name: string): unknown => {
-    const path = join(runDir, name);
+  const paths = runPaths(runDir);
+  for (const path of [paths.config, paths.eval]) {
     if (!existsSync(path))
       throw new Error(
-        `${runDir} has no ${name}; expected a finished run (ediy pretrain, then ediy eval)`,
+        `${runDir} has no ${basename(path)}; expected a finished run (ediy pretrain, then ediy eval)`,
       );
-    try {
-      return JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new Error(`${path}: not JSON (${(err as Error).message})`, { cause: err });
-    }
-  };
-  const config = read('config.json') as ExperimentConfig;
-  if (typeof config?.name !== 'string' || typeof config.seed !== 'number')
-    throw new Error(
-      `${join(runDir, 'config.json')}: expected an experiment config with name and seed`,
-    );
-  const evaluation = read('eval.json') as EvalFile;
-  if (typeof evaluation?.metrics !== 'object' || evaluation.metrics === null)
-    throw new Error(`${join(runDir, 'eval.json')}: expected an evaluation record with metrics`);
-  return { config, eval: evaluation };
+  }
+  const config = readRunConfig<ExperimentConfig>(runDir);
+  if (typeof config.name !== 'string' || typeof config.seed !== 'number')
+    throw new Error(`${paths.config}: expected an experiment config with name and seed`);
+  return { config, eval: readEvalRecord<EvalFile & StoredEvaluation>(paths.eval) };
 }
 
 /**
@@ -298,16 +294,9 @@ export function rowsFromRuns(runDirs: readonly string[]): RowResult[] {
  */
 export function floorFromRuns(runDirs: readonly string[]): RowResult | undefined {
   for (const runDir of runDirs) {
-    const path = join(runDir, 'eval-untrained.json');
+    const path = runPaths(runDir).evalUntrained;
     if (!existsSync(path)) continue;
-    let evaluation: EvalFile;
-    try {
-      evaluation = JSON.parse(readFileSync(path, 'utf8')) as EvalFile;
-    } catch (err) {
-      throw new Error(`${path}: not JSON (${(err as Error).message})`, { cause: err });
-    }
-    if (typeof evaluation?.metrics !== 'object' || evaluation.metrics === null)
-      throw new Error(`${path}: expected an evaluation record with metrics`);
+    const evaluation = readEvalRecord<EvalFile & StoredEvaluation>(path);
     const { config } = readRunFiles(runDir);
     const run: RunResult = {
       seed: config.seed,

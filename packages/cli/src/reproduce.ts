@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { writeFileAtomic } from '@ediy/core/node';
+import { readEvalRecord, readRunConfigText, runConfigText, writeJsonRecord } from '@ediy/core/node';
 import { TABLES } from '@ediy/paper';
 import { fromLayersModel, saliencyMaps, type HostArray } from '@ediy/eval';
 import { saliencyGrid } from '@ediy/eval/node';
@@ -143,22 +143,21 @@ export interface RunEvalRecord {
 }
 
 /**
- * Writes JSON atomically and durably (`writeFileAtomic` of `@ediy/core/node`), a
- * non-finite number as null.
+ * Writes JSON atomically and durably, a non-finite number as null (`@ediy/core/node`'s
+ * `writeJsonRecord`, the run directory's form of `eval.json`).
  */
 export function writeJson(path: string, value: unknown): void {
-  writeFileAtomic(
-    path,
-    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
-  );
+  writeJsonRecord(path, value);
 }
 
 /**
- * Reads an evaluation record written by {@link writeJson}: its `metrics`, written as null
- * where they were NaN, are read back as NaN.
+ * Reads an evaluation record written by {@link writeJson} (`@ediy/core/node`'s
+ * `readEvalRecord`): its `metrics`, written as null where they were NaN, are read back as
+ * NaN, and a metric of the table it does not hold is NaN too.
+ * @throws naming the file when it is not JSON or holds no metrics.
  */
 export function readEvalJson<T extends { metrics: EvalMetrics }>(path: string): T {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as T;
+  const raw = readEvalRecord(path) as unknown as T;
   const metrics = Object.fromEntries(
     METRICS.map(({ key }) => [
       key,
@@ -179,9 +178,8 @@ export function readRunEval(path: string): RunEvalRecord {
  * @throws naming the directory when its `config.json` differs.
  */
 export function assertSameConfig(runDir: string, config: ExperimentConfig): void {
-  const path = join(runDir, 'config.json');
-  const saved = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-  if (saved !== `${JSON.stringify(config, null, 2)}\n`) {
+  const saved = readRunConfigText(runDir);
+  if (saved !== runConfigText(config)) {
     throw new Error(
       `${runDir} holds a run of another config (${saved === undefined ? 'no config.json' : 'config.json differs'}); use another --out, or delete it to retrain`,
     );

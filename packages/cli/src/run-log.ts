@@ -3,33 +3,20 @@
  * logged a step twice (logged, then interrupted before its checkpoint); the last
  * record of each step wins.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readLog } from '@ediy/core/node';
 import type { StepRecord } from '@ediy/trainer';
 
-/** The step records of a log file, one per step, in step order; [] when the file is absent. */
+/**
+ * The step records of a log file, one per step, in step order; [] when the file is absent.
+ * @throws naming the file and line of a line that is not a step record with numeric
+ *   `step` and `loss` (`@ediy/core/node`'s `readLog`, strict).
+ */
 export function readStepLog(path: string): StepRecord[] {
-  if (!existsSync(path)) return [];
-  const bySteps = new Map<number, StepRecord>();
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (line.trim() === '') return;
-      let record: StepRecord;
-      try {
-        record = JSON.parse(line) as StepRecord;
-      } catch (err) {
-        throw new Error(`${path}:${i + 1}: not a JSON step record (${(err as Error).message})`, {
-          cause: err,
-        });
-      }
-      if (typeof record.step !== 'number' || typeof record.loss !== 'number') {
-        throw new Error(
-          `${path}:${i + 1}: a step record needs numeric 'step' and 'loss', got ${line.slice(0, 80)}`,
-        );
-      }
-      bySteps.set(record.step, record);
-    });
-  return [...bySteps.values()].sort((a, b) => a.step - b.step);
+  return readLog(path, {
+    strict: true,
+    numeric: ['loss'],
+    lastPerStep: true,
+  }) as unknown as StepRecord[];
 }
 
 /** The mean loss per step over several runs' logs (steps present in any log). */

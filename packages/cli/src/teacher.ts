@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isRunDir } from '@ediy/core/node';
 import type { ExperimentConfig, RowConfig } from '@ediy/trainer';
 import { UsageError } from './errors.js';
 
@@ -19,7 +20,7 @@ export function teacherSpec(
   command: string,
 ): NonNullable<ExperimentConfig['teacher']> {
   const path = resolve(dir);
-  if (existsSync(join(path, 'checkpoints'))) return { run: path };
+  if (isRunDir(path)) return { run: path };
   if (existsSync(join(path, 'model.json'))) return { modelDir: path };
   throw new UsageError(
     `ediy ${command}: --teacher ${JSON.stringify(dir)} is neither a run directory (with checkpoints/) nor a model directory (with model.json)`,

@@ -4,7 +4,8 @@
  * floor of each run's (or config file's) architecture under both BatchNorm conventions.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { isRunDir, readRunConfig, runPaths, writeJsonRecord } from '@ediy/core/node';
 import type { Interval } from '@ediy/eval';
 import {
   BN_CONVENTIONS,
@@ -33,7 +34,7 @@ import {
   dataFlag,
   integerValue,
 } from '../options.js';
-import { logEvaluation, writeJson } from '../reproduce.js';
+import { logEvaluation } from '../reproduce.js';
 import { METRICS } from '../results.js';
 import { readStepLog } from '../run-log.js';
 import { checkImages, STRICT_FLAG } from '../unreadable.js';
@@ -114,7 +115,7 @@ function metricCells(e: BackboneEvaluation): string[] {
 function readConfig(arg: string, command: string): { config: ExperimentConfig; runDir?: string } {
   const path = resolve(arg);
   const isDir = existsSync(path) && statSync(path).isDirectory();
-  const file = isDir ? join(path, 'config.json') : path;
+  const file = isDir ? runPaths(path).config : path;
   if (!existsSync(file) || !file.endsWith('.json')) {
     throw new UsageError(
       `ediy ${command}: ${JSON.stringify(arg)} is neither a run directory with config.json nor a config .json file`,
@@ -138,10 +139,9 @@ function readConfig(arg: string, command: string): { config: ExperimentConfig; r
 
 /** A run's data config (its `config.json`), or undefined when it has none to read. */
 function runData(run: string): DataConfig | undefined {
-  const path = join(run, 'config.json');
-  if (!existsSync(path)) return undefined;
+  if (!existsSync(runPaths(run).config)) return undefined;
   try {
-    return (JSON.parse(readFileSync(path, 'utf8')) as ExperimentConfig).scale.data;
+    return readRunConfig<ExperimentConfig>(run).scale.data;
   } catch {
     return undefined; // the evaluation reports it
   }
@@ -271,7 +271,7 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
         `${arg}: untrained floor = ${u.floor} BatchNorm statistics (${u.best.memory} training images as memory, ${u.best.test} held-out images scored; ${u.seconds.toFixed(1)} s)`,
       );
       if (runDir) {
-        writeJson(join(runDir, 'eval-untrained.json'), {
+        writeJsonRecord(runPaths(runDir).evalUntrained, {
           floor: u.floor,
           metrics: u.best.metrics,
           intervals: u.best.intervals,
@@ -285,9 +285,9 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
   }
   const runs = args.positionals.map((p) => resolve(p));
   for (const [i, run] of runs.entries()) {
-    if (!existsSync(join(run, 'checkpoints'))) {
+    if (!isRunDir(run)) {
       throw new UsageError(
-        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${join(run, 'checkpoints')}); for an untrained network, add --untrained`,
+        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${runPaths(run).checkpoints}); for an untrained network, add --untrained`,
         cmd,
       );
     }
@@ -302,8 +302,8 @@ export async function evalCommand(args: ParsedArgs, io: CliIO): Promise<number> 
       io.stderr,
       `ediy: ${run}: evaluated in ${evaluation.seconds.toFixed(1)} s (${timingLine(evaluation.timings)})`,
     );
-    const log = readStepLog(join(run, 'log.jsonl'));
-    writeJson(join(run, 'eval.json'), {
+    const log = readStepLog(runPaths(run).log);
+    writeJsonRecord(runPaths(run).eval, {
       metrics: evaluation.metrics,
       intervals: evaluation.intervals,
       steps: evaluation.step,

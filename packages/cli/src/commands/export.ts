@@ -3,8 +3,8 @@
  * backbone of a run's newest checkpoint, as a TF.js Layers model directory, or as a
  * torchvision state dict in safetensors for PyTorch fine-tuning (docs/downstream.md).
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { isRunDir, runPaths } from '@ediy/core/node';
 import { exportBackbone } from '@ediy/backbones/node';
 import { loadRunBackbone } from '@ediy/eval/node';
 import type { ExperimentConfig } from '@ediy/trainer';
@@ -59,9 +59,9 @@ export async function exportCommand(args: ParsedArgs, io: CliIO): Promise<number
       cmd,
     );
   }
-  if (!existsSync(join(run, 'checkpoints'))) {
+  if (!isRunDir(run)) {
     throw new UsageError(
-      `ediy ${cmd}: ${JSON.stringify(args.positionals[0])} is not a run directory (expected ${join(run, 'checkpoints')})`,
+      `ediy ${cmd}: ${JSON.stringify(args.positionals[0])} is not a run directory (expected ${runPaths(run).checkpoints})`,
       cmd,
     );
   }

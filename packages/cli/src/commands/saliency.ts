@@ -2,8 +2,8 @@
  * `ediy saliency <run...> --out <file.png>`: a Fig. 1-style grid of Grad-CAM saliency
  * maps: one row per held-out image, the image and then one column per run.
  */
-import { existsSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { isRunDir, runPaths } from '@ediy/core/node';
 import { stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -63,9 +63,9 @@ export async function saliencyCommand(args: ParsedArgs, io: CliIO): Promise<numb
   const data = dataFlag(args, cmd);
   const runs = args.positionals.map((p) => resolve(p));
   runs.forEach((run, i) => {
-    if (!existsSync(join(run, 'checkpoints'))) {
+    if (!isRunDir(run)) {
       throw new UsageError(
-        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${join(run, 'checkpoints')})`,
+        `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} is not a run directory (expected ${runPaths(run).checkpoints})`,
         cmd,
       );
     }

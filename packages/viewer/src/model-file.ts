@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadModelFromDir } from '@ediy/backbones/node';
+import { isRunDir } from '@ediy/core/node';
 import {
   backboneFromLayersModel,
   backboneFromTorchvision,
@@ -59,7 +60,7 @@ export async function readModelFile(path: string, name = 'model'): Promise<Model
   if (isDir || basename(path) === 'model.json') {
     const dir = isDir ? path : join(path, '..');
     if (!existsSync(join(dir, 'model.json'))) {
-      const hint = existsSync(join(dir, 'checkpoints'))
+      const hint = isRunDir(dir)
         ? " (it is a run folder: pass it to 'ediy view' as a run, not as a model)"
         : '';
       throw new ModelFileError(`${dir}: no model.json in this directory${hint}; ${EXPECTED}`);

@@ -3,7 +3,8 @@
  * one (see {@link buildReport}), optionally with a saliency grid of the rows' first runs.
  */
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
+import { runPaths } from '@ediy/core/node';
 import { booleanFlag, stringFlag, type CommandSpec, type ParsedArgs } from '../args.js';
 import { describeBackend, setupBackend } from '../backend.js';
 import { UsageError } from '../errors.js';
@@ -50,10 +51,11 @@ export async function reportCommand(args: ParsedArgs, io: CliIO): Promise<number
   const out = resolve(stringFlag(args, 'out') ?? 'report');
   const runs = args.positionals.map((p) => resolve(p));
   runs.forEach((run, i) => {
-    for (const file of ['config.json', 'eval.json']) {
-      if (!existsSync(join(run, file))) {
+    const paths = runPaths(run);
+    for (const path of [paths.config, paths.eval]) {
+      if (!existsSync(path)) {
         throw new UsageError(
-          `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} has no ${file}; expected a run directory trained by ediy pretrain and evaluated by ediy eval`,
+          `ediy ${cmd}: ${JSON.stringify(args.positionals[i])} has no ${basename(path)}; expected a run directory trained by ediy pretrain and evaluated by ediy eval`,
           cmd,
         );
       }

@@ -75,11 +75,9 @@ export function setWebGpuAdapter(report: GpuAdapterReport): void {
 }
 
 /**
- * Why `auto` does not take webgpu yet, even on a real GPU adapter, or `undefined` once
- * every command runs there. Pre-training runs on webgpu (its reads are asynchronous), but
- * the evaluation (kNN, linear and dense probes, saliency) still reads tensors
- * synchronously, which tfjs-backend-webgpu in Node cannot: a run that `auto` put on
- * webgpu would fail at its first evaluation. An explicit `webgpu` is always honoured.
+ * Why `auto` would not take webgpu on a real GPU adapter: `undefined`, since every command
+ * runs there (pre-training and evaluation read tensors asynchronously), so `auto` takes a
+ * real (non-fallback) adapter first. It said why not while evaluation read synchronously.
+ * @deprecated always `undefined`; kept so that code reading it still compiles.
  */
-export const WEBGPU_AUTO_BLOCKER: string | undefined =
-  "ediy's evaluation (kNN, probes, saliency) still reads tensors synchronously, which tfjs-backend-webgpu cannot do in Node";
+export const WEBGPU_AUTO_BLOCKER: string | undefined = undefined;

@@ -18,7 +18,6 @@ import {
   webGpuAdapter,
   WEBGPU_INSTALL_HINT,
   SWIFTSHADER_ICD,
-  WEBGPU_AUTO_BLOCKER,
   type AdapterLike,
   type GpuAdapterReport,
 } from './gpu-adapter.js';
@@ -220,8 +219,8 @@ export function hasSwiftShader(file: string = SWIFTSHADER_ICD): boolean {
  * The `webgpu` entry of `initBackend`'s loaders. Asked for explicitly it takes any
  * adapter, software or not. Under `auto` it first probes in a child process
  * ({@link probeWebGpuAdapter}) and goes on only for a real GPU, so a CPU-only machine
- * pays ~0.3 s and sees no driver messages; while {@link WEBGPU_AUTO_BLOCKER} says why
- * not, it takes no adapter at all and warns with the adapter it found.
+ * pays ~0.3 s and sees no driver messages; a software adapter is skipped with a warning
+ * naming it.
  */
 export async function loadWebGpu(
   warnings: string[],
@@ -240,12 +239,6 @@ export async function loadWebGpu(
   }
   if (found.isFallbackAdapter) {
     warnings.push(`skipped the software WebGPU adapter (${describeAdapter(found)})`);
-    return undefined;
-  }
-  if (WEBGPU_AUTO_BLOCKER !== undefined) {
-    warnings.push(
-      `webgpu: auto does not take the GPU adapter ${describeAdapter(found)} yet: ${WEBGPU_AUTO_BLOCKER}; ask for it explicitly (--backend webgpu, prefer: 'webgpu') to pre-train on it`,
-    );
     return undefined;
   }
   return initWebGpu(warnings, { allowFallback: false });

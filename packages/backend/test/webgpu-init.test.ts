@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { describeAdapter, initBackend, WEBGPU_AUTO_BLOCKER, webGpuAdapter } from '@ediy/backend';
+import { describeAdapter, initBackend, webGpuAdapter } from '@ediy/backend';
 import { findTestAdapter } from './webgpu-helpers.js';
 
 const { adapter, skip } = await findTestAdapter();
@@ -12,11 +12,8 @@ describe.skipIf(skip !== undefined)(`initBackend on webgpu (${skip ?? 'adapter f
     if (adapter?.isFallbackAdapter) {
       expect(info.name).not.toBe('webgpu');
       expect(info.warnings.join('\n')).toMatch(/skipped the software WebGPU adapter \(google/);
-    } else if (WEBGPU_AUTO_BLOCKER !== undefined) {
-      // a real GPU: not taken until evaluation runs on webgpu, and the warning says why
-      expect(info.name).not.toBe('webgpu');
-      expect(info.warnings.join('\n')).toContain(WEBGPU_AUTO_BLOCKER);
     } else {
+      // a real GPU: taken first (pre-training and evaluation both run there)
       expect(info.name).toBe('webgpu');
       expect(info.device).toBe('gpu');
     }
@@ -62,7 +59,7 @@ describe.skipIf(skip !== undefined)(`initBackend on webgpu (${skip ?? 'adapter f
     const again = await initBackend({ prefer: 'webgpu' });
     expect(again.adapter).toEqual(adapter);
     const auto = await initBackend({ prefer: 'auto' });
-    if (adapter?.isFallbackAdapter || WEBGPU_AUTO_BLOCKER !== undefined) {
+    if (adapter?.isFallbackAdapter) {
       expect(auto.name).not.toBe('webgpu');
     } else expect(auto.name).toBe('webgpu');
   });

@@ -3,7 +3,8 @@
  * rendered to SVG by `vega` (no canvas needed), and to PNG by resvg with the bundled
  * font ({@link svgToPng}).
  */
-import { writeFileAtomic, writeSvgAsPng, type ImageSize } from '@ediy/eval/node';
+import { writeFileAtomic } from '@ediy/core/node';
+import { writeSvgAsPng, type ImageSize } from '@ediy/eval/node';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { readEvalRecord, readRunConfigText, runConfigText, writeJsonRecord } from '@ediy/core/node';
 import { TABLES } from '@ediy/paper';
-import { fromLayersModel, saliencyMaps, type HostArray } from '@ediy/eval';
+import { fromLayersModel, saliencyMapsAsync, type HostArray } from '@ediy/eval';
 import { saliencyGrid } from '@ediy/eval/node';
 import {
   formatDuration,
@@ -623,7 +623,9 @@ export async function drawSaliencyGrid(
     const { model, config } = loadRunBackbone(run.runDir);
     try {
       heldOut ??= await heldOutImages(data ?? config.scale.data, count);
-      const heatmaps = saliencyMaps(fromLayersModel(model), heldOut.images, { method: 'gradcam' });
+      const heatmaps = await saliencyMapsAsync(fromLayersModel(model), heldOut.images, {
+        method: 'gradcam',
+      });
       columns.push({ label: run.label, heatmaps });
     } finally {
       model.dispose();

@@ -928,8 +928,23 @@ const identityView: NativeKernel = (_addon, backend, inputs) => {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 };
 
+/**
+ * `Cast` to the tensor's own dtype as a view, as `Identity`: tfjs's gradient of `clone`
+ * casts dy to float32, and the wasm kernel copies the whole tensor for it (77 copies of
+ * gradient-sized tensors in an E-DIY step). Casts to another dtype go to wasm.
+ */
+const castView: NativeKernel = (_addon, backend, inputs, attrs) => {
+  const { x } = inputs as { x: TensorInfo };
+  if (attrs.dtype !== x.dtype || x.dtype === 'string' || x.dtype === 'complex64') {
+    throw new Unsupported(`${x.dtype} to ${String(attrs.dtype)}`);
+  }
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+};
+
 const NATIVE: Record<string, NativeKernel> = {
   Identity: identityView,
+  Cast: castView,
   Conv2D: forwardConv(false, false),
   FusedConv2D: forwardConv(false, true),
   Conv2DBackpropInput: backpropInput(false),

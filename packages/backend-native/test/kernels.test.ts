@@ -629,6 +629,37 @@ describeNative('Identity as a view', () => {
   });
 });
 
+describeNative('Cast to the same dtype as a view', () => {
+  beforeAll(async () => initBoth(2));
+
+  it('shares the data; casts to another dtype go to wasm with their values', async () => {
+    await tf.setBackend('wasm');
+    resetNativeKernelStats();
+    const ids = () => tf.engine().backend.numDataIds();
+    const before = ids();
+    const x = tf.tensor1d([1.5, -2, 3]);
+    const y = tf.cast(x, 'float32');
+    expect(nativeKernelStats().native.Cast).toBe(1);
+    expect(ids() - before).toBe(1); // one wasm buffer for both
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1.5, -2, 3]);
+    const i = tf.cast(y, 'int32');
+    const f = tf.cast(i, 'float32');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
+    expect(Array.from(f.dataSync())).toEqual([1, -2, 3]);
+    expect(nativeKernelStats().fallback).toEqual({
+      'Cast: float32 to int32': 1,
+      'Cast: int32 to float32': 1,
+    });
+    // the gradient of a clone is a float32 cast of dy: a view as well
+    const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.clone(t)))(y);
+    expect(Array.from(dx.dataSync())).toEqual([1, 1, 1]);
+    tf.dispose([y, i, f, dx]);
+    expect(ids()).toBe(before);
+  });
+});
+
 describeNative('native kernels leak nothing', () => {
   beforeAll(async () => initBoth(2));
 

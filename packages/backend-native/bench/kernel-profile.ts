@@ -13,14 +13,17 @@
  * code on its stack (forward or backward pass; a stack per call, so the times of that run
  * are not the step's).
  *
+ * `--composed-updates` unregisters the fused update kernels (`UPDATE_KERNELS`), so LARS and
+ * the EMA run as their composition of tfjs ops, to compare the two in consecutive runs.
+ *
  * Usage (from packages/backend-native):
- *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32] [--sources]
+ *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32] [--sources] [--composed-updates]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng } from '@ediy/backend';
-import { nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
+import { UPDATE_KERNELS, nativeKernelStats, resetNativeKernelStats } from '@ediy/backend-native';
 import { dataParallelStep } from '@ediy/trainer/internal';
 import { benchSetup } from '../../trainer/bench/setup.js';
 
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     width: { type: 'string', default: '32' },
     size: { type: 'string', default: '32' },
     sources: { type: 'boolean', default: false },
+    'composed-updates': { type: 'boolean', default: false },
   },
 });
 const sources = values.sources;
@@ -39,6 +43,9 @@ if (sources) Error.stackTraceLimit = 200;
 const steps = Number(values.steps);
 const top = Number(values.top);
 const info = await initBackend({ prefer: 'native' });
+if (values['composed-updates']) {
+  for (const name of Object.values(UPDATE_KERNELS)) tf.unregisterKernel(name, 'wasm');
+}
 const bench = benchSetup({
   batch: Number(values.batch),
   width: Number(values.width),
@@ -174,7 +181,7 @@ const f0 = (x: number) => (x / steps).toFixed(0);
 const f1 = (x: number) => (x / steps).toFixed(1);
 
 console.log(
-  `## ${info.name}: one step ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} CPU-ms (${(cpu / wall).toFixed(2)} cores busy), mean of ${steps} after a warm-up; load average ${(loadavg()[0] ?? 0).toFixed(1)}\n`,
+  `## ${info.name}${values['composed-updates'] ? ', LARS and EMA composed of tfjs ops' : ''}: one step ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} CPU-ms (${(cpu / wall).toFixed(2)} cores busy), mean of ${steps} after a warm-up; load average ${(loadavg()[0] ?? 0).toFixed(1)}\n`,
 );
 console.log('| part of the step | calls | wall ms | CPU ms | share of wall |');
 console.log('| --- | ---: | ---: | ---: | ---: |');

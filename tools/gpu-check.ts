@@ -3,14 +3,16 @@
  * minutes). It finds the WebGPU adapter (and tfjs-node-gpu's device when installed),
  * runs the backend's webgpu kernel grid and ResNet-gradient tests against cpu, times a
  * backbone training step at the `mini` scale and at ResNet-50 224 px, tries one E-DIY
- * step and a smoke reproduce on webgpu, looks for the PyTorch peer on CUDA, and prints
- * one table. Without a GPU it runs on the SwiftShader software adapter (Debian's
- * chromium) and says so: its timings are then CPU timings of the GPU code path.
+ * step and a smoke reproduce on webgpu (on the software adapter: one row, one step, with
+ * its evaluation), looks for the PyTorch peer on CUDA, and prints one table. Without a
+ * GPU it runs on the SwiftShader software adapter (Debian's chromium) and says so: its
+ * timings are then CPU timings of the GPU code path.
  *
  * Usage: npx tsx --tsconfig tsconfig.check.json tools/gpu-check.ts [--quick]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn } from 'node:child_process';
+import { readFileSync, rm } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -261,7 +263,9 @@ async function main(): Promise<void> {
       }
     }
 
-    // 5. One E-DIY step at the mini scale (the trainer's benchmark) and a smoke reproduce.
+    // 5. One E-DIY step (the trainer's benchmark) at the mini scale, on the software adapter
+    // at the smoke scale (the mini step outlasts 300 s there), and a smoke reproduce.
+    const [batch, width, size] = software ? ['8', '4', '16'] : ['64', '16', '32'];
     const edi = await run(
       'npx',
       [
@@ -270,11 +274,11 @@ async function main(): Promise<void> {
         '--backend',
         'webgpu',
         '--batch',
-        '64',
+        batch,
         '--width',
-        '16',
+        width,
         '--size',
-        '32',
+        size,
         '--steps',
         '1',
         '--no-torch',
@@ -284,30 +288,36 @@ async function main(): Promise<void> {
     );
     const ediLine = edi.out.split('\n').find((l) => l.includes('images/s'));
     rows.push({
-      check: 'E-DIY step, mini scale, webgpu',
+      check: `E-DIY step, ${software ? 'smoke' : 'mini'} scale (batch ${batch}, ${size} px), webgpu`,
       result: edi.ok && ediLine ? ediLine.trim() : `blocked: ${firstError(edi.out)}`,
       seconds: edi.seconds,
     });
+    // The whole smoke table on a GPU; on the software adapter (a CPU) its BYOL row for one
+    // step, with the untrained floor, the evaluation and the saliency grid.
+    const small = software || values.quick ? ['--rows', 'byol', '--max-steps', '1'] : [];
+    const reproduceArgs = ['table1', '--preset', 'smoke', ...small, '--backend', 'webgpu'];
+    const out = `/tmp/ediy-gpu-check-${process.pid}`;
     const smoke = await run(
       'npx',
-      [
-        ...TSX,
-        'packages/cli/src/bin.ts',
-        'reproduce',
-        'table1',
-        '--preset',
-        'smoke',
-        '--backend',
-        'webgpu',
-        '--out',
-        `/tmp/ediy-gpu-check-${process.pid}`,
-      ],
+      [...TSX, 'packages/cli/src/bin.ts', 'reproduce', ...reproduceArgs, '--out', out],
       root,
-      300,
+      software || values.quick ? 600 : 300,
     );
+    let metrics = '';
+    try {
+      const results = JSON.parse(readFileSync(`${out}/results.json`, 'utf8')) as {
+        rows: { id: string; summary: Record<string, { mean: number | null }> }[];
+      };
+      metrics = results.rows
+        .map((r) => `${r.id} kNN ${r.summary.knnTop1?.mean?.toFixed(3) ?? 'n/a'}`)
+        .join(', ');
+    } catch {
+      // no results: the row failed, and the error says why
+    }
+    rm(out, { recursive: true, force: true }, () => undefined);
     rows.push({
-      check: 'ediy reproduce table1 --preset smoke --backend webgpu',
-      result: smoke.ok ? 'completed' : `blocked: ${firstError(smoke.out)}`,
+      check: `ediy reproduce ${reproduceArgs.join(' ')}`,
+      result: smoke.ok ? `completed (${metrics})` : `failed: ${firstError(smoke.out)}`,
       seconds: smoke.seconds,
     });
   }

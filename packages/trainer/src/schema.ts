@@ -304,11 +304,14 @@ export const layerSchema = obj({
   paper: paper.optional(),
 });
 
-/** Partial of every level of `T`; arrays and the listed whole values stay whole. */
+/**
+ * Partial of every level of `T`; arrays and the listed whole values stay whole. A field
+ * may also be `undefined`, which {@link mergeLayers} reads as "no change".
+ */
 export type DeepPartial<T> = T extends readonly unknown[]
   ? T
   : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    ? { [K in keyof T]?: DeepPartial<T[K]> | undefined }
     : T;
 
 /**

@@ -38,10 +38,8 @@ describe('runSchedule', () => {
     expect(s).toMatchObject({ stepsPerEpoch: 75, epochSteps: 75, totalSteps: 3, warmupSteps: 0 });
     expect(() => lrCurve(config, 600)).not.toThrow();
     // Epoch-based warm-up longer than the capped run: a share of the run, fewer steps than it.
-    const long = {
-      ...config,
-      optim: { ...config.optim, warmupFraction: undefined, warmupEpochs: 1 },
-    };
+    const { warmupFraction: _dropped, ...optim } = config.optim;
+    const long = { ...config, optim: { ...optim, warmupEpochs: 1 } };
     expect(runSchedule(long, 600).warmupSteps).toBe(2);
     expect(() => lrCurve(long, 600)).not.toThrow();
   });

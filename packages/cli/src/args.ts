@@ -16,8 +16,11 @@ export interface FlagSpec {
   value?: string;
   /** What the flag does, for the help text. */
   description: string;
-  /** Default shown in the help text (the command applies it). */
-  defaultText?: string;
+  /**
+   * Default shown in the help text (the command applies it); `undefined` shows none (a
+   * command reusing a shared flag whose default it does not have).
+   */
+  defaultText?: string | undefined;
   /** The flag may be given several times (`--set a=1 --set b=2`); its value is then a list. */
   multiple?: boolean;
 }

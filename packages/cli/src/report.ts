@@ -12,6 +12,7 @@ import {
   writeFileAtomic,
   type StoredEvaluation,
 } from '@ediy/core/node';
+import type { Interval } from '@ediy/eval';
 import type { ExperimentConfig, StepRecord } from '@ediy/trainer';
 import { presetOf } from './evaluate.js';
 import {
@@ -229,7 +230,7 @@ function intervalsOf(evaluation: EvalFile): Pick<RunResult, 'intervals'> {
   for (const { key } of METRICS) {
     const i = recorded[key];
     if (i && typeof i.low === 'number' && typeof i.high === 'number')
-      intervals[key] = i as NonNullable<RunResult['intervals']>[typeof key];
+      intervals[key] = i as Interval;
   }
   return Object.keys(intervals).length > 0 ? { intervals } : {};
 }

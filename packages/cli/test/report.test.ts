@@ -100,12 +100,12 @@ describe('ediy report', () => {
     expect(results.rows[2]?.summary.knnTop1.std).toBeNull();
     // Two seeds: Student's t, t(0.975, 1) = 12.7062; s = 0.1 / sqrt(2); half = t * s / sqrt(2).
     const half = (12.7062047 * (0.1 / Math.SQRT2)) / Math.SQRT2;
-    const ci = (results.rows[0]?.summary.knnTop1 as { ci95?: number[] }).ci95 as number[];
+    const ci = results.rows[0]?.summary.knnTop1.ci95 ?? [];
     expect(ci[0]).toBeCloseTo(0.45 - half, 5);
     expect(ci[1]).toBeCloseTo(0.45 + half, 5);
     // One seed: the run's own bootstrap interval from its eval.json.
-    expect((results.rows[2]?.summary.knnTop1 as { ci95?: number[] }).ci95).toEqual([0.25, 0.36]);
-    expect((results.rows[2]?.summary.linearTop1 as { ci95?: number[] }).ci95).toBeUndefined();
+    expect(results.rows[2]?.summary.knnTop1.ci95).toEqual([0.25, 0.36]);
+    expect(results.rows[2]?.summary.linearTop1.ci95).toBeUndefined();
     expect(results.preset).toBe('smoke');
     expect(results.seeds).toEqual([0, 1]);
     expect(results.seconds).toBe(15);

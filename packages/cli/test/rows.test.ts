@@ -53,7 +53,7 @@ describe('loadConfig', () => {
     expect(loaded.row).toBe(TABLE1.byol);
     expect(loaded.preset).toBe('smoke');
     const config = resolveExperiment(loaded.row, {
-      preset: loaded.preset,
+      ...(loaded.preset === undefined ? {} : { preset: loaded.preset }),
       layers: [loaded.file!],
     });
     expect(config.name).toBe('my-byol');

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn } from 'node:child_process';
-import { readFileSync, rm } from 'node:fs';
+import { existsSync, readFileSync, rm } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -323,8 +323,13 @@ async function main(): Promise<void> {
   }
 
   // 6. The PyTorch peer on CUDA, when there is one.
+  // Debian's python3-torch lives in /usr/bin/python3, which a python3 first on PATH (a
+  // virtualenv, pyenv) may not see; $EDIY_TORCH_PYTHON names another.
+  const python =
+    process.env['EDIY_TORCH_PYTHON'] ??
+    (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   const torch = await run(
-    'python3',
+    python,
     ['-c', 'import torch; print("CUDA", torch.cuda.is_available(), torch.__version__)'],
     root,
     60,
@@ -335,7 +340,7 @@ async function main(): Promise<void> {
       ? torch.out.includes('CUDA True')
         ? `${torch.out.trim().split('\n')[0]}: tools/bench/torch_step.py times its step on the CPU only; a CUDA timing is not wired in yet`
         : `torch ${torch.out.trim().split(' ').pop()}: no CUDA device`
-      : 'torch not installed',
+      : `torch not installed (${python})`,
   });
 
   const w = Math.max(...rows.map((r) => r.check.length));

@@ -15,10 +15,24 @@
 // teacher-guided R-DEM and R-IEM with --teacher-run (a BYOL run directory) as the teacher.
 // --untrained writes the seeded initial backbone of the same config instead (the floor of
 // the run's own initialisation) and trains nothing.
+// --eval-at 0,150,300,... trains the one schedule of --steps in pieces (pretrain's stopAfter,
+// each piece resuming the last one's checkpoint exactly) and after each listed step writes the
+// online backbone to <out>/at-<step>/backbone.safetensors (0: the initial weights), keeps that
+// step's checkpoint, runs `recipe.py eval` on it (--eval-flags, default the page's protocol:
+// `--bn running --memory 10000 --seed <seed>`) and appends a line to <out>/curve.jsonl with the
+// training's CPU-seconds and wall so far, the evaluation's and the load average
+// (docs/results/curve.md):
+//
+//   EDIY_THREADS=1 node tools/reference/recipe-ediy.mjs --out runs/curve/ediy-byol --steps 1500 \
+//       --eval-at 0,150,300,600,1000,1500 --seed 0 --base-lr 1.0 --eta 0.02 --clip \
+//       --weight-decay 1e-5 --tau0 0.99 --warmup-frac 0.01
 // Needs the packages built (npm run build).
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend } from '@ediy/backend';
 import { resnet } from '@ediy/backbones';
@@ -49,6 +63,9 @@ const { values: a } = parseArgs({
     tau0: { type: 'string', default: '0.996' },
     'warmup-frac': { type: 'string', default: String(10 / 300) },
     'crop-min': { type: 'string', default: '0.08' },
+    'eval-at': { type: 'string' },
+    'eval-flags': { type: 'string' },
+    python: { type: 'string', default: '/usr/bin/python3' },
   },
 });
 if (!a.out) {
@@ -114,7 +131,8 @@ const config = {
   },
   // the random resized crop's area share [crop-min, 1] on both views (BYOL's 0.08)
   ...(num('crop-min') !== 0.08 ? { augment: { both: { cropScale: [num('crop-min'), 1] } } } : {}),
-  checkpoint: { every: steps, keep: 1 },
+  // with --eval-at every point's checkpoint is kept (the pieces end on them)
+  checkpoint: { every: steps, keep: a['eval-at'] ? a['eval-at'].split(',').length + 1 : 1 },
   ...(a.method === 'ediy' ? { teacher: { run: a['teacher-run'] } } : {}),
 };
 const info = await initBackend();
@@ -130,6 +148,104 @@ if (a.untrained) {
   process.exit(0);
 }
 console.error(`recipe-ediy: ${info.description ?? info.name ?? JSON.stringify(info)}`);
+
+/** The online backbone of a run directory's newest checkpoint, written to `file` (torchvision names). */
+function exportLatest(file) {
+  const ckpt = loadCheckpoint(latestCheckpoint(join(a.out, 'checkpoints')));
+  const model = resnet({ ...backbone, name: 'recipe_backbone', seed: 0 });
+  restoreWeights(model, ckpt.weights['online.backbone'], 'online.backbone');
+  writeFileSync(
+    file,
+    writeSafetensors(exportTorchvisionWeights(model, backbone), { format: 'pt' }),
+  );
+  tf.dispose([...Object.values(ckpt.weights).flat(), ...ckpt.optimizer.map((o) => o.tensor)]);
+  model.dispose();
+}
+
+if (a['eval-at']) {
+  const points = [...new Set(a['eval-at'].split(',').map(Number))].sort((x, y) => x - y);
+  for (const p of points)
+    if (!Number.isInteger(p) || p < 0 || p > steps)
+      throw new Error(
+        `--eval-at must list step counts in [0, --steps ${steps}], got ${JSON.stringify(a['eval-at'])}`,
+      );
+  const recipePy = join(dirname(fileURLToPath(import.meta.url)), 'recipe.py');
+  const evalFlags = (a['eval-flags'] ?? `--bn running --memory 10000 --seed ${a.seed}`).split(
+    /\s+/,
+  );
+  const cpuStart = process.cpuUsage();
+  let trainWall = 0;
+  let done = 0;
+  for (const p of points) {
+    const sub = join(a.out, `at-${p}`);
+    if (p > done) {
+      const t = performance.now();
+      const r = await pretrain(config, {
+        runDir: a.out,
+        resume: done > 0,
+        stopAfter: p - done,
+        handleSigint: false,
+        progress: null,
+      });
+      trainWall += (performance.now() - t) / 1000;
+      done = r.steps;
+      if (done !== p) throw new Error(`pretrain stopped at step ${done}, expected ${p}`);
+    }
+    mkdirSync(sub, { recursive: true });
+    if (p === 0) {
+      const online = buildOnline(config);
+      writeFileSync(
+        join(sub, 'backbone.safetensors'),
+        writeSafetensors(exportTorchvisionWeights(online.backbone, backbone), { format: 'pt' }),
+      );
+      for (const model of Object.values(online)) model.dispose();
+    } else exportLatest(join(sub, 'backbone.safetensors'));
+    const c = process.cpuUsage(cpuStart);
+    const trainCpuSec = (c.user + c.system) / 1e6;
+    const load = loadavg();
+    const t = performance.now();
+    const ev = spawnSync(
+      a.python,
+      [
+        recipePy,
+        'eval',
+        '--data',
+        a.data,
+        '--weights',
+        join(sub, 'backbone.safetensors'),
+        '--out',
+        join(sub, 'eval'),
+        ...evalFlags,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+    );
+    if (ev.status !== 0) throw new Error(`recipe.py eval of step ${p} failed (${ev.status})`);
+    const evalWallSec = (performance.now() - t) / 1000;
+    const evals = JSON.parse(readFileSync(join(sub, 'eval', 'result.json'), 'utf8')).evals;
+    const log =
+      p > 0
+        ? readFileSync(join(a.out, 'log.jsonl'), 'utf8').trim().split('\n').map(JSON.parse)
+        : [];
+    const last = log.filter((r) => r.step > p - 25 && r.step <= p);
+    const row = {
+      step: p,
+      trainCpuSec,
+      trainWallSec: trainWall,
+      evalCpuSec: evals.reduce((s, e) => s + e.evalCpuSec, 0),
+      evalWallSec,
+      loadavg: load,
+      loss25: last.length ? last.reduce((s, r) => s + r.loss, 0) / last.length : null,
+      evals,
+    };
+    appendFileSync(join(a.out, 'curve.jsonl'), `${JSON.stringify(row)}\n`);
+    console.error(`recipe-ediy: point ${JSON.stringify(row)}`);
+  }
+  writeFileSync(
+    join(a.out, 'summary.json'),
+    `${JSON.stringify({ config, backend: info, steps: done, points }, null, 1)}\n`,
+  );
+  process.exit(0);
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const result = await pretrain(config, { runDir: a.out, resume: false, handleSigint: false });

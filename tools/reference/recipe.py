@@ -8,6 +8,10 @@ docs/results/recipe.md (Debian's python3-torch; never a runtime dependency of ed
         --warmup-frac 0.01 --seed 0 --out runs/recipe/solo-s0
     /usr/bin/python3 tools/reference/recipe.py floor --data /usr/share/datasets/fashion-mnist --seed 0
     /usr/bin/python3 tools/reference/recipe.py eval --data ... --weights backbone.safetensors
+    # a learning curve: one schedule, the online backbone evaluated along the way
+    # (<out>/curve.jsonl, <out>/at-<step>/backbone.safetensors; docs/results/curve.md)
+    /usr/bin/python3 tools/reference/recipe.py train --steps 1500 --eval-at 0,150,300,600,1000,1500 \
+        --bn running --memory 10000 --init runs/recipe2/ediy-init-s0.safetensors [recipe flags] --out DIR
 
 The networks, the losses, the schedules and BYOL's LARS are tools/torch/ediy_train.py's (the
 same ResNet with torchvision's names, projector, predictor, EMA target); `--clip` adds
@@ -264,6 +268,22 @@ def evaluate(backbone, data, bn, seed, memory=None):
 # ---------------------------------------------------------------------------- training
 
 
+def parse_eval_at(text, steps):
+    """--eval-at's steps (a comma-separated list of integers in [0, steps]), sorted; [] for none."""
+    if not text:
+        return []
+    out = []
+    for part in text.split(','):
+        try:
+            v = int(part)
+        except ValueError:
+            raise SystemExit(f'recipe: --eval-at must be comma-separated step counts, got {part!r} in {text!r}')
+        if not 0 <= v <= steps:
+            raise SystemExit(f'recipe: --eval-at step {v} is outside [0, --steps {steps}]')
+        out.append(v)
+    return sorted(set(out))
+
+
 def config_for(a):
     """An ediy ExperimentConfig-shaped dict of the run (what ediy_train's modules read)."""
     region = []
@@ -312,6 +332,40 @@ def train(a, data):
     warmup = round(a.warmup_frac * a.steps)
     state, order, at = {}, torch.randperm(n, generator=gen), 0
     log, losses, started, cpu0 = [], [], time.perf_counter(), time.process_time()
+    eval_at = parse_eval_at(a.eval_at, a.steps)
+    curve, eval_cpu, eval_wall = [], 0.0, 0.0
+
+    def point(done):
+        # The online backbone after `done` updates: its weights under <out>/at-<done>/ and its
+        # evaluation (the --bn conventions, a copy of the network, no training state touched)
+        # as a line of <out>/curve.jsonl, with the training's own CPU time and wall so far.
+        nonlocal eval_cpu, eval_wall
+        w0, c0 = time.perf_counter(), time.process_time()
+        import copy
+        net = copy.deepcopy(online.backbone)
+        sub = Path(a.out) / f'at-{done}'
+        sub.mkdir(parents=True, exist_ok=True)
+        et.write_safetensors(sub / 'backbone.safetensors', et.backbone_state(net), {'format': 'pt', 'source': 'tools/reference/recipe.py'})
+        evals = [evaluate(copy.deepcopy(net), data, bn, a.seed, a.memory) for bn in ([] if a.bn == 'none' else a.bn.split(','))]
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        row = {
+            'step': done,
+            'trainCpuSec': time.process_time() - cpu0 - eval_cpu - cpu,
+            'trainWallSec': time.perf_counter() - started - eval_wall - wall,
+            'evalCpuSec': cpu,
+            'evalWallSec': wall,
+            'loadavg': list(os.getloadavg()),
+            'loss25': sum(losses[-25:]) / len(losses[-25:]) if losses else None,
+            'evals': evals,
+        }
+        eval_cpu, eval_wall = eval_cpu + cpu, eval_wall + wall
+        curve.append(row)
+        with open(Path(a.out) / 'curve.jsonl', 'a') as f:
+            f.write(json.dumps(row) + '\n')
+        print(f'recipe: point {done}: ' + json.dumps(row), file=sys.stderr, flush=True)
+
+    if eval_at and 0 in eval_at:
+        point(0)
     for step in range(a.stop_at or a.steps):
         lr = et.warmup_cosine_lr(a.base_lr, a.batch, warmup, a.steps, step)
         tau = et.ema_tau(a.tau0, a.steps, step)
@@ -334,9 +388,12 @@ def train(a, data):
             log.append({'step': step + 1, 'loss': float(loss), 'loss25': sum(window) / len(window), 'lr': lr, 'tau': tau})
             print(f'recipe: step {step + 1}/{a.steps} loss {float(loss):.4f} (25-step mean {sum(losses[-25:]) / len(losses[-25:]):.4f}) lr {lr:.4f} tau {tau:.4f} '
                   f'{time.perf_counter() - started:.0f}s', file=sys.stderr, flush=True)
+        if eval_at and step + 1 in eval_at:
+            point(step + 1)
     return online, {
-        'trainWallSec': time.perf_counter() - started,
-        'trainCpuSec': time.process_time() - cpu0,
+        'trainWallSec': time.perf_counter() - started - eval_wall,
+        'trainCpuSec': time.process_time() - cpu0 - eval_cpu,
+        'curve': curve,
         'log': log,
         'losses': losses,
     }
@@ -369,9 +426,12 @@ def main(argv=None):
     ap.add_argument('--init', help='train: start from these online weights (safetensors with online.backbone.*, online.projector.*, online.predictor.*, as tools/torch/ts-step.mjs writes) instead of PyTorch\'s initialisation')
     ap.add_argument('--bn', default='running,estimated', help='BatchNorm conventions to evaluate (none: no evaluation)')
     ap.add_argument('--memory', type=int, default=60000, help='training images that are the kNN memory and train the probe (a fixed random subset)')
+    ap.add_argument('--eval-at', help='train: evaluate the online backbone after these steps (comma-separated, 0 = the initial weights) with the --bn conventions, keep each point\'s backbone in <out>/at-<step>/ and its scores in <out>/curve.jsonl (needs --out)')
     ap.add_argument('--threads', type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.eval_at and not (a.mode == 'train' and a.out):
+        raise SystemExit('recipe: --eval-at needs train mode and --out')
     data = load_fashion(a.data)
     result = {'mode': a.mode, 'args': vars(a)}
     config = config_for(a)
@@ -385,7 +445,9 @@ def main(argv=None):
     else:
         backbone = et.load_backbone(config, a.weights)
     result['evals'] = []
-    for bn in [] if a.bn == 'none' else a.bn.split(','):
+    # with --eval-at, the curve's points are the evaluations (the last one is the run's end
+    # when --eval-at lists --steps)
+    for bn in [] if a.bn == 'none' or a.eval_at else a.bn.split(','):
         import copy
         net = copy.deepcopy(backbone)
         r = evaluate(net, data, bn, a.seed, a.memory)

@@ -4,7 +4,9 @@
  * runs the backend's webgpu kernel grid and ResNet-gradient tests against cpu, times a
  * backbone training step at the `mini` scale and at ResNet-50 224 px, tries one E-DIY
  * step and a smoke reproduce on webgpu (on the software adapter: one row, one step, with
- * its evaluation), looks for the PyTorch peer on CUDA, and prints one table. Without a
+ * its evaluation), times the PyTorch peer (tools/bench/torch_step.py) on CUDA beside each
+ * of those steps when `torch.cuda.is_available()` (else its rows say why they are absent),
+ * and prints one table. Without a
  * GPU it runs on the SwiftShader software adapter (Debian's chromium) and says so: its
  * timings are then CPU timings of the GPU code path.
  *
@@ -12,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rm } from 'node:fs';
+import { readFileSync, rm } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -25,6 +27,17 @@ import {
 import { hasSwiftShader, probeWebGpuAdapter } from '@ediy/backend/node';
 import { resnet } from '@ediy/backbones';
 import { useFastBatchNorm } from '@ediy/trainer';
+import {
+  formatTable,
+  parseTorchProbe,
+  peerArgs,
+  peerRow,
+  TORCH_PROBE,
+  torchPython,
+  type PeerScale,
+  type Row,
+  type TorchProbe,
+} from './gpu-check-peer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['tsx', '--tsconfig', `${root}tsconfig.check.json`];
@@ -128,15 +141,27 @@ async function backboneStep(): Promise<void> {
   process.exit(0);
 }
 
-interface Row {
-  check: string;
-  result: string;
-  seconds?: number;
+/** The PyTorch peer's step at `scale` on CUDA, as a row beside ours (or why it is absent). */
+async function peer(
+  python: string,
+  probe: TorchProbe,
+  check: string,
+  scale: PeerScale,
+  ours: ReadonlyArray<readonly [string, string]>,
+): Promise<Row> {
+  if (probe.kind !== 'cuda') return peerRow(check, probe);
+  const r = await run(python, peerArgs(`${root}tools/bench/torch_step.py`, scale), root, 300);
+  return peerRow(check, probe, r, ours);
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const t0 = performance.now();
+
+  // The PyTorch peer: asked first, so that its rows stand beside ours.
+  const python = torchPython();
+  const torch = parseTorchProbe(await run(python, ['-c', TORCH_PROBE], root, 60), python);
+  const peerSteps = values.quick ? 1 : 3;
 
   // 1. The adapter: the machine's own; else SwiftShader, said so.
   let probe = await probeWebGpuAdapter();
@@ -217,13 +242,24 @@ async function main(): Promise<void> {
       },
     ];
     for (const s of scales) {
+      const check = `backbone step, ${s.name}, batch ${s.batch}`;
+      const peerScale: PeerScale = {
+        step: 'backbone',
+        depth: s.depth as 18 | 50,
+        width: Math.round(64 * s.width),
+        size: s.size,
+        batch: s.batch,
+        steps: peerSteps,
+      };
       if (software && s.depth === 50) {
         rows.push({
           check: `backbone step, ${s.name}`,
           result: 'skipped on the software adapter (it would outlast this check)',
         });
+        rows.push(await peer(python, torch, check, peerScale, []));
         continue;
       }
+      const ours: [string, string][] = [];
       for (const backend of ['webgpu', 'wasm']) {
         const steps = software || values.quick ? 1 : 3;
         const r = await run(
@@ -253,14 +289,13 @@ async function main(): Promise<void> {
         const m = line
           ? (JSON.parse(line) as { imagesPerSecond: number; ms: number; leaked: number })
           : undefined;
-        rows.push({
-          check: `backbone step, ${s.name}, batch ${s.batch}, ${backend}`,
-          result: m
-            ? `${m.imagesPerSecond.toPrecision(3)} images/s (${m.ms.toFixed(0)} ms/step, ${steps} timed, ${m.leaked} tensors leaked)`
-            : `failed: ${firstError(r.out)}`,
-          seconds: r.seconds,
-        });
+        const result = m
+          ? `${m.imagesPerSecond.toPrecision(3)} images/s (${m.ms.toFixed(0)} ms/step, ${steps} timed, ${m.leaked} tensors leaked)`
+          : `failed: ${firstError(r.out)}`;
+        ours.push([backend, result]);
+        rows.push({ check: `${check}, ${backend}`, result, seconds: r.seconds });
       }
+      rows.push(await peer(python, torch, check, peerScale, ours));
     }
 
     // 5. One E-DIY step (the trainer's benchmark) at the mini scale, on the software adapter
@@ -287,11 +322,25 @@ async function main(): Promise<void> {
       300,
     );
     const ediLine = edi.out.split('\n').find((l) => l.includes('images/s'));
-    rows.push({
-      check: `E-DIY step, ${software ? 'smoke' : 'mini'} scale (batch ${batch}, ${size} px), webgpu`,
-      result: edi.ok && ediLine ? ediLine.trim() : `blocked: ${firstError(edi.out)}`,
-      seconds: edi.seconds,
-    });
+    const ediCheck = `E-DIY step, ${software ? 'smoke' : 'mini'} scale (batch ${batch}, ${size} px)`;
+    const ediResult = edi.ok && ediLine ? ediLine.trim() : `blocked: ${firstError(edi.out)}`;
+    rows.push({ check: `${ediCheck}, webgpu`, result: ediResult, seconds: edi.seconds });
+    rows.push(
+      await peer(
+        python,
+        torch,
+        ediCheck,
+        {
+          step: 'edi',
+          depth: 18,
+          width: Number(width),
+          size: Number(size),
+          batch: Number(batch),
+          steps: peerSteps,
+        },
+        [['webgpu', ediResult]],
+      ),
+    );
     // The whole smoke table on a GPU; on the software adapter (a CPU) its BYOL row for one
     // step, with the untrained floor, the evaluation and the saliency grid.
     const small = software || values.quick ? ['--rows', 'byol', '--max-steps', '1'] : [];
@@ -320,37 +369,41 @@ async function main(): Promise<void> {
       result: smoke.ok ? `completed (${metrics})` : `failed: ${firstError(smoke.out)}`,
       seconds: smoke.seconds,
     });
+  } else {
+    // No adapter for ours: the peer's timings alone, at the scales a GPU would run.
+    for (const [check, scale] of [
+      [
+        'backbone step, mini: ResNet-18 small stem, 32 px, width 0.25, batch 64',
+        { step: 'backbone', depth: 18, width: 16, size: 32, batch: 64, steps: peerSteps },
+      ],
+      [
+        'backbone step, paper: ResNet-50, 224 px, batch 32',
+        { step: 'backbone', depth: 50, width: 64, size: 224, batch: 32, steps: peerSteps },
+      ],
+      [
+        'E-DIY step, mini scale (batch 64, 32 px)',
+        { step: 'edi', depth: 18, width: 16, size: 32, batch: 64, steps: peerSteps },
+      ],
+    ] as const) {
+      rows.push(await peer(python, torch, check, scale, []));
+    }
   }
 
-  // 6. The PyTorch peer on CUDA, when there is one.
-  // Debian's python3-torch lives in /usr/bin/python3, which a python3 first on PATH (a
-  // virtualenv, pyenv) may not see; $EDIY_TORCH_PYTHON names another.
-  const python =
-    process.env['EDIY_TORCH_PYTHON'] ??
-    (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-  const torch = await run(
-    python,
-    ['-c', 'import torch; print("CUDA", torch.cuda.is_available(), torch.__version__)'],
-    root,
-    60,
-  );
+  // 6. The PyTorch peer: what was found (its timings stand beside ours above).
   rows.push({
     check: 'PyTorch peer on CUDA',
-    result: torch.ok
-      ? torch.out.includes('CUDA True')
-        ? `${torch.out.trim().split('\n')[0]}: tools/bench/torch_step.py times its step on the CPU only; a CUDA timing is not wired in yet`
-        : `torch ${torch.out.trim().split(' ').pop()}: no CUDA device`
-      : `torch not installed (${python})`,
+    result:
+      torch.kind === 'cuda'
+        ? `torch ${torch.torch} on ${torch.device} (${python}): timed beside each step above`
+        : `absent: ${torch.reason}`,
   });
 
-  const w = Math.max(...rows.map((r) => r.check.length));
   console.log(
-    `\nediy GPU check (${((performance.now() - t0) / 1000).toFixed(0)} s)${software ? ': SOFTWARE ADAPTER, no GPU on this machine' : ''}\n`,
+    formatTable(
+      rows,
+      `ediy GPU check (${((performance.now() - t0) / 1000).toFixed(0)} s)${software ? ': SOFTWARE ADAPTER, no GPU on this machine' : ''}`,
+    ),
   );
-  console.log(`| ${'check'.padEnd(w)} | result | s |`);
-  console.log(`| ${'-'.repeat(w)} | --- | ---: |`);
-  for (const r of rows)
-    console.log(`| ${r.check.padEnd(w)} | ${r.result} | ${r.seconds?.toFixed(0) ?? ''} |`);
 }
 
 /** Child mode: what tfjs-node(-gpu) gives, when installed (its own process: it cannot be unloaded). */

@@ -7,14 +7,26 @@ teacher, an EMA target; two views; BYOL (Eq. 2) + teacher-guided R-DEM (Eqs. 4-5
 R-IEM (Eqs. 6-7); an SGD-with-momentum update (LARS costs the same order: a few
 element-wise passes over the weights) and the EMA update.
 
+`--step backbone` times the backbone training step of tools/gpu-check.ts instead: the
+ResNet forward in training mode, mean(map ** 2) + mean(pooled), backward, plain SGD.
+`--depth 50 --stem imagenet` builds ResNet-50 (torchvision v1.5 bottlenecks, 7x7 stem and
+max-pool) in place of the small-image ResNet-18, for the 224 px scale.
+
+`--device cuda` puts the networks, the data and the step on the GPU and times each step
+between torch.cuda.synchronize() calls; without a CUDA device it exits with status 2 and
+says why, and never falls back to the CPU.
+
 Usage: python3 tools/bench/torch_step.py [--width 32] [--batch 64] [--size 32] [--steps 3]
                                          [--threads N] [--channels-last] [--json]
+                                         [--device cpu|cuda] [--step edi|backbone]
+                                         [--depth 18|50] [--stem small|imagenet]
 Prints ms/step, images/s and CPU-seconds per step (time.process_time over the steps,
 which counts every thread of the process).
 """
 import argparse
 import copy
 import json
+import sys
 import time
 
 import torch
@@ -48,21 +60,56 @@ class BasicBlock(nn.Module):
         return F.relu(y + (x if self.down is None else self.down(x)))
 
 
-class SmallResNet18(nn.Module):
-    """Returns the layer4 map."""
+class Bottleneck(nn.Module):
+    """torchvision v1.5: the stride is on the 3x3 conv; the output has 4 * width channels."""
 
-    def __init__(self, width):
+    def __init__(self, c_in, width, stride):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        c_out = 4 * width
+        self.convs = nn.Sequential(
+            nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.down = None
+        if stride != 1 or c_in != c_out:
+            self.down = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        return F.relu(self.convs(x) + (x if self.down is None else self.down(x)))
+
+
+class ResNet(nn.Module):
+    """Returns the layer4 map. ResNet-18 (basic blocks) or ResNet-50 (bottlenecks), with the
+    small-image stem (3x3 conv, no max-pool) or the ImageNet one (7x7 stride-2 conv, max-pool)."""
+
+    def __init__(self, width, depth=18, stem='small'):
+        super().__init__()
+        if stem == 'imagenet':
+            self.stem = nn.Sequential(nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                                      nn.MaxPool2d(3, 2, 1))
+        else:
+            self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        counts = {18: [2, 2, 2, 2], 50: [3, 4, 6, 3]}[depth]
         blocks, c_in = [], width
-        for k, c in enumerate([width, 2 * width, 4 * width, 8 * width]):
-            blocks += [BasicBlock(c_in, c, 1 if k == 0 else 2), BasicBlock(c, c, 1)]
-            c_in = c
+        for k, (c, n) in enumerate(zip([width, 2 * width, 4 * width, 8 * width], counts)):
+            for i in range(n):
+                stride = 2 if k > 0 and i == 0 else 1
+                if depth == 50:
+                    blocks.append(Bottleneck(c_in, c, stride))
+                    c_in = 4 * c
+                else:
+                    blocks.append(BasicBlock(c_in, c, stride))
+                    c_in = c
         self.blocks = nn.Sequential(*blocks)
         self.channels = c_in
 
     def forward(self, x):
         return self.blocks(self.stem(x))
+
+
+def SmallResNet18(width):
+    """The benchmarked backbone: ResNet-18 with the small-image stem."""
+    return ResNet(width, 18, 'small')
 
 
 def regions(m):
@@ -75,8 +122,8 @@ def partners(vectors, index):
     return torch.gather(vectors, 2, index.unsqueeze(1).expand(-1, vectors.shape[1], -1))
 
 
-def build(width):
-    backbone = SmallResNet18(width)
+def build(width, depth=18, stem='small'):
+    backbone = ResNet(width, depth, stem)
     c = backbone.channels
     online = nn.ModuleDict({
         'backbone': backbone,
@@ -86,7 +133,7 @@ def build(width):
         'lpred': head(c // 2, 4 * c, c // 2, True),
     })
     target = copy.deepcopy(nn.ModuleDict({k: online[k] for k in ('backbone', 'proj', 'lproj')}))
-    teacher = SmallResNet18(width).eval()
+    teacher = ResNet(width, depth, stem).eval()
     for p in list(target.parameters()) + list(teacher.parameters()):
         p.requires_grad_(False)
     return online, target, teacher
@@ -124,6 +171,26 @@ def step(online, target, teacher, opt, x1, x2, tau=0.996):
     return float(loss)
 
 
+def backbone_step(backbone, opt, x):
+    """tools/gpu-check.ts's backbone step: forward in training mode, a loss on the map and
+    on its global average, backward, SGD."""
+    m = backbone(x)
+    loss = m.square().mean() + m.mean((2, 3)).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss)
+
+
+def cuda_refusal():
+    """Why --device cuda cannot run here, or None when it can."""
+    if torch.cuda.is_available():
+        return None
+    built = f'built with CUDA {torch.version.cuda}' if torch.version.cuda else 'built without CUDA'
+    return (f'torch_step.py: --device cuda needs a CUDA device, but torch.cuda.is_available() is False '
+            f'(torch {torch.__version__}, {built}); run with --device cpu or on a machine with an NVIDIA GPU')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--width', type=int, default=32)
@@ -133,29 +200,59 @@ def main():
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--channels-last', action='store_true')
     ap.add_argument('--json', action='store_true')
+    ap.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    ap.add_argument('--step', choices=['edi', 'backbone'], default='edi')
+    ap.add_argument('--depth', type=int, choices=[18, 50], default=18)
+    ap.add_argument('--stem', choices=['small', 'imagenet'], default='small')
     a = ap.parse_args()
+    if a.device == 'cuda':
+        refusal = cuda_refusal()
+        if refusal:
+            print(refusal, file=sys.stderr)
+            sys.exit(2)
+    device = torch.device(a.device)
+    cuda = a.device == 'cuda'
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    online, target, teacher = build(a.width)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-    for m in (online, target, teacher):
-        m.to(memory_format=fmt)
-    opt = torch.optim.SGD(online.parameters(), lr=0.1, momentum=0.9)
-    x1 = torch.rand(a.batch, 3, a.size, a.size).to(memory_format=fmt)
-    x2 = torch.rand(a.batch, 3, a.size, a.size).to(memory_format=fmt)
-    step(online, target, teacher, opt, x1, x2)  # warm-up
+    # networks first, then the views (the order the benchmark has always drawn them in)
+    if a.step == 'backbone':
+        backbone = ResNet(a.width, a.depth, a.stem).to(device, memory_format=fmt).train()
+        opt = torch.optim.SGD(backbone.parameters(), lr=0.01)
+    else:
+        online, target, teacher = build(a.width, a.depth, a.stem)
+        for m in (online, target, teacher):
+            m.to(device, memory_format=fmt)
+        opt = torch.optim.SGD(online.parameters(), lr=0.1, momentum=0.9)
+    x1 = torch.rand(a.batch, 3, a.size, a.size).to(device, memory_format=fmt)
+    x2 = torch.rand(a.batch, 3, a.size, a.size).to(device, memory_format=fmt)
+
+    def run():
+        if a.step == 'backbone':
+            return backbone_step(backbone, opt, x1)
+        return step(online, target, teacher, opt, x1, x2)
+    run()  # warm-up (on CUDA also cuDNN's algorithm choice and the allocator's pool)
+    sync()
     times = []
     cpu0 = time.process_time()
     for _ in range(a.steps):
         t = time.perf_counter()
-        step(online, target, teacher, opt, x1, x2)
+        run()
+        sync()
         times.append(time.perf_counter() - t)
     cpu = (time.process_time() - cpu0) / a.steps
     wall = sum(times) / len(times)
     out = {
         'torch': torch.__version__,
         'threads': torch.get_num_threads(),
+        'device': torch.cuda.get_device_name(device) if cuda else 'cpu',
+        'step': a.step,
         'msPerStep': wall * 1000,
         'imagesPerSecond': a.batch / wall,
         'cpuSecondsPerStep': cpu,
@@ -164,7 +261,8 @@ def main():
     if a.json:
         print(json.dumps(out))
     else:
-        print(f"torch {out['torch']} threads={out['threads']} width={a.width} batch={a.batch} size={a.size}: "
+        print(f"torch {out['torch']} on {out['device']} threads={out['threads']} step={a.step} "
+              f"depth={a.depth} width={a.width} batch={a.batch} size={a.size}: "
               f"{out['msPerStep']:.0f} ms/step, {out['imagesPerSecond']:.1f} images/s, "
               f"{cpu:.2f} CPU-s/step")
 

@@ -5,8 +5,9 @@
  * after a warm-up, and the tables give, per kernel name and per kernel and input shapes,
  * the calls, wall ms and CPU ms per step. The step's wall time outside every kernel is
  * tfjs's and the trainer's own JavaScript (op dispatch, the tape, tidy, the losses' code).
- * `tf.profile` is not used: its bookkeeping per kernel slows the step it measures, and
- * `node --cpu-prof` crashes with this addon loaded.
+ * `tf.profile` is not used: its bookkeeping per kernel slows the step it measures; under
+ * `node --cpu-prof` a native kernel call is one sample however long it runs (the addon
+ * blocks signals for each call), so that profile does not time the kernels either.
  *
  * Each call is also counted by where it comes from: the optimiser (LARS), the EMA, or the
  * gradients' computation; with `--sources` the latter by the first frame of the project's

@@ -143,10 +143,13 @@ export interface Addon {
 export const NATIVE_INSTALL_HINT =
   'install oneDNN (Debian/Ubuntu: apt-get install libdnnl-dev; macOS: brew install onednn) and run `npm rebuild @ediy/backend-native`';
 
-/** The addon's path inside this package. */
-export const ADDON_PATH = fileURLToPath(
-  new URL('../build/Release/ediy_dnnl.node', import.meta.url),
-);
+/**
+ * The addon's path: `EDIY_NATIVE_ADDON` when set (a build of the same source elsewhere,
+ * e.g. one with AddressSanitizer), else `build/Release/ediy_dnnl.node` inside this package.
+ */
+export const ADDON_PATH =
+  process.env.EDIY_NATIVE_ADDON ??
+  fileURLToPath(new URL('../build/Release/ediy_dnnl.node', import.meta.url));
 
 let loaded: { addon?: Addon; reason?: string } | undefined;
 

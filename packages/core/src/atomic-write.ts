@@ -15,8 +15,15 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Flushes a folder's entries (a rename into it) to the disk; a no-op where folders cannot be synced. */
-function syncFolder(path: string): void {
+/**
+ * Flushes a folder's entries to the disk (fsync of the folder), so that a file renamed or
+ * created in it survives a crash once the call returns. A no-op where the folder cannot
+ * be opened or synced (some file systems and Windows refuse fsync on a folder; the file's
+ * own bytes are synced by whoever wrote it). Never throws.
+ *
+ * @param path - the folder.
+ */
+export function syncFolder(path: string): void {
   let fd: number;
   try {
     fd = openSync(path, 'r');

@@ -1,7 +1,8 @@
 /**
  * writeFileAtomic's durability, seen through the file-system calls it makes: the
  * temporary file's bytes are flushed (fsync) before the rename publishes them, and the
- * folder's entry is flushed after it, so a crash leaves the old file or the whole new one.
+ * folder's entry is flushed after it, so a crash leaves the old file or the whole new one;
+ * syncFolder, that folder flush, exported for writers that rename folders.
  */
 import type * as nodeFs from 'node:fs';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { writeFileAtomic } = await import('@ediy/core/node');
+const { syncFolder, writeFileAtomic } = await import('@ediy/core/node');
 
 describe('writeFileAtomic', () => {
   it('flushes the file before the rename and its folder after it', () => {
@@ -46,5 +47,17 @@ describe('writeFileAtomic', () => {
     expect(tmp && tmp.startsWith(join(dir, '.a.json.tmp-'))).toBe(true);
     expect(rename).toBe(`rename ${tmp} ${path}`);
     expect(syncDir).toBe(`fsync ${dir}`);
+  });
+});
+
+describe('syncFolder', () => {
+  it('flushes the folder itself, and is a no-op (no throw) for a folder that cannot be opened', () => {
+    calls.length = 0;
+    const dir = mkdtempSync(join(tmpdir(), 'ediy-core-syncdir-'));
+    syncFolder(dir);
+    expect(calls).toEqual([`fsync ${dir}`]);
+    calls.length = 0;
+    expect(() => syncFolder(join(dir, 'missing'))).not.toThrow();
+    expect(calls).toEqual([]);
   });
 });

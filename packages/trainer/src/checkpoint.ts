@@ -18,12 +18,13 @@ import {
   checkpointPaths,
   listCheckpoints,
   readCheckpointState,
+  syncFolder,
   writeFileAtomic,
 } from '@ediy/core/node';
 import type { NamedTensor } from '@ediy/optim';
 import type { ExperimentConfig } from './config.js';
 import { countNonFinite } from './finite.js';
-import { fsCall, syncFolder } from './run-dir.js';
+import { fsCall } from './run-dir.js';
 
 // The checkpoints' folder layout (names, listing, the newest complete one, the format
 // version) is the run directory's, in @ediy/core/node; the trainer's API keeps its names.

@@ -7,6 +7,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { syncFolder as coreSyncFolder } from '@ediy/core/node';
 
 export { holdsRun, truncateLog } from '@ediy/core/node';
 
@@ -47,22 +48,13 @@ export function writeFileDurably(path: string, data: string | Uint8Array): void 
   }
 }
 
-/** Flushes a folder's entries (a rename into it) to the disk; ignored where folders cannot be opened. */
-export function syncFolder(path: string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return;
-  }
-  try {
-    fsyncSync(fd);
-  } catch {
-    // some file systems refuse fsync on a folder; the data files themselves are synced
-  } finally {
-    closeSync(fd);
-  }
-}
+/**
+ * Flushes a folder's entries (a rename into it) to the disk; ignored where folders cannot
+ * be opened or synced.
+ * @deprecated `@ediy/core/node` exports the same `syncFolder`, which `writeFileAtomic`
+ * uses; import it from there.
+ */
+export const syncFolder: (path: string) => void = coreSyncFolder;
 
 /**
  * Moves a run directory aside to `<runDir>.replaced-<UTC time>` (a counter appended if

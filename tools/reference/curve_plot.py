@@ -49,7 +49,7 @@ def main(argv=None):
     ap.add_argument('runs', nargs='+', help='LABEL=path/to/curve.jsonl')
     ap.add_argument('--out', required=True, help='the plot (PNG)')
     ap.add_argument('--bn', default='running')
-    ap.add_argument('--title', default='BYOL, `solo` recipe, mini architecture, Fashion-MNIST (one seed)')
+    ap.add_argument('--title', default='BYOL, solo recipe, mini architecture, Fashion-MNIST, seed 0 (one run each)')
     a = ap.parse_args(argv)
     runs = []
     for spec in a.runs:

@@ -34,7 +34,7 @@ export const BATCH_NORM_KERNELS = {
   forward: 'EdiyBatchNormForward',
 } as const;
 
-/** What {@link batchNormTraining} returns; the caller owns all three. */
+/** What {@link batchNormTraining} returns; the caller owns every tensor of it. */
 export interface BatchNormTrainingResult {
   /** The normalised, scaled and shifted input (same shape as `x`). */
   y: tf.Tensor;
@@ -42,6 +42,24 @@ export interface BatchNormTrainingResult {
   mean: tf.Tensor1D;
   /** The per-channel biased batch variance `[C]`. */
   variance: tf.Tensor1D;
+  /** The updated moving mean `[C]`, when {@link MovingStatistics} were given. */
+  movingMean?: tf.Tensor1D;
+  /** The updated moving variance `[C]`, when {@link MovingStatistics} were given. */
+  movingVariance?: tf.Tensor1D;
+}
+
+/**
+ * The moving statistics {@link batchNormTraining} updates with the batch's, as
+ * tfjs-layers' `BatchNormalization` does:
+ * `moving - (moving - batch) * (1 - momentum)`, for the mean and the variance.
+ */
+export interface MovingStatistics {
+  /** The moving mean `[C]` (read, not changed). */
+  mean: tf.Tensor1D;
+  /** The moving variance `[C]` (read, not changed). */
+  variance: tf.Tensor1D;
+  /** The momentum, a finite number (tfjs-layers' default 0.99). */
+  momentum: number;
 }
 
 /** `x * scale + shift` along the last axis of `x` (any rank >= 2), in one pass. */
@@ -79,6 +97,9 @@ export function channelMeans(x: tf.Tensor): tf.Tensor1D {
  * @param gamma - scale `[C]`.
  * @param beta - shift `[C]`.
  * @param epsilon - added to the variance.
+ * @param moving - moving statistics to update as well: where the backend registers the
+ * native forward kernel, in the same kernel call (no kernel call of its own, nothing on
+ * the gradient tape), else with tfjs ops.
  * @returns new tensors owned by the caller.
  */
 export function batchNormTraining(
@@ -86,6 +107,7 @@ export function batchNormTraining(
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
+  moving?: MovingStatistics,
 ): BatchNormTrainingResult {
   if (x.rank < 2)
     throw new Error(
@@ -97,6 +119,18 @@ export function batchNormTraining(
       `batchNormTraining: gamma and beta must have ${c} values (x's channels), got ${gamma.size} and ${beta.size}`,
     );
   }
+  if (moving !== undefined) {
+    if (moving.mean.size !== c || moving.variance.size !== c) {
+      throw new Error(
+        `batchNormTraining: the moving mean and variance must have ${c} values (x's channels), got ${moving.mean.size} and ${moving.variance.size}`,
+      );
+    }
+    if (!Number.isFinite(moving.momentum)) {
+      throw new Error(
+        `batchNormTraining: the momentum must be a finite number, got ${moving.momentum}`,
+      );
+    }
+  }
   const n = x.size / c;
   const backend = tf.getBackend();
   const native =
@@ -105,6 +139,8 @@ export function batchNormTraining(
   // The statistics are computed inside the custom-gradient function, so the tape keeps
   // none of their intermediates; they leave it through `stats` (kept, owned by the caller).
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
+  // The moving statistics' update, where the forward kernel computed it.
+  let movingOut: [tf.Tensor1D, tf.Tensor1D] | undefined;
   const normalise = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, g, b, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     if (native) return nativeNormalise(input, g, b, save);
@@ -145,16 +181,26 @@ export function batchNormTraining(
     let mean: tf.Tensor1D;
     let invStd: tf.Tensor1D;
     if (tf.getKernel(BATCH_NORM_KERNELS.forward, backend) !== undefined) {
-      // Statistics, invStd and the affine pass in one kernel call.
+      // Statistics, invStd, the affine pass and the moving statistics in one kernel call.
       let variance: tf.Tensor1D;
-      [value, mean, variance, invStd] = tf.engine().runKernel(
+      const outs = tf.engine().runKernel(
         BATCH_NORM_KERNELS.forward,
-        { x: input, gamma: g, beta: b },
-        {
-          epsilon,
-        },
-      ) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        moving === undefined
+          ? { x: input, gamma: g, beta: b }
+          : {
+              x: input,
+              gamma: g,
+              beta: b,
+              movingMean: moving.mean,
+              movingVariance: moving.variance,
+            },
+        moving === undefined ? { epsilon } : { epsilon, momentum: moving.momentum },
+      ) as unknown as tf.Tensor[];
+      [value, mean, variance, invStd] = outs as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
       stats = [tf.keep(mean), tf.keep(variance)];
+      if (moving !== undefined) {
+        movingOut = [tf.keep(outs[4] as tf.Tensor1D), tf.keep(outs[5] as tf.Tensor1D)];
+      }
     } else {
       let variance: tf.Tensor1D;
       [mean, variance] = tf
@@ -186,7 +232,16 @@ export function batchNormTraining(
   }
   const y = tf.tidy(() => normalise(x, gamma, beta));
   const [mean, variance] = stats as [tf.Tensor1D, tf.Tensor1D];
-  return { y, mean, variance };
+  if (moving === undefined) return { y, mean, variance };
+  const [movingMean, movingVariance] =
+    movingOut ??
+    tf.tidy(
+      () =>
+        [moving.mean, moving.variance].map((old, i) =>
+          tf.sub(old, tf.mul(tf.sub(old, i === 0 ? mean : variance), 1 - moving.momentum)),
+        ) as [tf.Tensor1D, tf.Tensor1D],
+    );
+  return { y, mean, variance, movingMean, movingVariance };
 }
 
 /** The arguments of tfjs-layers' `BatchNormalization` (and of {@link FastBatchNormalization}). */
@@ -273,15 +328,21 @@ export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
         ) as tf.Tensor1D;
         return channelAffine(x, k, tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D);
       }
-      const { y, mean, variance } = batchNormTraining(x, gamma, beta, bn.epsilon);
-      for (const [variable, value] of [
-        [bn.movingMean, mean],
-        [bn.movingVariance, variance],
-      ] as const) {
-        const old = variable.read();
-        variable.write(tf.sub(old, tf.mul(tf.sub(old, value), 1 - bn.momentum)));
-      }
-      tf.dispose([mean, variance]); // kept by batchNormTraining: a tidy would not free them
+      const { y, mean, variance, movingMean, movingVariance } = batchNormTraining(
+        x,
+        gamma,
+        beta,
+        bn.epsilon,
+        {
+          mean: bn.movingMean.read() as tf.Tensor1D,
+          variance: bn.movingVariance.read() as tf.Tensor1D,
+          momentum: bn.momentum,
+        },
+      );
+      bn.movingMean.write(movingMean as tf.Tensor1D);
+      bn.movingVariance.write(movingVariance as tf.Tensor1D);
+      // Kept by batchNormTraining (made inside its custom gradient): a tidy would not free them.
+      tf.dispose([mean, variance, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D]);
       return y;
     });
   }

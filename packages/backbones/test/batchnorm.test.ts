@@ -111,6 +111,49 @@ describe.each(BACKENDS)('on %s', (backend) => {
       expect(g[2]!.dataSync()[0]).toBeCloseTo(1, 5); // dbeta = sum(dy)
     });
 
+    it('updates given moving statistics as tfjs ops do, bit for bit; on the native engine inside the forward kernel call', async () => {
+      const x = tf.randomNormal([4, 3, 3, 6], 0.5, 2, 'float32', 11);
+      const gamma = tf.randomUniform([6], 0.5, 1.5, 'float32', 12) as tf.Tensor1D;
+      const beta = tf.randomUniform([6], -0.5, 0.5, 'float32', 13) as tf.Tensor1D;
+      const moving = {
+        mean: tf.randomUniform([6], -0.2, 0.2, 'float32', 14) as tf.Tensor1D,
+        variance: tf.randomUniform([6], 0.5, 2, 'float32', 15) as tf.Tensor1D,
+        momentum: 0.9,
+      };
+      const plain = batchNormTraining(x, gamma, beta, 1e-5);
+      let r: ReturnType<typeof batchNormTraining> | undefined;
+      const profile = await tf.profile(() => {
+        r = batchNormTraining(x, gamma, beta, 1e-5, moving);
+      });
+      const got = r as ReturnType<typeof batchNormTraining>;
+      const bits = (t: tf.Tensor | undefined) => Array.from((t as tf.Tensor).dataSync());
+      expect(bits(got.y)).toEqual(bits(plain.y));
+      expect(bits(got.mean)).toEqual(bits(plain.mean));
+      expect(bits(got.variance)).toEqual(bits(plain.variance));
+      const expected = [
+        [moving.mean, got.mean],
+        [moving.variance, got.variance],
+      ].map(([old, batch]) =>
+        tf.sub(old as tf.Tensor, tf.mul(tf.sub(old as tf.Tensor, batch as tf.Tensor), 1 - 0.9)),
+      );
+      expect(bits(got.movingMean)).toEqual(bits(expected[0]));
+      expect(bits(got.movingVariance)).toEqual(bits(expected[1]));
+      expect(bits(got.movingMean)).not.toEqual(bits(moving.mean)); // it did move
+      // Plain wasm runs the update as 4 Sub and 2 Multiply (and the normalisation has some).
+      const updateOps = profile.kernels.filter((k) => k.name === 'Sub' || k.name === 'Multiply');
+      if (backend === 'native') expect(updateOps).toHaveLength(0);
+      else expect(updateOps.length).toBeGreaterThanOrEqual(6);
+      expect(() =>
+        batchNormTraining(x, gamma, beta, 1e-5, { ...moving, momentum: Number.NaN }),
+      ).toThrow(/momentum must be a finite number, got NaN/);
+      expect(() =>
+        batchNormTraining(x, gamma, beta, 1e-5, { ...moving, mean: tf.slice(beta, 0, 5) }),
+      ).toThrow(/moving mean and variance must have 6 values/);
+      tf.dispose([x, gamma, beta, moving.mean, moving.variance, ...expected]);
+      tf.dispose([plain.y, plain.mean, plain.variance, got.y, got.mean, got.variance]);
+      tf.dispose([got.movingMean as tf.Tensor, got.movingVariance as tf.Tensor]);
+    });
+
     it('refuses a vector input and mismatched gamma', () => {
       expect(() =>
         batchNormTraining(

@@ -441,7 +441,11 @@ export const BATCH_NORM_KERNELS = {
   /**
    * `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`: the
    * per-channel batch mean and biased variance, `invStd = 1 / sqrt(variance + epsilon)`
-   * and `y = (x - mean) * invStd * gamma + beta`, in one call.
+   * and `y = (x - mean) * invStd * gamma + beta`, in one call. Given the moving statistics
+   * too, `{x, gamma, beta, movingMean, movingVariance}` with attributes `epsilon` and
+   * `momentum`, it also returns their update, `[..., newMovingMean, newMovingVariance]`
+   * with `new = moving - (moving - batch) * (1 - momentum)` (tfjs-layers' update, in
+   * float32 as its three ops round it, `1 - momentum` rounded to float32 as a scalar).
    */
   forward: 'EdiyBatchNormForward',
 } as const;
@@ -533,10 +537,41 @@ const batchNormGrad: NativeKernel = (addon, backend, inputs) => {
   return [...outs];
 };
 
-/** {@link BATCH_NORM_KERNELS}.forward: statistics and normalisation in one call. */
+/**
+ * `moving - (moving - batch) * k` over `c` float32 values of the wasm heap, each operation
+ * rounded to float32 as tfjs's `Sub`, `Multiply`, `Sub` round theirs (one IEEE operation
+ * on two float32 values, exact in double and then rounded, is the float32 operation).
+ */
+function movingUpdate(
+  backend: WasmBackendLike,
+  c: number,
+  k: number,
+  moving: TensorInfo,
+  batch: TensorInfo,
+  out: TensorInfo,
+): void {
+  const f32 = new Float32Array(heap(backend));
+  const m0 = offset(backend, moving) / 4;
+  const b0 = offset(backend, batch) / 4;
+  const o0 = offset(backend, out) / 4;
+  for (let i = 0; i < c; i++) {
+    const old = f32[m0 + i] as number;
+    const d = Math.fround(old - (f32[b0 + i] as number));
+    f32[o0 + i] = old - Math.fround(d * k);
+  }
+}
+
+/**
+ * {@link BATCH_NORM_KERNELS}.forward: statistics and normalisation in one call, and the
+ * moving statistics' update where they are given.
+ */
 const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
-  const { x, gamma, beta } = inputs as Record<'x' | 'gamma' | 'beta', TensorInfo>;
-  requireFloat(x, gamma, beta);
+  const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<
+    'x' | 'gamma' | 'beta',
+    TensorInfo
+  > &
+    Partial<Record<'movingMean' | 'movingVariance', TensorInfo>>;
+  requireFloat(x, gamma, beta, movingMean, movingVariance);
   const what = BATCH_NORM_KERNELS.forward;
   const [rows, c] = channelsOf(x, what);
   if (rows < 1) throw new Unsupported('empty');
@@ -545,12 +580,26 @@ const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
   if (typeof epsilon !== 'number' || !(epsilon >= 0)) {
     throw new Error(`${what}: epsilon must be a number >= 0, got ${String(epsilon)}`);
   }
+  if ((movingMean === undefined) !== (movingVariance === undefined)) {
+    throw new Error(`${what}: give both movingMean and movingVariance, or neither`);
+  }
+  const moving = movingMean !== undefined && movingVariance !== undefined;
+  let keep = 0;
+  if (moving) {
+    requireChannels(c, what, ['movingMean', movingMean], ['movingVariance', movingVariance]);
+    const momentum = attrs.momentum;
+    if (typeof momentum !== 'number' || !Number.isFinite(momentum)) {
+      throw new Error(`${what}: momentum must be a finite number, got ${String(momentum)}`);
+    }
+    keep = Math.fround(1 - momentum);
+  }
   const outs = [
     backend.makeOutput([...x.shape], 'float32'),
     backend.makeOutput([c], 'float32'),
     backend.makeOutput([c], 'float32'),
     backend.makeOutput([c], 'float32'),
-  ] as const;
+    ...(moving ? [backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')] : []),
+  ];
   try {
     addon.batchNormForward(
       heap(backend),
@@ -560,16 +609,20 @@ const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
       offset(backend, gamma),
       offset(backend, beta),
       epsilon,
-      offset(backend, outs[0]),
-      offset(backend, outs[1]),
-      offset(backend, outs[2]),
-      offset(backend, outs[3]),
+      offset(backend, outs[0] as TensorInfo),
+      offset(backend, outs[1] as TensorInfo),
+      offset(backend, outs[2] as TensorInfo),
+      offset(backend, outs[3] as TensorInfo),
     );
+    if (movingMean !== undefined && movingVariance !== undefined) {
+      movingUpdate(backend, c, keep, movingMean, outs[1] as TensorInfo, outs[4] as TensorInfo);
+      movingUpdate(backend, c, keep, movingVariance, outs[2] as TensorInfo, outs[5] as TensorInfo);
+    }
   } catch (err) {
     for (const o of outs) backend.disposeData(o.dataId);
     throw err;
   }
-  return [...outs];
+  return outs;
 };
 
 /**

@@ -440,6 +440,76 @@ describeNative('native BatchNorm forward (statistics and normalisation in one ca
     );
   });
 
+  it.each([1, 2])(
+    'updates the moving statistics in the same call, the bits of tfjs ops on cpu (%i threads)',
+    async (threads) => {
+      await initBoth(threads);
+      const shape = [16, 8, 8, 40];
+      const xv = randomValues(54, shape).map((v) => v * 3 + 1);
+      const gamma = randomValues(55, [40]).map((v) => 1 + 0.3 * v);
+      const beta = randomValues(56, [40]);
+      const movingMean = randomValues(57, [40]);
+      const movingVariance = randomValues(58, [40]).map((v) => 1 + v * v);
+      const momentum = 0.99;
+      const outs = await runOn(
+        'wasm',
+        () =>
+          tf.engine().runKernel(
+            BATCH_NORM_KERNELS.forward,
+            {
+              x: tf.tensor(xv, shape),
+              gamma: tf.tensor1d(gamma),
+              beta: tf.tensor1d(beta),
+              movingMean: tf.tensor1d(movingMean),
+              movingVariance: tf.tensor1d(movingVariance),
+            },
+            { epsilon: 1e-5, momentum },
+          ) as unknown as tf.Tensor[],
+      );
+      expect(outs).toHaveLength(6);
+      const plain = await runForward(xv, shape, gamma, beta);
+      plain.forEach((v, i) => expect(Array.from(outs[i]!)).toEqual(Array.from(v)));
+      // tfjs-layers' update from the kernel's batch statistics, op by op on cpu.
+      const expected = await runOn('cpu', () =>
+        [movingMean, movingVariance].map((old, i) =>
+          tf.sub(
+            tf.tensor1d(old),
+            tf.mul(tf.sub(tf.tensor1d(old), tf.tensor1d(outs[1 + i]!)), 1 - momentum),
+          ),
+        ),
+      );
+      expect(Array.from(outs[4]!)).toEqual(Array.from(expected[0]!));
+      expect(Array.from(outs[5]!)).toEqual(Array.from(expected[1]!));
+      expect(Array.from(outs[4]!)).not.toEqual(Array.from(movingMean));
+    },
+  );
+
+  it('names bad moving statistics', async () => {
+    await initBoth(2);
+    tf.engine().startScope();
+    try {
+      const run = (inputs: Record<string, tf.Tensor>, momentum: unknown) =>
+        tf
+          .engine()
+          .runKernel(
+            BATCH_NORM_KERNELS.forward,
+            { x: tf.zeros([2, 4]), gamma: tf.ones([4]), beta: tf.zeros([4]), ...inputs },
+            { epsilon: 1e-3, momentum } as unknown as tf.NamedAttrMap,
+          );
+      expect(() => run({ movingMean: tf.zeros([4]) }, 0.9)).toThrow(
+        'give both movingMean and movingVariance, or neither',
+      );
+      expect(() => run({ movingMean: tf.zeros([4]), movingVariance: tf.ones([3]) }, 0.9)).toThrow(
+        "movingVariance must have 4 values (x's channels), got shape [3]",
+      );
+      expect(() => run({ movingMean: tf.zeros([4]), movingVariance: tf.ones([4]) }, 'x')).toThrow(
+        'momentum must be a finite number, got x',
+      );
+    } finally {
+      tf.engine().endScope();
+    }
+  });
+
   it('names the bad input', () => {
     tf.engine().startScope();
     try {

@@ -7,6 +7,7 @@
  * therefore checks the tensors themselves, not only the loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { runReads, runReadsAsync, type TensorReads } from '@ediy/core';
 
 /** Raised when a tensor of a step (input, gradient or weight) holds NaN or an infinity. */
 export class NonFiniteTensorError extends Error {
@@ -44,11 +45,36 @@ export function countNonFinite(values: ArrayLike<number>): { nan: number; infini
 }
 
 /**
+ * The reads of {@link assertFinite}, run by `@ediy/core`'s `runReads` (synchronously)
+ * or `runReadsAsync`: one read of a flag per tensor, `sum(x * 0)`, which is 0 exactly
+ * when every value is finite (so a large but finite sum never counts as infinite); only
+ * a bad tensor is then read in full, to count its values.
+ */
+function* finiteReads(
+  step: number,
+  tensors: ReadonlyArray<readonly [string, tf.Tensor]>,
+): TensorReads<void> {
+  if (tensors.length === 0) return;
+  const flags = tf.tidy(() =>
+    tf.stack(tensors.map(([, t]) => tf.cast(tf.sum(tf.mul(t, 0)), 'float32'))),
+  );
+  const [values] = (yield [flags]) as [tf.TypedArray];
+  const bad = Array.prototype.findIndex.call(values, (v: number) => !Number.isFinite(v));
+  if (bad < 0) return;
+  const [label, tensor] = tensors[bad] as readonly [string, tf.Tensor];
+  // a clone shares the values and is the runner's to dispose; `tensor` stays the caller's
+  const [all] = (yield [tf.clone(tensor)]) as [tf.TypedArray];
+  const { nan, infinite } = countNonFinite(all);
+  throw new NonFiniteTensorError(step, label, nan, infinite, tensor.size);
+}
+
+/**
  * Throws a {@link NonFiniteTensorError} naming the first of `tensors` (in order) that
  * holds NaN or an infinity. One device read for all of them: each tensor is reduced to
  * `sum(x * 0)`, which is 0 exactly when every value is finite (so a large but finite sum
  * never counts as infinite); only a bad tensor is read in full, to count its values.
- * Allocates nothing that outlives the call.
+ * Allocates nothing that outlives the call. Reads synchronously; on tfjs-backend-webgpu
+ * in Node use {@link assertFiniteAsync}.
  * @param step - the 1-based step named in the error.
  * @param tensors - `[label, tensor]` pairs; float tensors.
  */
@@ -56,55 +82,28 @@ export function assertFinite(
   step: number,
   tensors: ReadonlyArray<readonly [string, tf.Tensor]>,
 ): void {
-  if (tensors.length === 0) return;
-  const flags = tf.tidy(() =>
-    tf.stack(tensors.map(([, t]) => tf.cast(tf.sum(tf.mul(t, 0)), 'float32'))),
-  );
-  const values = flags.dataSync();
-  flags.dispose();
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad < 0) return;
-  const [label, tensor] = tensors[bad] as readonly [string, tf.Tensor];
-  const { nan, infinite } = countNonFinite(tensor.dataSync());
-  throw new NonFiniteTensorError(step, label, nan, infinite, tensor.size);
+  runReads(finiteReads(step, tensors));
 }
 
 /**
  * {@link assertFinite} with asynchronous reads, so it runs on every backend
- * (tfjs-backend-webgpu in Node reads only asynchronously): the same one read of all
- * flags, the same error.
+ * (tfjs-backend-webgpu in Node reads only asynchronously): the same reads, the same
+ * error (one implementation, run either way).
  */
 export async function assertFiniteAsync(
   step: number,
   tensors: ReadonlyArray<readonly [string, tf.Tensor]>,
 ): Promise<void> {
-  if (tensors.length === 0) return;
-  const flags = tf.tidy(() =>
-    tf.stack(tensors.map(([, t]) => tf.cast(tf.sum(tf.mul(t, 0)), 'float32'))),
-  );
-  let values: ArrayLike<number>;
-  try {
-    values = await flags.data();
-  } finally {
-    flags.dispose();
-  }
-  const bad = Array.prototype.findIndex.call(values, (v: number) => !Number.isFinite(v));
-  if (bad < 0) return;
-  const [label, tensor] = tensors[bad] as readonly [string, tf.Tensor];
-  const { nan, infinite } = countNonFinite(await tensor.data());
-  throw new NonFiniteTensorError(step, label, nan, infinite, tensor.size);
+  await runReadsAsync(finiteReads(step, tensors));
 }
 
-/**
- * Throws, naming the model and the first weight holding NaN or an infinity (with the
- * counts), when a model's weights (BatchNorm statistics included) are not all finite.
- */
-export function assertWeightsFinite(
+/** The reads of {@link assertWeightsFinite}: {@link finiteReads} of every weight, its error renamed. */
+function* weightsFiniteReads(
   model: { weights: ReadonlyArray<{ originalName: string; read(): tf.Tensor }> },
   where: string,
-): void {
+): TensorReads<void> {
   try {
-    assertFinite(
+    yield* finiteReads(
       0,
       model.weights.map((w) => [w.originalName, w.read()] as const),
     );
@@ -115,6 +114,18 @@ export function assertWeightsFinite(
       { cause: err },
     );
   }
+}
+
+/**
+ * Throws, naming the model and the first weight holding NaN or an infinity (with the
+ * counts), when a model's weights (BatchNorm statistics included) are not all finite.
+ * Reads synchronously; on tfjs-backend-webgpu in Node use {@link assertWeightsFiniteAsync}.
+ */
+export function assertWeightsFinite(
+  model: { weights: ReadonlyArray<{ originalName: string; read(): tf.Tensor }> },
+  where: string,
+): void {
+  runReads(weightsFiniteReads(model, where));
 }
 
 /** {@link assertWeightsFinite} with an asynchronous read (for every backend, webgpu included). */
@@ -122,16 +133,5 @@ export async function assertWeightsFiniteAsync(
   model: { weights: ReadonlyArray<{ originalName: string; read(): tf.Tensor }> },
   where: string,
 ): Promise<void> {
-  try {
-    await assertFiniteAsync(
-      0,
-      model.weights.map((w) => [w.originalName, w.read()] as const),
-    );
-  } catch (err) {
-    if (!(err instanceof NonFiniteTensorError)) throw err;
-    throw new Error(
-      `${where}: weight ${err.tensor} holds ${err.nan} NaN and ${err.infinite} infinite values (of ${err.size})`,
-      { cause: err },
-    );
-  }
+  await runReadsAsync(weightsFiniteReads(model, where));
 }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { DeviceChecks, type Rng } from '@ediy/backend';
+import { runReads, runReadsAsync, type TensorReads } from '@ediy/core';
 import { byolViews, type AugmentedView, type ViewParams } from '@ediy/augment';
 import { weightedSum } from '@ediy/losses';
 import type { ExperimentConfig } from './config.js';
@@ -103,6 +104,34 @@ interface ComputedStep {
 }
 
 /**
+ * One micro-step as reads (`@ediy/core`'s `TensorReads`): computes it, yields the packed
+ * loss values and deferred input checks for one read, and finishes with what was read.
+ * {@link microStep} runs it with `runReads`, {@link microStepAsync} with `runReadsAsync`:
+ * the same computation and the same one read, so the same result on every backend.
+ */
+function* microStepReads<Online, Target>(
+  config: ExperimentConfig,
+  nets: MethodNetworks<Online, Target>,
+  images: tf.Tensor4D,
+  rng: Rng,
+  views: readonly [ViewParams, ViewParams],
+): TensorReads<MicroStepResult> {
+  const computed = computeMicroStep(config, nets, images, rng, views);
+  let values: ArrayLike<number> | undefined;
+  try {
+    // the runner reads `packed` and disposes it
+    values = ((yield [computed.packed]) as [tf.TypedArray])[0];
+  } finally {
+    if (values === undefined) {
+      // the read failed: nothing of the step is handed out
+      computed.checks.close();
+      tf.dispose(Object.values(computed.grads));
+    }
+  }
+  return finish(computed, values);
+}
+
+/**
  * Computes one micro-batch's gradients: the two views, the teacher's maps and the
  * method's target outputs (both without gradient), then the method's terms, their
  * weighted sum (`@ediy/losses`' `weightedSum`) and its gradients with respect to the
@@ -118,51 +147,28 @@ export function microStep<Online = OnlineNetwork, Target = TargetNetwork>(
   rng: Rng,
   views: readonly [ViewParams, ViewParams],
 ): MicroStepResult {
-  const computed = computeMicroStep(config, nets, images, rng, views);
-  let values: ArrayLike<number>;
-  try {
-    values = computed.packed.dataSync();
-  } catch (err) {
-    failed(computed);
-    throw err;
-  }
-  return finish(computed, values);
+  return runReads(microStepReads(config, nets, images, rng, views));
 }
 
 /**
  * {@link microStep} with one asynchronous read of the loss values and of the input
  * checks left on the device (a GPU backend defers the checks of augment, matchers and
  * losses to this read, see `DeviceChecks` of `@ediy/core`). The same values on every
- * backend; the only micro-step that runs on tfjs-backend-webgpu in Node, where
- * synchronous reads are impossible.
+ * backend (one implementation, run either way); the only micro-step that runs on
+ * tfjs-backend-webgpu in Node, where synchronous reads are impossible.
  */
-export async function microStepAsync<Online = OnlineNetwork, Target = TargetNetwork>(
+export function microStepAsync<Online = OnlineNetwork, Target = TargetNetwork>(
   config: ExperimentConfig,
   nets: MethodNetworks<Online, Target>,
   images: tf.Tensor4D,
   rng: Rng,
   views: readonly [ViewParams, ViewParams],
 ): Promise<MicroStepResult> {
-  const computed = computeMicroStep(config, nets, images, rng, views);
-  let values: ArrayLike<number>;
-  try {
-    values = await computed.packed.data();
-  } catch (err) {
-    failed(computed);
-    throw err;
-  }
-  return finish(computed, values);
-}
-
-function failed(computed: ComputedStep): void {
-  computed.packed.dispose();
-  computed.checks.close();
-  tf.dispose(Object.values(computed.grads));
+  return runReadsAsync(microStepReads(config, nets, images, rng, views));
 }
 
 function finish(computed: ComputedStep, values: ArrayLike<number>): MicroStepResult {
   const { grads, names, checks, timings } = computed;
-  computed.packed.dispose();
   const n = names.length + 1;
   try {
     checks.judge(Array.prototype.slice.call(values, n) as number[]);

@@ -15,6 +15,8 @@ import { LARS, emaTau } from '@ediy/optim';
 import {
   NonFiniteTensorError,
   PretrainInterruptedError,
+  assertWeightsFinite,
+  assertWeightsFiniteAsync,
   buildOnline,
   buildTarget,
   disposeModels,
@@ -27,6 +29,7 @@ import {
   type StepRecord,
 } from '@ediy/trainer';
 import { assertFinite, namedModels, writeFileDurably } from '@ediy/trainer/internal';
+import { assertFiniteAsync } from '../src/finite.js';
 import { BYOL_ROW, EDIY_RANDOM_ROW, smoke, tempDir } from './helpers.js';
 
 beforeAll(async () => {
@@ -148,6 +151,31 @@ describe('non-finite values', () => {
     ).toThrow('b holds 2 NaN and 0 infinite values (of 3) at step 3');
     expect(() => assertFinite(3, [['a', ok]])).not.toThrow();
     tf.dispose([ok, nan, inf]);
+  });
+
+  it('the finiteness checks read the same way synchronously and asynchronously, leaving nothing', async () => {
+    const ok = tf.tensor1d([3e38, 3e38]);
+    const inf = tf.tensor1d([Number.POSITIVE_INFINITY, 1, Number.NaN]);
+    const before = tf.memory().numTensors;
+    const message = 'b holds 1 NaN and 1 infinite values (of 3) at step 7';
+    const list = [['a', ok] as const, ['b', inf] as const];
+    expect(() => assertFinite(7, list)).toThrow(message);
+    await expect(assertFiniteAsync(7, list)).rejects.toThrow(message);
+    await expect(assertFiniteAsync(7, [['a', ok]])).resolves.toBeUndefined();
+    const model = {
+      weights: [
+        { originalName: 'w0', read: () => ok },
+        { originalName: 'w1', read: () => inf },
+      ],
+    };
+    const named = 'teacher: weight w1 holds 1 NaN and 1 infinite values (of 3)';
+    expect(() => assertWeightsFinite(model, 'teacher')).toThrow(named);
+    await expect(assertWeightsFiniteAsync(model, 'teacher')).rejects.toThrow(named);
+    await expect(
+      assertWeightsFiniteAsync({ weights: [model.weights[0]!] }, 'teacher'),
+    ).resolves.toBeUndefined();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ok, inf]);
   });
 });
 

@@ -13,7 +13,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { IMAGENET_NORMALIZE, regionCentres } from '@ediy/augment';
 import { initBackend, type BackendPreference } from '@ediy/backend';
-import { fromLayersModel, jet, overlayHeatmap, regionDiversity, saliencyMaps } from '@ediy/eval';
+import {
+  fromLayersModel,
+  jet,
+  overlayHeatmap,
+  regionDiversityAsync,
+  saliencyMapsAsync,
+} from '@ediy/eval';
 import {
   disposeViews,
   drawViews,
@@ -181,6 +187,8 @@ async function main(): Promise<void> {
   let seed = site.seed;
   let views: ViewPair | undefined;
   let runViews: RunView[] = [];
+  /** How many times show() has started: one whose reads finish after a later one's start draws nothing. */
+  let shows = 0;
   let allPairs = false;
   let heatFrom: 'own' | 'pairing' = 'own';
   let pinned: { view: number; region: number } | undefined = { view: 0, region: 0 };
@@ -673,7 +681,8 @@ async function main(): Promise<void> {
     const mean = IMAGENET_NORMALIZE.mean;
     const std = IMAGENET_NORMALIZE.std;
     const normalised = src.map((v, k) => (v - (mean[k % 3] as number)) / (std[k % 3] as number));
-    runViews = site.runs.map((run, i) => {
+    const shown = ++shows;
+    const computed = site.runs.map((run, i) => {
       const m = models[i] as (typeof models)[number];
       const ownT = regionMapTensors(m.own, views!);
       const pairT = m.teacher ? regionMapTensors(m.teacher, views!) : ownT;
@@ -682,14 +691,21 @@ async function main(): Promise<void> {
         const pairing = m.teacher
           ? ([toHostMap(pairT[0]), toHostMap(pairT[1])] as [HostRegionMap, HostRegionMap])
           : own;
-        const both = tf.concat(ownT, 0);
-        const diversity = regionDiversity(both);
-        both.dispose();
-        return { run, own, pairing, pairs: regionPairs(pairT), diversity };
+        return { run, own, pairing, pairs: regionPairs(pairT), both: tf.concat(ownT, 0) };
       } finally {
         tf.dispose(m.teacher ? [...ownT, ...pairT] : ownT);
       }
     });
+    // the region metrics read asynchronously (every backend, webgpu included)
+    const diversities = await Promise.all(
+      computed.map(({ both }) => regionDiversityAsync(both).finally(() => both.dispose())),
+    );
+    // a later show() started while these were read: its views are the ones on screen
+    if (shown !== shows) return;
+    runViews = computed.map(({ both: _both, ...rv }, i) => ({
+      ...rv,
+      diversity: diversities[i] as RunView['diversity'],
+    }));
     const n = (runViews[0]?.own[0].h ?? 1) * (runViews[0]?.own[0].w ?? 1);
     if (pinned && pinned.region >= n) pinned = { view: 0, region: 0 };
     drawRuns();
@@ -703,7 +719,7 @@ async function main(): Promise<void> {
         rv.saliency = cached;
         continue;
       }
-      const heat = saliencyMaps(
+      const heat = await saliencyMapsAsync(
         fromLayersModel((models[i] as (typeof models)[number]).own),
         { data: normalised, shape: [1, H, W, 3] },
         { method: 'gradcam' },

@@ -36,6 +36,9 @@ import { addTiming, microStep, microStepAsync, type MicroStepResult } from './st
 /** How many threads compute gradients: 1, 2, or `auto` (see {@link resolveWorkers}). */
 export type WorkersOption = 1 | 2 | 'auto';
 
+/** The backends a CPU worker thread can replicate (ediy's native engine, tfjs's wasm and cpu). */
+const CPU_REPLICA_BACKENDS: readonly string[] = ['native', 'wasm', 'cpu'];
+
 /** The smallest micro-batch `auto` splits over two threads (each half then has 16 images or more). */
 export const AUTO_WORKERS_MIN_BATCH = 32;
 
@@ -43,16 +46,28 @@ export const AUTO_WORKERS_MIN_BATCH = 32;
  * The number of gradient threads for a config: an explicit 1 or 2 as given (2 needs an
  * even `batchSize`), and for `auto` 2 when the machine has two cores or more and the
  * micro-batch has at least {@link AUTO_WORKERS_MIN_BATCH} images (smaller steps spend
- * more on copying weights than they gain), else 1.
+ * more on copying weights than they gain), else 1. The second thread is a CPU replica, so
+ * on any other backend (webgpu, webgl, tfjs-node) `auto` is 1 and an explicit 2 is an error:
+ * half of each step would run on the CPU beside the GPU, with other numerics.
+ *
+ * @param backend - The tfjs backend the run trains on (the current one when omitted).
  */
 export function resolveWorkers(
   option: WorkersOption,
   config: ExperimentConfig,
   cores = availableParallelism(),
+  backend: string = currentBackend()?.name ?? tf.getBackend(),
 ): 1 | 2 {
   if (option !== 1 && option !== 2 && option !== 'auto') {
     throw new Error(`workers must be 1, 2 or 'auto', got ${JSON.stringify(option)}`);
   }
+  const cpuBackend = CPU_REPLICA_BACKENDS.includes(backend);
+  if (option === 2 && !cpuBackend) {
+    throw new Error(
+      `workers: 2 runs half of each step in a CPU worker thread, which needs a CPU backend (${CPU_REPLICA_BACKENDS.join(', ')}); this run trains on ${JSON.stringify(backend)}: use workers: 1`,
+    );
+  }
+  if (!cpuBackend) return 1;
   const batch = config.scale.batchSize;
   if (option === 2 && batch % 2 !== 0) {
     throw new Error(

@@ -44,6 +44,19 @@ describe('resolveWorkers', () => {
     expect(resolveWorkers(2, withBatch(8), 1)).toBe(2);
   });
 
+  it('keeps one thread on a GPU backend: auto is 1, an explicit 2 is refused naming it', () => {
+    for (const backend of ['native', 'wasm', 'cpu']) {
+      expect(resolveWorkers('auto', withBatch(64), 2, backend)).toBe(2);
+    }
+    for (const backend of ['webgpu', 'webgl', 'tensorflow']) {
+      expect(resolveWorkers('auto', withBatch(64), 2, backend)).toBe(1);
+      expect(() => resolveWorkers(2, withBatch(64), 2, backend)).toThrow(
+        `this run trains on "${backend}": use workers: 1`,
+      );
+    }
+    expect(resolveWorkers(1, withBatch(64), 2, 'webgpu')).toBe(1);
+  });
+
   it('refuses an odd batch for two threads and an unknown value', () => {
     expect(() => resolveWorkers(2, withBatch(7))).toThrow(
       'config.scale.batchSize must be even, got 7',

@@ -14,13 +14,18 @@
  * code on its stack (forward or backward pass; a stack per call, so the times of that run
  * are not the step's).
  *
+ * `--json <file>` also writes the per-kernel tallies (per step, each kernel marked `native` or
+ * `wasm`) for `bench/thread-scaling.ts`, which sets two such files (one and two threads) side
+ * by side.
+ *
  * `--composed-updates` unregisters the fused update kernels (`UPDATE_KERNELS`), so LARS and
  * the EMA run as their composition of tfjs ops, to compare the two in consecutive runs.
  *
  * Usage (from packages/backend-native):
- *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32] [--sources] [--composed-updates]
+ *   EDIY_THREADS=2 npx tsx --tsconfig tsconfig.check.json bench/kernel-profile.ts [--steps 3] [--top 30] [--batch 64] [--width 32] [--size 32] [--sources] [--composed-updates] [--json out.json]
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend, Rng } from '@ediy/backend';
@@ -37,6 +42,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '32' },
     sources: { type: 'boolean', default: false },
     'composed-updates': { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 const sources = values.sources;
@@ -59,6 +65,8 @@ interface Tally {
   cpu: number;
 }
 const byName = new Map<string, Tally>();
+/** The kernel names whose registered kernel is one of the native engine's. */
+const nativeNames = new Set<string>();
 const byShape = new Map<string, Tally>();
 const bySource = new Map<string, Tally>();
 const bySourceKernel = new Map<string, Tally>();
@@ -80,6 +88,7 @@ const add = (m: Map<string, Tally>, key: string, wall: number, cpu: number): voi
 
 for (const config of tf.getKernelsForBackend('wasm')) {
   const inner = config.kernelFunc;
+  if ((config as { ediyNative?: boolean }).ediyNative === true) nativeNames.add(config.kernelName);
   tf.unregisterKernel(config.kernelName, 'wasm');
   tf.registerKernel({
     ...config,
@@ -222,6 +231,42 @@ const nonConv = new Map([...byShape.entries()].filter(([k]) => !CONV.test(k.spli
 table('per kernel and input shapes, convolutions left out, per step', nonConv);
 const convs = new Map([...byShape.entries()].filter(([k]) => CONV.test(k.split(' ')[0] ?? '')));
 table('convolutions per kernel and input shapes, per step', convs);
+const engineOf = (name: string): string => (nativeNames.has(name) ? 'native' : 'wasm');
+const byEngine = new Map<string, Tally>();
+for (const [name, t] of byName) {
+  const key = CONV.test(name) ? 'native convolutions' : `${engineOf(name)} kernels`;
+  const e = byEngine.get(key) ?? { calls: 0, wall: 0, cpu: 0 };
+  byEngine.set(key, { calls: e.calls + t.calls, wall: e.wall + t.wall, cpu: e.cpu + t.cpu });
+}
+table('per engine (convolutions, other native kernels, wasm kernels), per step', byEngine);
+const wasmOnly = new Map([...byName.entries()].filter(([k]) => !nativeNames.has(k)));
+table('kernels on wasm (one thread), per step', wasmOnly);
+if (values.json !== undefined) {
+  const perStep = (t: Tally) => ({
+    calls: t.calls / steps,
+    wall: t.wall / steps,
+    cpu: t.cpu / steps,
+  });
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      {
+        engine: info.name,
+        threads: info.threads ?? 1,
+        loadAverage: loadavg()[0] ?? 0,
+        steps,
+        wall,
+        cpu,
+        outside: { calls: 0, wall: wall - all.wall / steps, cpu: cpu - all.cpu / steps },
+        kernels: Object.fromEntries(
+          [...byName.entries()].map(([k, t]) => [k, { ...perStep(t), engine: engineOf(k) }]),
+        ),
+      },
+      null,
+      1,
+    ),
+  );
+}
 const { fallback } = nativeKernelStats();
 console.log('\n### calls the native kernels passed to wasm, per step\n');
 console.log('| kernel: reason | calls |');

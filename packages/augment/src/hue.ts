@@ -6,6 +6,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertImageBatch, perImage } from './check.js';
 
+/**
+ * The one-call hue rotation a backend may provide (`@ediy/backend-native` registers it for
+ * `wasm` under this name): inputs `images` ([B,H,W,3] float32) and `shifts` ([B] float32),
+ * output [B,H,W,3], the bits of {@link adjustHue}'s composition of tfjs ops. Where it is
+ * not registered, that composition runs.
+ * @internal
+ */
+export const HUE_KERNEL = 'EdiyAdjustHue';
+
 /** Guards the divisions of the HSV maps; below float32 resolution of values in [0, 1]. */
 const TINY = 1e-12;
 
@@ -101,7 +110,18 @@ export function hsvToRgb(hsv: tf.Tensor4D): tf.Tensor4D {
 export function adjustHue(images: tf.Tensor4D, shifts: ArrayLike<number>): tf.Tensor4D {
   const { B } = assertImageBatch(images);
   return tf.tidy(() => {
-    const shift = tf.reshape(perImage(shifts, B, 'hue shifts'), [1, B, 1, 1]);
+    const perShift = perImage(shifts, B, 'hue shifts');
+    if (
+      images.dtype === 'float32' &&
+      images.size > 0 &&
+      tf.getKernel(HUE_KERNEL, tf.getBackend()) !== undefined
+    ) {
+      return tf.engine().runKernel(HUE_KERNEL, {
+        images,
+        shifts: tf.reshape(perShift, [B]),
+      }) as tf.Tensor4D;
+    }
+    const shift = tf.reshape(perShift, [1, B, 1, 1]);
     const { h, s, v } = hsvPlanes(images);
     return rgbFromPlanes({ h: frac(tf.add(h, shift)) as tf.Tensor4D, s, v });
   });

@@ -1409,6 +1409,74 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
   }
 }
 
+// adjustHue(heap, xOffset, images, pixels, shiftOffset, outOffset): @ediy/augment's hue
+// rotation (adjustHue: torchvision's RGB -> HSV, hue + shift mod 1, HSV -> RGB) of
+// `images` [images, pixels, 3] float32 RGB maps, one shift per image, in one pass. Each
+// pixel goes through the float32 operations of that function's composition of tfjs ops,
+// one rounding each, in its order (v = max, c = v - min, s = c / max(v, tiny), the sextant
+// numerator, h = frac(h6 / 6 + 1), frac(h + shift), then per channel n = 5, 3, 1:
+// k = (6h + n) - floor((6h + n) / 6) * 6, out = v - v s clamp(min(k, 4 - k), 0, 1)), so the
+// results are that composition's bits on every backend, for any thread count (each output
+// depends on its own pixel only).
+Napi::Value AdjustHue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 6) throw std::invalid_argument("adjustHue(heap, xOffset, images, pixels, shiftOffset, outOffset)");
+    Heap heap = heapOf(info[0]);
+    const int64_t images = static_cast<int64_t>(offsetArg(info, 2));
+    const int64_t pixels = static_cast<int64_t>(offsetArg(info, 3));
+    if (images < 1 || pixels < 1) throw std::invalid_argument("adjustHue: images and pixels must be >= 1");
+    const float* x = heap.at(offsetArg(info, 1), images * pixels * 3, "images");
+    const float* shift = heap.at(offsetArg(info, 4), images, "shifts");
+    float* out = heap.at(offsetArg(info, 5), images * pixels * 3, "out");
+    const float tiny = static_cast<float>(1e-12);
+    const float sixth = static_cast<float>(1.0 / 6.0);
+    const int64_t total = images * pixels;
+#pragma omp parallel for schedule(static) if (total * 3 >= kParallelMin)
+    for (int64_t q = 0; q < total; ++q) {
+      const float* p = x + q * 3;
+      const float r = p[0], g = p[1], b = p[2];
+      const float v = std::max(std::max(r, g), b);
+      const float mn = std::min(std::min(r, g), b);
+      const float cr = v - mn;
+      const float s = cr / std::max(v, tiny);
+      float num;
+      if (v == r) {
+        num = g - b;
+      } else if (v == g) {
+        const float d = b - r, c2 = cr * 2.f;
+        num = d + c2;
+      } else {
+        const float d = r - g, c4 = cr * 4.f;
+        num = d + c4;
+      }
+      const float h6 = num / std::max(cr, tiny);
+      const float t = h6 * sixth;
+      const float t1 = t + 1.f;
+      const float h = t1 - std::floor(t1);
+      const float hs = h + shift[q / pixels];
+      const float h2 = hs - std::floor(hs);
+      const float hh = h2 * 6.f;
+      const float vs = v * s;
+      float* o = out + q * 3;
+      const float ns[3] = {5.f, 3.f, 1.f};
+      for (int c = 0; c < 3; ++c) {
+        const float k0 = hh + ns[c];
+        const float a = k0 * sixth;
+        const float m = std::floor(a) * 6.f;
+        const float k = k0 - m;
+        const float w = std::min(k, 4.f - k);
+        const float cl = std::min(std::max(w, 0.f), 1.f);
+        const float vc = vs * cl;
+        o[c] = v - vc;
+      }
+    }
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -1522,6 +1590,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   expose<ReluGrad>(env, exports, "reluGrad");
   expose<Slice>(env, exports, "slice");
   expose<Pad>(env, exports, "pad");
+  expose<AdjustHue>(env, exports, "adjustHue");
   expose<BatchNormGrad>(env, exports, "batchNormGrad");
   expose<LarsUpdate>(env, exports, "larsUpdate");
   expose<EmaUpdate>(env, exports, "emaUpdate");

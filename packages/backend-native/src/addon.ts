@@ -132,6 +132,14 @@ export interface Addon {
     value: number,
     outOffset: number,
   ): void;
+  adjustHue(
+    heap: ArrayBuffer,
+    xOffset: number,
+    images: number,
+    pixels: number,
+    shiftOffset: number,
+    outOffset: number,
+  ): void;
   larsUpdate(heap: ArrayBuffer, table: Float64Array, hyper: Float64Array): void;
   emaUpdate(heap: ArrayBuffer, table: Float64Array, keep: number, take: number): void;
   setThreads(n: number): void;
@@ -154,11 +162,34 @@ export const ADDON_PATH =
 let loaded: { addon?: Addon; reason?: string } | undefined;
 
 /**
- * Loads the addon once per thread.
- *
- * OpenMP's threads spin for a while after each kernel by default, burning the cores
- * the single-threaded wasm kernels between two oneDNN calls need; unless the user set
- * `OMP_WAIT_POLICY`, it is set to `PASSIVE` before the addon (and with it libgomp) loads.
+ * How OpenMP's threads wait between two parallel regions, unless the user chose: the
+ * environment variables (libgomp's `OMP_WAIT_POLICY` and `GOMP_SPINCOUNT`) set before the
+ * addon, and with it libgomp, loads. A step makes ~3,000 kernel calls; a thread that
+ * sleeps between two of them pays a wake-up at the next, one that spins burns CPU time.
+ * @internal
+ */
+export const OPENMP_WAIT_DEFAULTS: Readonly<Record<string, string>> = {
+  OMP_WAIT_POLICY: 'PASSIVE',
+};
+
+/**
+ * Sets {@link OPENMP_WAIT_DEFAULTS} in `env` when the user set none of OpenMP's wait
+ * variables (`OMP_WAIT_POLICY`, `GOMP_SPINCOUNT`): a user's own value of either wins, and
+ * the other is left to libgomp's own default for it.
+ * @param env - the environment to complete (default `process.env`).
+ * @returns the variables set.
+ * @internal
+ */
+export function applyOpenMpWaitDefaults(
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  if (env.OMP_WAIT_POLICY !== undefined || env.GOMP_SPINCOUNT !== undefined) return {};
+  Object.assign(env, OPENMP_WAIT_DEFAULTS);
+  return { ...OPENMP_WAIT_DEFAULTS };
+}
+
+/**
+ * Loads the addon once per thread, after {@link applyOpenMpWaitDefaults}.
  * @returns the addon, or the reason it could not be loaded.
  * @internal
  */
@@ -170,7 +201,7 @@ export function loadAddon(): { addon?: Addon; reason?: string } {
     };
     return loaded;
   }
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  applyOpenMpWaitDefaults();
   try {
     const require = createRequire(import.meta.url);
     loaded = { addon: require(ADDON_PATH) as Addon };

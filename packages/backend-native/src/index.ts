@@ -17,6 +17,7 @@ export {
   BATCH_NORM_KERNELS,
   RELU_GRAD_KERNEL,
   UPDATE_KERNELS,
+  HUE_KERNEL,
   nativeKernelStats,
   resetNativeKernelStats,
   replacedKernel,

@@ -995,6 +995,37 @@ const castView: NativeKernel = (_addon, backend, inputs, attrs) => {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 };
 
+/**
+ * The hue rotation of `@ediy/augment`'s `adjustHue` in one kernel call (the composition of
+ * tfjs ops it replaces makes ~60): inputs `images` ([B,H,W,3] float32 RGB in [0, 1]) and
+ * `shifts` ([B] float32, in turns), output [B,H,W,3]. `@ediy/augment` checks
+ * `getKernel(HUE_KERNEL, backend)` (its own constant, spelt alike) and composes the same
+ * function from tfjs ops where it is missing; on this engine the kernel gives that
+ * composition's bits, for any thread count. It has no gradient (augmentation is not
+ * differentiated).
+ */
+export const HUE_KERNEL = 'EdiyAdjustHue';
+
+/** {@link HUE_KERNEL}: every pixel's hue rotation in one pass. */
+const adjustHueKernel: NativeKernel = (addon, backend, inputs) => {
+  const images = updateInput(inputs, HUE_KERNEL, 'images');
+  const [B, H, W, C] = images.shape;
+  if (images.shape.length !== 4 || C !== 3) {
+    throw new Error(`${HUE_KERNEL}: images must be [B,H,W,3], got [${images.shape.join(',')}]`);
+  }
+  const shifts = updateInput(inputs, HUE_KERNEL, 'shifts', [B as number]);
+  return withOutput(backend, [...images.shape], (out) => {
+    addon.adjustHue(
+      heap(backend),
+      offset(backend, images),
+      B as number,
+      (H as number) * (W as number),
+      offset(backend, shifts),
+      out,
+    );
+  });
+};
+
 const NATIVE: Record<string, NativeKernel> = {
   Identity: identityView,
   Cast: castView,
@@ -1028,12 +1059,14 @@ const NATIVE: Record<string, NativeKernel> = {
   Sqrt: unaryKernel(1),
   [UPDATE_KERNELS.lars]: larsUpdate,
   [UPDATE_KERNELS.ema]: emaUpdate,
+  [HUE_KERNEL]: adjustHueKernel,
 };
 
 /** The addon functions of kernels added after the first release, checked at registration. */
 const ENTRY_POINTS: Record<string, keyof Addon> = {
   [UPDATE_KERNELS.lars]: 'larsUpdate',
   [UPDATE_KERNELS.ema]: 'emaUpdate',
+  [HUE_KERNEL]: 'adjustHue',
 };
 
 /** The tfjs kernels the native engine provides for the `wasm` backend. */

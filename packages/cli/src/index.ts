@@ -120,4 +120,10 @@ export {
 } from './plot/specs.js';
 export { renderSvg, savePlot, type SavedPlot } from './plot/render.js';
 export { closestMatch, didYouMean } from './suggest.js';
-export { DEFAULT_MONITOR, DEFAULT_MONITOR_IMAGES, MONITOR_FLAGS, monitorFlag } from './options.js';
+export {
+  DEFAULT_MONITOR,
+  DEFAULT_MONITOR_IMAGES,
+  MONITOR_FLAGS,
+  describeData,
+  monitorFlag,
+} from './options.js';

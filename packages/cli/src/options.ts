@@ -172,6 +172,18 @@ export function seedsFlag(
 export const PASTED_DEFAULTS = { count: 2048, size: 40, seed: 1 } as const;
 
 /**
+ * How a results file names a run's data: `scenes` for the embedded scenes (no data
+ * config), the path for a path, and `scenes:<path> (<count> pasted scenes, <size> px,
+ * seed <seed>)` for scenes pasted from the items at a path, so a table trained on pasted
+ * scenes never reads as one trained on the embedded ones.
+ */
+export function describeData(data: DataConfig | undefined): string {
+  if (data === undefined || data.kind === 'scenes') return 'scenes';
+  if (data.kind === 'path') return data.path;
+  return `scenes:${data.path} (${data.count} pasted scenes, ${data.size} px, seed ${data.seed})`;
+}
+
+/**
  * `--data`: undefined (the preset's embedded scenes) for no flag or `scenes`;
  * `scenes:<path>` for scenes pasted from the items at `path` onto backgrounds, with
  * their masks (`count`, canvas `size` and `seed` from `pasted`); else a path. The path

@@ -15,6 +15,7 @@ import {
 import type { Interval } from '@ediy/eval';
 import type { ExperimentConfig, StepRecord } from '@ediy/trainer';
 import { presetOf } from './evaluate.js';
+import { describeData } from './options.js';
 import {
   lossCurvesSpec,
   metricDotPlotSpec,
@@ -350,8 +351,7 @@ export async function buildReport(options: BuildReportOptions): Promise<BuiltRep
   const rows = rowsFromRuns(options.runs);
   const configs = options.runs.map((r) => readRunFiles(resolve(r)));
   const presets = [...new Set(configs.map((c) => presetOf(c.config)))];
-  const dataOf = (c: ExperimentConfig): string =>
-    c.scale.data.kind === 'path' ? c.scale.data.path : 'scenes';
+  const dataOf = (c: ExperimentConfig): string => describeData(c.scale.data);
   const seconds = configs.reduce((sum, c) => {
     const e = c.eval as { trainSeconds?: unknown; evalSeconds?: unknown };
     const add = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);

@@ -25,7 +25,7 @@ import {
   type WorkersOption,
   TensorBoardLogger,
 } from '@ediy/trainer';
-import { DEFAULT_MONITOR } from './options.js';
+import { DEFAULT_MONITOR, describeData } from './options.js';
 import { evaluateRun, heldOutImages, loadRunBackbone } from '@ediy/eval/node';
 import { EVAL_SETTINGS } from './evaluate.js';
 import { portableResults, writePlots } from './report.js';
@@ -576,7 +576,7 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
     preset,
     seeds,
     backend: options.backend ?? tf.getBackend(),
-    data: options.data?.kind === 'path' ? options.data.path : 'scenes',
+    data: describeData(options.data),
     ...(plan.teacher ? { teacher: plan.teacher.runDir } : {}),
     rows: results,
     seconds: options.seconds ?? recordedSeconds,

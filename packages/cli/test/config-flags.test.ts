@@ -9,6 +9,7 @@ import { resolveExperiment, type ExperimentConfig } from '@ediy/trainer';
 import {
   COMMANDS,
   commandHelp,
+  describeData,
   loadConfig,
   main,
   overridesOf,
@@ -282,6 +283,16 @@ describe('ediy pretrain --data on an image folder', () => {
     expect(missing.io.err()).toContain(
       '--data "scenes:/no/such/items" does not exist (/no/such/items)',
     );
+  });
+});
+
+describe('describeData', () => {
+  it('names pasted scenes by their source, never as the embedded scenes', () => {
+    expect(describeData(undefined)).toBe('scenes');
+    expect(describeData({ kind: 'path', path: '/d/fmnist' })).toBe('/d/fmnist');
+    expect(
+      describeData({ kind: 'pasted', path: '/d/fmnist', count: 2048, size: 40, seed: 1 }),
+    ).toBe('scenes:/d/fmnist (2048 pasted scenes, 40 px, seed 1)');
   });
 });
 

@@ -2,8 +2,9 @@
 """The random parameters of recipe.py's two BYOL views, drawn by recipe.py's own `views` (no
 training): per image the crop box (from the affine grid `views` builds), the flip, whether the
 crop fell back to the whole image, colour jitter applied, blur applied and its sigma, solarize applied. Prints one JSON
-object {"view1": [...], "view2": [...]} of per-image records; tools/reference/view-params.mjs
-runs it and compares it with ediy's draws (docs/results/curve.md, "Views: ediy's against
+object {"view1": [...], "view2": [...]} of per-image records (box w, h, left, top in source
+pixels); tools/reference/view-params.mjs runs it and compares it with ediy's draws, and
+tools/reference/view-joint.mjs pairs view1[i] with view2[i] (independent draws, as in `train`) (docs/results/curve.md, "Views: ediy's against
 PyTorch's").
 
     /usr/bin/python3 tools/reference/view_params.py --n 20000 --seed 0 > torch-views.json
@@ -79,6 +80,9 @@ def draw(n, size, second, gen, crop_min, batch=1000):
                 out.append({
                     'w': bw,
                     'h': bh,
+                    # the box's corner, from theta's translation (2 left + w) / W - 1
+                    'left': round(((theta[i, 0, 2].item() + 1) * w - bw) / 2),
+                    'top': round(((theta[i, 1, 2].item() + 1) * h - bh) / 2),
                     'flip': bool(theta[i, 0, 0].item() < 0),
                     'fallback': not bool(fits[i]),
                     'blur': (0.1 + 1.9 * d[9][i].item()) * size / 224 if d[10][i].item() < pblur else None,

@@ -13,6 +13,7 @@
 //   echo 10 > /proc/self/autogroup; node tools/reference/pixel-ops.mjs --out /tmp/pixel-ops [--n 512]
 //   /usr/bin/python3 tools/reference/pixel_ops.py /tmp/pixel-ops
 import * as tf from '@tensorflow/tfjs-core';
+import { Buffer } from 'node:buffer';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -21,6 +21,7 @@
 //
 //   echo 10 > /proc/self/autogroup; EDIY_THREADS=1 node tools/reference/view-joint.mjs \
 //       --out /tmp/view-joint [--steps 30] [--pieces 10,20,30]
+//   node tools/reference/view-joint.mjs --loader-only   # the loader's two epochs alone
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,8 +43,51 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '30' },
     pieces: { type: 'string', default: '10,20,30' },
     'torch-n': { type: 'string', default: '20000' },
+    'loader-only': { type: 'boolean', default: false },
   },
 });
+if (a['loader-only']) {
+  // the two-epoch loader check alone (no training): the trainer's in-memory Loader as arrays
+  const parts = await openDataParts({ kind: 'path', path: a.data });
+  const o = {
+    batchSize: 64,
+    seed: 0,
+    shuffle: true,
+    dropLast: true,
+    prefetch: false,
+    validate: false,
+  };
+  const read = (n, seekAt) => {
+    let l = new Loader(parts.train, o);
+    const out = [];
+    for (let k = 0; k < n; k++) {
+      if (k === seekAt) {
+        const at = l.position();
+        l = new Loader(parts.train, o);
+        l.seek(at);
+      }
+      out.push(Array.from(l.nextArrays().indices));
+    }
+    return out;
+  };
+  const per = Math.floor(parts.train.size / 64);
+  const w = read(2 * per, -1);
+  const r = read(2 * per, 500);
+  const e0 = w.slice(0, per).flat();
+  const e1 = w.slice(per).flat();
+  console.log(
+    JSON.stringify({
+      trainSize: parts.train.size,
+      stepsPerEpoch: per,
+      distinctEpoch0: new Set(e0).size,
+      distinctEpoch1: new Set(e1).size,
+      minPerBatch: Math.min(...w.map((b) => new Set(b).size)),
+      samePositionEpoch0vs1: e0.filter((x, i) => x === e1[i]).length,
+      seekEqual: w.every((b, k) => JSON.stringify(b) === JSON.stringify(r[k])),
+    }),
+  );
+  process.exit(0);
+}
 if (!a.out) {
   console.error(
     'usage: node tools/reference/view-joint.mjs --out DIR [--steps N] [--pieces a,b,..]',
@@ -369,7 +413,8 @@ const perEpoch = Math.floor(parts.train.size / BATCH);
 console.error(`view-joint: the loader over 2 x ${perEpoch} batches, twice`);
 const whole = indices(2 * perEpoch, -1);
 const restored = indices(2 * perEpoch, 500);
-const ep = (e) => whole.slice(e * perEpoch, (e + 1) * perEpoch).flat();
+const epochs = [0, 1].map((e) => whole.slice(e * perEpoch, (e + 1) * perEpoch).flat());
+const ep = (e) => epochs[e];
 const sameImage = (i, j) =>
   i === j ||
   byKey.get(Buffer.from(trainBytes.subarray(i * 784, (i + 1) * 784)).toString('latin1'))[0] === j;

@@ -35,6 +35,7 @@ import { drawAugmentations } from '@ediy/augment';
 import { Loader, openDataParts } from '@ediy/data';
 import { initBackend } from '@ediy/backend';
 import { pretrain, viewParamsOf } from '@ediy/trainer';
+import { ci, corr, iou, quantile as q } from './pair-stats.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -261,36 +262,6 @@ for (const s of straight) {
   for (let i = 0; i < BATCH; i++) pairs.push({ a: d1[i], b: d2[i], other: d2[(i + 1) % BATCH] });
 }
 
-const iou = (p, q) => {
-  const ix = Math.max(0, Math.min(p.x1, q.x1) - Math.max(p.x0, q.x0));
-  const iy = Math.max(0, Math.min(p.y1, q.y1) - Math.max(p.y0, q.y0));
-  const inter = ix * iy;
-  const area = (r) => (r.x1 - r.x0) * (r.y1 - r.y0);
-  return inter / (area(p) + area(q) - inter);
-};
-const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const sd = (xs) => {
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
-};
-const ci = (xs) => [mean(xs), (1.96 * sd(xs)) / Math.sqrt(xs.length)];
-const corr = (xs, ys) => {
-  const mx = mean(xs);
-  const my = mean(ys);
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  xs.forEach((x, i) => {
-    sxy += (x - mx) * (ys[i] - my);
-    sxx += (x - mx) ** 2;
-    syy += (ys[i] - my) ** 2;
-  });
-  return sxy / Math.sqrt(sxx * syy);
-};
-const q = (xs, p) => {
-  const s = [...xs].sort((u, v) => u - v);
-  return s[Math.round(p * (s.length - 1))];
-};
 function joint(list, pick) {
   const b = list.map(pick);
   const ious = list.map((p, i) => iou(p.a.box, b[i].box));

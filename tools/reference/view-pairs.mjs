@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { Rng } from '@ediy/core';
 import { drawAugmentations } from '@ediy/augment';
 import { viewParamsOf } from '@ediy/trainer';
+import { ci, corr, iou, quantile } from './pair-stats.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -36,37 +37,12 @@ for (let k = 0; k < Number(a.steps); k++) {
   const d2 = drawAugmentations(64, 28, 28, views[1], rng);
   for (let i = 0; i < 64; i++) pairs.push({ a: d1[i], b: d2[i], other: d2[(i + 1) % 64] });
 }
-const iou = (p, q) => {
-  const ix = Math.max(0, Math.min(p.x1, q.x1) - Math.max(p.x0, q.x0));
-  const iy = Math.max(0, Math.min(p.y1, q.y1) - Math.max(p.y0, q.y0));
-  const area = (r) => (r.x1 - r.x0) * (r.y1 - r.y0);
-  return (ix * iy) / (area(p) + area(q) - ix * iy);
+const fmtCi = (xs) => {
+  const [m, h] = ci(xs);
+  return `${m.toFixed(4)} +- ${h.toFixed(4)}`;
 };
-const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const ci = (xs) => {
-  const m = mean(xs);
-  const sd = Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
-  return `${m.toFixed(4)} +- ${((1.96 * sd) / Math.sqrt(xs.length)).toFixed(4)}`;
-};
-const corr = (xs, ys) => {
-  const mx = mean(xs);
-  const my = mean(ys);
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  xs.forEach((x, i) => {
-    sxy += (x - mx) * (ys[i] - my);
-    sxx += (x - mx) ** 2;
-    syy += (ys[i] - my) ** 2;
-  });
-  return (sxy / Math.sqrt(sxx * syy)).toFixed(4);
-};
-const quart = (xs) => {
-  const s = [...xs].sort((u, v) => u - v);
-  return [0.05, 0.25, 0.5, 0.75, 0.95]
-    .map((p) => s[Math.round(p * (s.length - 1))].toFixed(3))
-    .join(' / ');
-};
+const quart = (xs) =>
+  [0.05, 0.25, 0.5, 0.75, 0.95].map((p) => quantile(xs, p).toFixed(3)).join(' / ');
 const row = (name, list, pick) => {
   const b = list.map(pick);
   const ious = list.map((p, i) => iou(p.a.box, b[i].box));
@@ -74,10 +50,10 @@ const row = (name, list, pick) => {
     corr(
       list.map((p) => +f(p.a)),
       b.map((x) => +f(x)),
-    );
+    ).toFixed(4);
   const bFirst = (d) => d.jitter.order.indexOf('brightness') < d.jitter.order.indexOf('contrast');
   console.log(
-    `| ${name} | ${list.length} | ${ci(ious)} | ${quart(ious)} | ${ci(ious.map((x) => +(x === 1)))} | ${ci(list.map((p, i) => +(p.a.flipped === b[i].flipped)))} | ` +
+    `| ${name} | ${list.length} | ${fmtCi(ious)} | ${quart(ious)} | ${fmtCi(ious.map((x) => +(x === 1)))} | ${fmtCi(list.map((p, i) => +(p.a.flipped === b[i].flipped)))} | ` +
       `${r((d) => (d.box.x1 - d.box.x0) * (d.box.y1 - d.box.y0))} | ${r((d) => d.box.x0)} | ${r((d) => d.flipped)} | ${r((d) => d.jitter.brightness)} | ${r((d) => d.jitter.contrast)} | ${r(bFirst)} |`,
   );
 };

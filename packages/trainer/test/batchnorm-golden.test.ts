@@ -7,7 +7,12 @@
  * are built with; any change to what it computes (or to the step) changes a digest.
  * The wasm digests are still those recorded then; the native ones were recorded again when
  * the native engine's element-wise and Sum/Mean kernels (which sum in double, as the cpu
- * backend does) changed the last bits of the native step's sums.
+ * backend does) changed the last bits of the native step's sums. oneDNN picks its
+ * convolution kernels by the CPU's instruction set, and kernels of different sets sum in a
+ * different order, and so do different thread counts, so the native digests are kept per
+ * set and thread count (`native:avx2:2t`, `native:avx512_core_bf16:2t`: the set as
+ * `initBackend`'s engine line names it, the OpenMP threads a kernel); a key with no digests
+ * recorded fails, saying how to record them.
  * `EDIY_WRITE_GOLDEN=1` rewrites the fixture for the backend in use (then run prettier on it).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -40,8 +45,17 @@ const ROW: RowConfig = {
   },
 };
 
+/** The fixture's key: the backend, and for the native engine oneDNN's instruction set. */
+let KEY: string = BACKEND;
+
 beforeAll(async () => {
-  await initBackend({ prefer: BACKEND });
+  const info = await initBackend({ prefer: BACKEND });
+  if (BACKEND === 'native') {
+    const isa = /, ([a-z0-9_]+)\)$/.exec(info.engine ?? '')?.[1];
+    if (isa === undefined)
+      throw new Error(`no instruction set in the engine line ${JSON.stringify(info.engine)}`);
+    KEY = `native:${isa}:${info.threads ?? 1}t`;
+  }
 });
 
 function digest(t: tf.Tensor): string {
@@ -81,11 +95,14 @@ describe('two training steps with the fast BatchNorm', () => {
 
     const golden = (existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, 'utf8')) : {}) as Golden;
     if (process.env.EDIY_WRITE_GOLDEN === '1') {
-      golden[BACKEND] = { losses, tensors };
+      golden[KEY] = { losses, tensors };
       writeFileSync(FIXTURE, `${JSON.stringify(golden, null, 2)}\n`);
     }
-    const expected = golden[BACKEND];
-    expect(expected, `no golden for the ${BACKEND} backend`).toBeDefined();
+    const expected = golden[KEY];
+    expect(
+      expected,
+      `no golden for ${KEY}: record it on such a CPU with EDIY_WRITE_GOLDEN=1 after checking the step`,
+    ).toBeDefined();
     expect(losses).toEqual(expected!.losses);
     expect(Object.keys(tensors)).toEqual(Object.keys(expected!.tensors));
     for (const [name, d] of Object.entries(tensors)) expect(d, name).toBe(expected!.tensors[name]);

@@ -67,6 +67,11 @@ export interface BackendInfo {
   engine?: string;
   /** On `native`: OpenMP threads inside each kernel. */
   threads?: number;
+  /**
+   * On `native`: the instruction set oneDNN runs on this CPU (`avx2`, `avx512_core_bf16`,
+   * ...), the one the engine line names; kernels of different sets may differ in the last bits.
+   */
+  isa?: string;
 }
 
 /**

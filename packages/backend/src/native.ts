@@ -26,6 +26,8 @@ export interface NativeEngineReport {
   summary: string;
   /** OpenMP threads inside each native kernel. */
   threads: number;
+  /** The instruction set oneDNN runs on this CPU, e.g. `avx2` or `avx512_core_bf16`. */
+  isa: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function enableNative(
   return {
     summary: `wasm + oneDNN ${s.version} (${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.isa})`,
     threads: s.threads,
+    isa: s.isa,
   };
 }
 

@@ -78,5 +78,6 @@ export async function addNativeEngine(
     package: '@ediy/backend-native',
     engine: engine.summary,
     threads: engine.threads,
+    isa: engine.isa,
   };
 }

@@ -114,6 +114,8 @@ describe('initBackend on the native engine', async () => {
         threads: 1,
       });
       expect(info.engine).toMatch(/^wasm \+ oneDNN \d+\.\d+\.\d+ \(1 thread, \w+\)$/);
+      expect(info.isa).toMatch(/^\w+$/);
+      expect(info.engine).toMatch(new RegExp(`, ${info.isa}\\)$`));
       expect(tf.getBackend()).toBe('wasm');
       expect((tf.getKernel('Conv2D', 'wasm') as { ediyNative?: boolean }).ediyNative).toBe(true);
       await initBackend({ prefer: 'wasm' });

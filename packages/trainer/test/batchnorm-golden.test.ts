@@ -10,10 +10,10 @@
  * backend does) changed the last bits of the native step's sums. oneDNN picks its
  * convolution kernels by the CPU's instruction set, and kernels of different sets sum in a
  * different order, and so do different thread counts, so the native digests are kept per
- * set and thread count (`native:avx2:2t`, `native:avx512_core_bf16:2t`: the set as
- * `initBackend`'s engine line names it, the OpenMP threads a kernel); a key with no digests
+ * set and thread count (`native:avx2:2t`, `native:avx512_core_bf16:2t`: `initBackend`'s
+ * `isa` and `threads`); a key with no digests
  * recorded fails, saying how to record them.
- * `EDIY_WRITE_GOLDEN=1` rewrites the fixture for the backend in use (then run prettier on it).
+ * `EDIY_WRITE_GOLDEN=1` rewrites the fixture's entry for the key in use (then run prettier on it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
@@ -45,16 +45,14 @@ const ROW: RowConfig = {
   },
 };
 
-/** The fixture's key: the backend, and for the native engine oneDNN's instruction set. */
+/** The fixture's key: the backend, and for the native engine oneDNN's instruction set and threads. */
 let KEY: string = BACKEND;
 
 beforeAll(async () => {
   const info = await initBackend({ prefer: BACKEND });
   if (BACKEND === 'native') {
-    const isa = /, ([a-z0-9_]+)\)$/.exec(info.engine ?? '')?.[1];
-    if (isa === undefined)
-      throw new Error(`no instruction set in the engine line ${JSON.stringify(info.engine)}`);
-    KEY = `native:${isa}:${info.threads ?? 1}t`;
+    if (info.isa === undefined) throw new Error('initBackend reported no instruction set');
+    KEY = `native:${info.isa}:${info.threads ?? 1}t`;
   }
 });
 

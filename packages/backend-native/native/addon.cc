@@ -30,6 +30,18 @@
 
 namespace {
 
+// The loops of the element-wise and BatchNorm kernels below are compiled twice on x86-64
+// Linux, for the baseline ISA and for AVX2, and the loader picks one for the CPU at start-up
+// (GCC's target_clones, an ifunc), so the addon still loads on any x86-64 CPU. Every clone
+// does the same IEEE operations on each element in the same order (no contraction into FMA:
+// -ffp-contract=off; sums accumulate per column, never across the vector lanes), so the
+// results are the same bits on either path.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define EDIY_ISA_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define EDIY_ISA_CLONES
+#endif
+
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
@@ -507,11 +519,67 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Element-wise and copying kernels over activation-sized tensors run on all cores. Every
+// output element depends on its own inputs alone, so any split over threads gives the
+// same bits. Below kParallelMin elements one thread does it (a parallel region costs
+// more than the work).
+
+constexpr int64_t kParallelMin = 1 << 15;
+
+// Calls f(i0, i1) on contiguous slices of [0, n), one per thread (OpenMP's static split),
+// or once on the whole range when n * width < kParallelMin.
+template <typename F>
+void parallelRanges(int64_t n, int64_t width, F f) {
+  if (n <= 0) return;
+  if (n * width < kParallelMin) {
+    f(0, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
+    if (i1 > i0) f(i0, i1);
+  }
+}
+
+// parallelRanges over the rows of a [rows, cols] map.
+template <typename F>
+void parallelRows(int64_t rows, int64_t cols, F f) {
+  parallelRanges(rows, cols, f);
+}
+
+// ---------------------------------------------------------------------------------------
 // Per-channel sums over rows, deterministic for any thread count: the rows are cut into
 // a fixed number of blocks (not one per thread), each block summed in order, then the
 // block sums added in block order.
 
 constexpr int64_t kSumBlocks = 64;
+
+// acc[c] += x[r, c] for the rows [r0, r1), in row order.
+EDIY_ISA_CLONES void addRows(const float* x, int64_t r0, int64_t r1, int64_t cols, float* acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+  }
+}
+
+// out[r, c] = x[r, c] * scale[c] (+ shift[c] when shift is given) for the rows [r0, r1).
+EDIY_ISA_CLONES void affineRows(const float* x, const float* scale, const float* shift, int64_t r0,
+                                int64_t r1, int64_t cols, float* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = out + r * cols;
+    if (shift != nullptr) {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * scale[c];
+    }
+  }
+}
 
 // columnMeans(heap, xOffset, rows, cols, outOffset, scale): out[c] = scale * sum_r x[r, c].
 Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
@@ -533,12 +601,7 @@ Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
 #pragma omp parallel for schedule(static)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
-      float* acc = partial.data() + blk * cols;
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* row = x + r * cols;
-#pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
-      }
+      addRows(x, r0, r1, cols, partial.data() + blk * cols);
     }
     for (int64_t c = 0; c < cols; ++c) {
       float s = 0.f;
@@ -571,18 +634,7 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
     const float* scale = heap.at(scaleOff, cols, "scale");
     const float* shift = shiftOff >= 0 ? heap.at(shiftOff, cols, "shift") : nullptr;
     float* out = heap.at(outOff, rows * cols, "out");
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-      float* yr = out + r * cols;
-      if (shift != nullptr) {
-#pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * scale[c] + shift[c];
-      } else {
-#pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * scale[c];
-      }
-    }
+    parallelRows(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, scale, shift, r0, r1, cols, out); });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -595,7 +647,8 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
 // same fixed row blocks as columnSums, so results do not depend on the thread count.
 
 // Sums over the fixed row blocks: sums[c] = sum over blocks of (sum over the block's rows
-// of term(r, c)), term returning a double. `partial` is [blocks, cols].
+// of a term of row r and column c). term(r0, r1, acc) adds the terms of the rows [r0, r1),
+// in row order, into acc (one block's `cols` doubles). `partial` is [blocks, cols].
 template <typename Term>
 void blockSums(int64_t rows, int64_t cols, std::vector<double>& partial, std::vector<double>& sums,
                Term term) {
@@ -604,12 +657,78 @@ void blockSums(int64_t rows, int64_t cols, std::vector<double>& partial, std::ve
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
-    double* acc = partial.data() + blk * cols;
-    for (int64_t r = r0; r < r1; ++r) term(r, acc);
+    term(r0, r1, partial.data() + blk * cols);
   }
   sums.assign(static_cast<size_t>(cols), 0.0);
   for (int64_t blk = 0; blk < blocks; ++blk) {
     for (int64_t c = 0; c < cols; ++c) sums[c] += partial[blk * cols + c];
+  }
+}
+
+// acc[c] += x[r, c] in double over the rows [r0, r1).
+EDIY_ISA_CLONES void addRowsD(const float* x, int64_t r0, int64_t r1, int64_t cols, double* acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+  }
+}
+
+// acc[c] += (x[r, c] - m[c])^2 in double over the rows [r0, r1).
+EDIY_ISA_CLONES void addSquaredDeviations(const float* x, const double* m, int64_t r0, int64_t r1,
+                                          int64_t cols, double* acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      double d = row[c] - m[c];
+      acc[c] += d * d;
+    }
+  }
+}
+
+// BatchNorm's gradient sums over the rows [r0, r1), in one pass over dy and x:
+// acc[c] += dy[r, c] and acc[cols + c] += dy[r, c] * (x[r, c] - mean[c]), in double.
+EDIY_ISA_CLONES void batchNormGradSums(const float* dy, const float* x, const float* mean,
+                                       int64_t r0, int64_t r1, int64_t cols, double* acc) {
+  double* acc2 = acc + cols;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* g = dy + r * cols;
+    const float* v = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      acc[c] += g[c];
+      acc2[c] += static_cast<double>(g[c]) * (v[c] - mean[c]);
+    }
+  }
+}
+
+// dx[r, c] = k[c] * dy[r, c] + a[c] * (x[r, c] - mean[c]) + b[c] over the rows [r0, r1).
+EDIY_ISA_CLONES void batchNormGradRows(const float* dy, const float* x, const float* mean,
+                                       const float* k, const float* a, const float* b, int64_t r0,
+                                       int64_t r1, int64_t cols, float* dx) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* g = dy + r * cols;
+    const float* v = x + r * cols;
+    float* o = dx + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) o[c] = k[c] * g[c] + a[c] * (v[c] - mean[c]) + b[c];
+  }
+}
+
+// BatchNorm's forward sums over the rows [r0, r1): with d = x[r, c] - s0[c] in double,
+// acc[c] += d and acc[cols + c] += d * d.
+EDIY_ISA_CLONES void batchNormSums(const float* x, const float* s0, int64_t r0, int64_t r1,
+                                   int64_t cols, double* acc) {
+  double* acc2 = acc + cols;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      double d = static_cast<double>(row[c]) - s0[c];
+      acc[c] += d;
+      acc2[c] += d * d;
+    }
   }
 }
 
@@ -631,20 +750,12 @@ Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
     float* meanOut = heap.at(info[4].As<Napi::Number>().DoubleValue(), cols, "mean");
     float* varOut = heap.at(info[5].As<Napi::Number>().DoubleValue(), cols, "variance");
     std::vector<double> partial, sums, mean(static_cast<size_t>(cols));
-    blockSums(rows, cols, partial, sums, [&](int64_t r, double* acc) {
-      const float* row = x + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
-    });
+    blockSums(rows, cols, partial, sums,
+              [&](int64_t r0, int64_t r1, double* acc) { addRowsD(x, r0, r1, cols, acc); });
     for (int64_t c = 0; c < cols; ++c) mean[c] = sums[c] / static_cast<double>(rows);
     const double* m = mean.data();
-    blockSums(rows, cols, partial, sums, [&](int64_t r, double* acc) {
-      const float* row = x + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) {
-        double d = row[c] - m[c];
-        acc[c] += d * d;
-      }
+    blockSums(rows, cols, partial, sums, [&](int64_t r0, int64_t r1, double* acc) {
+      addSquaredDeviations(x, m, r0, r1, cols, acc);
     });
     for (int64_t c = 0; c < cols; ++c) {
       meanOut[c] = static_cast<float>(mean[c]);
@@ -681,18 +792,14 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     float* dx = heap.at(info[8].As<Napi::Number>().DoubleValue(), rows * cols, "dx");
     float* sumDyOut = heap.at(info[9].As<Napi::Number>().DoubleValue(), cols, "sumDy");
     float* sumDyXhatOut = heap.at(info[10].As<Napi::Number>().DoubleValue(), cols, "sumDyXhat");
-    std::vector<double> partial, sumDy, sumDyXc;
-    blockSums(rows, cols, partial, sumDy, [&](int64_t r, double* acc) {
-      const float* g = dy + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) acc[c] += g[c];
+    // sums[0..cols) = sum(dy), sums[cols..2 cols) = sum(dy * (x - mean)): one pass over
+    // both maps, each sum over the same blocks in the same order as two separate passes.
+    std::vector<double> partial, sums;
+    blockSums(rows, 2 * cols, partial, sums, [&](int64_t r0, int64_t r1, double* acc) {
+      batchNormGradSums(dy, x, mean, r0, r1, cols, acc);
     });
-    blockSums(rows, cols, partial, sumDyXc, [&](int64_t r, double* acc) {
-      const float* g = dy + r * cols;
-      const float* v = x + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) acc[c] += static_cast<double>(g[c]) * (v[c] - mean[c]);
-    });
+    const double* sumDy = sums.data();
+    const double* sumDyXc = sums.data() + cols;
     // dx = k * dy + a * (x - mean) + b per column, in float for the pass over the map.
     std::vector<float> k(static_cast<size_t>(cols)), a(static_cast<size_t>(cols)),
         b(static_cast<size_t>(cols));
@@ -708,14 +815,9 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
       sumDyXhatOut[c] = static_cast<float>(sumDyXc[c] * inv);
     }
     const float *kp = k.data(), *ap = a.data(), *bp = b.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* g = dy + r * cols;
-      const float* v = x + r * cols;
-      float* o = dx + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) o[c] = kp[c] * g[c] + ap[c] * (v[c] - mean[c]) + bp[c];
-    }
+    parallelRows(rows, cols, [&](int64_t r0, int64_t r1) {
+      batchNormGradRows(dy, x, mean, kp, ap, bp, r0, r1, cols, dx);
+    });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -752,15 +854,8 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
     const float* s0 = shift.data();
     std::vector<double> partial, sums;
     // sums[0..cols) = sum(x - shift), sums[cols..2 cols) = sum((x - shift)^2)
-    blockSums(rows, 2 * cols, partial, sums, [&](int64_t r, double* acc) {
-      const float* row = x + r * cols;
-      double* acc2 = acc + cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) {
-        double d = static_cast<double>(row[c]) - s0[c];
-        acc[c] += d;
-        acc2[c] += d * d;
-      }
+    blockSums(rows, 2 * cols, partial, sums, [&](int64_t r0, int64_t r1, double* acc) {
+      batchNormSums(x, s0, r0, r1, cols, acc);
     });
     std::vector<float> k(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
     const double n = static_cast<double>(rows);
@@ -778,13 +873,7 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
       b[c] = static_cast<float>(beta[c] - mean * kc);
     }
     const float *kp = k.data(), *bp = b.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-      float* yr = y + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * kp[c] + bp[c];
-    }
+    parallelRows(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, kp, bp, r0, r1, cols, y); });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -792,16 +881,32 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Element-wise and copying kernels over activation-sized tensors, on all cores. Every
-// output element depends on its own inputs alone, so any split over threads gives the
-// same bits. Below kParallelMin elements one thread does it (a parallel region costs
-// more than the work).
-
-constexpr int64_t kParallelMin = 1 << 15;
+// Element-wise kernels (see parallelRanges above for how they split over threads).
 
 double offsetArg(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsNumber()) throw std::invalid_argument("argument " + std::to_string(i) + " must be a number");
   return info[i].As<Napi::Number>().DoubleValue();
+}
+
+// out[i] = max(0, x[i]) over [i0, i1), NaN kept, -0 to +0.
+EDIY_ISA_CLONES void reluRange(const float* x, int64_t i0, int64_t i1, float* out) {
+#pragma omp simd
+  for (int64_t i = i0; i < i1; ++i) {
+    float v = x[i];
+    out[i] = (v > 0.f || v != v) ? v : 0.f;
+  }
+}
+
+// out[i] = dy[i] * step(x[i]) over [i0, i1) (step: 1 for x > 0, NaN for NaN, else 0).
+EDIY_ISA_CLONES void reluGradRange(const float* dy, const float* x, int64_t i0, int64_t i1,
+                                   float* out) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+#pragma omp simd
+  for (int64_t i = i0; i < i1; ++i) {
+    float v = x[i];
+    float s = v > 0.f ? 1.f : (v != v ? nan : 0.f);
+    out[i] = dy[i] * s;
+  }
 }
 
 // relu(heap, xOffset, n, outOffset): out = max(0, x) as tfjs's cpu kernel (Math.max):
@@ -814,11 +919,7 @@ Napi::Value Relu(const Napi::CallbackInfo& info) {
     int64_t n = static_cast<int64_t>(offsetArg(info, 2));
     const float* x = heap.at(offsetArg(info, 1), n, "x");
     float* out = heap.at(offsetArg(info, 3), n, "out");
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      float v = x[i];
-      out[i] = (v > 0.f || v != v) ? v : 0.f;
-    }
+    parallelRanges(n, 1, [&](int64_t i0, int64_t i1) { reluRange(x, i0, i1, out); });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -836,13 +937,7 @@ Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
     const float* dy = heap.at(offsetArg(info, 1), n, "dy");
     const float* x = heap.at(offsetArg(info, 2), n, "x");
     float* out = heap.at(offsetArg(info, 4), n, "out");
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) {
-      float v = x[i];
-      float s = v > 0.f ? 1.f : (v != v ? nan : 0.f);
-      out[i] = dy[i] * s;
-    }
+    parallelRanges(n, 1, [&](int64_t i0, int64_t i1) { reluGradRange(dy, x, i0, i1, out); });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -888,6 +983,24 @@ inline float binaryApply(float a, float b) {
     return a < b ? a : b;
   }
   return 0.f;
+}
+
+// o[c] = a[c] op b[c] (ia, ib = 1) or with one side a scalar (its stride 0) over [c0, c1).
+template <int Op>
+EDIY_ISA_CLONES void binaryRow(const float* a, int64_t ia, const float* b, int64_t ib, int64_t c0,
+                               int64_t c1, float* o) {
+  if (ia == 1 && ib == 1) {
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(a[c], b[c]);
+  } else if (ia == 1) {
+    const float s = b[0];
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(a[c], s);
+  } else {
+    const float s = a[0];
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(s, b[c]);
+  }
 }
 
 // The output of a broadcast viewed as few dimensions as possible: adjacent dimensions
@@ -972,21 +1085,7 @@ void binaryRun(const BroadcastPlan& p, const float* a, const float* b, float* ou
         oa += i * p.strideA[d];
         ob += i * p.strideB[d];
       }
-      const float* ar = a + oa;
-      const float* br = b + ob;
-      float* o = out + q * inner;
-      if (ia == 1 && ib == 1) {
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(ar[c], br[c]);
-      } else if (ia == 1) {
-        const float s = br[0];
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(ar[c], s);
-      } else {
-        const float s = ar[0];
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) o[c] = binaryApply<Op>(s, br[c]);
-      }
+      binaryRow<Op>(a + oa, ia, b + ob, ib, c0, c1, out + q * inner);
     }
   }
 }

@@ -199,6 +199,72 @@ export function bestRow(rows: readonly RowResult[], metric: MetricInfo): string 
   return best?.id;
 }
 
+/** One trained row's differences from the untrained row in one metric, paired by seed. */
+export interface PairedGain {
+  /** The metric. */
+  key: keyof EvalMetrics;
+  /** The seeds both rows have a finite value of, in the row's order. */
+  seeds: number[];
+  /** Row minus untrained, per seed of {@link PairedGain.seeds}. */
+  differences: number[];
+  /** Mean of the differences (NaN when there are none). */
+  mean: number;
+  /** Student's t 95% interval of the mean difference (two or more seeds), else undefined. */
+  ci95?: readonly [number, number];
+  /**
+   * `better` when the interval lies wholly on the better side of 0 (above it, or below it
+   * for a metric where lower is better), `worse` when wholly on the other side, else
+   * `inside` (0 in the interval, or no interval).
+   */
+  verdict: 'better' | 'worse' | 'inside';
+}
+
+/**
+ * Every trained row's gain over the untrained row (the floor), metric by metric and
+ * paired by seed: row minus floor of the same seed, so the spread between seeds'
+ * initialisations (which moves the floor itself) cancels. Empty when the table has no
+ * untrained row; metrics with no finite pair (the dense probe without masks) are left out.
+ */
+export function pairedGains(
+  rows: readonly RowResult[],
+): Array<{ row: RowResult; gains: PairedGain[] }> {
+  const floor = rows.find((r) => isUntrainedRow(r));
+  if (floor === undefined) return [];
+  const out: Array<{ row: RowResult; gains: PairedGain[] }> = [];
+  for (const row of rows) {
+    if (isUntrainedRow(row)) continue;
+    const gains: PairedGain[] = [];
+    for (const m of METRICS) {
+      const seeds: number[] = [];
+      const differences: number[] = [];
+      for (const run of row.runs) {
+        const base = floor.runs.find((f) => f.seed === run.seed);
+        const d = base === undefined ? NaN : run.metrics[m.key] - base.metrics[m.key];
+        if (!Number.isFinite(d)) continue;
+        seeds.push(run.seed);
+        differences.push(d);
+      }
+      if (differences.length === 0) continue;
+      const t = tInterval(differences);
+      const ci95 =
+        Number.isFinite(t.low) && Number.isFinite(t.high) ? ([t.low, t.high] as const) : undefined;
+      const above = ci95 !== undefined && ci95[0] > 0;
+      const below = ci95 !== undefined && ci95[1] < 0;
+      const verdict = above || below ? (above === m.higherIsBetter ? 'better' : 'worse') : 'inside';
+      const gain: PairedGain = { key: m.key, seeds, differences, mean: t.estimate, verdict };
+      if (ci95 !== undefined) gain.ci95 = ci95;
+      gains.push(gain);
+    }
+    out.push({ row, gains });
+  }
+  return out;
+}
+
+/** `+0.012`, `-0.034`: a signed difference. */
+function signed(x: number, digits: number): string {
+  return `${x >= 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}`;
+}
+
 /** Options of {@link resultsMarkdown}. */
 export interface ResultsMarkdownOptions {
   /** The heading (default `<table> at preset <preset>`). */
@@ -285,6 +351,34 @@ export function resultsMarkdown(
     });
     const label = isUntrainedRow(row) ? `*${cell(row.label)}*` : cell(row.label);
     lines.push(`| ${[label, ...paper, ...metrics].join(' | ')} |`);
+  }
+  const gains = pairedGains(results.rows);
+  if (gains.length > 0) {
+    const shown = METRICS.filter((m) => gains.some((g) => g.gains.some((x) => x.key === m.key)));
+    lines.push('');
+    lines.push('## Against the untrained floor, paired by seed');
+    lines.push('');
+    lines.push(
+      "Each cell is the row's value minus the untrained row's value **of the same seed**, averaged over the seeds, " +
+        "then the 95% interval of that mean (Student's t over the seeds) and the seeds' own differences in parentheses. " +
+        '**Bold**: the interval lies wholly on the better side of 0 (the row clears its floor beyond the interval); ' +
+        '*italic*: wholly on the worse side. With many rows and metrics, about one interval in twenty excludes 0 by chance.',
+    );
+    lines.push('');
+    const gh = ['Row − floor', ...shown.map((m) => `${m.label} ${m.higherIsBetter ? '↑' : '↓'}`)];
+    lines.push(`| ${gh.join(' | ')} |`);
+    lines.push(`|${gh.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
+    for (const { row, gains: g } of gains) {
+      const cells = shown.map((m) => {
+        const x = g.find((y) => y.key === m.key);
+        if (x === undefined) return 'n/a';
+        const ci = x.ci95 ? ` [${signed(x.ci95[0], 3)}, ${signed(x.ci95[1], 3)}]` : '';
+        const each = ` (${x.differences.map((d) => signed(d, 3)).join(', ')})`;
+        const text = `${signed(x.mean, 3)}${ci}${each}`;
+        return x.verdict === 'better' ? `**${text}**` : x.verdict === 'worse' ? `*${text}*` : text;
+      });
+      lines.push(`| ${[cell(row.label), ...cells].join(' | ')} |`);
+    }
   }
   if (plots.length > 0) {
     lines.push('');

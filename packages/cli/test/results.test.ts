@@ -5,6 +5,7 @@ import {
   formatSummary,
   meanLossCurve,
   METRICS,
+  pairedGains,
   readStepLog,
   resultsMarkdown,
   saliencyPair,
@@ -172,6 +173,67 @@ describe('resultsMarkdown', () => {
     expect(md).toMatch(/The \*untrained\* row is the randomly initialised backbone/);
     expect(md).toMatch(/95% interval in brackets/);
     expect(md).not.toMatch(/paper's columns/);
+  });
+});
+
+describe('pairedGains', () => {
+  const runsOf = (ks: number[], seeds = ks.map((_, i) => i)): RunResult[] =>
+    ks.map((k, i) => ({
+      seed: seeds[i] as number,
+      runDir: '',
+      steps: 3,
+      finalLoss: 1,
+      metrics: metrics(k),
+    }));
+  const mk = (id: string, ks: number[], seeds?: number[]) => {
+    const runs = runsOf(ks, seeds);
+    return { id, name: id, label: id, runs, summary: plain(summarizeRuns(runs)) };
+  };
+
+  it('takes each seed against the floor of the same seed, with a t-interval over the seeds', () => {
+    // Floors 0.70 / 0.60 / 0.80 and the row 0.72 / 0.63 / 0.825, listed in another seed order:
+    // differences +0.02, +0.03, +0.025 -> mean 0.025, s = 0.005,
+    // half = t(0.975, 2) 4.302653 x 0.005 / sqrt(3) = 0.01242.
+    const floor = mk('untrained', [0.7, 0.6, 0.8]);
+    const row = mk('ediy', [0.825, 0.72, 0.63], [2, 0, 1]);
+    const [g] = pairedGains([row, floor]);
+    const knn = g?.gains.find((x) => x.key === 'knnTop1');
+    expect(knn?.seeds).toEqual([2, 0, 1]);
+    expect(knn?.differences.map((d) => +d.toFixed(12))).toEqual([0.025, 0.02, 0.03]);
+    expect(knn?.mean).toBeCloseTo(0.025, 12);
+    const half = (4.302653 * 0.005) / Math.sqrt(3);
+    expect(knn?.ci95?.[0]).toBeCloseTo(0.025 - half, 5);
+    expect(knn?.ci95?.[1]).toBeCloseTo(0.025 + half, 5);
+    expect(knn?.verdict).toBe('better');
+    // The region cosine is 0.5 in every run: differences 0, no spread, 0 inside.
+    expect(g?.gains.find((x) => x.key === 'meanRegionCosine')?.verdict).toBe('inside');
+    // No finite dense mIoU: left out.
+    expect(g?.gains.some((x) => x.key === 'denseMIoU')).toBe(false);
+  });
+
+  it('says worse when the row is below its floor beyond the interval, inside when 0 is in it', () => {
+    const floor = mk('untrained', [0.7, 0.6, 0.8]);
+    const worse = pairedGains([mk('a', [0.6, 0.52, 0.69]), floor])[0]?.gains[0];
+    expect(worse?.verdict).toBe('worse');
+    const inside = pairedGains([mk('b', [0.75, 0.55, 0.8]), floor])[0]?.gains[0];
+    expect(inside?.verdict).toBe('inside');
+    expect(pairedGains([mk('c', [0.7])])).toEqual([]);
+  });
+
+  it('is a section of results.md, bold where the row clears its floor', () => {
+    const md = resultsMarkdown({
+      table: 'table1',
+      preset: 'mini',
+      seeds: [0, 1, 2],
+      backend: 'wasm',
+      data: 'scenes',
+      rows: [mk('ediy', [0.72, 0.63, 0.825]), mk('untrained', [0.7, 0.6, 0.8])],
+      seconds: 1,
+      createdAt: '',
+    });
+    expect(md).toContain('## Against the untrained floor, paired by seed');
+    const line = md.split('\n').find((l) => l.startsWith('| ediy |') && l.includes('(+'));
+    expect(line).toContain('**+0.025 [+0.013, +0.037] (+0.020, +0.030, +0.025)**');
   });
 });
 

@@ -73,12 +73,12 @@ describe('the mini preset', () => {
     expect(presetOptim('mini').tau0).toBe(0.99);
   });
 
-  it("caps a row at its table's hour: Table 2 320 steps, Table 1 and the 1000-epoch tables 120", () => {
+  it("caps a row at its table's hour: Table 2 320 steps, Table 1 and the 1000-epoch tables 450", () => {
     expect(miniSteps(100)).toBe(320);
-    expect(miniSteps(300)).toBe(120);
-    expect(miniSteps(1000)).toBe(120);
+    expect(miniSteps(300)).toBe(450);
+    expect(miniSteps(1000)).toBe(450);
     expect(presetScale('mini', 100).maxSteps).toBe(320);
-    expect(presetScale('mini', 300).maxSteps).toBe(120);
+    expect(presetScale('mini', 300).maxSteps).toBe(450);
     const table2 = resolveExperiment(
       { ...EDIY_RANDOM_ROW, paper: { table: 2, row: 1, label: 'x', epochs: 100, numbers: {} } },
       { preset: 'mini' },

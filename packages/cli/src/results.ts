@@ -102,7 +102,11 @@ export interface ReproduceResults {
   teacher?: string;
   /** The rows, in the paper's order. */
   rows: RowResult[];
-  /** Wall-clock seconds of this invocation. */
+  /**
+   * Seconds of work the report covers: the wall time of the `ediy reproduce` invocation
+   * that trained and collected, or for `--collect` alone (sharded and Slurm runs) the
+   * training and evaluation seconds the runs recorded, summed.
+   */
   seconds: number;
   /** ISO time of writing. */
   createdAt: string;

@@ -527,7 +527,8 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 constexpr int64_t kParallelMin = 1 << 15;
 
 // Calls f(i0, i1) on contiguous slices of [0, n), one per thread (OpenMP's static split),
-// or once on the whole range when n * width < kParallelMin.
+// or once on the whole range when n * width < kParallelMin (for the rows of a [rows, cols]
+// map: n = rows, width = cols).
 template <typename F>
 void parallelRanges(int64_t n, int64_t width, F f) {
   if (n <= 0) return;
@@ -543,12 +544,6 @@ void parallelRanges(int64_t n, int64_t width, F f) {
   }
 }
 
-// parallelRanges over the rows of a [rows, cols] map.
-template <typename F>
-void parallelRows(int64_t rows, int64_t cols, F f) {
-  parallelRanges(rows, cols, f);
-}
-
 // ---------------------------------------------------------------------------------------
 // Per-channel sums over rows, deterministic for any thread count: the rows are cut into
 // a fixed number of blocks (not one per thread), each block summed in order, then the
@@ -556,8 +551,10 @@ void parallelRows(int64_t rows, int64_t cols, F f) {
 
 constexpr int64_t kSumBlocks = 64;
 
-// acc[c] += x[r, c] for the rows [r0, r1), in row order.
-EDIY_ISA_CLONES void addRows(const float* x, int64_t r0, int64_t r1, int64_t cols, float* acc) {
+// acc[c] += x[r, c] for the rows [r0, r1), in row order, accumulated in Acc (float for
+// columnSums, double for BatchNorm's statistics).
+template <typename Acc>
+EDIY_ISA_CLONES void addRows(const float* x, int64_t r0, int64_t r1, int64_t cols, Acc* acc) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* row = x + r * cols;
 #pragma omp simd
@@ -634,7 +631,7 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
     const float* scale = heap.at(scaleOff, cols, "scale");
     const float* shift = shiftOff >= 0 ? heap.at(shiftOff, cols, "shift") : nullptr;
     float* out = heap.at(outOff, rows * cols, "out");
-    parallelRows(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, scale, shift, r0, r1, cols, out); });
+    parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, scale, shift, r0, r1, cols, out); });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -662,15 +659,6 @@ void blockSums(int64_t rows, int64_t cols, std::vector<double>& partial, std::ve
   sums.assign(static_cast<size_t>(cols), 0.0);
   for (int64_t blk = 0; blk < blocks; ++blk) {
     for (int64_t c = 0; c < cols; ++c) sums[c] += partial[blk * cols + c];
-  }
-}
-
-// acc[c] += x[r, c] in double over the rows [r0, r1).
-EDIY_ISA_CLONES void addRowsD(const float* x, int64_t r0, int64_t r1, int64_t cols, double* acc) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* row = x + r * cols;
-#pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
   }
 }
 
@@ -751,7 +739,7 @@ Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
     float* varOut = heap.at(info[5].As<Napi::Number>().DoubleValue(), cols, "variance");
     std::vector<double> partial, sums, mean(static_cast<size_t>(cols));
     blockSums(rows, cols, partial, sums,
-              [&](int64_t r0, int64_t r1, double* acc) { addRowsD(x, r0, r1, cols, acc); });
+              [&](int64_t r0, int64_t r1, double* acc) { addRows(x, r0, r1, cols, acc); });
     for (int64_t c = 0; c < cols; ++c) mean[c] = sums[c] / static_cast<double>(rows);
     const double* m = mean.data();
     blockSums(rows, cols, partial, sums, [&](int64_t r0, int64_t r1, double* acc) {
@@ -815,7 +803,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
       sumDyXhatOut[c] = static_cast<float>(sumDyXc[c] * inv);
     }
     const float *kp = k.data(), *ap = a.data(), *bp = b.data();
-    parallelRows(rows, cols, [&](int64_t r0, int64_t r1) {
+    parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) {
       batchNormGradRows(dy, x, mean, kp, ap, bp, r0, r1, cols, dx);
     });
     return env.Undefined();
@@ -873,7 +861,7 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
       b[c] = static_cast<float>(beta[c] - mean * kc);
     }
     const float *kp = k.data(), *bp = b.data();
-    parallelRows(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, kp, bp, r0, r1, cols, y); });
+    parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, kp, bp, r0, r1, cols, y); });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());

@@ -60,11 +60,13 @@ export {
   loadTableFile,
   looksLikeTableFile,
   tableRow,
+  rowOverPreset,
   ROW_ID_PATTERN,
   TABLE_NAME_PATTERN,
   type TableFile,
   type TableRowEntry,
   type TableSource,
+  type RowOverPreset,
 } from './table-module.js';
 export {
   planJobs,

@@ -16,6 +16,7 @@ import {
   type PresetName,
   type RowConfig,
 } from '@ediy/trainer';
+import type { RowOverPreset } from './table-module.js';
 import { needsTeacher } from './teacher.js';
 
 /** One independent run of a reproduction. */
@@ -77,6 +78,11 @@ export interface PlanInput {
   checkpointEvery?: number;
   /** Config layers over the preset for every run (e.g. command-line overrides), in order. */
   layers?: ReadonlyArray<{ layer: ConfigLayer; source: string }>;
+  /**
+   * Per row id, what a user's row changes over the preset, below `layers`
+   * (`TableSource.overPreset`).
+   */
+  overPreset?: Readonly<Record<string, RowOverPreset>>;
 }
 
 /** `config` with its checkpoint interval set to `every` (unchanged when undefined). */
@@ -105,9 +111,20 @@ export function planJobs(input: PlanInput): ReproducePlan {
     row: RowConfig,
     seed: number,
     teacher?: ExperimentConfig['teacher'],
+    over?: RowOverPreset,
   ): ExperimentConfig =>
     withCheckpointEvery(
-      resolveExperiment(row, { ...common, seed, ...(teacher ? { teacher } : {}) }),
+      resolveExperiment(row, {
+        ...common,
+        ...(over
+          ? {
+              layers: [{ layer: over.layer, source: over.source }, ...(input.layers ?? [])],
+              ...(over.paperEpochs !== undefined ? { paperEpochs: over.paperEpochs } : {}),
+            }
+          : {}),
+        seed,
+        ...(teacher ? { teacher } : {}),
+      }),
       input.checkpointEvery,
     );
   const teacherDir = join(input.out, 'teacher');
@@ -117,7 +134,12 @@ export function planJobs(input: PlanInput): ReproducePlan {
   const jobs: ReproduceJob[] = [];
   for (const [id, row] of input.rows) {
     for (const seed of seeds) {
-      const config = resolveRow(row, seed, needsTeacher(row) ? { run: teacherDir } : undefined);
+      const config = resolveRow(
+        row,
+        seed,
+        needsTeacher(row) ? { run: teacherDir } : undefined,
+        input.overPreset?.[id],
+      );
       const teacherRun = teacherNeeded && JSON.stringify(config) === teacherKey;
       jobs.push({
         id: `${id}/seed-${seed}`,

@@ -288,6 +288,9 @@ export function planReproduce(options: ReproduceOptions): ReproducePlan {
     ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
     ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
     ...(options.overrides ? { layers: options.overrides } : {}),
+    ...(typeof options.table !== 'string' && options.table.overPreset
+      ? { overPreset: options.table.overPreset }
+      : {}),
   });
 }
 

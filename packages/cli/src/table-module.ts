@@ -47,12 +47,31 @@ export interface TableFile {
   rows: Readonly<Record<string, TableRowEntry>>;
 }
 
+/**
+ * What a user's row changes beyond its method, applied over the preset (a row's own
+ * fields are below it, as the paper rows' are): a row `{ base: table1/byol, optim:
+ * { baseLr: 0.5 } }` trains at base LR 0.5, as a config file with that `base` does.
+ */
+export interface RowOverPreset {
+  /** The row's fields other than `name`, `method` and `paper` (checked). */
+  layer: ConfigLayer;
+  /** Where it came from, for error messages (`<file> rows.<id>`). */
+  source: string;
+  /**
+   * The epochs of the row's table (its base row's `paper.epochs`), which pick the
+   * preset's settings when the row drops the base's paper numbers.
+   */
+  paperEpochs?: number;
+}
+
 /** A table `reproduce` runs: the paper's or a user's. */
 export interface TableSource {
   /** The table's name: `table1`, `table2`, or a user table's name. */
   name: string;
   /** The rows, in order. */
   rows: ReadonlyArray<readonly [string, RowConfig]>;
+  /** Per row id, what the row changes over the preset ({@link RowOverPreset}). */
+  overPreset?: Readonly<Record<string, RowOverPreset>>;
   /** The absolute path of a user table's file. */
   file?: string;
 }
@@ -141,6 +160,31 @@ export function tableRow(id: string, entry: unknown, spec: string): RowConfig {
 }
 
 /**
+ * What entry `id` of a table file changes over the preset: its fields other than
+ * `base`, `name`, `method` and `paper`, and its base row's table epochs; `undefined`
+ * for a row id, or an entry that states nothing else (call after {@link tableRow},
+ * which checks the entry).
+ */
+export function rowOverPreset(
+  id: string,
+  entry: unknown,
+  spec: string,
+): RowOverPreset | undefined {
+  if (!isObject(entry)) return undefined;
+  const { base, name: _name, method: _method, paper, ...rest } = entry;
+  const source = `${spec} rows.${id}`;
+  const epochs =
+    (isObject(paper) && typeof paper.epochs === 'number' ? paper.epochs : undefined) ??
+    (typeof base === 'string' ? allRows()[base]?.paper?.epochs : undefined);
+  if (Object.keys(rest).length === 0 && epochs === undefined) return undefined;
+  return {
+    layer: parseLayer(rest, source),
+    source,
+    ...(epochs !== undefined ? { paperEpochs: epochs } : {}),
+  };
+}
+
+/**
  * Reads a user's table file (see the module's documentation).
  * @throws naming the file and what is wrong: a missing file, another extension, no
  *   `rows`, an empty table, a bad row id or name, an unknown base row, or a bad field of
@@ -172,6 +216,7 @@ export async function loadTableFile(spec: string): Promise<TableSource> {
     );
   const entries = Object.entries(content.rows);
   if (entries.length === 0) fail(spec, 'rows is empty; a table needs at least one row');
+  const overPreset: Record<string, RowOverPreset> = {};
   const rows = entries.map(([id, entry]) => {
     if (!ROW_ID_PATTERN.test(id))
       fail(
@@ -183,7 +228,10 @@ export async function loadTableFile(spec: string): Promise<TableSource> {
         spec,
         `row id ${JSON.stringify(id)} is the untrained floor's, which every table gets; name the row otherwise`,
       );
-    return [id, tableRow(id, entry, spec)] as const;
+    const row = tableRow(id, entry, spec);
+    const over = rowOverPreset(id, entry, spec);
+    if (over) overPreset[id] = over;
+    return [id, row] as const;
   });
-  return { name, rows, file: path };
+  return { name, rows, overPreset, file: path };
 }

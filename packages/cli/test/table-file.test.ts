@@ -66,6 +66,42 @@ describe('a table file', () => {
     expect(rows.plain?.name).toBe('my-plain');
   });
 
+  it("applies a row's own optim and scale over the preset, below the command line", async () => {
+    const path = file(
+      'sweep.yaml',
+      `rows:
+  byol: table1/byol
+  byol-lr05: { base: table1/byol, optim: { baseLr: 0.5 }, scale: { maxSteps: 40 } }
+  t2-wu: { base: table2/equal, optim: { warmupFraction: 0.2 } }
+  t2-plain: table2/equal
+`,
+    );
+    const table = await loadTableFile(path);
+    const plan = (overrides?: Array<{ layer: object; source: string }>) =>
+      planReproduce({
+        table,
+        preset: 'mini',
+        seeds: [0],
+        out: tempDir('ediy-table-plan-'),
+        ...(overrides ? { overrides } : {}),
+      });
+    const byRow = (p: ReturnType<typeof plan>) =>
+      Object.fromEntries(p.jobs.map((j) => [j.row, j.config]));
+    const rows = byRow(plan());
+    expect(rows.byol?.optim.baseLr).toBe(1); // the preset's
+    expect(rows['byol-lr05']?.optim.baseLr).toBe(0.5); // the row's, over the preset
+    expect(rows['byol-lr05']?.scale.maxSteps).toBe(40);
+    expect(rows['byol-lr05']?.optim.tau0).toBe(rows.byol?.optim.tau0); // the rest the preset's
+    // A changed Table 2 row keeps Table 2's budget (its base row's epochs), as the paper row does.
+    expect(rows['t2-wu']?.scale.maxSteps).toBe(rows['t2-plain']?.scale.maxSteps);
+    expect(rows['t2-wu']?.scale.maxSteps).not.toBe(rows.byol?.scale.maxSteps);
+    expect(rows['t2-wu']?.optim.warmupFraction).toBe(0.2);
+    // The command line is over every row.
+    const flagged = byRow(plan([{ layer: { optim: { baseLr: 2 } }, source: 'flags' }]));
+    expect(flagged['byol-lr05']?.optim.baseLr).toBe(2);
+    expect(flagged['byol-lr05']?.scale.maxSteps).toBe(40);
+  });
+
   it('names the file and what is wrong with it', async () => {
     const cases: Array<[string, string, RegExp]> = [
       ['a.yaml', 'rows: {}', /rows is empty/],

@@ -191,6 +191,12 @@ export interface ResolveOptions {
   teacher?: ExperimentConfig['teacher'];
   /** Any further scale changes (e.g. fewer steps). */
   scale?: Partial<ScaleConfig>;
+  /**
+   * The paper epochs whose preset settings apply when no layer states a `paper` row
+   * (default 300, Table 1's): e.g. 100 for a changed Table 2 row that dropped the
+   * paper's numbers.
+   */
+  paperEpochs?: number;
 }
 
 /**
@@ -210,7 +216,7 @@ export function resolveExperiment(
     parseLayer(row, row.name ? `row ${row.name}` : 'row'),
     ...layers.map(({ layer, source }) => parseLayer(layer, source)),
   ];
-  const paperEpochs = mergeLayers(...checked).paper?.epochs ?? 300;
+  const paperEpochs = mergeLayers(...checked).paper?.epochs ?? options.paperEpochs ?? 300;
   const [first, ...rest] = checked;
   const merged = mergeLayers({ seed: 0 }, first ?? {}, presetLayer(preset, paperEpochs), ...rest, {
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

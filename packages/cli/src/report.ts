@@ -366,6 +366,7 @@ export async function buildReport(options: BuildReportOptions): Promise<BuiltRep
     data: [...new Set(configs.map((c) => dataOf(c.config)))].join(', '),
     rows,
     seconds,
+    secondsKind: 'recorded',
     createdAt: new Date().toISOString(),
   };
   mkdirSync(out, { recursive: true });

@@ -583,6 +583,7 @@ export async function collect(options: CollectOptions): Promise<ReproduceOutput>
     ...(plan.teacher ? { teacher: plan.teacher.runDir } : {}),
     rows: results,
     seconds: options.seconds ?? recordedSeconds,
+    secondsKind: options.seconds !== undefined ? 'wall' : 'recorded',
     createdAt: new Date().toISOString(),
   };
   const jsonPath = join(out, 'results.json');

@@ -108,8 +108,24 @@ export interface ReproduceResults {
    * training and evaluation seconds the runs recorded, summed.
    */
   seconds: number;
+  /**
+   * How {@link ReproduceResults.seconds} was measured: `wall`, the wall time of the
+   * invocation that trained and collected; `recorded`, the runs' recorded training and
+   * evaluation seconds summed (`--collect`, `ediy report`), which is not a wall time.
+   * Absent in files written before it was added.
+   */
+  secondsKind?: 'wall' | 'recorded';
   /** ISO time of writing. */
   createdAt: string;
+}
+
+/** The report's words for {@link ReproduceResults.seconds}: a wall time, or the runs' recorded seconds summed. */
+export function secondsText(results: Pick<ReproduceResults, 'seconds' | 'secondsKind'>): string {
+  const n = results.seconds.toFixed(0);
+  if (results.secondsKind === 'wall') return `${n} s wall`;
+  if (results.secondsKind === 'recorded')
+    return `${n} s of training and evaluation, the runs' recorded seconds summed (not a wall time)`;
+  return `${n} s`;
 }
 
 /** Mean and sample standard deviation of the finite values of `values`. */
@@ -296,7 +312,7 @@ export function resultsMarkdown(
   lines.push(`# ${options.title ?? `${results.table} at preset \`${results.preset}\``}`);
   lines.push('');
   lines.push(
-    `Seeds ${results.seeds.join(', ')}; backend ${results.backend}; data ${results.data}; ${results.rows.length} rows; ${results.seconds.toFixed(0)} s.` +
+    `Seeds ${results.seeds.join(', ')}; backend ${results.backend}; data ${results.data}; ${results.rows.length} rows; ${secondsText(results)}.` +
       (results.teacher
         ? ` Teacher: Table 1's BYOL row at this preset (\`${results.teacher}\`).`
         : ''),

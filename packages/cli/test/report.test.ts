@@ -7,6 +7,7 @@ import {
   planReproduce,
   portableResults,
   rowsFromRuns,
+  secondsText,
   type ReproduceResults,
 } from '@ediy/cli';
 import { captureIO, tempDir } from './helpers.js';
@@ -111,6 +112,11 @@ describe('ediy report', () => {
     expect(results.seconds).toBe(15);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     expect(md).toContain('# my table: 4 rows at preset `smoke`');
+    // The runs' recorded seconds (3 s each of five fake runs) summed, not a wall time.
+    expect(results.secondsKind).toBe('recorded');
+    expect(md).toContain(
+      "rows; 15 s of training and evaluation, the runs' recorded seconds summed (not a wall time).",
+    );
     expect(md).toMatch(/\| my-loss \| \*\*0\.700 ± 0\.141 \[-0\.57\d, 1\.97\d\]\*\* \|/);
     expect(md).toContain('| one-seed | 0.300 [0.250, 0.360] |');
     expect(md).toContain('| *untrained* | 0.200 [0.150, 0.260] |');
@@ -126,6 +132,14 @@ describe('ediy report', () => {
     expect(dots.join('').match(/<path /g)).toHaveLength(12);
     // The untrained row is the dashed reference line, once per metric with a value.
     expect(svg.match(/stroke-dasharray/g)).toHaveLength(4);
+  });
+
+  it('says whether the seconds are a wall time or the runs\' recorded seconds', () => {
+    expect(secondsText({ seconds: 3241.6, secondsKind: 'wall' })).toBe('3242 s wall');
+    expect(secondsText({ seconds: 5592, secondsKind: 'recorded' })).toMatch(
+      /^5592 s of training and evaluation, the runs' recorded seconds summed \(not a wall time\)$/,
+    );
+    expect(secondsText({ seconds: 12 })).toBe('12 s'); // a file written before the field
   });
 
   it('names a folder that is not an evaluated run, and a run given twice', async () => {

@@ -7,18 +7,19 @@ import { EDIY_BIN, type ReproduceResults } from '@ediy/cli';
 /**
  * A reproduction's results.json and results.md with what differs between two output
  * folders of the same runs taken out: the folder itself (in run paths), the wall-clock
- * seconds and the creation time. Everything else, every metric and loss included, must
+ * seconds (and how they were measured) and the creation time. Everything else, every metric and loss included, must
  * be the same for the same plan.
  */
 export function comparableResults(out: string): { json: unknown; md: string } {
   const raw = readFileSync(join(out, 'results.json'), 'utf8');
   const results = JSON.parse(raw.split(out).join('<out>')) as Partial<ReproduceResults>;
   delete results.seconds;
+  delete results.secondsKind;
   delete results.createdAt;
   const md = readFileSync(join(out, 'results.md'), 'utf8')
     .split(out)
     .join('<out>')
-    .replace(/rows; \d+ s\./, 'rows; <seconds> s.');
+    .replace(/rows; \d+ s[^.]*\./, 'rows; <seconds> s.');
   return { json: results, md };
 }
 

@@ -165,11 +165,7 @@ export function tableRow(id: string, entry: unknown, spec: string): RowConfig {
  * for a row id, or an entry that states nothing else (call after {@link tableRow},
  * which checks the entry).
  */
-export function rowOverPreset(
-  id: string,
-  entry: unknown,
-  spec: string,
-): RowOverPreset | undefined {
+export function rowOverPreset(id: string, entry: unknown, spec: string): RowOverPreset | undefined {
   if (!isObject(entry)) return undefined;
   const { base, name: _name, method: _method, paper, ...rest } = entry;
   const source = `${spec} rows.${id}`;

@@ -187,8 +187,7 @@ describe('reproduce table1 --preset smoke in two shards, then --collect', () => 
     expect(comparableResults(sharded)).toEqual(comparableResults(local));
     // The local run's seconds are its wall time; the collected ones the runs' recorded seconds.
     const kind = (dir: string): unknown =>
-      (JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ReproduceResults)
-        .secondsKind;
+      (JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ReproduceResults).secondsKind;
     expect([kind(local), kind(sharded)]).toEqual(['wall', 'recorded']);
     expect(existsSync(join(sharded, 'plots', 'saliency-grid.png'))).toBe(true);
     // three smoke reproductions (one local, two shards): 50-105 s alone, more on a loaded machine

@@ -134,7 +134,7 @@ describe('ediy report', () => {
     expect(svg.match(/stroke-dasharray/g)).toHaveLength(4);
   });
 
-  it('says whether the seconds are a wall time or the runs\' recorded seconds', () => {
+  it("says whether the seconds are a wall time or the runs' recorded seconds", () => {
     expect(secondsText({ seconds: 3241.6, secondsKind: 'wall' })).toBe('3242 s wall');
     expect(secondsText({ seconds: 5592, secondsKind: 'recorded' })).toMatch(
       /^5592 s of training and evaluation, the runs' recorded seconds summed \(not a wall time\)$/,

@@ -4,8 +4,9 @@
     python3 tools/reference/table_report.py <results.json> [--torch <summary.json>] \
         [--pairs ediy:byol,byol-tg-rdem:byol] [--seeds 0,1,2]
 
-Prints two Markdown tables: every row's metrics (the untrained row included, and the PyTorch
-reference rows of tools/reference/table-torch.sh's summary.json when given) as the mean over
+Prints two Markdown tables: every row's metrics (kNN, linear, dense mIoU where every run has
+it, region cosine, effective rank; the untrained row included, and the PyTorch reference rows
+of tools/reference/table-torch.sh's summary.json when given) as the mean over
 seeds, Student's t 95% interval over the seeds and each seed's value; then the paired
 differences, seed by seed, of every trained row against the untrained row of the same seed and
 of each `--pairs` a:b (a minus b), with the same interval. Accuracies are in percent (points),
@@ -20,9 +21,10 @@ import math
 
 from scipy import stats
 
-METRICS = [
+ALL_METRICS = [
     ('knnTop1', 'kNN top-1 %', 100.0, 1),
     ('linearTop1', 'linear top-1 %', 100.0, 1),
+    ('denseMIoU', 'dense mIoU %', 100.0, 1),
     ('meanRegionCosine', 'region cosine ↓', 1.0, 3),
     ('effectiveRank', 'effective rank ↑', 1.0, 1),
 ]
@@ -71,6 +73,9 @@ def main():
         for s in list(by_seed):
             if keep is not None and s not in keep:
                 del by_seed[s]
+    # The dense probe only where every run has it (data with masks: the pasted scenes).
+    METRICS = [m for m in ALL_METRICS
+               if all(r.get(m[0]) is not None for _, by_seed in rows.values() for r in by_seed.values())]
 
     def values(rid, key, scale, seeds=None):
         by_seed = rows[rid][1]

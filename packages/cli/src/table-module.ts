@@ -48,8 +48,9 @@ export interface TableFile {
 }
 
 /**
- * What a user's row changes beyond its method, applied over the preset (a row's own
- * fields are below it, as the paper rows' are): a row `{ base: table1/byol, optim:
+ * What a table file's row changes beyond its method, applied over the preset and below
+ * the command line's flags (a paper row's fields would sit under the preset, which
+ * replaces its `optim` and most of its `scale`): a row `{ base: table1/byol, optim:
  * { baseLr: 0.5 } }` trains at base LR 0.5, as a config file with that `base` does.
  */
 export interface RowOverPreset {

@@ -86,6 +86,15 @@ export const DATA_FLAG: FlagSpec = {
   defaultText: 'scenes',
 };
 
+/** `--held-out`: the held-out scenes of `--data scenes:<path>`. */
+export const HELD_OUT_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'n',
+  description:
+    "held-out scenes of --data scenes:<path>, pasted from the held-out split's items: the probes' test set (more scenes, a narrower interval)",
+  defaultText: 'max(64, training scenes / 4): 512 at mini',
+};
+
 /** A named flag's value checked against a list of choices. */
 export function choiceFlag<T extends string>(
   args: ParsedArgs,
@@ -180,14 +189,17 @@ export const PASTED_DEFAULTS = { count: 2048, size: 40, seed: 1 } as const;
 export function describeData(data: DataConfig | undefined): string {
   if (data === undefined || data.kind === 'scenes') return 'scenes';
   if (data.kind === 'path') return data.path;
-  return `scenes:${data.path} (${data.count} pasted scenes, ${data.size} px, seed ${data.seed})`;
+  const heldOut = data.heldOutCount !== undefined ? `, ${data.heldOutCount} held out` : '';
+  return `scenes:${data.path} (${data.count} pasted scenes, ${data.size} px, seed ${data.seed}${heldOut})`;
 }
 
 /**
  * `--data`: undefined (the preset's embedded scenes) for no flag or `scenes`;
  * `scenes:<path>` for scenes pasted from the items at `path` onto backgrounds, with
- * their masks (`count`, canvas `size` and `seed` from `pasted`); else a path. The path
+ * their masks (`count`, canvas `size` and `seed` from `pasted`, and `heldOutCount` from
+ * `--held-out` when the command has that flag and it is given); else a path. The path
  * must exist.
+ * @throws UsageError for a missing path, or `--held-out` without `--data scenes:<path>`.
  */
 export function dataFlag(
   args: ParsedArgs,
@@ -195,6 +207,13 @@ export function dataFlag(
   pasted: { count: number; size: number; seed: number } = PASTED_DEFAULTS,
 ): DataConfig | undefined {
   const value = stringFlag(args, 'data');
+  const heldOut = integerFlag(args, 'held-out', command, 1);
+  if (heldOut !== undefined && !value?.startsWith('scenes:')) {
+    throw new UsageError(
+      `ediy ${command}: --held-out sets the held-out scenes of --data scenes:<path>; got --data ${value === undefined ? '(none)' : JSON.stringify(value)}`,
+      command,
+    );
+  }
   if (value === undefined || value === 'scenes') return undefined;
   let spec: DataConfig;
   try {
@@ -209,7 +228,8 @@ export function dataFlag(
       command,
     );
   }
-  return spec.kind === 'pasted' ? { ...spec, path } : { kind: 'path', path };
+  if (spec.kind !== 'pasted') return { kind: 'path', path };
+  return { ...spec, path, ...(heldOut !== undefined ? { heldOutCount: heldOut } : {}) };
 }
 
 /** A flag that must be given (e.g. `--out` of `export`). */

@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
+import { runPaths } from '@ediy/core/node';
 import { regionLossNames } from '@ediy/losses';
 import { matcherNames } from '@ediy/matchers';
 import { resolveExperiment, type ExperimentConfig } from '@ediy/trainer';
@@ -278,6 +279,33 @@ describe('ediy pretrain --data on an image folder', () => {
     expect(run.code, run.io.err()).toBe(0);
     const saved = JSON.parse(readFileSync(run.config, 'utf8')) as ExperimentConfig;
     expect(saved.scale.data).toEqual({ kind: 'pasted', path: dir, count: 32, size: 40, seed: 1 });
+    const more = await pretrainOn(`scenes:${dir}`, ['--held-out', '7']);
+    expect(more.code, more.io.err()).toBe(0);
+    expect((JSON.parse(readFileSync(more.config, 'utf8')) as ExperimentConfig).scale.data).toEqual({
+      kind: 'pasted',
+      path: dir,
+      count: 32,
+      size: 40,
+      seed: 1,
+      heldOutCount: 7,
+    });
+    // the run's evaluation scores that many held-out scenes
+    const runDir = dirname(more.config);
+    const io = captureIO();
+    const evalCode = await main(['eval', runDir, '--budget', 'smoke', '--backend', BACKEND], io);
+    expect(evalCode, io.err()).toBe(0);
+    const scored = JSON.parse(readFileSync(runPaths(runDir).eval, 'utf8')) as {
+      sizes: { heldOut: number };
+    };
+    expect(scored.sizes.heldOut).toBe(7);
+    const notScenes = await pretrainOn(dir, ['--held-out', '7']);
+    expect(notScenes.code).toBe(2);
+    expect(notScenes.io.err()).toContain(
+      `--held-out sets the held-out scenes of --data scenes:<path>; got --data ${JSON.stringify(dir)}`,
+    );
+    const zero = await pretrainOn(`scenes:${dir}`, ['--held-out', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.io.err()).toContain('--held-out must be an integer >= 1; got "0"');
     const missing = await pretrainOn('scenes:/no/such/items');
     expect(missing.code).toBe(2);
     expect(missing.io.err()).toContain(
@@ -293,6 +321,12 @@ describe('describeData', () => {
     expect(
       describeData({ kind: 'pasted', path: '/d/fmnist', count: 2048, size: 40, seed: 1 }),
     ).toBe('scenes:/d/fmnist (2048 pasted scenes, 40 px, seed 1)');
+    expect(
+      describeData({
+        ...{ kind: 'pasted', path: '/d/fmnist', count: 2048, size: 40, seed: 1 },
+        heldOutCount: 2000,
+      }),
+    ).toBe('scenes:/d/fmnist (2048 pasted scenes, 40 px, seed 1, 2000 held out)');
   });
 });
 

@@ -29,6 +29,7 @@ import { println, type CliIO } from '../io.js';
 import {
   BACKEND_FLAG,
   DATA_FLAG,
+  HELD_OUT_FLAG,
   backendFlag,
   choiceFlag,
   dataFlag,
@@ -53,6 +54,7 @@ export const EVAL_SPEC: CommandSpec = {
         "data whose training part is the kNN memory and probe training set and whose held-out part is scored: 'scenes' or a path; default the run's own data",
       defaultText: undefined,
     },
+    'held-out': HELD_OUT_FLAG,
     backend: BACKEND_FLAG,
     budget: {
       type: 'string',

@@ -20,6 +20,7 @@ import { println, type CliIO } from '../io.js';
 import {
   BACKEND_FLAG,
   DATA_FLAG,
+  HELD_OUT_FLAG,
   PRESET_FLAG,
   SEEDS_FLAG,
   SEED_FLAG,
@@ -52,6 +53,7 @@ export const PRETRAIN_SPEC: CommandSpec = {
     seed: SEED_FLAG,
     seeds: SEEDS_FLAG,
     data: DATA_FLAG,
+    'held-out': HELD_OUT_FLAG,
     backend: BACKEND_FLAG,
     workers: WORKERS_FLAG,
     out: {

@@ -17,6 +17,7 @@ import { println, type CliIO } from '../io.js';
 import {
   BACKEND_FLAG,
   DATA_FLAG,
+  HELD_OUT_FLAG,
   PRESET_FLAG,
   SEEDS_FLAG,
   SEED_FLAG,
@@ -80,6 +81,7 @@ export const REPRODUCE_SPEC: CommandSpec = {
     seed: SEED_FLAG,
     seeds: { ...SEEDS_FLAG, defaultText: '0,1,2 at mini, 0 at smoke and paper' },
     data: DATA_FLAG,
+    'held-out': HELD_OUT_FLAG,
     backend: BACKEND_FLAG,
     workers: WORKERS_FLAG,
     out: {

@@ -102,6 +102,31 @@ describe('a table file', () => {
     expect(flagged['byol-lr05']?.scale.maxSteps).toBe(40);
   });
 
+  it("examples/results/byol1500.yaml is Table 1's BYOL row at 1500 steps, the rest the preset's", async () => {
+    const table = await loadTableFile(
+      fileURLToPath(new URL('../../../examples/results/byol1500.yaml', import.meta.url)),
+    );
+    const jobs = planReproduce({
+      table,
+      preset: 'mini',
+      seeds: [0],
+      out: tempDir('ediy-byol1500-'),
+    }).jobs;
+    const run = jobs.find((j) => j.row === 'byol1500')?.config;
+    const paper = planReproduce({
+      table: 'table1',
+      preset: 'mini',
+      rows: ['byol'],
+      seeds: [0],
+      out: tempDir('ediy-byol450-'),
+    }).jobs.find((j) => j.row === 'byol')?.config;
+    expect(run?.scale.maxSteps).toBe(1500);
+    expect(paper?.scale.maxSteps).toBe(450);
+    expect(run?.method).toEqual(paper?.method);
+    expect({ ...run?.optim }).toEqual({ ...paper?.optim });
+    expect({ ...run?.scale, maxSteps: 0 }).toEqual({ ...paper?.scale, maxSteps: 0 });
+  });
+
   it('names the file and what is wrong with it', async () => {
     const cases: Array<[string, string, RegExp]> = [
       ['a.yaml', 'rows: {}', /rows is empty/],

@@ -7,8 +7,12 @@
  *
  * Usage: npm run bench -- [--backend native] [--steps 3] [--rounds 1] [--batch 64]
  *                         [--width 32] [--size 32] [--workers] [--wasm] [--no-kernels]
+ *                         [--ours-wait active|passive]
  *   --workers   also two gradient threads of one oneDNN thread each (the replica worker)
  *   --wasm      also the plain wasm backend (one thread), the path before the native engine
+ *   --ours-wait OpenMP's wait policy of our step only (OMP_WAIT_POLICY in our child's
+ *               environment), the peer keeping the environment's (libgomp's default: it
+ *               spins a while); `OMP_WAIT_POLICY=... npm run bench` sets both sides
  */
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -27,8 +31,25 @@ const { values } = parseArgs({
     workers: { type: 'boolean', default: false },
     wasm: { type: 'boolean', default: false },
     'no-kernels': { type: 'boolean', default: false },
+    'ours-wait': { type: 'string' },
   },
 });
+const oursWait = values['ours-wait']?.toUpperCase();
+if (oursWait !== undefined && oursWait !== 'ACTIVE' && oursWait !== 'PASSIVE') {
+  throw new Error(
+    `--ours-wait must be active or passive, got ${JSON.stringify(values['ours-wait'])}`,
+  );
+}
+/** Our child's environment: --ours-wait over the environment's OpenMP wait policy. */
+const oursEnv: NodeJS.ProcessEnv =
+  oursWait === undefined ? process.env : { ...process.env, OMP_WAIT_POLICY: oursWait };
+/** How each side's OpenMP threads wait, for the header. */
+const waitOf = (env: NodeJS.ProcessEnv, fallback: string): string =>
+  env.OMP_WAIT_POLICY !== undefined
+    ? `OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}`
+    : env.GOMP_SPINCOUNT !== undefined
+      ? `GOMP_SPINCOUNT=${env.GOMP_SPINCOUNT}`
+      : fallback;
 const shape = {
   batch: Number(values.batch),
   width: Number(values.width),
@@ -78,7 +99,7 @@ function ours(backend: string, threads: number, workers: number): OursResult {
       '--json',
       '--no-torch',
     ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: oursEnv },
   );
   return JSON.parse(out.trim().split('\n').pop() ?? '') as OursResult;
 }
@@ -118,7 +139,7 @@ function measure(
 
 const load0 = loadavg()[0] ?? 0;
 console.log(
-  `E-DIY step: ResNet-18 small stem, width ${shape.width}, ${shape.size} px, batch ${shape.batch}; ${steps} steps after a warm-up, ${rounds} round(s), medians; load average ${load0.toFixed(1)} at start`,
+  `E-DIY step: ResNet-18 small stem, width ${shape.width}, ${shape.size} px, batch ${shape.batch}; ${steps} steps after a warm-up, ${rounds} round(s), medians; load average ${load0.toFixed(1)} at start; OpenMP wait: ours ${waitOf(oursEnv, "the engine's default PASSIVE")}, PyTorch ${waitOf(process.env, "libgomp's default (spins, then sleeps)")}`,
 );
 const rows: Row[] = [
   measure('1 thread each', values.backend, 1, 1, 1),

@@ -14,15 +14,20 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -122,6 +127,171 @@ Heap heapOf(const Napi::Value& v) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Work sharing for ediy's own loops (element-wise kernels, sums, copies) when OpenMP's threads sleep between parallel regions
+// (OMP_WAIT_POLICY=PASSIVE, the engine's default). An OpenMP region ends in a barrier, so
+// the calling thread waits for every thread of the team, however late a sleeping one
+// wakes: on a virtual machine that takes 20-300 us, more than many of these kernels take
+// on one thread. Here the caller starts on the chunks at once; helper threads woken for
+// the call take chunks once they run, and the caller waits only for chunks a helper has
+// started. Each chunk is a fixed part of the work (a row range, a sum block), so the
+// results are the same bits whoever runs which chunk. With a spinning wait policy the
+// OpenMP team is awake anyway and these kernels keep OpenMP's static split.
+// EDIY_WORK_SHARING=on|off overrides the choice (for comparisons in one run).
+bool initialWorkSharing() {
+  auto lower = [](const char* v) {
+    std::string s = v == nullptr ? "" : v;
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  const std::string forced = lower(std::getenv("EDIY_WORK_SHARING"));
+  if (forced == "on") return true;
+  if (forced == "off") return false;
+  return lower(std::getenv("OMP_WAIT_POLICY")) == "passive" && std::getenv("GOMP_SPINCOUNT") == nullptr;
+}
+// Per JS thread, as the convolution layout; setWorkSharing changes it for the calling thread.
+thread_local bool workSharing = initialWorkSharing();
+
+class WorkSharing {
+ public:
+  explicit WorkSharing(int helpers) {
+    for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { helperLoop(); });
+  }
+  ~WorkSharing() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  int helpers() const { return static_cast<int>(threads_.size()); }
+
+  // Runs task(i) for every i in [0, n), n <= 65535, on this thread and the helpers; returns
+  // when all are done. task must not throw.
+  template <typename F>
+  void run(int64_t n, F& task) {
+    if (n <= 0) return;
+    if (threads_.empty() || n == 1) {
+      for (int64_t i = 0; i < n; ++i) task(i);
+      return;
+    }
+    task_ = [](void* f, int64_t i) { (*static_cast<F*>(f))(i); };
+    taskArg_ = &task;
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = ++generation_;
+    claim_.store(pack(gen, n, 0), std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      published_ = gen;
+    }
+    wake_.notify_all();
+    work(gen);
+    // Every chunk is claimed; wait for those a helper is still running.
+    for (int spins = 0; done_.load(std::memory_order_acquire) < n; ++spins) {
+      if (spins < 4096) {
+        cpuRelax();
+      } else {
+        std::this_thread::yield();  // a helper preempted mid-chunk: let it run
+      }
+    }
+  }
+
+ private:
+  // The claim word: generation (32 bits), chunk count (16), next chunk (16).
+  static uint64_t pack(uint64_t gen, int64_t n, int64_t next) {
+    return (gen << 32) | (static_cast<uint64_t>(n) << 16) | static_cast<uint64_t>(next);
+  }
+  static void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  // Claims and runs chunks of generation gen until none is left.
+  void work(uint64_t gen) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((c >> 32) != (gen & 0xffffffffu)) return;
+      const int64_t n = static_cast<int64_t>((c >> 16) & 0xffff), i = static_cast<int64_t>(c & 0xffff);
+      if (i >= n) return;
+      if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      task_(taskArg_, i);
+      done_.fetch_add(1, std::memory_order_release);
+      c = claim_.load(std::memory_order_acquire);
+    }
+  }
+  void helperLoop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || published_ != seen; });
+        if (stop_) return;
+        seen = published_;
+      }
+      work(seen);
+    }
+  }
+
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int64_t> done_{0};
+  uint64_t generation_ = 0;  // the caller's thread only
+  void (*task_)(void*, int64_t) = nullptr;
+  void* taskArg_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  uint64_t published_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// The calling JS thread's helpers: as many as its OpenMP thread count minus one.
+WorkSharing& workSharingPool() {
+  thread_local std::unique_ptr<WorkSharing> pool;
+  const int helpers = std::max(0, omp_get_max_threads() - 1);
+  if (!pool || pool->helpers() != helpers) {
+    pool.reset();
+    pool = std::make_unique<WorkSharing>(helpers);
+  }
+  return *pool;
+}
+
+// Calls f(i0, i1) on contiguous ranges covering [0, n) on all cores: the work-sharing
+// helpers' chunks (at most 32), or OpenMP's static split (one range per thread).
+template <typename F>
+void parallelChunks(int64_t n, F f) {
+  if (workSharing) {
+    const int64_t k = std::min<int64_t>(n, 32);
+    auto chunk = [&](int64_t c) { f(n * c / k, n * (c + 1) / k); };
+    workSharingPool().run(k, chunk);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
+    if (i1 > i0) f(i0, i1);
+  }
+}
+
+// Calls f(i) for every i in [0, items), each item independent of the others: on all
+// cores when `parallel` (parallelChunks), else in order on this thread.
+template <typename F>
+void parallelFor(int64_t items, bool parallel, F f) {
+  if (!parallel || items <= 1) {
+    for (int64_t i = 0; i < items; ++i) f(i);
+    return;
+  }
+  if (workSharing) {
+    parallelChunks(items, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) f(i);
+    });
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < items; ++i) f(i);
+}
+
+// ---------------------------------------------------------------------------------------
 // Convolutions: forward (with bias and activation), backward data, backward weights.
 
 // Whether convolutions take their activations in oneDNN's preferred (blocked, nChw8c or
@@ -215,24 +385,22 @@ void cropRows(const float* from, float* to, const ConvShape& full, int64_t hu, i
   const size_t run = static_cast<size_t>(wu * c) * sizeof(float);
   const size_t tail = static_cast<size_t>((w - wu) * c) * sizeof(float);
   if (!expand) {
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < n * hu; ++q) {
+    parallelFor(n * hu, true, [&](int64_t q) {
       int64_t b = q / hu, i = q % hu;
       std::memcpy(to + q * wu * c, from + (b * h + i) * w * c, run);
-    }
+    });
     return;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < n * h; ++q) {
+  parallelFor(n * h, true, [&](int64_t q) {
     int64_t b = q / h, i = q % h;
     float* row = to + q * w * c;
     if (i >= hu) {
       std::memset(row, 0, static_cast<size_t>(w * c) * sizeof(float));
-      continue;
+      return;
     }
     std::memcpy(row, from + (b * hu + i) * wu * c, run);
     if (tail > 0) std::memset(row + wu * c, 0, tail);
-  }
+  });
 }
 
 // Per JS thread (main or worker): plans hold scratch buffers, so threads never share them.
@@ -526,9 +694,9 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 
 constexpr int64_t kParallelMin = 1 << 15;
 
-// Calls f(i0, i1) on contiguous slices of [0, n), one per thread (OpenMP's static split),
-// or once on the whole range when n * width < kParallelMin (for the rows of a [rows, cols]
-// map: n = rows, width = cols).
+// Calls f(i0, i1) on contiguous slices of [0, n) on all cores (parallelChunks), or once on
+// the whole range when n * width < kParallelMin (for the rows of a [rows, cols] map: n =
+// rows, width = cols).
 template <typename F>
 void parallelRanges(int64_t n, int64_t width, F f) {
   if (n <= 0) return;
@@ -536,12 +704,7 @@ void parallelRanges(int64_t n, int64_t width, F f) {
     f(0, n);
     return;
   }
-#pragma omp parallel
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
-    if (i1 > i0) f(i0, i1);
-  }
+  parallelChunks(n, f);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -595,11 +758,10 @@ Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
     float* out = heap.at(outOff, cols, "out");
     int64_t blocks = rows < kSumBlocks ? (rows > 0 ? rows : 1) : kSumBlocks;
     std::vector<float> partial(static_cast<size_t>(blocks * cols), 0.f);
-#pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
+    parallelFor(blocks, true, [&](int64_t blk) {
       int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
       addRows(x, r0, r1, cols, partial.data() + blk * cols);
-    }
+    });
     for (int64_t c = 0; c < cols; ++c) {
       float s = 0.f;
       for (int64_t blk = 0; blk < blocks; ++blk) s += partial[blk * cols + c];
@@ -651,10 +813,22 @@ void blockSums(int64_t rows, int64_t cols, std::vector<double>& partial, std::ve
                Term term) {
   int64_t blocks = rows < kSumBlocks ? (rows > 0 ? rows : 1) : kSumBlocks;
   partial.assign(static_cast<size_t>(blocks * cols), 0.0);
+  if (workSharing) {
+    double* acc = partial.data();
+    auto block = [&](int64_t blk) {
+      term(rows * blk / blocks, rows * (blk + 1) / blocks, acc + blk * cols);
+    };
+    if (rows * cols < kParallelMin) {
+      for (int64_t blk = 0; blk < blocks; ++blk) block(blk);
+    } else {
+      workSharingPool().run(blocks, block);
+    }
+  } else {
 #pragma omp parallel for schedule(static)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
-    term(r0, r1, partial.data() + blk * cols);
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      int64_t r0 = rows * blk / blocks, r1 = rows * (blk + 1) / blocks;
+      term(r0, r1, partial.data() + blk * cols);
+    }
   }
   sums.assign(static_cast<size_t>(cols), 0.0);
   for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -701,6 +875,67 @@ EDIY_ISA_CLONES void batchNormGradRows(const float* dy, const float* x, const fl
     float* o = dx + r * cols;
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) o[c] = k[c] * g[c] + a[c] * (v[c] - mean[c]) + b[c];
+  }
+}
+
+// The same two functions for BatchNorm followed by a ReLU, differentiated as one: dy is first
+// masked by step(y) of the ReLU's output y (1 for y > 0, NaN for NaN, else 0; y > 0 exactly
+// where the ReLU's input is), rounded to float as the separate ReLU gradient rounds it, so
+// the fused gradient has the bits of the two kernels in sequence.
+EDIY_ISA_CLONES void batchNormReluGradSums(const float* dy, const float* y, const float* x,
+                                           const float* mean, int64_t r0, int64_t r1,
+                                           int64_t cols, double* acc) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  double* acc2 = acc + cols;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* g = dy + r * cols;
+    const float* u = y + r * cols;
+    const float* v = x + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      float w = u[c];
+      float step = w > 0.f ? 1.f : 0.f;
+      step = w != w ? nan : step;
+      float gc = g[c] * step;
+      acc[c] += gc;
+      acc2[c] += static_cast<double>(gc) * (v[c] - mean[c]);
+    }
+  }
+}
+
+EDIY_ISA_CLONES void batchNormReluGradRows(const float* dy, const float* y, const float* x,
+                                           const float* mean, const float* k, const float* a,
+                                           const float* b, int64_t r0, int64_t r1, int64_t cols,
+                                           float* dx) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* g = dy + r * cols;
+    const float* u = y + r * cols;
+    const float* v = x + r * cols;
+    float* o = dx + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      float w = u[c];
+      float step = w > 0.f ? 1.f : 0.f;
+      step = w != w ? nan : step;
+      float gc = g[c] * step;
+      o[c] = k[c] * gc + a[c] * (v[c] - mean[c]) + b[c];
+    }
+  }
+}
+
+// out[r, c] = relu(x[r, c] * scale[c] + shift[c]) for the rows [r0, r1): the affine map and
+// the ReLU after it in one pass, with the bits of the two (NaN kept, -0 to +0).
+EDIY_ISA_CLONES void affineReluRows(const float* x, const float* scale, const float* shift,
+                                    int64_t r0, int64_t r1, int64_t cols, float* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = out + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = xr[c] * scale[c] + shift[c];
+      yr[c] = (v > 0.f || v != v) ? v : 0.f;
+    }
   }
 }
 
@@ -756,17 +991,19 @@ Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
 }
 
 // batchNormGrad(heap, dyOffset, xOffset, rows, cols, meanOffset, invStdOffset, gammaOffset,
-//               dxOffset, sumDyOffset, sumDyXhatOffset):
+//               dxOffset, sumDyOffset, sumDyXhatOffset[, reluOutputOffset]):
 // with xhat = (x - mean) * invStd over the rows of each column,
 //   sumDy = sum(dy), sumDyXhat = sum(dy * xhat)               (dbeta and dgamma)
 //   dx = gamma * invStd * (dy - sumDy / rows - xhat * sumDyXhat / rows)
+// where, given the output y of a ReLU after the BatchNorm (offset >= 0), dy is the ReLU's
+// output gradient and dy * step(y) is used in its place: the two layers' gradient in one call.
 Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    if (info.Length() != 11) {
+    if (info.Length() != 11 && info.Length() != 12) {
       throw std::invalid_argument(
           "batchNormGrad(heap, dyOffset, xOffset, rows, cols, meanOffset, invStdOffset, "
-          "gammaOffset, dxOffset, sumDyOffset, sumDyXhatOffset)");
+          "gammaOffset, dxOffset, sumDyOffset, sumDyXhatOffset[, reluOutputOffset])");
     }
     Heap heap = heapOf(info[0]);
     int64_t rows = info[3].As<Napi::Number>().Int64Value();
@@ -780,11 +1017,19 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     float* dx = heap.at(info[8].As<Napi::Number>().DoubleValue(), rows * cols, "dx");
     float* sumDyOut = heap.at(info[9].As<Napi::Number>().DoubleValue(), cols, "sumDy");
     float* sumDyXhatOut = heap.at(info[10].As<Napi::Number>().DoubleValue(), cols, "sumDyXhat");
+    // With a ReLU's output y (BatchNorm and the ReLU after it differentiated as one), dy is
+    // masked by step(y) first.
+    const double yOff = info.Length() == 12 ? info[11].As<Napi::Number>().DoubleValue() : -1;
+    const float* y = yOff >= 0 ? heap.at(yOff, rows * cols, "reluOutput") : nullptr;
     // sums[0..cols) = sum(dy), sums[cols..2 cols) = sum(dy * (x - mean)): one pass over
     // both maps, each sum over the same blocks in the same order as two separate passes.
     std::vector<double> partial, sums;
     blockSums(rows, 2 * cols, partial, sums, [&](int64_t r0, int64_t r1, double* acc) {
-      batchNormGradSums(dy, x, mean, r0, r1, cols, acc);
+      if (y != nullptr) {
+        batchNormReluGradSums(dy, y, x, mean, r0, r1, cols, acc);
+      } else {
+        batchNormGradSums(dy, x, mean, r0, r1, cols, acc);
+      }
     });
     const double* sumDy = sums.data();
     const double* sumDyXc = sums.data() + cols;
@@ -804,7 +1049,11 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     }
     const float *kp = k.data(), *ap = a.data(), *bp = b.data();
     parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) {
-      batchNormGradRows(dy, x, mean, kp, ap, bp, r0, r1, cols, dx);
+      if (y != nullptr) {
+        batchNormReluGradRows(dy, y, x, mean, kp, ap, bp, r0, r1, cols, dx);
+      } else {
+        batchNormGradRows(dy, x, mean, kp, ap, bp, r0, r1, cols, dx);
+      }
     });
     return env.Undefined();
   } catch (const std::exception& e) {
@@ -813,19 +1062,22 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 }
 
 // batchNormForward(heap, xOffset, rows, cols, gammaOffset, betaOffset, epsilon, yOffset,
-//                  meanOffset, varianceOffset, invStdOffset):
+//                  meanOffset, varianceOffset, invStdOffset[, relu]):
 // BatchNorm's training forward pass in one call: the per-column mean and biased variance
 // (one pass over x, in double, of the values shifted by the first row's, so a large mean
 // costs no precision), invStd = 1 / sqrt(variance + epsilon), and y = x * k + b with
-// k = gamma * invStd, b = beta - mean * k. Same fixed row blocks as columnSums.
+// k = gamma * invStd, b = beta - mean * k (y = max(0, x * k + b) with relu != 0). Same
+// fixed row blocks as columnSums.
 Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    if (info.Length() != 11) {
+    if (info.Length() != 11 && info.Length() != 12) {
       throw std::invalid_argument(
           "batchNormForward(heap, xOffset, rows, cols, gammaOffset, betaOffset, epsilon, "
-          "yOffset, meanOffset, varianceOffset, invStdOffset)");
+          "yOffset, meanOffset, varianceOffset, invStdOffset[, relu])");
     }
+    // relu: y = max(0, x * k + b), the ReLU after BatchNorm in the same pass.
+    const bool withRelu = info.Length() == 12 && info[11].As<Napi::Number>().DoubleValue() != 0;
     Heap heap = heapOf(info[0]);
     int64_t rows = info[2].As<Napi::Number>().Int64Value();
     int64_t cols = info[3].As<Napi::Number>().Int64Value();
@@ -861,7 +1113,13 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
       b[c] = static_cast<float>(beta[c] - mean * kc);
     }
     const float *kp = k.data(), *bp = b.data();
-    parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, kp, bp, r0, r1, cols, y); });
+    parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) {
+      if (withRelu) {
+        affineReluRows(x, kp, bp, r0, r1, cols, y);
+      } else {
+        affineRows(x, kp, bp, r0, r1, cols, y);
+      }
+    });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -1060,8 +1318,7 @@ void binaryRun(const BroadcastPlan& p, const float* a, const float* b, float* ou
   const int64_t colTiles = (inner + colsPer - 1) / colsPer;
   const int64_t rowTiles = (rows + rowsPer - 1) / rowsPer;
   const int64_t tiles = rowTiles * colTiles;
-#pragma omp parallel for schedule(static) if (p.total >= kParallelMin)
-  for (int64_t t = 0; t < tiles; ++t) {
+  auto tile = [&](int64_t t) {
     const int64_t rt = t / colTiles, ct = t % colTiles;
     const int64_t c0 = ct * colsPer, c1 = std::min(inner, c0 + colsPer);
     const int64_t q1 = std::min(rows, (rt + 1) * rowsPer);
@@ -1075,6 +1332,16 @@ void binaryRun(const BroadcastPlan& p, const float* a, const float* b, float* ou
       }
       binaryRow<Op>(a + oa, ia, b + ob, ib, c0, c1, out + q * inner);
     }
+  };
+  if (p.total < kParallelMin) {
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
+  } else if (workSharing) {
+    parallelChunks(tiles, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) tile(t);
+    });
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
   }
 }
 
@@ -1193,19 +1460,17 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
     if (inner == 1) {
-#pragma omp parallel for schedule(static) if (total >= kParallelMin)
-      for (int64_t o = 0; o < outer; ++o) {
+      parallelFor(outer, total >= kParallelMin, [&](int64_t o) {
         const float* row = x + o * red;
         double s = 0;
         for (int64_t r = 0; r < red; ++r) s += row[r];
         out[o] = static_cast<float>(s / divisor);
-      }
+      });
       return env.Undefined();
     }
     constexpr int64_t kCols = 256;
     const int64_t colTiles = (inner + kCols - 1) / kCols;
-#pragma omp parallel for schedule(static) if (total >= kParallelMin)
-    for (int64_t t = 0; t < outer * colTiles; ++t) {
+    parallelFor(outer * colTiles, total >= kParallelMin, [&](int64_t t) {
       const int64_t o = t / colTiles;
       const int64_t c0 = (t % colTiles) * kCols, c1 = std::min(inner, c0 + kCols);
       double acc[kCols];
@@ -1218,7 +1483,7 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
       }
       float* dst = out + o * inner + c0;
       for (int64_t c = 0; c < c1 - c0; ++c) dst[c] = static_cast<float>(acc[c] / divisor);
-    }
+    });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -1431,15 +1696,14 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
     std::vector<int64_t> stride(r, 1);
     for (size_t d = r - 1; d-- > 0;) stride[d] = stride[d + 1] * shape[d + 1];
     const size_t bytes = static_cast<size_t>(inner) * sizeof(float);
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
-    for (int64_t q = 0; q < rows; ++q) {
+    parallelFor(rows, rows * inner >= kParallelMin, [&](int64_t q) {
       int64_t rest = q, src = begin[r - 1];
       for (size_t d = r - 1; d-- > 0;) {
         src += (begin[d] + rest % size[d]) * stride[d];
         rest /= size[d];
       }
       std::memcpy(out + q * inner, x + src, bytes);
-    }
+    });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -1471,8 +1735,7 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
     const int64_t rows = product(oshape, 0, r - 1);
     std::vector<int64_t> stride(r, 1);
     for (size_t d = r - 1; d-- > 0;) stride[d] = stride[d + 1] * shape[d + 1];
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
-    for (int64_t q = 0; q < rows; ++q) {
+    parallelFor(rows, rows * inner >= kParallelMin, [&](int64_t q) {
       float* o = out + q * inner;
       int64_t rest = q, src = 0;
       bool inside = true;
@@ -1484,12 +1747,12 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
       }
       if (!inside) {
         for (int64_t c = 0; c < inner; ++c) o[c] = value;
-        continue;
+        return;
       }
       for (int64_t c = 0; c < lo; ++c) o[c] = value;
       std::memcpy(o + lo, x + src, static_cast<size_t>(xin) * sizeof(float));
       for (int64_t c = hi; c < inner; ++c) o[c] = value;
-    }
+    });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -1519,8 +1782,7 @@ Napi::Value AdjustHue(const Napi::CallbackInfo& info) {
     const float tiny = static_cast<float>(1e-12);
     const float sixth = static_cast<float>(1.0 / 6.0);
     const int64_t total = images * pixels;
-#pragma omp parallel for schedule(static) if (total * 3 >= kParallelMin)
-    for (int64_t q = 0; q < total; ++q) {
+    parallelFor(total, total * 3 >= kParallelMin, [&](int64_t q) {
       const float* p = x + q * 3;
       const float r = p[0], g = p[1], b = p[2];
       const float v = std::max(std::max(r, g), b);
@@ -1557,7 +1819,7 @@ Napi::Value AdjustHue(const Napi::CallbackInfo& info) {
         const float vc = vs * cl;
         o[c] = v - vc;
       }
-    }
+    });
     return env.Undefined();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
@@ -1585,6 +1847,16 @@ Napi::Value SetConvLayout(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "setConvLayout takes 'nhwc' or 'blocked', got " + v);
   }
   blockedLayout = v == "blocked";
+  return env.Undefined();
+}
+
+// setWorkSharing(on): see workSharing.
+Napi::Value SetWorkSharing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsBoolean()) {
+    throw Napi::TypeError::New(env, "setWorkSharing takes a boolean");
+  }
+  workSharing = info[0].As<Napi::Boolean>().Value();
   return env.Undefined();
 }
 
@@ -1618,6 +1890,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("isa", isaName(dnnl::get_effective_cpu_isa()));
   o.Set("threads", omp_get_max_threads());
   o.Set("convLayout", blockedLayout ? "blocked" : "nhwc");
+  o.Set("workSharing", workSharing);
   o.Set("cachedPlans", static_cast<double>(convPlans.size() + matmulPlans.size()));
   o.Set("planHits", static_cast<double>(convPlanHits));
   return o;
@@ -1683,6 +1956,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   expose<EmaUpdate>(env, exports, "emaUpdate");
   expose<SetThreads>(env, exports, "setThreads");
   expose<SetConvLayout>(env, exports, "setConvLayout");
+  expose<SetWorkSharing>(env, exports, "setWorkSharing");
   expose<Info>(env, exports, "info");
   return exports;
 }

@@ -23,6 +23,13 @@ export interface AddonInfo {
   threads: number;
   /** The activation layout this thread's convolutions use ({@link ConvolutionLayout}). */
   convLayout: ConvolutionLayout;
+  /**
+   * Whether this thread's element-wise kernels, sums and copies share their work without
+   * waiting for a sleeping thread (the default under `OMP_WAIT_POLICY=PASSIVE`, see
+   * `native/addon.cc`), or split it as one OpenMP region; `EDIY_WORK_SHARING=on|off`
+   * chooses.
+   */
+  workSharing: boolean;
   /** Primitives cached by this thread. */
   cachedPlans: number;
   /** Convolution calls that found their primitive cached. */
@@ -83,6 +90,7 @@ export interface Addon {
     dxOffset: number,
     sumDyOffset: number,
     sumDyXhatOffset: number,
+    reluOutputOffset?: number,
   ): void;
   batchNormForward(
     heap: ArrayBuffer,
@@ -96,6 +104,7 @@ export interface Addon {
     meanOffset: number,
     varianceOffset: number,
     invStdOffset: number,
+    relu?: number,
   ): void;
   binary(
     heap: ArrayBuffer,
@@ -144,6 +153,8 @@ export interface Addon {
   emaUpdate(heap: ArrayBuffer, table: Float64Array, keep: number, take: number): void;
   setThreads(n: number): void;
   setConvLayout(layout: ConvolutionLayout): void;
+  /** Work sharing on or off for the calling thread ({@link AddonInfo}.workSharing). */
+  setWorkSharing(on: boolean): void;
   info(): AddonInfo;
 }
 

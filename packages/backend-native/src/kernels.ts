@@ -495,17 +495,27 @@ const channelMoments: NativeKernel = (addon, backend, inputs) => {
   return [mean, variance];
 };
 
-/** {@link BATCH_NORM_KERNELS}.gradient: both sums and dx in one call. */
+/**
+ * {@link BATCH_NORM_KERNELS}.gradient: both sums and dx in one call. With the input `y`,
+ * the output of a ReLU after the BatchNorm (its forward pass with `relu`), `dy` is the
+ * ReLU's output gradient and is masked by `step(y)` first: both layers' gradient in one call.
+ */
 const batchNormGrad: NativeKernel = (addon, backend, inputs) => {
-  const { dy, x, mean, invStd, gamma } = inputs as Record<
+  const { dy, x, mean, invStd, gamma, y } = inputs as Record<
     'dy' | 'x' | 'mean' | 'invStd' | 'gamma',
     TensorInfo
-  >;
-  requireFloat(dy, x, mean, invStd, gamma);
+  > &
+    Partial<Record<'y', TensorInfo>>;
+  requireFloat(dy, x, mean, invStd, gamma, y);
   const what = BATCH_NORM_KERNELS.gradient;
   if (!util.arraysEqual(dy.shape, x.shape)) {
     throw new Error(
       `${what}: dy must have x's shape [${x.shape.join(',')}], got [${dy.shape.join(',')}]`,
+    );
+  }
+  if (y !== undefined && !util.arraysEqual(y.shape, x.shape)) {
+    throw new Error(
+      `${what}: y (the ReLU's output) must have x's shape [${x.shape.join(',')}], got [${y.shape.join(',')}]`,
     );
   }
   const [rows, c] = channelsOf(x, what);
@@ -529,6 +539,7 @@ const batchNormGrad: NativeKernel = (addon, backend, inputs) => {
       offset(backend, outs[0]),
       offset(backend, outs[1]),
       offset(backend, outs[2]),
+      y === undefined ? -1 : offset(backend, y),
     );
   } catch (err) {
     for (const o of outs) backend.disposeData(o.dataId);
@@ -563,7 +574,8 @@ function movingUpdate(
 
 /**
  * {@link BATCH_NORM_KERNELS}.forward: statistics and normalisation in one call, and the
- * moving statistics' update where they are given.
+ * moving statistics' update where they are given; with the attribute `relu: true`, the
+ * ReLU after the BatchNorm in the same pass (`y = max(0, xhat * gamma + beta)`).
  */
 const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
   const { x, gamma, beta, movingMean, movingVariance } = inputs as Record<
@@ -593,6 +605,10 @@ const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
     }
     keep = Math.fround(1 - momentum);
   }
+  const withRelu = attrs.relu ?? false;
+  if (typeof withRelu !== 'boolean') {
+    throw new Error(`${what}: relu must be a boolean, got ${String(withRelu)}`);
+  }
   const outs = [
     backend.makeOutput([...x.shape], 'float32'),
     backend.makeOutput([c], 'float32'),
@@ -613,6 +629,7 @@ const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
       offset(backend, outs[1] as TensorInfo),
       offset(backend, outs[2] as TensorInfo),
       offset(backend, outs[3] as TensorInfo),
+      withRelu ? 1 : 0,
     );
     if (movingMean !== undefined && movingVariance !== undefined) {
       movingUpdate(backend, c, keep, movingMean, outs[1] as TensorInfo, outs[4] as TensorInfo);

@@ -1,6 +1,7 @@
 /**
  * The native element-wise, copying and reduction kernels (ReLU and its gradient, Slice,
- * PadV2, Sum and Mean over contiguous axes) and BatchNorm's fused forward kernel: equal to the cpu
+ * PadV2, Sum and Mean over contiguous axes) and BatchNorm's fused forward kernel (and its
+ * ReLU-fused form with the gradient's): equal to the cpu
  * backend on a grid of shapes, the same bits with one and two threads, other dtypes and
  * axes left to wasm, nothing leaked.
  */
@@ -21,6 +22,7 @@ import {
   randomValues,
   runOn,
 } from './helpers.js';
+import { loadAddon } from '../src/addon.js';
 
 const describeNative = describe.skipIf(!availability.available);
 
@@ -528,6 +530,209 @@ describeNative('native BatchNorm forward (statistics and normalisation in one ca
       );
     } finally {
       tf.engine().endScope();
+    }
+  });
+});
+
+describeNative(
+  'native BatchNorm with the ReLU after it (forward and gradient in the same calls)',
+  () => {
+    beforeAll(async () => initBoth(2));
+    beforeEach(() => resetNativeKernelStats());
+
+    const shape = [8, 9, 7, 40];
+    const c = 40;
+    const xv = randomValues(70, shape).map((v) => v * 2 - 0.3);
+    // NaN in the input: NaN through the ReLU and its gradient, as the two kernels give it.
+    xv[5] = Number.NaN;
+    const gamma = randomValues(71, [c]).map((v) => 1 + 0.3 * v);
+    const beta = randomValues(72, [c]);
+    const dyv = randomValues(73, shape);
+
+    /** [y, mean, variance, invStd, dx, sumDy, sumDyXhat], fused (relu) or as BatchNorm, Relu, their gradients. */
+    function both(fused: boolean) {
+      return runOn('wasm', () => {
+        const x = tf.tensor(xv, shape);
+        const g = tf.tensor1d(gamma);
+        const b = tf.tensor1d(beta);
+        const dy = tf.tensor(dyv, shape);
+        const [pre, mean, variance, invStd] = tf.engine().runKernel(
+          BATCH_NORM_KERNELS.forward,
+          { x, gamma: g, beta: b },
+          {
+            epsilon: 1e-5,
+            relu: fused,
+          },
+        ) as unknown as tf.Tensor[];
+        const y = fused ? (pre as tf.Tensor) : tf.relu(pre as tf.Tensor);
+        const bnDy = fused
+          ? dy
+          : (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x: pre as tf.Tensor }) as tf.Tensor);
+        const grads = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+          dy: bnDy,
+          x,
+          mean: mean as tf.Tensor,
+          invStd: invStd as tf.Tensor,
+          gamma: g,
+          ...(fused ? { y } : {}),
+        }) as unknown as tf.Tensor[];
+        return [y, mean, variance, invStd, ...grads] as tf.Tensor[];
+      });
+    }
+
+    it('has the bits of BatchNorm, Relu and their two gradient kernels in sequence', async () => {
+      const fused = await both(true);
+      expect(nativeKernelStats().native[BATCH_NORM_KERNELS.forward]).toBe(1);
+      expect(nativeKernelStats().native.Relu).toBeUndefined();
+      const plain = await both(false);
+      expect(nativeKernelStats().native.Relu).toBe(1);
+      expect(nativeKernelStats().native[RELU_GRAD_KERNEL]).toBe(1);
+      expect(fused).toHaveLength(7);
+      const y = fused[0] as Float32Array;
+      // The ReLU did something: zeros where the normalised input was negative, NaN kept.
+      expect(y.some((v) => v === 0)).toBe(true);
+      expect(y.some((v) => v > 0)).toBe(true);
+      expect(Number.isNaN(y[5])).toBe(true);
+      fused.forEach((v, i) =>
+        expect(
+          Buffer.from(v.buffer).equals(Buffer.from((plain[i] as Float32Array).buffer)),
+          `output ${i}`,
+        ).toBe(true),
+      );
+    });
+
+    it('masks the gradient by the ReLU: it differs from the BatchNorm gradient of dy itself', async () => {
+      const fused = await both(true);
+      const unmasked = await runOn('wasm', () => {
+        const x = tf.tensor(xv, shape);
+        const [, mean, , invStd] = tf.engine().runKernel(
+          BATCH_NORM_KERNELS.forward,
+          { x, gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta) },
+          {
+            epsilon: 1e-5,
+          },
+        ) as unknown as tf.Tensor[];
+        return tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+          dy: tf.tensor(dyv, shape),
+          x,
+          mean: mean as tf.Tensor,
+          invStd: invStd as tf.Tensor,
+          gamma: tf.tensor1d(gamma),
+        }) as unknown as tf.Tensor[];
+      });
+      expect(Array.from(fused[5] as Float32Array)).not.toEqual(
+        Array.from(unmasked[1] as Float32Array),
+      );
+    });
+
+    it('gives the same bits with one and two threads', async () => {
+      await initBoth(1);
+      const one = await both(true);
+      await initBoth(2);
+      const two = await both(true);
+      one.forEach((v, i) =>
+        expect(
+          Buffer.from(v.buffer).equals(Buffer.from((two[i] as Float32Array).buffer)),
+          `output ${i}`,
+        ).toBe(true),
+      );
+    });
+
+    it('names a bad relu attribute and a y of the wrong shape', () => {
+      tf.engine().startScope();
+      try {
+        expect(() =>
+          tf
+            .engine()
+            .runKernel(
+              BATCH_NORM_KERNELS.forward,
+              { x: tf.zeros([2, 4]), gamma: tf.ones([4]), beta: tf.zeros([4]) },
+              { epsilon: 1e-3, relu: 1 } as unknown as tf.NamedAttrMap,
+            ),
+        ).toThrow('relu must be a boolean, got 1');
+        expect(() =>
+          tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+            dy: tf.zeros([2, 4]),
+            x: tf.zeros([2, 4]),
+            mean: tf.zeros([4]),
+            invStd: tf.ones([4]),
+            gamma: tf.ones([4]),
+            y: tf.zeros([4, 2]),
+          }),
+        ).toThrow("y (the ReLU's output) must have x's shape [2,4], got [4,2]");
+      } finally {
+        tf.engine().endScope();
+      }
+    });
+  },
+);
+
+describeNative('work sharing (the kernels under a sleeping OpenMP wait policy)', () => {
+  it('gives the bits of the OpenMP split, for every kernel it covers', async () => {
+    const { addon } = loadAddon();
+    await initBoth(2);
+    const shape = [16, 16, 16, 40];
+    const xv = randomValues(80, shape).map((v) => v * 2 - 0.3);
+    const dyv = randomValues(81, shape);
+    const gamma = randomValues(82, [40]).map((v) => 1 + 0.3 * v);
+    const body = (): tf.Tensor[] => {
+      const x = tf.tensor(xv, shape);
+      const dy = tf.tensor(dyv, shape);
+      const g = tf.tensor1d(gamma);
+      const [y, mean, , invStd] = tf.engine().runKernel(
+        BATCH_NORM_KERNELS.forward,
+        { x, gamma: g, beta: g },
+        {
+          epsilon: 1e-5,
+          relu: true,
+        },
+      ) as unknown as tf.Tensor[];
+      const grads = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
+        dy,
+        x,
+        mean: mean as tf.Tensor,
+        invStd: invStd as tf.Tensor,
+        gamma: g,
+        y: y as tf.Tensor,
+      }) as unknown as tf.Tensor[];
+      const reluGrad = tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy);
+      return [
+        y as tf.Tensor,
+        ...grads,
+        reluGrad,
+        tf.add(x, dy),
+        tf.mul(x, g),
+        tf.sum(x, [0, 1, 2]),
+        tf.pad(
+          x,
+          [
+            [0, 0],
+            [1, 1],
+            [2, 0],
+            [0, 0],
+          ],
+          0.5,
+        ),
+        tf.slice(x, [1, 2, 0, 3], [8, 10, 16, 30]),
+      ];
+    };
+    const run = () => runOn('wasm', body);
+    try {
+      addon!.setWorkSharing(true);
+      expect(addon!.info().workSharing).toBe(true);
+      const shared = await run();
+      addon!.setWorkSharing(false);
+      const split = await run();
+      expect(shared).toHaveLength(split.length);
+      shared.forEach((v, i) =>
+        expect(
+          Buffer.from(v.buffer).equals(Buffer.from((split[i] as Float32Array).buffer)),
+          `output ${i}`,
+        ).toBe(true),
+      );
+      await expectSameBitsOneAndTwoThreads(body);
+    } finally {
+      addon!.setWorkSharing(true);
     }
   });
 });

@@ -20,9 +20,12 @@ function libgompValues(env: Record<string, string>): {
   policy: string;
   spin: string;
   set: string[];
+  workSharing: boolean;
 } {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, OMP_DISPLAY_ENV: 'VERBOSE' };
-  for (const k of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT']) if (!(k in env)) delete childEnv[k];
+  for (const k of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'EDIY_WORK_SHARING']) {
+    if (!(k in env)) delete childEnv[k];
+  }
   const run = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE], {
     cwd: PACKAGE,
     env: childEnv,
@@ -35,8 +38,11 @@ function libgompValues(env: Record<string, string>): {
   if (policy === undefined || spin === undefined) {
     throw new Error(`libgomp printed no wait values:\n${run.stderr}`);
   }
-  const { set } = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as { set: string[] };
-  return { policy, spin, set };
+  const { set, workSharing } = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as {
+    set: string[];
+    workSharing: boolean;
+  };
+  return { policy, spin, set, workSharing };
 }
 
 describe('applyOpenMpWaitDefaults', () => {
@@ -69,6 +75,8 @@ describeNative("libgomp's wait values with the addon loaded", () => {
       (OPENMP_WAIT_DEFAULTS.OMP_WAIT_POLICY === 'PASSIVE' ? '0' : undefined);
     expect(got.spin).toBe(spin);
     if (OPENMP_WAIT_DEFAULTS.OMP_WAIT_POLICY === 'ACTIVE') expect(got.policy).toBe('ACTIVE');
+    // Threads that sleep between regions: the addon's own kernels share work instead.
+    expect(got.workSharing).toBe(OPENMP_WAIT_DEFAULTS.OMP_WAIT_POLICY === 'PASSIVE');
   }, 90_000);
 
   it("are the user's OMP_WAIT_POLICY=ACTIVE (spinning for good)", () => {
@@ -76,11 +84,21 @@ describeNative("libgomp's wait values with the addon loaded", () => {
     expect(got.set).toEqual([]);
     expect(got.policy).toBe('ACTIVE');
     expect(got.spin).toBe('30000000000');
+    expect(got.workSharing).toBe(false);
   }, 90_000);
 
   it("are the user's GOMP_SPINCOUNT", () => {
     const got = libgompValues({ GOMP_SPINCOUNT: '77' });
     expect(got.set).toEqual([]);
     expect(got.spin).toBe('77');
+    expect(got.workSharing).toBe(false);
+  }, 90_000);
+
+  it('leave the work sharing to EDIY_WORK_SHARING where it is set', () => {
+    expect(libgompValues({ EDIY_WORK_SHARING: 'off' }).workSharing).toBe(false);
+    expect(libgompValues({ EDIY_WORK_SHARING: 'ON', OMP_WAIT_POLICY: 'ACTIVE' }).workSharing).toBe(
+      true,
+    );
+    expect(libgompValues({ OMP_WAIT_POLICY: 'passive' }).workSharing).toBe(true);
   }, 90_000);
 });

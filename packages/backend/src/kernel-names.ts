@@ -13,13 +13,16 @@ export const BATCH_NORM_KERNELS = {
    * `{dy, x, mean, invStd, gamma}` -> `[dx, sumDy, sumDyXhat]`: with
    * `xhat = (x - mean) * invStd` over the N rows of each channel, `sumDy = sum(dy)`,
    * `sumDyXhat = sum(dy * xhat)` (BatchNorm's dbeta and dgamma) and
-   * `dx = gamma * invStd * (dy - sumDy / N - xhat * sumDyXhat / N)`.
+   * `dx = gamma * invStd * (dy - sumDy / N - xhat * sumDyXhat / N)`. With the optional
+   * input `y`, the output of a ReLU after the BatchNorm, `dy` is the ReLU's output gradient
+   * and `dy * step(y)` is used in its place (both layers' gradient in one call).
    */
   gradient: 'EdiyBatchNormGrad',
   /**
    * `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`: the
    * per-channel batch mean and biased variance, `invStd = 1 / sqrt(variance + epsilon)`
-   * and `y = (x - mean) * invStd * gamma + beta`, in one call.
+   * and `y = (x - mean) * invStd * gamma + beta`, in one call; with the attribute
+   * `relu: true`, `y = max(0, ...)` of that (the ReLU after the BatchNorm in the same pass).
    */
   forward: 'EdiyBatchNormForward',
 } as const;

@@ -28,15 +28,21 @@ import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
 export const BATCH_NORM_KERNELS = {
   /** `{x}` (channels last, rank >= 2) -> `[mean, variance]`, both `[C]`, the variance biased. */
   moments: 'EdiyChannelMoments',
-  /** `{dy, x, mean, invStd, gamma}` -> `[dx, sumDy, sumDyXhat]`. */
+  /**
+   * `{dy, x, mean, invStd, gamma}` -> `[dx, sumDy, sumDyXhat]`; with the input `y` (a
+   * following ReLU's output) `dy * step(y)` in place of `dy`.
+   */
   gradient: 'EdiyBatchNormGrad',
-  /** `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`. */
+  /**
+   * `{x, gamma, beta}` with attribute `epsilon` -> `[y, mean, variance, invStd]`; with the
+   * attribute `relu: true`, `y` is the ReLU of the normalised input.
+   */
   forward: 'EdiyBatchNormForward',
 } as const;
 
 /** What {@link batchNormTraining} returns; the caller owns every tensor of it. */
 export interface BatchNormTrainingResult {
-  /** The normalised, scaled and shifted input (same shape as `x`). */
+  /** The normalised, scaled and shifted input (same shape as `x`), its ReLU with `options.relu`. */
   y: tf.Tensor;
   /** The per-channel batch mean `[C]`. */
   mean: tf.Tensor1D;
@@ -46,6 +52,12 @@ export interface BatchNormTrainingResult {
   movingMean?: tf.Tensor1D;
   /** The updated moving variance `[C]`, when {@link MovingStatistics} were given. */
   movingVariance?: tf.Tensor1D;
+}
+
+/** Options of {@link batchNormTraining}. */
+export interface BatchNormTrainingOptions {
+  /** Return the ReLU of the normalised input (default false). */
+  relu?: boolean;
 }
 
 /**
@@ -100,6 +112,11 @@ export function channelMeans(x: tf.Tensor): tf.Tensor1D {
  * @param moving - moving statistics to update as well: where the backend registers the
  * native forward kernel, in the same kernel call (no kernel call of its own, nothing on
  * the gradient tape), else with tfjs ops.
+ * @param options - `relu: true` returns `relu(y)`, the ReLU after the BatchNorm: where the
+ * backend registers the native forward kernel, computed in its pass over the map and
+ * differentiated in the BatchNorm gradient's call (the same values and gradients as
+ * `tf.relu` of `y`, two kernel calls and one pass over the map fewer each way), else with
+ * `tf.relu`.
  * @returns new tensors owned by the caller.
  */
 export function batchNormTraining(
@@ -108,6 +125,7 @@ export function batchNormTraining(
   beta: tf.Tensor1D,
   epsilon: number,
   moving?: MovingStatistics,
+  options: BatchNormTrainingOptions = {},
 ): BatchNormTrainingResult {
   if (x.rank < 2)
     throw new Error(
@@ -131,11 +149,18 @@ export function batchNormTraining(
       );
     }
   }
+  const relu = options.relu ?? false;
+  if (typeof relu !== 'boolean') {
+    throw new Error(`batchNormTraining: options.relu must be a boolean, got ${String(relu)}`);
+  }
   const n = x.size / c;
   const backend = tf.getBackend();
   const native =
     tf.getKernel(BATCH_NORM_KERNELS.moments, backend) !== undefined &&
     tf.getKernel(BATCH_NORM_KERNELS.gradient, backend) !== undefined;
+  // The ReLU inside the kernels' calls, or after them as its own op.
+  const fusedRelu =
+    relu && native && tf.getKernel(BATCH_NORM_KERNELS.forward, backend) !== undefined;
   // The statistics are computed inside the custom-gradient function, so the tape keeps
   // none of their intermediates; they leave it through `stats` (kept, owned by the caller).
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
@@ -194,7 +219,9 @@ export function batchNormTraining(
               movingMean: moving.mean,
               movingVariance: moving.variance,
             },
-        moving === undefined ? { epsilon } : { epsilon, momentum: moving.momentum },
+        moving === undefined
+          ? { epsilon, relu: fusedRelu }
+          : { epsilon, momentum: moving.momentum, relu: fusedRelu },
       ) as unknown as tf.Tensor[];
       [value, mean, variance, invStd] = outs as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
       stats = [tf.keep(mean), tf.keep(variance)];
@@ -214,23 +241,35 @@ export function batchNormTraining(
       const k = tf.mul(g, invStd) as tf.Tensor1D;
       value = channelAffine(input, k, tf.sub(b, tf.mul(mean, k)) as tf.Tensor1D);
     }
-    save([input, mean, invStd, g]);
+    // With the fused ReLU its output is saved too: the gradient masks dy by step(output).
+    save(fusedRelu ? [input, mean, invStd, g, value] : [input, mean, invStd, g]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, m, inv, gs] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        const [dx, sumDy, sumDyXhat] = tf.engine().runKernel(BATCH_NORM_KERNELS.gradient, {
-          dy,
-          x: xs,
-          mean: m,
-          invStd: inv,
-          gamma: gs,
-        }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+        const [xs, m, inv, gs, ys] = saved as [
+          tf.Tensor,
+          tf.Tensor1D,
+          tf.Tensor1D,
+          tf.Tensor1D,
+          tf.Tensor | undefined,
+        ];
+        const gradInputs: tf.NamedTensorMap = { dy, x: xs, mean: m, invStd: inv, gamma: gs };
+        if (ys !== undefined) gradInputs.y = ys;
+        const [dx, sumDy, sumDyXhat] = tf
+          .engine()
+          .runKernel(BATCH_NORM_KERNELS.gradient, gradInputs) as unknown as [
+          tf.Tensor,
+          tf.Tensor1D,
+          tf.Tensor1D,
+        ];
         return [dx, sumDyXhat, sumDy];
       },
     };
   }
-  const y = tf.tidy(() => normalise(x, gamma, beta));
+  const y = tf.tidy(() => {
+    const normalised = normalise(x, gamma, beta);
+    return relu && !fusedRelu ? tf.relu(normalised) : normalised;
+  });
   const [mean, variance] = stats as [tf.Tensor1D, tf.Tensor1D];
   if (moving === undefined) return { y, mean, variance };
   const [movingMean, movingVariance] =
@@ -248,6 +287,20 @@ export function batchNormTraining(
 export type BatchNormalizationArgs = NonNullable<
   Parameters<typeof tfl.layers.batchNormalization>[0]
 >;
+
+/**
+ * The arguments of {@link FastBatchNormalization}: tfjs-layers' `BatchNormalization`'s,
+ * and `relu`.
+ */
+export type FastBatchNormalizationArgs = BatchNormalizationArgs & {
+  /**
+   * Output the ReLU of the normalised input (default false): a BatchNorm layer and the
+   * ReLU layer after it as one layer, with the same outputs and gradients, computed in the
+   * BatchNorm's own kernel calls where the backend registers ediy's native ones
+   * ({@link batchNormTraining}'s `relu`). Saved in the layer's configuration.
+   */
+  relu?: boolean;
+};
 
 /**
  * Which BatchNorm layer a network is built with: `'tfjs'`, tfjs-layers' own
@@ -286,7 +339,7 @@ function tfjsBatchNormalizationClass(): typeof tfl.layers.Layer {
 
 /**
  * tfjs-layers' `BatchNormalization` with a faster computation on CPU backends: the same
- * constructor arguments, configuration, weights (`gamma`, `beta`, `moving_mean`,
+ * constructor arguments (and `relu`, see {@link FastBatchNormalizationArgs}), configuration, weights (`gamma`, `beta`, `moving_mean`,
  * `moving_variance`, in that order, with tfjs's names and shapes) and moving-statistics
  * update (`moving = moving - (moving - batch) * (1 - momentum)`, biased batch variance).
  * In training mode (`apply(x, { training: true })`) it normalises with
@@ -302,6 +355,24 @@ export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
   /** The class name in saved models. */
   static className = 'FastBatchNormalization';
 
+  /** Whether the layer's output is the ReLU of the normalised input ({@link FastBatchNormalizationArgs}). */
+  readonly relu: boolean;
+
+  /** @param args - tfjs's BatchNormalization arguments and `relu`. */
+  constructor(args: FastBatchNormalizationArgs = {}) {
+    const { relu = false, ...rest } = args;
+    if (typeof relu !== 'boolean') {
+      throw new Error(`FastBatchNormalization: relu must be a boolean, got ${String(relu)}`);
+    }
+    super(rest as ConstructorParameters<ReturnType<typeof tfjsBatchNormalizationClass>>[0]);
+    this.relu = relu;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    // `relu` only when set, so a layer without it saves as before.
+    return this.relu ? { ...super.getConfig(), relu: true } : super.getConfig();
+  }
+
   override call(
     inputs: tf.Tensor | tf.Tensor[],
     kwargs: Record<string, unknown>,
@@ -316,7 +387,8 @@ export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
       !bn.center ||
       !bn.scale
     ) {
-      return super.call(inputs, kwargs);
+      const out = super.call(inputs, kwargs);
+      return this.relu ? tf.tidy(() => tf.relu(out as tf.Tensor)) : out;
     }
     return tf.tidy(() => {
       const gamma = bn.gamma.read() as tf.Tensor1D;
@@ -326,7 +398,8 @@ export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
           gamma,
           tf.rsqrt(tf.add(bn.movingVariance.read(), bn.epsilon)),
         ) as tf.Tensor1D;
-        return channelAffine(x, k, tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D);
+        const y = channelAffine(x, k, tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D);
+        return this.relu ? tf.relu(y) : y;
       }
       const { y, mean, variance, movingMean, movingVariance } = batchNormTraining(
         x,
@@ -338,6 +411,7 @@ export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
           variance: bn.movingVariance.read() as tf.Tensor1D,
           momentum: bn.momentum,
         },
+        { relu: this.relu },
       );
       bn.movingMean.write(movingMean as tf.Tensor1D);
       bn.movingVariance.write(movingVariance as tf.Tensor1D);
@@ -353,7 +427,9 @@ tf.serialization.registerClass(FastBatchNormalization, 'Ediy');
  * A {@link FastBatchNormalization} layer, as `tf.layers.batchNormalization(args)` makes
  * tfjs's own (same arguments and defaults).
  */
-export function fastBatchNormalization(args: BatchNormalizationArgs = {}): FastBatchNormalization {
+export function fastBatchNormalization(
+  args: FastBatchNormalizationArgs = {},
+): FastBatchNormalization {
   return new FastBatchNormalization(args);
 }
 

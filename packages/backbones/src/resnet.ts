@@ -8,7 +8,11 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { Rng } from '@ediy/core';
 import { resolveResNetConfig } from './config.js';
 import type { ResNetConfig, ResolvedResNetConfig } from './config.js';
-import { batchNormalizationLayer, type BatchNormLayer } from './batchnorm.js';
+import {
+  batchNormalizationLayer,
+  fastBatchNormalization,
+  type BatchNormLayer,
+} from './batchnorm.js';
 
 /** How {@link resnet} builds a network, beside its architecture ({@link ResNetConfig}). */
 export interface ResNetOptions {
@@ -18,6 +22,15 @@ export interface ResNetOptions {
    * CPU; a saved model then loads where `@ediy/backbones` is imported). See {@link BatchNormLayer}.
    */
   batchNormLayer?: BatchNormLayer;
+  /**
+   * Build each BatchNorm that a ReLU follows as one {@link FastBatchNormalization} layer
+   * with `relu: true` (default false; needs `batchNormLayer: 'fast'`): the same weights,
+   * outputs and gradients, with the ReLU computed in the BatchNorm's own kernel calls on
+   * the native engine (two kernel calls and one pass over the map fewer each way). The
+   * ReLU layers after a BatchNorm (`relu`, `layer1.0.relu1`, ...) are then not in the
+   * model; the block outputs (`layer1.0.relu`, after the residual sum) still are.
+   */
+  fuseReLU?: boolean;
 }
 
 /**
@@ -51,6 +64,7 @@ class Builder {
   constructor(
     readonly config: ResolvedResNetConfig,
     private readonly batchNormLayer: BatchNormLayer,
+    private readonly fuseReLU: boolean,
   ) {
     this.rng = new Rng(config.seed);
   }
@@ -98,10 +112,24 @@ class Builder {
     return single(tfl.layers.reLU({ name }).apply(x));
   }
 
+  /** A BatchNorm named `bnName` and the ReLU after it (one layer with `fuseReLU`). */
+  bnRelu(x: Sym, bnName: string, reluName: string): Sym {
+    if (!this.fuseReLU) return this.relu(this.bn(x, bnName), reluName);
+    return single(
+      fastBatchNormalization({
+        name: bnName,
+        axis: -1,
+        momentum: BN_MOMENTUM,
+        epsilon: BN_EPSILON,
+        relu: true,
+      }).apply(x),
+    );
+  }
+
   stem(x: Sym): Sym {
     const w = this.config.baseWidth;
     if (this.config.stem === 'imagenet') {
-      let y = this.relu(this.bn(this.conv(x, 'conv1', w, 7, 2, 3), 'bn1'), 'relu');
+      let y = this.bnRelu(this.conv(x, 'conv1', w, 7, 2, 3), 'bn1', 'relu');
       y = single(tfl.layers.zeroPadding2d({ padding: [1, 1], name: 'maxpool.pad' }).apply(y));
       // Zero padding equals PyTorch's -inf padding here: the input is a ReLU output (>= 0).
       return single(
@@ -110,25 +138,28 @@ class Builder {
           .apply(y),
       );
     }
-    return this.relu(this.bn(this.conv(x, 'conv1', w, 3, 1, 1), 'bn1'), 'relu');
+    return this.bnRelu(this.conv(x, 'conv1', w, 3, 1, 1), 'bn1', 'relu');
   }
 
   block(x: Sym, prefix: string, inChannels: number, width: number, stride: number): Sym {
     const out = width * this.config.expansion;
     let y: Sym;
     if (this.config.block === 'basic') {
-      y = this.relu(
-        this.bn(this.conv(x, `${prefix}.conv1`, width, 3, stride, 1), `${prefix}.bn1`),
+      y = this.bnRelu(
+        this.conv(x, `${prefix}.conv1`, width, 3, stride, 1),
+        `${prefix}.bn1`,
         `${prefix}.relu1`,
       );
       y = this.bn(this.conv(y, `${prefix}.conv2`, width, 3, 1, 1), `${prefix}.bn2`);
     } else {
-      y = this.relu(
-        this.bn(this.conv(x, `${prefix}.conv1`, width, 1, 1, 0), `${prefix}.bn1`),
+      y = this.bnRelu(
+        this.conv(x, `${prefix}.conv1`, width, 1, 1, 0),
+        `${prefix}.bn1`,
         `${prefix}.relu1`,
       );
-      y = this.relu(
-        this.bn(this.conv(y, `${prefix}.conv2`, width, 3, stride, 1), `${prefix}.bn2`),
+      y = this.bnRelu(
+        this.conv(y, `${prefix}.conv2`, width, 3, stride, 1),
+        `${prefix}.bn2`,
         `${prefix}.relu2`,
       );
       y = this.bn(this.conv(y, `${prefix}.conv3`, out, 1, 1, 0), `${prefix}.bn3`);
@@ -169,7 +200,9 @@ class Builder {
  * `model.predict(x)` and `model.apply(x)` use the moving statistics. The moving variance is
  * updated with the biased batch variance (as Keras), where PyTorch uses the unbiased one.
  * `options.batchNormLayer: 'fast'` builds every BatchNorm as a {@link FastBatchNormalization}
- * (the trainer's choice), with the same weights and semantics.
+ * (the trainer's choice), with the same weights and semantics; `options.fuseReLU` with it
+ * folds each ReLU after a BatchNorm into that layer (also the trainer's choice), so the
+ * model has no `relu` and `layer1.0.relu1` layers (the block outputs remain).
  *
  * The returned model owns its weights: call `model.dispose()` when done.
  *
@@ -187,7 +220,18 @@ export function resnet(config: ResNetConfig, options: ResNetOptions = {}): Layer
       `resnet: options.batchNormLayer must be 'tfjs' or 'fast', got ${JSON.stringify(batchNormLayer)}`,
     );
   }
-  const b = new Builder(c, batchNormLayer);
+  const fuseReLU = options.fuseReLU ?? false;
+  if (typeof fuseReLU !== 'boolean') {
+    throw new RangeError(
+      `resnet: options.fuseReLU must be a boolean, got ${JSON.stringify(fuseReLU)}`,
+    );
+  }
+  if (fuseReLU && batchNormLayer !== 'fast') {
+    throw new RangeError(
+      `resnet: options.fuseReLU needs options.batchNormLayer 'fast' (the layer that computes the ReLU), got ${JSON.stringify(batchNormLayer)}`,
+    );
+  }
+  const b = new Builder(c, batchNormLayer, fuseReLU);
   const input = tfl.input({ shape: c.inputShape, name: 'input', dtype: 'float32' });
   let x = b.stem(input);
   let channels = c.baseWidth;

@@ -27,11 +27,20 @@ const BACKENDS = (await nativeEngineStatus()).available ? ['wasm', 'native'] : [
  * A model of one BatchNorm layer (tfjs-layers' or the fast one) with non-trivial gamma,
  * beta and moving statistics.
  */
-function bnModel(shape: number[], seed: number, kind: 'tfjs' | 'fast' = 'tfjs'): tfl.LayersModel {
+function bnModel(
+  shape: number[],
+  seed: number,
+  kind: 'tfjs' | 'fast' | 'fast+relu' | 'fast,relu' = 'tfjs',
+): tfl.LayersModel {
   const input = tfl.input({ shape });
-  const out = batchNormalizationLayer(kind, { axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(
-    input,
-  ) as tfl.SymbolicTensor;
+  const args = { axis: -1, momentum: 0.9, epsilon: 1e-5 };
+  // 'fast+relu': one FastBatchNormalization with relu; 'fast,relu': it and a ReLU layer.
+  const layer =
+    kind === 'fast+relu'
+      ? fastBatchNormalization({ ...args, relu: true })
+      : batchNormalizationLayer(kind === 'fast,relu' ? 'fast' : kind, args);
+  let out = layer.apply(input) as tfl.SymbolicTensor;
+  if (kind === 'fast,relu') out = tfl.layers.reLU().apply(out) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
   const c = shape[shape.length - 1] as number;
   model.setWeights([
@@ -223,6 +232,107 @@ describe.each(BACKENDS)('on %s', (backend) => {
         fast.dispose();
       },
     );
+
+    it.each([
+      ['a [B,H,W,C] map', [4, 5, 5, 6]],
+      ['a [B,D] batch', [16, 12]],
+    ])(
+      'with relu: the outputs, gradients and moving statistics of it and a ReLU layer, bit for bit, on %s',
+      (_, shape) => {
+        const x = tf.randomNormal(shape, 0.3, 1.5, 'float32', 17);
+        const w = tf.randomNormal(shape, 0, 1, 'float32', 18);
+        const fused = bnModel(shape.slice(1), 3, 'fast+relu');
+        const apart = bnModel(shape.slice(1), 3, 'fast,relu');
+        expect(fused.layers).toHaveLength(2);
+        expect((fused.layers[1] as FastBatchNormalization).relu).toBe(true);
+        const a = trainStep(apart, x, w);
+        const b = trainStep(fused, x, w);
+        // The ReLU acted: some outputs are 0, and so are some input gradients' terms.
+        expect(tf.tidy(() => tf.sum(tf.equal(b.y, 0)).dataSync()[0])).toBeGreaterThan(0);
+        expect(maxDiff(a.y, b.y)).toBe(0);
+        expect(maxDiff(a.dx, b.dx)).toBe(0);
+        a.grads.forEach((g, i) => expect(maxDiff(g, b.grads[i] as tf.Tensor)).toBe(0));
+        a.moving.forEach((m, i) => expect(maxDiff(m, b.moving[i] as tf.Tensor)).toBe(0));
+        const plain = bnModel(shape.slice(1), 3, 'fast');
+        const c = trainStep(plain, x, w);
+        expect(maxDiff(a.dx, c.dx)).toBeGreaterThan(0);
+        for (const training of [false, true]) {
+          const ya = apart.apply(x, { training }) as tf.Tensor;
+          const yb = fused.apply(x, { training }) as tf.Tensor;
+          expect(maxDiff(ya, yb), `training ${training}`).toBe(0);
+          tf.dispose([ya, yb]);
+        }
+        tf.dispose([x, w, a.y, a.dx, b.y, b.dx, c.y, c.dx, ...a.grads, ...b.grads, ...c.grads]);
+        [fused, apart, plain].forEach((m) => m.dispose());
+      },
+    );
+
+    it('with relu: saves it in the configuration and loads it back', async () => {
+      const model = bnModel([2, 2, 3], 9, 'fast+relu');
+      let saved: tf.io.ModelArtifacts | undefined;
+      await model.save(
+        tf.io.withSaveHandler(async (artifacts) => {
+          saved = artifacts;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+      expect(JSON.stringify(saved?.modelTopology)).toContain('"relu":true');
+      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      expect((loaded.layers[1] as FastBatchNormalization).relu).toBe(true);
+      const x = tf.randomNormal([3, 2, 2, 3], 0, 1, 'float32', 10);
+      const ya = model.predict(x) as tf.Tensor;
+      const yb = loaded.predict(x) as tf.Tensor;
+      expect(maxDiff(ya, yb)).toBe(0);
+      expect(tf.min(yb).dataSync()[0]).toBeGreaterThanOrEqual(0);
+      tf.dispose([x, ya, yb]);
+      model.dispose();
+      loaded.dispose();
+      expect(() => fastBatchNormalization({ relu: 'yes' as unknown as boolean })).toThrow(
+        'FastBatchNormalization: relu must be a boolean, got yes',
+      );
+    });
+
+    it('lets resnet() fold each ReLU after a BatchNorm into it: the same weights, results and gradients', () => {
+      const config = { depth: 18, stem: 'small', widthMultiplier: 1 / 32, seed: 4 } as const;
+      const apart = resnet(config, { batchNormLayer: 'fast' });
+      const fused = resnet(config, { batchNormLayer: 'fast', fuseReLU: true });
+      const names = (m: tfl.LayersModel) => m.weights.map((w) => [w.originalName, w.shape]);
+      expect(names(fused)).toEqual(names(apart));
+      const layerNames = fused.layers.map((l) => l.name);
+      expect(layerNames).not.toContain('relu');
+      expect(layerNames).not.toContain('layer1.0.relu1');
+      expect(layerNames).toContain('layer1.0.relu');
+      expect(apart.layers.map((l) => l.name)).toContain('layer1.0.relu1');
+      expect(fused.layers.length).toBe(apart.layers.length - 9);
+      expect(fused.outputNames).toEqual(apart.outputNames);
+      const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 11);
+      for (const training of [false, true]) {
+        const a = apart.apply(x, { training }) as tf.Tensor[];
+        const b = fused.apply(x, { training }) as tf.Tensor[];
+        expect(maxDiff(a[0]!, b[0]!), `training ${training}`).toBe(0);
+        tf.dispose([...a, ...b]);
+      }
+      const loss = (m: tfl.LayersModel) => () =>
+        tf.sum(tf.square((m.apply(x, { training: true }) as tf.Tensor[])[0]!)) as tf.Scalar;
+      const ga = tf.variableGrads(
+        loss(apart),
+        apart.trainableWeights.map((v) => v.read() as tf.Variable),
+      );
+      const gb = tf.variableGrads(
+        loss(fused),
+        fused.trainableWeights.map((v) => v.read() as tf.Variable),
+      );
+      const va = Object.values(ga.grads);
+      const vb = Object.values(gb.grads);
+      expect(vb).toHaveLength(va.length);
+      va.forEach((g, i) => expect(maxDiff(g, vb[i]!)).toBe(0));
+      tf.dispose([x, ga.value, gb.value, ...va, ...vb]);
+      expect(() => resnet(config, { fuseReLU: true })).toThrow(
+        `resnet: options.fuseReLU needs options.batchNormLayer 'fast' (the layer that computes the ReLU), got "tfjs"`,
+      );
+      apart.dispose();
+      fused.dispose();
+    });
 
     it('moves the statistics as Keras: moving - (moving - batch) * (1 - momentum), biased variance', () => {
       const model = bnModel([3, 3, 4], 5, 'fast');

@@ -44,7 +44,7 @@ import { assertWeightsFiniteAsync } from './finite.js';
 import { update } from './update.js';
 import { EDIY } from './ediy-method.js';
 import type { Method } from './method.js';
-import type { OnlineNetwork, TargetNetwork } from './networks.js';
+import { FAST_RESNET, type OnlineNetwork, type TargetNetwork } from './networks.js';
 import { disposeState, restoreState, saveState, type TrainState } from './state.js';
 import { moveDamagedAside, prepareRunDir, watchInterrupts } from './run.js';
 import { firstDifference } from './run-dir.js';
@@ -178,7 +178,7 @@ export async function loadTeacher(config: ExperimentConfig): Promise<LayersModel
   try {
     const teacher = resnet(
       { ...ckpt.state.config.scale.backbone, name: 'teacher_backbone', seed: 0 },
-      { batchNormLayer: 'fast' },
+      FAST_RESNET,
     );
     restoreWeights(
       teacher,

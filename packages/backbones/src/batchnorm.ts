@@ -74,13 +74,29 @@ export interface MovingStatistics {
   momentum: number;
 }
 
-/** `x * scale + shift` along the last axis of `x` (any rank >= 2), in one pass. */
-export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor {
+/**
+ * `x * scale + shift` along the last axis of `x` (any rank >= 2), in one pass; with
+ * `relu: true` its ReLU, as the fused depthwise convolution's activation (one pass too where
+ * tfjs fuses it: without a gradient tape; under one, tfjs applies the ReLU as its own op).
+ */
+export function channelAffine(
+  x: tf.Tensor,
+  scale: tf.Tensor1D,
+  shift: tf.Tensor1D,
+  relu = false,
+): tf.Tensor {
   return tf.tidy(() => {
     const c = x.shape[x.rank - 1] as number;
     const x4 = tf.reshape(x, [1, 1, x.size / c, c]) as tf.Tensor4D;
     const filter = tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D;
-    const out = tf.fused.depthwiseConv2d({ x: x4, filter, strides: 1, pad: 'valid', bias: shift });
+    const out = tf.fused.depthwiseConv2d({
+      x: x4,
+      filter,
+      strides: 1,
+      pad: 'valid',
+      bias: shift,
+      ...(relu ? { activation: 'relu' as const } : {}),
+    });
     return tf.reshape(out, x.shape);
   });
 }
@@ -398,8 +414,8 @@ export class FastBatchNormalization extends tfjsBatchNormalizationClass() {
           gamma,
           tf.rsqrt(tf.add(bn.movingVariance.read(), bn.epsilon)),
         ) as tf.Tensor1D;
-        const y = channelAffine(x, k, tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D);
-        return this.relu ? tf.relu(y) : y;
+        const shift = tf.sub(beta, tf.mul(bn.movingMean.read(), k)) as tf.Tensor1D;
+        return channelAffine(x, k, shift, this.relu);
       }
       const { y, mean, variance, movingMean, movingVariance } = batchNormTraining(
         x,

@@ -238,7 +238,7 @@ describe.each(BACKENDS)('on %s', (backend) => {
       ['a [B,D] batch', [16, 12]],
     ])(
       'with relu: the outputs, gradients and moving statistics of it and a ReLU layer, bit for bit, on %s',
-      (_, shape) => {
+      async (_, shape) => {
         const x = tf.randomNormal(shape, 0.3, 1.5, 'float32', 17);
         const w = tf.randomNormal(shape, 0, 1, 'float32', 18);
         const fused = bnModel(shape.slice(1), 3, 'fast+relu');
@@ -262,6 +262,12 @@ describe.each(BACKENDS)('on %s', (backend) => {
           expect(maxDiff(ya, yb), `training ${training}`).toBe(0);
           tf.dispose([ya, yb]);
         }
+        // In inference the ReLU is the affine map's activation: one kernel, no Relu of its own.
+        const profile = await tf.profile(() => fused.apply(x, { training: false }) as tf.Tensor);
+        const kernels = profile.kernels.map((k) => k.name);
+        expect(kernels).toContain('FusedDepthwiseConv2D');
+        expect(kernels).not.toContain('Relu');
+        tf.dispose(profile.result as tf.Tensor);
         tf.dispose([x, w, a.y, a.dx, b.y, b.dx, c.y, c.dx, ...a.grads, ...b.grads, ...c.grads]);
         [fused, apart, plain].forEach((m) => m.dispose());
       },

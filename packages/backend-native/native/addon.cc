@@ -773,14 +773,30 @@ Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
   }
 }
 
-// channelAffine(heap, xOffset, rows, cols, scaleOffset, shiftOffset, outOffset):
-// out[r, c] = x[r, c] * scale[c] + shift[c]. May run in place (out == x).
+// out[r, c] = relu(x[r, c] * scale[c] + shift[c]) for the rows [r0, r1): the affine map and
+// the ReLU after it in one pass, with the bits of the two (NaN kept, -0 to +0).
+EDIY_ISA_CLONES void affineReluRows(const float* x, const float* scale, const float* shift,
+                                    int64_t r0, int64_t r1, int64_t cols, float* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = out + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = xr[c] * scale[c] + shift[c];
+      yr[c] = (v > 0.f || v != v) ? v : 0.f;
+    }
+  }
+}
+
+// channelAffine(heap, xOffset, rows, cols, scaleOffset, shiftOffset, outOffset[, relu]):
+// out[r, c] = x[r, c] * scale[c] + shift[c], and its ReLU with relu != 0 (the fused
+// depthwise convolution's `relu` activation, in the same pass). May run in place (out == x).
 Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    if (info.Length() != 7) {
+    if (info.Length() != 7 && info.Length() != 8) {
       throw std::invalid_argument(
-          "channelAffine(heap, xOffset, rows, cols, scaleOffset, shiftOffset, outOffset)");
+          "channelAffine(heap, xOffset, rows, cols, scaleOffset, shiftOffset, outOffset[, relu])");
     }
     Heap heap = heapOf(info[0]);
     double xOff = info[1].As<Napi::Number>().DoubleValue();
@@ -793,6 +809,14 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
     const float* scale = heap.at(scaleOff, cols, "scale");
     const float* shift = shiftOff >= 0 ? heap.at(shiftOff, cols, "shift") : nullptr;
     float* out = heap.at(outOff, rows * cols, "out");
+    bool relu = info.Length() == 8 && info[7].As<Napi::Number>().Int32Value() != 0;
+    if (relu) {
+      // relu(x * scale + 0) has the bits of relu(x * scale): a missing shift is a zero one.
+      std::vector<float> zeros(shift == nullptr ? static_cast<size_t>(cols) : 0, 0.f);
+      const float* s = shift != nullptr ? shift : zeros.data();
+      parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) { affineReluRows(x, scale, s, r0, r1, cols, out); });
+      return env.Undefined();
+    }
     parallelRanges(rows, cols, [&](int64_t r0, int64_t r1) { affineRows(x, scale, shift, r0, r1, cols, out); });
     return env.Undefined();
   } catch (const std::exception& e) {
@@ -920,21 +944,6 @@ EDIY_ISA_CLONES void batchNormReluGradRows(const float* dy, const float* y, cons
       step = w != w ? nan : step;
       float gc = g[c] * step;
       o[c] = k[c] * gc + a[c] * (v[c] - mean[c]) + b[c];
-    }
-  }
-}
-
-// out[r, c] = relu(x[r, c] * scale[c] + shift[c]) for the rows [r0, r1): the affine map and
-// the ReLU after it in one pass, with the bits of the two (NaN kept, -0 to +0).
-EDIY_ISA_CLONES void affineReluRows(const float* x, const float* scale, const float* shift,
-                                    int64_t r0, int64_t r1, int64_t cols, float* out) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = out + r * cols;
-#pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) {
-      float v = xr[c] * scale[c] + shift[c];
-      yr[c] = (v > 0.f || v != v) ? v : 0.f;
     }
   }
 }

@@ -69,6 +69,7 @@ export interface Addon {
     scaleOffset: number,
     shiftOffset: number,
     outOffset: number,
+    relu?: 0 | 1,
   ): void;
   channelMoments(
     heap: ArrayBuffer,

@@ -219,7 +219,10 @@ function forwardConv(depthwise: boolean, fused: boolean): NativeKernel {
   };
 }
 
-/** Per-channel affine of a 1x1, multiplier-1 depthwise conv: one pass, all cores. */
+/**
+ * Per-channel affine of a 1x1, multiplier-1 depthwise conv, and its ReLU with the `relu`
+ * activation (an inference-mode BatchNorm and the ReLU after it): one pass, all cores.
+ */
 const channelAffineConv: NativeKernel = (addon, backend, inputs, attrs) => {
   const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
   requireFloat(x, filter, bias);
@@ -232,7 +235,7 @@ const channelAffineConv: NativeKernel = (addon, backend, inputs, attrs) => {
     filter.shape[0] !== 1 ||
     filter.shape[1] !== 1 ||
     m !== 1 ||
-    act !== 0 ||
+    (act !== 0 && act !== ACTIVATIONS.relu) ||
     !one(strides) ||
     !(dilations === undefined || one(dilations)) ||
     (attrs.dataFormat ?? 'NHWC') !== 'NHWC' ||
@@ -250,6 +253,7 @@ const channelAffineConv: NativeKernel = (addon, backend, inputs, attrs) => {
       offset(backend, filter),
       bias ? offset(backend, bias) : -1,
       out,
+      act === ACTIVATIONS.relu ? 1 : 0,
     );
   });
 };

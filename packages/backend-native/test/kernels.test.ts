@@ -347,6 +347,36 @@ describeNative('native depthwise convolutions equal the cpu backend', () => {
     await expectSameOnBoth(f, 'affine');
     expect(nativeKernelStats().native.FusedDepthwiseConv2D).toBe(2);
   });
+
+  it.each([
+    ['with a shift', true],
+    ['without one', false],
+  ])(
+    'the affine map with a ReLU activation (an inference BatchNorm and its ReLU), %s, in one pass',
+    async (_, withBias) => {
+      const xv = randomValues(20, [1, 1, 40, 5]);
+      const sv = randomValues(21, [1, 1, 5, 1]);
+      const bv = randomValues(22, [5]);
+      const f = () =>
+        tf.fused.depthwiseConv2d({
+          x: tf.tensor4d(xv, [1, 1, 40, 5]),
+          filter: tf.tensor4d(sv, [1, 1, 5, 1]),
+          strides: 1,
+          pad: 'valid',
+          ...(withBias ? { bias: tf.tensor1d(bv) } : {}),
+          activation: 'relu',
+        });
+      const [got] = await runOn('wasm', f);
+      const values = Array.from(got as Float32Array);
+      // The ReLU acted (some zeros) and left the rest (some positives).
+      expect(values.filter((v) => v === 0).length).toBeGreaterThan(0);
+      expect(values.filter((v) => v > 0).length).toBeGreaterThan(0);
+      resetNativeKernelStats();
+      await expectSameOnBoth(f, 'affine + relu');
+      expect(nativeKernelStats().native.FusedDepthwiseConv2D).toBe(1);
+      expect(nativeKernelStats().native.Relu ?? 0).toBe(0);
+    },
+  );
 });
 
 describeNative('native matrix products equal the cpu backend', () => {

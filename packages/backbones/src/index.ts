@@ -11,4 +11,5 @@ export * from './config.js';
 export * from './resnet.js';
 export * from './params.js';
 export * from './batchnorm.js';
+export * from './conv.js';
 export * from './interop-compat.js';

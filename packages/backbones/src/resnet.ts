@@ -13,6 +13,7 @@ import {
   fastBatchNormalization,
   type BatchNormLayer,
 } from './batchnorm.js';
+import { fastConv2d } from './conv.js';
 
 /** How {@link resnet} builds a network, beside its architecture ({@link ResNetConfig}). */
 export interface ResNetOptions {
@@ -31,7 +32,20 @@ export interface ResNetOptions {
    * model; the block outputs (`layer1.0.relu`, after the residual sum) still are.
    */
   fuseReLU?: boolean;
+  /**
+   * The convolution layer class: `'tfjs'` (default), tfjs-layers' `Conv2D`, after a
+   * `ZeroPadding2D` layer where PyTorch's symmetric padding is not TF's `'same'` (the
+   * strided 3x3 convolutions, the 7x7 stem); `'fast'`, {@link FastConv2D}, which pads inside
+   * the convolution (no `*.pad` layers: one copy of the map forward and a slice backward
+   * fewer) and computes with `tf.conv2d`, so the stem's input gradient, which nothing
+   * needs, is not computed. The same weights under the same names; outputs and gradients
+   * equal to float32 rounding (the padded convolutions may sum in another order).
+   */
+  convLayer?: ConvLayer;
 }
+
+/** Which convolution layer a network is built with (see {@link ResNetOptions.convLayer}). */
+export type ConvLayer = 'tfjs' | 'fast';
 
 /**
  * BatchNormalization epsilon, as PyTorch's default.
@@ -65,23 +79,31 @@ class Builder {
     readonly config: ResolvedResNetConfig,
     private readonly batchNormLayer: BatchNormLayer,
     private readonly fuseReLU: boolean,
+    private readonly convLayer: ConvLayer,
   ) {
     this.rng = new Rng(config.seed);
   }
 
-  /** A conv without bias; `pad` > 0 inserts an explicit symmetric ZeroPadding2D first. */
+  /**
+   * A conv without bias; `pad` > 0 pads symmetrically: TF's `'same'` where that is the
+   * same (stride 1, odd kernel), else an explicit ZeroPadding2D first (the `FastConv2D`'s
+   * own `pad` with `convLayer: 'fast'`).
+   */
   conv(x: Sym, name: string, filters: number, kernel: number, stride: number, pad: number): Sym {
     let input = x;
     let padding: 'same' | 'valid' = 'valid';
+    let explicit = 0;
     if (pad > 0 && stride === 1 && kernel === 2 * pad + 1) {
       // 'same' with stride 1 and an odd kernel is the symmetric padding PyTorch uses.
       padding = 'same';
+    } else if (pad > 0 && this.convLayer === 'fast') {
+      explicit = pad;
     } else if (pad > 0) {
       input = single(
         tfl.layers.zeroPadding2d({ padding: [pad, pad], name: `${name}.pad` }).apply(x),
       );
     }
-    const layer = tfl.layers.conv2d({
+    const args = {
       name,
       filters,
       kernelSize: kernel,
@@ -94,7 +116,9 @@ class Builder {
         distribution: 'normal',
         seed: this.rng.fork(name).seed(),
       }),
-    });
+    };
+    const layer =
+      this.convLayer === 'fast' ? fastConv2d({ ...args, pad: explicit }) : tfl.layers.conv2d(args);
     return single(layer.apply(input));
   }
 
@@ -202,7 +226,9 @@ class Builder {
  * `options.batchNormLayer: 'fast'` builds every BatchNorm as a {@link FastBatchNormalization}
  * (the trainer's choice), with the same weights and semantics; `options.fuseReLU` with it
  * folds each ReLU after a BatchNorm into that layer (also the trainer's choice), so the
- * model has no `relu` and `layer1.0.relu1` layers (the block outputs remain).
+ * model has no `relu` and `layer1.0.relu1` layers (the block outputs remain);
+ * `options.convLayer: 'fast'` builds every convolution as a {@link FastConv2D} (the trainer's
+ * choice too), which pads inside itself, so the model has no `*.pad` layer before a conv.
  *
  * The returned model owns its weights: call `model.dispose()` when done.
  *
@@ -231,7 +257,13 @@ export function resnet(config: ResNetConfig, options: ResNetOptions = {}): Layer
       `resnet: options.fuseReLU needs options.batchNormLayer 'fast' (the layer that computes the ReLU), got ${JSON.stringify(batchNormLayer)}`,
     );
   }
-  const b = new Builder(c, batchNormLayer, fuseReLU);
+  const convLayer = options.convLayer ?? 'tfjs';
+  if (convLayer !== 'tfjs' && convLayer !== 'fast') {
+    throw new RangeError(
+      `resnet: options.convLayer must be 'tfjs' or 'fast', got ${JSON.stringify(convLayer)}`,
+    );
+  }
+  const b = new Builder(c, batchNormLayer, fuseReLU, convLayer);
   const input = tfl.input({ shape: c.inputShape, name: 'input', dtype: 'float32' });
   let x = b.stem(input);
   let channels = c.baseWidth;

@@ -61,10 +61,10 @@ function modelTargets(model: LayersModel): Map<string, Target> {
       const role = weightRole(v);
       let param: string | undefined;
       let kernel = false;
-      if (cls === 'Conv2D' && role === 'kernel') {
+      if ((cls === 'Conv2D' || cls === 'FastConv2D') && role === 'kernel') {
         param = 'weight';
         kernel = true;
-      } else if (cls === 'Conv2D' && role === 'bias') {
+      } else if ((cls === 'Conv2D' || cls === 'FastConv2D') && role === 'bias') {
         param = 'bias';
       } else if (cls === 'BatchNormalization' || cls === 'FastBatchNormalization') {
         // tfjs's BatchNorm or ./batchnorm.ts's FastBatchNormalization: the same four weights

@@ -18,7 +18,7 @@ import {
   type RowConfig,
   type TargetNetwork,
 } from '@ediy/trainer';
-import { emaPairs } from '@ediy/trainer/internal';
+import { FAST_RESNET, emaPairs } from '@ediy/trainer/internal';
 
 /** Sizes of the benchmarked step. */
 export interface BenchShape {
@@ -69,10 +69,8 @@ export function benchSetup({ batch, width, size }: BenchShape): BenchSetup {
   });
   const online = buildOnline(config);
   const target = buildTarget(config, online);
-  const teacher = resnet(
-    { ...config.scale.backbone, name: 'teacher', seed: 9 },
-    { batchNormLayer: 'fast' },
-  );
+  // Built as the trainer builds a run's teacher (loadTeacher).
+  const teacher = resnet({ ...config.scale.backbone, name: 'teacher', seed: 9 }, FAST_RESNET);
   const optimizer = new LARS({ learningRate: 0.1 });
   const views = byolViewParams(size, { scaleBlurSigma: true });
   const images = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;

@@ -16,7 +16,7 @@ export {
 export { addTiming } from './step.js';
 export { emaPairs, fromSlotNames, modelsByKey, namedModels, toSlotNames } from './state.js';
 export { assertFinite, countNonFinite } from './finite.js';
-export { copyWeights, trainableVariables } from './networks.js';
+export { FAST_RESNET, copyWeights, trainableVariables } from './networks.js';
 export { onlineModules } from './ediy-method.js';
 export { weightLabels } from './update.js';
 export { channelMeans, type BatchNormTrainingResult } from './batchnorm.js';

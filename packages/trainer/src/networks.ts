@@ -25,10 +25,12 @@ const FAST_BN = { batchNormLayer: 'fast' } as const;
 
 /**
  * The backbones' options: fast BatchNorm, each ReLU after a BatchNorm folded into it
- * (`fuseReLU`: the same weights and values, fewer kernel calls and passes over the maps).
+ * (`fuseReLU`: the same weights and values, fewer kernel calls and passes over the maps),
+ * and convolutions that pad inside themselves (`convLayer: 'fast'`: the same weights, no
+ * padding copies, no input gradient for the stem).
  * @internal
  */
-export const FAST_RESNET = { batchNormLayer: 'fast', fuseReLU: true } as const;
+export const FAST_RESNET = { batchNormLayer: 'fast', fuseReLU: true, convLayer: 'fast' } as const;
 
 /** The online network's modules. */
 export interface OnlineNetwork {

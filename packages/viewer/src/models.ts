@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { resnet } from '@ediy/backbones';
+import { isConv2D, resnet } from '@ediy/backbones';
 import {
   describeResNetConfig,
   importTorchvisionWeights,
@@ -50,7 +50,7 @@ function toViewerBackbone(config: ReturnType<typeof inferTorchvisionConfig>): Vi
 export function layersModelBackbone(model: LayersModel, source: string): ViewerBackbone {
   const shapes: Record<string, SafeTensor> = {};
   for (const layer of model.layers) {
-    if (layer.getClassName() !== 'Conv2D') continue;
+    if (!isConv2D(layer)) continue;
     const kernel = layer.weights.find((w) => w.originalName.endsWith('/kernel'));
     if (!kernel || kernel.shape.length !== 4) continue;
     const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];

@@ -75,7 +75,8 @@ async function readAll(s: ImageStream): Promise<DatasetBatch> {
   return { images: all, labels: Int32Array.from(labels) };
 }
 
-const tiny = () => resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 16, seed: 3 });
+const tiny = (options: Parameters<typeof resnet>[1] = {}) =>
+  resnet({ depth: 18, stem: 'small', widthMultiplier: 1 / 16, seed: 3 }, options);
 
 /** Normalised images of a dataset, as evaluation feeds them. */
 function normalised(d: Dataset): { data: Float32Array; shape: number[] } {
@@ -258,40 +259,46 @@ describe('the untrained floor', () => {
     }
   });
 
-  it("sets BatchNorm moving statistics to the data's statistics and changes nothing else", async () => {
-    const model = tiny();
-    try {
-      const bn = model.getLayer('bn1');
-      const [gamma, beta] = bn.getWeights().map((w) => w.dataSync().slice());
-      const conv = model.getLayer('conv1').getWeights()[0]?.dataSync().slice();
-      const scenes8 = scenes(8, 4);
-      const images = scenes8.train;
-      // bn1's input over the 8 images: its mean and biased variance per channel.
-      const probe = tfl.model({ inputs: model.inputs, outputs: bn.input as tfl.SymbolicTensor });
-      const { mean, variance } = tf.tidy(() => {
-        const x = probe.predict(
-          tf.tensor4d(normalised(scenes8.sets.train).data, [8, 16, 16, 3]),
-        ) as tf.Tensor;
-        const m = tf.moments(x, [0, 1, 2]);
-        return { mean: m.mean.dataSync(), variance: m.variance.dataSync() };
-      });
-      const before = tf.memory().numTensors;
-      // Three passes over the same 8 images: the averages are those images' statistics.
-      await estimateBatchNorm(model, images, 3, 8);
-      expect(tf.memory().numTensors).toBe(before);
-      const after = bn.getWeights().map((w) => w.dataSync());
-      expect(after[0]).toEqual(gamma);
-      expect(after[1]).toEqual(beta);
-      expect(model.getLayer('conv1').getWeights()[0]?.dataSync()).toEqual(conv);
-      expectClose(after[2] as Float32Array, mean, 1e-4);
-      expectClose(after[3] as Float32Array, variance, 1e-4);
-      await expect(estimateBatchNorm(model, images, 0, 8)).rejects.toThrow(
-        /batches must be an integer >= 1, got 0/,
-      );
-    } finally {
-      model.dispose();
-    }
-  });
+  it.each([
+    ["tfjs's", {}],
+    ["the trainer's fast", { batchNormLayer: 'fast', fuseReLU: true, convLayer: 'fast' }],
+  ] as const)(
+    "sets %s BatchNorm layers' moving statistics to the data's statistics and changes nothing else",
+    async (_, options) => {
+      const model = tiny(options);
+      try {
+        const bn = model.getLayer('bn1');
+        const [gamma, beta] = bn.getWeights().map((w) => w.dataSync().slice());
+        const conv = model.getLayer('conv1').getWeights()[0]?.dataSync().slice();
+        const scenes8 = scenes(8, 4);
+        const images = scenes8.train;
+        // bn1's input over the 8 images: its mean and biased variance per channel.
+        const probe = tfl.model({ inputs: model.inputs, outputs: bn.input as tfl.SymbolicTensor });
+        const { mean, variance } = tf.tidy(() => {
+          const x = probe.predict(
+            tf.tensor4d(normalised(scenes8.sets.train).data, [8, 16, 16, 3]),
+          ) as tf.Tensor;
+          const m = tf.moments(x, [0, 1, 2]);
+          return { mean: m.mean.dataSync(), variance: m.variance.dataSync() };
+        });
+        const before = tf.memory().numTensors;
+        // Three passes over the same 8 images: the averages are those images' statistics.
+        await estimateBatchNorm(model, images, 3, 8);
+        expect(tf.memory().numTensors).toBe(before);
+        const after = bn.getWeights().map((w) => w.dataSync());
+        expect(after[0]).toEqual(gamma);
+        expect(after[1]).toEqual(beta);
+        expect(model.getLayer('conv1').getWeights()[0]?.dataSync()).toEqual(conv);
+        expectClose(after[2] as Float32Array, mean, 1e-4);
+        expectClose(after[3] as Float32Array, variance, 1e-4);
+        await expect(estimateBatchNorm(model, images, 0, 8)).rejects.toThrow(
+          /batches must be an integer >= 1, got 0/,
+        );
+      } finally {
+        model.dispose();
+      }
+    },
+  );
 
   it('evaluates both BatchNorm conventions exactly like a run and takes the better as the floor', async () => {
     const c = config();

@@ -16,7 +16,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMAGENET_NORMALIZE } from '@ediy/augment';
-import { resnet, type ResNetDepth, type ResNetStem } from '@ediy/backbones';
+import { isBatchNormalization, resnet, type ResNetDepth, type ResNetStem } from '@ediy/backbones';
 import { readSafetensors } from '@ediy/backbones/interop';
 import type { HostArray } from '@ediy/core';
 import { checkpointPaths, newestCheckpoint, readCheckpointState, runPaths } from '@ediy/core/node';
@@ -609,7 +609,8 @@ export async function estimateBatchNorm(
   const [H, W] = stream.imageShape;
   const size = Math.min(batchSize, stream.size);
   if (size < 2) throw new Error(`estimateBatchNorm: ${stream.name} has fewer than 2 images`);
-  const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+  // tfjs's BatchNormalization and @ediy/backbones' FastBatchNormalization (the trainer's).
+  const layers = model.layers.filter((l) => isBatchNormalization(l));
   // Weights of a BatchNormalization layer: [gamma, beta, moving mean, moving variance].
   const stats = (l: (typeof layers)[number]): Promise<Float32Array[]> =>
     Promise.all(

@@ -12,4 +12,5 @@ export * from './resnet.js';
 export * from './params.js';
 export * from './batchnorm.js';
 export * from './conv.js';
+export * from './add-relu.js';
 export * from './interop-compat.js';

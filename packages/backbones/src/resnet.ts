@@ -14,6 +14,7 @@ import {
   type BatchNormLayer,
 } from './batchnorm.js';
 import { fastConv2d } from './conv.js';
+import { addReLU } from './add-relu.js';
 
 /** How {@link resnet} builds a network, beside its architecture ({@link ResNetConfig}). */
 export interface ResNetOptions {
@@ -27,9 +28,11 @@ export interface ResNetOptions {
    * Build each BatchNorm that a ReLU follows as one {@link FastBatchNormalization} layer
    * with `relu: true` (default false; needs `batchNormLayer: 'fast'`): the same weights,
    * outputs and gradients, with the ReLU computed in the BatchNorm's own kernel calls on
-   * the native engine (two kernel calls and one pass over the map fewer each way). The
-   * ReLU layers after a BatchNorm (`relu`, `layer1.0.relu1`, ...) are then not in the
-   * model; the block outputs (`layer1.0.relu`, after the residual sum) still are.
+   * the native engine (two kernel calls and one pass over the map fewer each way), and
+   * each block's residual sum and the ReLU after it as one {@link AddReLU} layer (one
+   * kernel call and one pass over the map fewer forward). The ReLU layers after a
+   * BatchNorm (`relu`, `layer1.0.relu1`, ...) and the sums (`layer1.0.add`) are then not in
+   * the model; the block outputs (`layer1.0.relu`, the `AddReLU` layers) still are.
    */
   fuseReLU?: boolean;
   /**
@@ -195,6 +198,10 @@ class Builder {
         `${prefix}.downsample.1`,
       );
     }
+    if (this.fuseReLU) {
+      // The residual sum and its ReLU as one layer, named as the block output.
+      return single(addReLU({ name: `${prefix}.relu` }).apply([y, shortcut]));
+    }
     const sum = single(tfl.layers.add({ name: `${prefix}.add` }).apply([y, shortcut]));
     return this.relu(sum, `${prefix}.relu`);
   }
@@ -225,8 +232,9 @@ class Builder {
  * updated with the biased batch variance (as Keras), where PyTorch uses the unbiased one.
  * `options.batchNormLayer: 'fast'` builds every BatchNorm as a {@link FastBatchNormalization}
  * (the trainer's choice), with the same weights and semantics; `options.fuseReLU` with it
- * folds each ReLU after a BatchNorm into that layer (also the trainer's choice), so the
- * model has no `relu` and `layer1.0.relu1` layers (the block outputs remain);
+ * folds each ReLU after a BatchNorm into that layer and each block's sum into its ReLU
+ * (also the trainer's choice), so the model has no `relu`, `layer1.0.relu1` and
+ * `layer1.0.add` layers (the block outputs remain);
  * `options.convLayer: 'fast'` builds every convolution as a {@link FastConv2D} (the trainer's
  * choice too), which pads inside itself, so the model has no `*.pad` layer before a conv.
  *

@@ -2,11 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  ADD_RELU_KERNEL as BACKEND_ADD_RELU,
   BATCH_NORM_KERNELS as BACKEND_KERNELS,
   initBackend,
   nativeEngineStatus,
 } from '@ediy/backend';
 import {
+  ADD_RELU_KERNEL,
+  AddReLU,
   BATCH_NORM_KERNELS,
   FastBatchNormalization,
   batchNormTraining,
@@ -298,7 +301,7 @@ describe.each(BACKENDS)('on %s', (backend) => {
       );
     });
 
-    it('lets resnet() fold each ReLU after a BatchNorm into it: the same weights, results and gradients', () => {
+    it('lets resnet() fold each ReLU after a BatchNorm or a residual sum into it: the same weights, results and gradients', async () => {
       const config = { depth: 18, stem: 'small', widthMultiplier: 1 / 32, seed: 4 } as const;
       const apart = resnet(config, { batchNormLayer: 'fast' });
       const fused = resnet(config, { batchNormLayer: 'fast', fuseReLU: true });
@@ -309,7 +312,10 @@ describe.each(BACKENDS)('on %s', (backend) => {
       expect(layerNames).not.toContain('layer1.0.relu1');
       expect(layerNames).toContain('layer1.0.relu');
       expect(apart.layers.map((l) => l.name)).toContain('layer1.0.relu1');
-      expect(fused.layers.length).toBe(apart.layers.length - 9);
+      expect(layerNames).not.toContain('layer1.0.add');
+      expect(fused.getLayer('layer1.0.relu')).toBeInstanceOf(AddReLU);
+      // 9 ReLUs after a BatchNorm and 8 residual sums fewer.
+      expect(fused.layers.length).toBe(apart.layers.length - 17);
       expect(fused.outputNames).toEqual(apart.outputNames);
       const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 11);
       for (const training of [false, true]) {
@@ -332,7 +338,13 @@ describe.each(BACKENDS)('on %s', (backend) => {
       const vb = Object.values(gb.grads);
       expect(vb).toHaveLength(va.length);
       va.forEach((g, i) => expect(maxDiff(g, vb[i]!)).toBe(0));
-      tf.dispose([x, ga.value, gb.value, ...va, ...vb]);
+      // On the native engine the sums and their ReLUs are one kernel call each.
+      const profile = await tf.profile(() => fused.apply(x, { training: true }) as tf.Tensor[]);
+      const calls = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+      expect(calls(ADD_RELU_KERNEL)).toBe(backend === 'native' ? 8 : 0);
+      // Plain wasm: tf.relu after each of the 9 BatchNorms and the 8 sums.
+      expect(calls('Relu')).toBe(backend === 'native' ? 0 : 17);
+      tf.dispose([x, ga.value, gb.value, ...va, ...vb, ...(profile.result as tf.Tensor[])]);
       expect(() => resnet(config, { fuseReLU: true })).toThrow(
         `resnet: options.fuseReLU needs options.batchNormLayer 'fast' (the layer that computes the ReLU), got "tfjs"`,
       );
@@ -505,6 +517,7 @@ describe.each(BACKENDS)('on %s', (backend) => {
 describe('the native kernel names', () => {
   it("are @ediy/backend's", () => {
     expect(BATCH_NORM_KERNELS).toEqual(BACKEND_KERNELS);
+    expect(ADD_RELU_KERNEL).toBe(BACKEND_ADD_RELU);
   });
 });
 

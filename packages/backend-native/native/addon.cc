@@ -1181,6 +1181,35 @@ Napi::Value Relu(const Napi::CallbackInfo& info) {
   }
 }
 
+// out[i] = max(0, a[i] + b[i]) over [i0, i1): the sum rounded to float32, then the ReLU as
+// reluRange (NaN kept, -0 to +0), so the bits of Add then Relu.
+EDIY_ISA_CLONES void addReluRange(const float* a, const float* b, int64_t i0, int64_t i1,
+                                  float* out) {
+#pragma omp simd
+  for (int64_t i = i0; i < i1; ++i) {
+    float v = a[i] + b[i];
+    out[i] = (v > 0.f || v != v) ? v : 0.f;
+  }
+}
+
+// addRelu(heap, aOffset, bOffset, n, outOffset): out = max(0, a + b), a residual sum and
+// the ReLU after it in one pass. May run in place (out == a or out == b).
+Napi::Value AddRelu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() != 5) throw std::invalid_argument("addRelu(heap, aOffset, bOffset, n, outOffset)");
+    Heap heap = heapOf(info[0]);
+    int64_t n = static_cast<int64_t>(offsetArg(info, 3));
+    const float* a = heap.at(offsetArg(info, 1), n, "a");
+    const float* b = heap.at(offsetArg(info, 2), n, "b");
+    float* out = heap.at(offsetArg(info, 4), n, "out");
+    parallelRanges(n, 1, [&](int64_t i0, int64_t i1) { addReluRange(a, b, i0, i1, out); });
+    return env.Undefined();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // reluGrad(heap, dyOffset, xOffset, n, outOffset): out = dy * step(x), step(x) = 1 for
 // x > 0, NaN for NaN, else 0: tfjs's ReLU gradient (mul(dy, cast(step(x)))) in one pass.
 Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
@@ -1956,6 +1985,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   expose<Unary>(env, exports, "unary");
   expose<ReduceSum>(env, exports, "reduceSum");
   expose<Relu>(env, exports, "relu");
+  expose<AddRelu>(env, exports, "addRelu");
   expose<ReluGrad>(env, exports, "reluGrad");
   expose<Slice>(env, exports, "slice");
   expose<Pad>(env, exports, "pad");

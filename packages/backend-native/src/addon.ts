@@ -118,6 +118,8 @@ export interface Addon {
   ): void;
   unary(heap: ArrayBuffer, op: number, xOffset: number, n: number, outOffset: number): void;
   relu(heap: ArrayBuffer, xOffset: number, n: number, outOffset: number): void;
+  /** `out = max(0, a + b)` over `n` floats (NaN kept, -0 to +0): a residual sum and its ReLU. */
+  addRelu(heap: ArrayBuffer, aOffset: number, bOffset: number, n: number, outOffset: number): void;
   reluGrad(
     heap: ArrayBuffer,
     dyOffset: number,

@@ -676,6 +676,28 @@ const reluGrad: NativeKernel = (addon, backend, inputs) => {
   });
 };
 
+/**
+ * The kernel of a residual sum and the ReLU after it, `{a, b}` (float32, one shape) ->
+ * `max(0, a + b)`, which only the native engine registers: the bits of `Add` then `Relu`
+ * in one pass over the map. `@ediy/backbones`' `addRelu` calls it where it is registered
+ * and gives it its gradient.
+ */
+export const ADD_RELU_KERNEL = 'EdiyAddRelu';
+
+/** {@link ADD_RELU_KERNEL}: the sum and its ReLU in one pass, on all cores. */
+const addRelu: NativeKernel = (addon, backend, inputs) => {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || !util.arraysEqual(a.shape, b.shape)) {
+    throw new Error(
+      `${ADD_RELU_KERNEL}: a and b must be float32 of one shape, got ${a.dtype} [${a.shape.join(',')}] and ${b.dtype} [${b.shape.join(',')}]`,
+    );
+  }
+  return withOutput(backend, [...a.shape], (out) => {
+    const n = util.sizeFromShape(a.shape);
+    if (n > 0) addon.addRelu(heap(backend), offset(backend, a), offset(backend, b), n, out);
+  });
+};
+
 /** The op codes of the addon's `binary` (see `native/addon.cc`). */
 const BINARY_OPS = {
   Add: 0,
@@ -1066,6 +1088,7 @@ const NATIVE: Record<string, NativeKernel> = {
   [BATCH_NORM_KERNELS.forward]: batchNormForward,
   Relu: relu,
   [RELU_GRAD_KERNEL]: reluGrad,
+  [ADD_RELU_KERNEL]: addRelu,
   Slice: sliceKernel,
   PadV2: padKernel,
   Sum: reduceKernel(false),
@@ -1088,6 +1111,7 @@ const ENTRY_POINTS: Record<string, keyof Addon> = {
   [UPDATE_KERNELS.lars]: 'larsUpdate',
   [UPDATE_KERNELS.ema]: 'emaUpdate',
   [HUE_KERNEL]: 'adjustHue',
+  [ADD_RELU_KERNEL]: 'addRelu',
 };
 
 /** The tfjs kernels the native engine provides for the `wasm` backend. */

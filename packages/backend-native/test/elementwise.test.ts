@@ -10,6 +10,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BATCH_NORM_KERNELS,
   RELU_GRAD_KERNEL,
+  ADD_RELU_KERNEL,
   nativeKernelStats,
   resetNativeKernelStats,
 } from '@ediy/backend-native';
@@ -65,6 +66,35 @@ describeNative('native ReLU and its gradient', () => {
       expect(s[RELU_GRAD_KERNEL]).toBe(1);
     });
   }
+
+  for (const shape of SHAPES) {
+    it(`the residual sum and its ReLU in one kernel equal cpu's Add then Relu on [${shape.join(',')}]`, async () => {
+      const av = randomValues(3, shape);
+      const bv = randomValues(4, shape);
+      await expectSameOnBoth(
+        () => {
+          const a = tf.tensor(av, shape);
+          const b = tf.tensor(bv, shape);
+          return tf.getKernel(ADD_RELU_KERNEL, tf.getBackend()) === undefined
+            ? tf.relu(tf.add(a, b))
+            : (tf.engine().runKernel(ADD_RELU_KERNEL, { a, b }) as tf.Tensor);
+        },
+        `addRelu [${shape.join(',')}]`,
+        0,
+      );
+      expect(nativeKernelStats().native[ADD_RELU_KERNEL]).toBe(1);
+    });
+  }
+
+  it('the residual sum and its ReLU in one kernel: inputs of two shapes are named', async () => {
+    await tf.setBackend('wasm');
+    const a = tf.zeros([2, 3]);
+    const b = tf.zeros([3]);
+    expect(() => tf.engine().runKernel(ADD_RELU_KERNEL, { a, b })).toThrow(
+      `${ADD_RELU_KERNEL}: a and b must be float32 of one shape, got float32 [2,3] and float32 [3]`,
+    );
+    tf.dispose([a, b]);
+  });
 
   it('propagate NaN as the cpu backend does, and keep 0 and -0 apart', async () => {
     const xv = Float32Array.of(NaN, -0, 0, -1, 2, Infinity, -Infinity);

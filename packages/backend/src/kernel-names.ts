@@ -26,3 +26,9 @@ export const BATCH_NORM_KERNELS = {
    */
   forward: 'EdiyBatchNormForward',
 } as const;
+
+/**
+ * A residual sum and the ReLU after it, one kernel: `{a, b}` (float32, one shape) ->
+ * `max(0, a + b)`, the bits of `Add` then `Relu` (NaN kept, -0 to +0).
+ */
+export const ADD_RELU_KERNEL = 'EdiyAddRelu';

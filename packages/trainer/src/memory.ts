@@ -15,10 +15,12 @@ const F32 = 4;
  * one micro-batch of two views: each conv unit's output and its BatchNorm's and ReLU's
  * kept for the backward pass, the gradients flowing back through them, the target's and
  * the teacher's forward of the same views and the kernels' temporaries. Measured, not
- * derived: with 7, `tf.profile`'s peak of a whole one-step run was 1.00-1.17 times the
- * estimate on ResNet-18 and ResNet-50 at 32-64 px (the estimate test keeps it within 1.5x).
+ * derived: with 6, `tf.profile`'s peak of a whole one-step run was 0.76-1.05 times the
+ * estimate on ResNet-18 and ResNet-50 at 32-64 px (the estimate test keeps it within 1.5x;
+ * it was 7 before the backbones padded inside their convolutions and summed into their
+ * ReLUs, which hold fewer maps).
  */
-export const ACTIVATION_COPIES = 7;
+export const ACTIVATION_COPIES = 6;
 
 /** The largest wasm heap (the tfjs wasm module's maximum: 4 GiB less one 64 KiB page). */
 export const WASM_HEAP_LIMIT = 4294901760;

@@ -105,7 +105,7 @@ export class FastConv2D extends tfjsConv2DClass() {
     return super.computeOutputShape(padded);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const conv = this as unknown as ConvFields;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!x || (Array.isArray(inputs) && inputs.length !== 1) || x.rank !== 4) {
@@ -117,7 +117,6 @@ export class FastConv2D extends tfjsConv2DClass() {
         }`,
       );
     }
-    void kwargs;
     return tf.tidy(() => {
       const p = this.pad;
       const pad: 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]] =

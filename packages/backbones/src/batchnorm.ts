@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
+import { registeredLayerClass } from './layer-class.js';
 
 /**
  * Names of the BatchNorm kernels ediy's native engine adds to tfjs (`@ediy/backend`'s
@@ -344,13 +345,7 @@ interface BatchNormFields {
  * (tfjs-layers exports a factory for it, not the class).
  */
 function tfjsBatchNormalizationClass(): typeof tfl.layers.Layer {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization;
-  if (!entry) {
-    throw new Error(
-      'FastBatchNormalization: tfjs-layers has not registered its BatchNormalization class; import @tensorflow/tfjs-layers first',
-    );
-  }
-  return entry[0] as unknown as typeof tfl.layers.Layer;
+  return registeredLayerClass('BatchNormalization', 'FastBatchNormalization');
 }
 
 /**

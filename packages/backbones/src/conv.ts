@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
+import { registeredLayerClass } from './layer-class.js';
 
 /** The fields of a tfjs-layers `Conv2D` layer that {@link FastConv2D} reads. */
 interface ConvFields {
@@ -28,18 +29,9 @@ interface ConvFields {
   activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string } | null;
 }
 
-/**
- * tfjs-layers' `Conv2D` class, as tfjs registered it for deserialisation (tfjs-layers
- * exports a factory for it, not the class).
- */
+/** tfjs-layers' `Conv2D` class (tfjs-layers exports a factory for it, not the class). */
 function tfjsConv2DClass(): typeof tfl.layers.Layer {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.Conv2D;
-  if (!entry) {
-    throw new Error(
-      'FastConv2D: tfjs-layers has not registered its Conv2D class; import @tensorflow/tfjs-layers first',
-    );
-  }
-  return entry[0] as unknown as typeof tfl.layers.Layer;
+  return registeredLayerClass('Conv2D', 'FastConv2D');
 }
 
 /** The arguments of {@link FastConv2D}: tfjs-layers' `Conv2D` arguments and `pad`. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { saveToMemory } from './helpers.js';
 import { initBackend, nativeEngineStatus } from '@ediy/backend';
 import { ADD_RELU_KERNEL, AddReLU, addReLU, addRelu } from '@ediy/backbones';
 
@@ -72,15 +73,9 @@ describe.each(BACKENDS)('addRelu on %s', (backend) => {
       inputs: [x, y],
       outputs: addReLU({ name: 'block.relu' }).apply([x, y]) as tfl.SymbolicTensor,
     });
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    expect(JSON.stringify(saved?.modelTopology)).toContain('"class_name":"AddReLU"');
-    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    const saved = await saveToMemory(model);
+    expect(JSON.stringify(saved.modelTopology)).toContain('"class_name":"AddReLU"');
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved));
     expect(loaded.getLayer('block.relu')).toBeInstanceOf(AddReLU);
     const a = tf.randomNormal([2, 4, 4, 3], 0, 1, 'float32', 7);
     const b = tf.randomNormal([2, 4, 4, 3], 0, 1, 'float32', 8);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { saveToMemory } from './helpers.js';
 import {
   ADD_RELU_KERNEL as BACKEND_ADD_RELU,
   BATCH_NORM_KERNELS as BACKEND_KERNELS,
@@ -278,15 +279,9 @@ describe.each(BACKENDS)('on %s', (backend) => {
 
     it('with relu: saves it in the configuration and loads it back', async () => {
       const model = bnModel([2, 2, 3], 9, 'fast+relu');
-      let saved: tf.io.ModelArtifacts | undefined;
-      await model.save(
-        tf.io.withSaveHandler(async (artifacts) => {
-          saved = artifacts;
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-      );
-      expect(JSON.stringify(saved?.modelTopology)).toContain('"relu":true');
-      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      const saved = await saveToMemory(model);
+      expect(JSON.stringify(saved.modelTopology)).toContain('"relu":true');
+      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved));
       expect((loaded.layers[1] as FastBatchNormalization).relu).toBe(true);
       const x = tf.randomNormal([3, 2, 2, 3], 0, 1, 'float32', 10);
       const ya = model.predict(x) as tf.Tensor;
@@ -402,17 +397,11 @@ describe.each(BACKENDS)('on %s', (backend) => {
 
     it('saves and loads as itself (a registered class), with its weights and results', async () => {
       const model = bnModel([2, 2, 3], 9, 'fast');
-      let saved: tf.io.ModelArtifacts | undefined;
-      await model.save(
-        tf.io.withSaveHandler(async (artifacts) => {
-          saved = artifacts;
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-      );
-      expect(JSON.stringify(saved?.modelTopology)).toContain(
+      const saved = await saveToMemory(model);
+      expect(JSON.stringify(saved.modelTopology)).toContain(
         '"class_name":"FastBatchNormalization"',
       );
-      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved));
       expect(loaded.layers[1]).toBeInstanceOf(FastBatchNormalization);
       model.getWeights().forEach((t, i) => expect(maxDiff(t, loaded.getWeights()[i]!)).toBe(0));
       const x = tf.randomNormal([3, 2, 2, 3], 0, 1, 'float32', 10);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { saveToMemory } from './helpers.js';
 import { initBackend, nativeEngineStatus } from '@ediy/backend';
 import { FastConv2D, fastConv2d, isConv2D, resnet } from '@ediy/backbones';
 import { exportTorchvisionWeights, importTorchvisionWeights } from '@ediy/backbones/interop';
@@ -147,16 +148,10 @@ describe.each(BACKENDS)('FastConv2D on %s', (backend) => {
 
   it('saves pad in its configuration and loads it back', async () => {
     const model = convModel('fast', [9, 9, 3], 4, 3, 2, 1, 9);
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    expect(JSON.stringify(saved?.modelTopology)).toContain('"class_name":"FastConv2D"');
-    expect(JSON.stringify(saved?.modelTopology)).toContain('"pad":1');
-    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    const saved = await saveToMemory(model);
+    expect(JSON.stringify(saved.modelTopology)).toContain('"class_name":"FastConv2D"');
+    expect(JSON.stringify(saved.modelTopology)).toContain('"pad":1');
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved));
     expect((loaded.layers[1] as FastConv2D).pad).toBe(1);
     const x = tf.randomNormal([2, 9, 9, 3], 0, 1, 'float32', 10);
     const ya = model.predict(x) as tf.Tensor;

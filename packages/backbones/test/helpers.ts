@@ -47,3 +47,18 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
   }
   return diff / scale;
 }
+
+/** A model's saved artifacts (topology and weights), kept in memory. */
+export async function saveToMemory(model: {
+  save(handler: tf.io.IOHandler): Promise<tf.io.SaveResult>;
+}): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (saved === undefined) throw new Error('saveToMemory: the model saved nothing');
+  return saved;
+}

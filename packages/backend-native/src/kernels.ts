@@ -653,6 +653,19 @@ const batchNormForward: NativeKernel = (addon, backend, inputs, attrs) => {
  */
 export const RELU_GRAD_KERNEL = 'EdiyReluGrad';
 
+/** Throws, naming `kernel` and both inputs, unless they are float32 tensors of one shape. */
+function requireFloatPair(
+  kernel: string,
+  [aName, a]: [string, TensorInfo],
+  [bName, b]: [string, TensorInfo],
+): void {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || !util.arraysEqual(a.shape, b.shape)) {
+    throw new Error(
+      `${kernel}: ${aName} and ${bName} must be float32 of one shape, got ${a.dtype} [${a.shape.join(',')}] and ${b.dtype} [${b.shape.join(',')}]`,
+    );
+  }
+}
+
 /** `Relu` of a float32 tensor, one pass on all cores. */
 const relu: NativeKernel = (addon, backend, inputs) => {
   const { x } = inputs as { x: TensorInfo };
@@ -665,11 +678,7 @@ const relu: NativeKernel = (addon, backend, inputs) => {
 /** {@link RELU_GRAD_KERNEL}: one pass instead of `Step`, `Cast` and `Multiply`. */
 const reluGrad: NativeKernel = (addon, backend, inputs) => {
   const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
-  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || !util.arraysEqual(dy.shape, x.shape)) {
-    throw new Error(
-      `${RELU_GRAD_KERNEL}: dy and x must be float32 of one shape, got ${dy.dtype} [${dy.shape.join(',')}] and ${x.dtype} [${x.shape.join(',')}]`,
-    );
-  }
+  requireFloatPair(RELU_GRAD_KERNEL, ['dy', dy], ['x', x]);
   return withOutput(backend, [...x.shape], (out) => {
     const n = util.sizeFromShape(x.shape);
     if (n > 0) addon.reluGrad(heap(backend), offset(backend, dy), offset(backend, x), n, out);
@@ -687,11 +696,7 @@ export const ADD_RELU_KERNEL = 'EdiyAddRelu';
 /** {@link ADD_RELU_KERNEL}: the sum and its ReLU in one pass, on all cores. */
 const addRelu: NativeKernel = (addon, backend, inputs) => {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || !util.arraysEqual(a.shape, b.shape)) {
-    throw new Error(
-      `${ADD_RELU_KERNEL}: a and b must be float32 of one shape, got ${a.dtype} [${a.shape.join(',')}] and ${b.dtype} [${b.shape.join(',')}]`,
-    );
-  }
+  requireFloatPair(ADD_RELU_KERNEL, ['a', a], ['b', b]);
   return withOutput(backend, [...a.shape], (out) => {
     const n = util.sizeFromShape(a.shape);
     if (n > 0) addon.addRelu(heap(backend), offset(backend, a), offset(backend, b), n, out);

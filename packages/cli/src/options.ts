@@ -266,13 +266,13 @@ export function checkPresetData(
 
 /**
  * The kNN monitor a preset runs by default on its embedded scenes: at `mini`, 256 training
- * and 256 held-out images every 16 of its 96 steps (six measurements, each about the cost
- * of one or two training steps: some 7% of a run); none at `smoke` (seconds a run) or
+ * and 256 held-out images every 32 of its 192 steps of 32 images (six measurements, each
+ * about the cost of two to four training steps: some 7% of a run); none at `smoke` (seconds a run) or
  * `paper`. `--monitor` asks for it anywhere.
  */
 export const DEFAULT_MONITOR: Readonly<Record<PresetName, MonitorOptions | undefined>> = {
   smoke: undefined,
-  mini: { every: 16, images: 256 },
+  mini: { every: 32, images: 256 },
   paper: undefined,
 };
 
@@ -285,7 +285,7 @@ export const MONITOR_FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     value: 'n',
     description:
-      "run the kNN monitor (solo-learn's online kNN: held-out kNN top-1, logged as monitor/knn_top1 and drawn) every n steps and at the last (default: every 16 steps at the mini preset on its scenes, off otherwise)",
+      "run the kNN monitor (solo-learn's online kNN: held-out kNN top-1, logged as monitor/knn_top1 and drawn) every n steps and at the last (default: every 32 steps at the mini preset on its scenes, off otherwise)",
   },
   'monitor-images': {
     type: 'string',

@@ -102,7 +102,7 @@ describe('a table file', () => {
     expect(flagged['byol-lr05']?.scale.maxSteps).toBe(40);
   });
 
-  it("examples/results/byol1500.yaml is Table 1's BYOL row at 1500 steps, the rest the preset's", async () => {
+  it("examples/results/byol1500.yaml is Table 1's BYOL row at 1500 steps of 64 images, the rest the preset's", async () => {
     const table = await loadTableFile(
       fileURLToPath(new URL('../../../examples/results/byol1500.yaml', import.meta.url)),
     );
@@ -121,10 +121,16 @@ describe('a table file', () => {
       out: tempDir('ediy-byol450-'),
     }).jobs.find((j) => j.row === 'byol')?.config;
     expect(run?.scale.maxSteps).toBe(1500);
-    expect(paper?.scale.maxSteps).toBe(450);
+    expect(run?.scale.batchSize).toBe(64);
+    expect(paper?.scale.maxSteps).toBe(900);
+    expect(paper?.scale.batchSize).toBe(32);
     expect(run?.method).toEqual(paper?.method);
     expect({ ...run?.optim }).toEqual({ ...paper?.optim });
-    expect({ ...run?.scale, maxSteps: 0 }).toEqual({ ...paper?.scale, maxSteps: 0 });
+    expect({ ...run?.scale, maxSteps: 0, batchSize: 0 }).toEqual({
+      ...paper?.scale,
+      maxSteps: 0,
+      batchSize: 0,
+    });
   });
 
   it('names the file and what is wrong with it', async () => {
@@ -233,7 +239,7 @@ describe('the kNN monitor in reproduce', () => {
     const scenes = { kind: 'scenes', count: 8, size: 8, numClasses: 2, seed: 0 } as const;
     const folder = { kind: 'path', path: 'photos' } as const;
     expect(monitorFlag(args({}), 'mini', scenes, 'reproduce')).toEqual(DEFAULT_MONITOR.mini);
-    expect(DEFAULT_MONITOR.mini).toEqual({ every: 16, images: 256 });
+    expect(DEFAULT_MONITOR.mini).toEqual({ every: 32, images: 256 });
     expect(monitorFlag(args({}), 'smoke', scenes, 'reproduce')).toBeUndefined();
     expect(monitorFlag(args({}), 'mini', folder, 'reproduce')).toBeUndefined();
     expect(monitorFlag(args({ 'no-monitor': true }), 'mini', scenes, 'x')).toBeUndefined();
@@ -242,7 +248,7 @@ describe('the kNN monitor in reproduce', () => {
       images: 256,
     });
     expect(monitorFlag(args({ 'monitor-images': '64' }), 'mini', scenes, 'x')).toEqual({
-      every: 16,
+      every: 32,
       images: 64,
     });
     expect(() => monitorFlag(args({ monitor: '0' }), 'mini', scenes, 'x')).toThrow(
@@ -260,7 +266,7 @@ describe('the kNN monitor in reproduce', () => {
       for (const job of [plan.teacher, ...plan.jobs]) {
         const config = job?.config as ExperimentConfig;
         expect(monitorOf({}, plan, config)).toEqual(
-          preset === 'mini' ? { monitor: { every: 16, images: 256 } } : {},
+          preset === 'mini' ? { monitor: { every: 32, images: 256 } } : {},
         );
         expect(monitorOf({ monitor: false }, plan, config)).toEqual({});
       }

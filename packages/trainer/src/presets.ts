@@ -24,14 +24,16 @@ export const PRESET_NAMES: readonly PresetName[] = ['smoke', 'mini', 'paper'];
  * The step budget of a `mini` row of a table whose paper rows train `paperEpochs` epochs:
  * what three seeds of the whole table fit in an hour on two cores with the native engine.
  * Table 1 (300 epochs; 9 rows, the first seed's BYOL row the teacher) and the 1000-epoch
- * tables get 450 steps: Table 1 on Fashion-MNIST at 450 steps took 52 minutes for its 27
- * runs and 2 more for the untrained row on a 2-core AVX-512 machine, as two single-thread
- * shards (docs/results/table1-mini.md); a CPU with AVX2 only is about 3x slower. Table 2
- * (100 epochs; 4 rows and the teacher) keeps 320, its budget from an AVX2 machine (recipe.md),
- * not measured again. The embedded scenes (3 epochs of 32 steps) stay under either cap.
+ * tables get 900 steps of 32 images: Table 1 on Fashion-MNIST at 450 steps of 64 took 54
+ * minutes for its 27 runs and the untrained row on a 2-core AVX-512 machine, as two
+ * single-thread shards, and the same images in steps of 32 train BYOL better (ten seeds) at
+ * about the same cost (docs/results/recipe.md, "Batch 32"); a CPU with AVX2 only is about 3x
+ * slower. Table 2 (100 epochs; 4 rows and the teacher) gets 640, its 320 steps of 64 from an
+ * AVX2 machine (recipe.md) at the new batch, not measured again. The embedded scenes (3
+ * epochs of 64 steps) stay under either cap.
  */
 export function miniSteps(paperEpochs: number): number {
-  return paperEpochs <= 100 ? 320 : 450;
+  return paperEpochs <= 100 ? 640 : 900;
 }
 
 /**
@@ -52,13 +54,15 @@ export function presetScale(preset: PresetName, paperEpochs = 300): ScaleConfig 
         data: { kind: 'path', path: 'data/imagenet/train', size: 256 },
       };
     case 'mini':
-      // Small-image ResNet-18 at a quarter width: a 4x4 layer4 map of 128 channels; at
-      // most miniSteps(paperEpochs) steps, so a large dataset's run fits its table's hour.
+      // Small-image ResNet-18 at a quarter width: a 4x4 layer4 map of 128 channels; batches
+      // of 32 (twice the updates of 64 for the same images: BYOL's kNN and linear probes
+      // rose by 3.5 / 2.1 points over ten seeds at Table 1's budget, recipe.md); at most
+      // miniSteps(paperEpochs) steps, so a large dataset's run fits its table's hour.
       return {
         backbone: { depth: 18, stem: 'small', widthMultiplier: 0.25 },
         projector: { hidden: 512, out: 128 },
         imageSize: 32,
-        batchSize: 64,
+        batchSize: 32,
         accumulate: 1,
         epochs: 3,
         maxSteps: miniSteps(paperEpochs),

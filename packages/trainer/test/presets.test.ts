@@ -73,17 +73,18 @@ describe('the mini preset', () => {
     expect(presetOptim('mini').tau0).toBe(0.99);
   });
 
-  it("caps a row at its table's hour: Table 2 320 steps, Table 1 and the 1000-epoch tables 450", () => {
-    expect(miniSteps(100)).toBe(320);
-    expect(miniSteps(300)).toBe(450);
-    expect(miniSteps(1000)).toBe(450);
-    expect(presetScale('mini', 100).maxSteps).toBe(320);
-    expect(presetScale('mini', 300).maxSteps).toBe(450);
+  it("caps a row at its table's hour: Table 2 640 steps, Table 1 and the 1000-epoch tables 900, of 32 images", () => {
+    expect(miniSteps(100)).toBe(640);
+    expect(miniSteps(300)).toBe(900);
+    expect(miniSteps(1000)).toBe(900);
+    expect(presetScale('mini', 100).maxSteps).toBe(640);
+    expect(presetScale('mini', 300).maxSteps).toBe(900);
+    expect(presetScale('mini', 300).batchSize).toBe(32);
     const table2 = resolveExperiment(
       { ...EDIY_RANDOM_ROW, paper: { table: 2, row: 1, label: 'x', epochs: 100, numbers: {} } },
       { preset: 'mini' },
     );
-    expect(runSchedule(table2, 60000)).toMatchObject({ totalSteps: 320, warmupSteps: 3 });
+    expect(runSchedule(table2, 60000)).toMatchObject({ totalSteps: 640, warmupSteps: 6 });
   });
 
   it('warms up for 1% of the real steps, capped to the preset budget on a large dataset', () => {
@@ -91,7 +92,7 @@ describe('the mini preset', () => {
     const large = runSchedule(config, 60000);
     expect(large.totalSteps).toBe(config.scale.maxSteps);
     expect(large.warmupSteps).toBe(Math.round(0.01 * large.totalSteps));
-    // The embedded scenes (2048 images, 3 epochs of 32 steps) stay under the cap.
-    expect(runSchedule(config, 2048).totalSteps).toBe(96);
+    // The embedded scenes (2048 images, 3 epochs of 64 steps) stay under the cap.
+    expect(runSchedule(config, 2048).totalSteps).toBe(192);
   });
 });

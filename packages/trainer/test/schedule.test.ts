@@ -52,12 +52,12 @@ describe('runSchedule', () => {
     });
     const full = runSchedule(base, 2048);
     const capped = runSchedule({ ...base, scale: { ...base.scale, maxSteps: 30 } }, 2048);
-    expect(full).toMatchObject({ totalSteps: 96, warmupSteps: 3 });
-    expect(capped).toMatchObject({ totalSteps: 30, warmupSteps: 1, epochSteps: 96 });
+    expect(full).toMatchObject({ totalSteps: 192, warmupSteps: 6 });
+    expect(capped).toMatchObject({ totalSteps: 30, warmupSteps: 1, epochSteps: 192 });
     expect(capped.warmupShare).toBe(full.warmupShare);
     const curve = lrCurve({ ...base, scale: { ...base.scale, maxSteps: 30 } }, 2048);
     expect(curve[0]).toBe(0);
-    expect(Math.max(...curve)).toBeCloseTo((0.2 * 64) / 256, 12);
+    expect(Math.max(...curve)).toBeCloseTo((0.2 * 32) / 256, 12);
     expect(warmupCosineLr({ baseLr: 0.2, batchSize: 64, warmupSteps: 1, totalSteps: 30 }, 30)).toBe(
       0,
     );
@@ -69,13 +69,15 @@ describe('runSchedule', () => {
   it('warms up for warmupFraction of the run when given', () => {
     const base = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
     const config = { ...base, optim: { ...base.optim, warmupFraction: 0.25 } };
-    expect(runSchedule(config, 2048).warmupSteps).toBe(24);
+    // 2048 images in steps of 32: 3 epochs of 64 steps, a quarter of them 48
+    expect(runSchedule(config, 2048).warmupSteps).toBe(48);
   });
 
   it('says when the data fill no optimiser step', () => {
     const config = resolveExperiment(EDIY_RANDOM_ROW, { preset: 'mini' });
-    expect(() => runSchedule(config, 63)).toThrow(
-      'the dataset has 63 images, fewer than one optimiser step needs (batchSize 64 x accumulate 1)',
+    expect(() => runSchedule(config, 31)).toThrow(
+      'the dataset has 31 images, fewer than one optimiser step needs (batchSize 32 x accumulate 1)',
     );
+    expect(runSchedule(config, 32).totalSteps).toBe(3);
   });
 });

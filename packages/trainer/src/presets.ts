@@ -24,13 +24,13 @@ export const PRESET_NAMES: readonly PresetName[] = ['smoke', 'mini', 'paper'];
  * The step budget of a `mini` row of a table whose paper rows train `paperEpochs` epochs:
  * what three seeds of the whole table fit in an hour on two cores with the native engine.
  * Table 1 (300 epochs; 9 rows, the first seed's BYOL row the teacher) and the 1000-epoch
- * tables get 900 steps of 32 images: Table 1 on Fashion-MNIST at 450 steps of 64 took 54
+ * tables get 900 steps of 32 images: Table 1 on Fashion-MNIST at 900 steps of 32 took 54
  * minutes for its 27 runs and the untrained row on a 2-core AVX-512 machine, as two
- * single-thread shards, and the same images in steps of 32 train BYOL better (ten seeds) for
- * some 15-20% more time per image (docs/results/recipe.md, "Batches of 32"); a CPU with
- * AVX2 only is about 3x slower. Table 2 (100 epochs; 4 rows and the teacher) gets 640, its 320 steps of 64 from an
- * AVX2 machine (recipe.md) at the new batch, not measured again. The embedded scenes (3
- * epochs of 64 steps) stay under either cap.
+ * single-thread shards, as it did at 450 steps of 64, and the same images in steps of 32
+ * train BYOL and E-DIY better (ten seeds; docs/results/recipe.md, "Batches of 32", and
+ * table1-mini.md); a CPU with AVX2 only is about 3x slower. Table 2 (100 epochs; 4 rows and
+ * the teacher) gets 640, its 320 steps of 64 from an AVX2 machine (recipe.md) at the new
+ * batch, not measured at 32. The embedded scenes (3 epochs of 64 steps) stay under either cap.
  */
 export function miniSteps(paperEpochs: number): number {
   return paperEpochs <= 100 ? 640 : 900;
